@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+import { runCli } from './cli/program.js';
+
+// Exit through process.exitCode, not process.exit(), so pending log lines and JSON are flushed.
+process.exitCode = await runCli(process.argv.slice(2));

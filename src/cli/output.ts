@@ -1,0 +1,34 @@
+import { asUsmpError, type UsmpError } from '../errors.js';
+
+// Human output goes to stderr so that stdout stays clean for --json documents and pipes.
+// [DESIGN.md "Contracts": --json prints one JSON document on stdout and nothing else]
+
+export const EXIT = { OK: 0, MEASURED_FAIL: 1, ERROR: 2 } as const;
+
+export interface Output {
+  say(line: string): void;
+  json(document: unknown): void;
+}
+
+export const consoleOutput: Output = {
+  say: (line) => process.stderr.write(`${line}\n`),
+  json: (document) => process.stdout.write(`${JSON.stringify(document, null, 2)}\n`),
+};
+
+/** `usmp-edge: USMP_E_X: what was wrong` then the located problems and what to do. */
+export function formatError(error: UsmpError): string {
+  const lines = [`usmp-edge: ${error.code}: ${error.message}`];
+  const problems = error.details?.['problems'];
+  if (Array.isArray(problems)) {
+    for (const p of problems as Array<{ path: string; message: string }>) lines.push(`  - ${p.path}: ${p.message}`);
+  }
+  lines.push(`  what to do: ${error.hint}`);
+  return lines.join('\n');
+}
+
+export function reportError(thrown: unknown, out: Output, asJson: boolean): number {
+  const error = asUsmpError(thrown);
+  if (asJson) out.json({ error: error.toJSON() });
+  out.say(formatError(error));
+  return EXIT.ERROR;
+}

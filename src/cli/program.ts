@@ -1,0 +1,49 @@
+import { Command, CommanderError, Option } from 'commander';
+import { LOG_LEVELS } from '../config/schema.js';
+import { UsmpError } from '../errors.js';
+import { VERSION } from '../version.js';
+import { registerConfigCommands } from './commands/config.js';
+import { registerDemoCommand } from './commands/demo.js';
+import { createContext, type CliContext, type GlobalOptions } from './context.js';
+import { consoleOutput, EXIT, reportError, type Output } from './output.js';
+
+/**
+ * Parses argv, runs one command, and resolves to the process exit code:
+ * 0 success/pass, 1 a measured FAIL, 2 usage or runtime error. [DESIGN.md "Contracts"]
+ */
+export async function runCli(argv: string[], out: Output = consoleOutput): Promise<number> {
+  let exitCode: number = EXIT.OK;
+  const setExit = (code: number): void => {
+    exitCode = code;
+  };
+  const program = new Command('usmp-edge')
+    .description('Telemedicine link appliance for prison health units: qualify the link, enforce QoS, bridge medical devices, monitor, report.')
+    .version(VERSION, '-V, --version', 'print the version')
+    .option('-c, --config <file>', 'configuration file (default /etc/usmp-edge/config.json)')
+    .addOption(new Option('--log-level <level>', 'log level').choices([...LOG_LEVELS]))
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => process.stdout.write(text),
+      writeErr: (text) => process.stderr.write(text),
+      outputError: () => undefined, // we print our own coded message below
+    });
+
+  let context: CliContext | undefined;
+  const getContext = (): CliContext => (context ??= createContext(program.opts<GlobalOptions>(), out));
+
+  registerConfigCommands(program, getContext, setExit);
+  registerDemoCommand(program, getContext, setExit);
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(err.code)) return EXIT.OK;
+      if (err.code === 'commander.executeSubCommandAsync') return EXIT.ERROR;
+      const message = err.message.replace(/^error: /, '');
+      return reportError(new UsmpError('USMP_E_USAGE', message), out, false);
+    }
+    return reportError(err, out, false);
+  }
+  return exitCode;
+}

@@ -1,0 +1,67 @@
+import type { ChildProcess } from 'node:child_process';
+import { ADDRESSES, LabError, type Lab, type Role } from './lab.js';
+import type { Direction } from './link-model.js';
+
+// The reference tools, run plainly, as a person checking the lab by hand would: iperf3 for
+// rate, ping for delay and loss. The lab self-test and the benchmarks use these.
+
+const IPERF_PORT = 5201;
+
+/** Starts `iperf3 -s` in the hospital namespace and resolves once it listens. */
+export async function startIperfServer(lab: Lab, port = IPERF_PORT, role: Role = 'hospital'): Promise<ChildProcess> {
+  const server = lab.spawn(role, ['iperf3', '-s', '-p', String(port), '--forceflush']);
+  await new Promise<void>((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => reject(new LabError('iperf3 server did not start', ['iperf3', '-s'], seen)), 5_000);
+    server.stdout?.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+      if (seen.includes('Server listening')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    server.once('exit', () => {
+      clearTimeout(timer);
+      reject(new LabError('iperf3 server exited', ['iperf3', '-s'], seen));
+    });
+  });
+  return server;
+}
+
+export interface TcpGoodput {
+  mbps: number;
+  retransmits: number;
+}
+
+/** Plain iperf3 TCP, receiver-side goodput (sum_received), appliance ↔ hospital. */
+export async function measureTcpGoodput(lab: Lab, direction: Direction, seconds: number, port = IPERF_PORT): Promise<TcpGoodput> {
+  const argv = ['iperf3', '-c', ADDRESSES.hospital, '-p', String(port), '-t', String(seconds), '-J', ...(direction === 'down' ? ['-R'] : [])];
+  const { stdout } = await lab.exec('appliance', argv, { timeoutMs: (seconds + 15) * 1000 });
+  const result = JSON.parse(stdout) as { error?: string; end: { sum_received: { bits_per_second: number }; sum_sent: { retransmits?: number } } };
+  if (result.error) throw new LabError(`iperf3 failed: ${result.error}`, argv);
+  return { mbps: result.end.sum_received.bits_per_second / 1e6, retransmits: result.end.sum_sent.retransmits ?? 0 };
+}
+
+export interface PingResult {
+  transmitted: number;
+  received: number;
+  lossPct: number;
+  rttMs: { min: number; mean: number; max: number; mdev: number };
+}
+
+/** Plain `ping -q` from the appliance to the hospital (root may use sub-200 ms intervals). */
+export async function measurePing(lab: Lab, count: number, intervalS: number, size = 56): Promise<PingResult> {
+  const argv = ['ping', '-q', '-n', '-c', String(count), '-i', String(intervalS), '-s', String(size), '-W', '2', ADDRESSES.hospital];
+  const { stdout } = await lab.exec('appliance', argv, { allowFailure: true, timeoutMs: (count * intervalS + 20) * 1000 });
+  const counts = /(\d+) packets transmitted, (\d+) received/.exec(stdout);
+  const rtt = /= ([\d.]+)\/([\d.]+)\/([\d.]+)\/([\d.]+) ms/.exec(stdout);
+  if (!counts) throw new LabError('unexpected ping output', argv, stdout);
+  const transmitted = Number(counts[1]);
+  const received = Number(counts[2]);
+  return {
+    transmitted,
+    received,
+    lossPct: (100 * (transmitted - received)) / transmitted,
+    rttMs: rtt ? { min: Number(rtt[1]), mean: Number(rtt[2]), max: Number(rtt[3]), mdev: Number(rtt[4]) } : { min: NaN, mean: NaN, max: NaN, mdev: NaN },
+  };
+}
