@@ -58,7 +58,9 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     problems.push(...parseConvictMessage((err as Error).message));
   }
   const values = config.getProperties();
-  const secrets = readSecrets((path) => config.has(path as never) ? config.get(path as never) : undefined, readText);
+  // A secret key whose value is already wrong (not an absolute path) is not read as well.
+  const alreadyWrong = new Set(problems.map((p) => p.path));
+  const secrets = readSecrets((path) => (alreadyWrong.has(path) ? undefined : config.get(path as never)), readText);
   problems.push(...secrets.problems);
   if (problems.length === 0) problems.push(...crossCheck(values as ConfigValues));
 

@@ -144,6 +144,13 @@ export class Lab {
     return counters;
   }
 
+  /** Processes the lab started and still runs (emulators and spawned children). */
+  processIds(): number[] {
+    const pids = [...this.#emulators.values()].map((e) => e.pid);
+    for (const child of this.#children) pids.push(child.pid);
+    return pids.filter((pid): pid is number => pid !== undefined);
+  }
+
   async destroy(): Promise<void> {
     if (this.#destroyed) return;
     for (const emulator of this.#emulators.values()) await emulator.stop().catch(() => undefined);

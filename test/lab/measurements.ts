@@ -50,8 +50,8 @@ export interface PingResult {
 }
 
 /** Plain `ping -q` from the appliance to the hospital (root may use sub-200 ms intervals). */
-export async function measurePing(lab: Lab, count: number, intervalS: number, size = 56): Promise<PingResult> {
-  const argv = ['ping', '-q', '-n', '-c', String(count), '-i', String(intervalS), '-s', String(size), '-W', '2', ADDRESSES.hospital];
+export async function measurePing(lab: Lab, count: number, intervalS: number, size = 56, tos = 0): Promise<PingResult> {
+  const argv = ['ping', '-q', '-n', '-c', String(count), '-i', String(intervalS), '-s', String(size), '-Q', String(tos), '-W', '2', ADDRESSES.hospital];
   const { stdout } = await lab.exec('appliance', argv, { allowFailure: true, timeoutMs: (count * intervalS + 20) * 1000 });
   const counts = /(\d+) packets transmitted, (\d+) received/.exec(stdout);
   const rtt = /= ([\d.]+)\/([\d.]+)\/([\d.]+)\/([\d.]+) ms/.exec(stdout);
@@ -63,5 +63,29 @@ export async function measurePing(lab: Lab, count: number, intervalS: number, si
     received,
     lossPct: (100 * (transmitted - received)) / transmitted,
     rttMs: rtt ? { min: Number(rtt[1]), mean: Number(rtt[2]), max: Number(rtt[3]), mdev: Number(rtt[4]) } : { min: NaN, mean: NaN, max: NaN, mdev: NaN },
+  };
+}
+
+export interface UdpResult {
+  offeredMbps: number;
+  receivedMbps: number;
+  lossPct: number;
+  jitterMs: number;
+}
+
+/** Plain iperf3 UDP at a set rate with explicit datagram size; receiver-side figures. */
+export async function measureUdp(lab: Lab, direction: Direction, mbps: number, seconds: number, length = 1472, port = IPERF_PORT): Promise<UdpResult> {
+  const argv = ['iperf3', '-c', ADDRESSES.hospital, '-p', String(port), '-u', '-b', `${mbps}M`, '-l', String(length), '-t', String(seconds), '-J', ...(direction === 'down' ? ['-R'] : [])];
+  const { stdout } = await lab.exec('appliance', argv, { timeoutMs: (seconds + 40) * 1000 });
+  const result = JSON.parse(stdout) as {
+    error?: string;
+    end: { sum: { lost_percent: number; jitter_ms: number }; sum_received?: { bits_per_second: number } };
+  };
+  if (result.error) throw new LabError(`iperf3 failed: ${result.error}`, argv);
+  return {
+    offeredMbps: mbps,
+    receivedMbps: (result.end.sum_received?.bits_per_second ?? NaN) / 1e6,
+    lossPct: result.end.sum.lost_percent,
+    jitterMs: result.end.sum.jitter_ms,
   };
 }
