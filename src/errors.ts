@@ -7,6 +7,14 @@ export const ERROR_CODES = {
   USMP_E_CONFIG_INVALID: 'Fix each key listed above; `usmp-edge config check FILE` re-checks the file.',
   USMP_E_SECRET_UNREADABLE: 'Create the secret file, or make it readable by the service user (mode 0640).',
   USMP_E_DEPENDENCY_MISSING: 'Install the missing program (as root: apt-get install PACKAGE) and try again.',
+  USMP_E_PORT_UNAVAILABLE: 'Another program holds this port, or it needs privileges; choose another port.',
+  USMP_E_TARGET_UNREACHABLE: 'Check the target address, the route to it, and that the responder runs there (usmp-edge responder).',
+  USMP_E_RESPONDER_ABSENT: 'Start `usmp-edge responder` on the hospital side, and open its ports (UDP 862, TCP 5201+) in the firewalls.',
+  USMP_E_IPERF_FAILED: 'Check that the responder\'s iperf3 servers run and that TCP 5201+ is open between the sites.',
+  USMP_E_MEASUREMENT_TIMEOUT: 'The link or the responder stopped answering during the test; run it again and check the link.',
+  USMP_E_PRIVILEGE_REQUIRED: 'Run as root or give the service CAP_NET_ADMIN (the systemd unit does).',
+  USMP_E_PROFILE_UNKNOWN: 'Use one of the profiles listed by `usmp-edge qualify --help`, or define it under profiles in the configuration.',
+  USMP_E_ABORTED: 'The run was interrupted; nothing was left running.',
   USMP_E_INTERNAL: 'This is a bug in usmp-edge; report it with the log lines above.',
 } as const;
 

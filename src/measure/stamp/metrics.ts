@@ -1,0 +1,92 @@
+import { mean, percentileSorted, sortedCopy, wilsonInterval, Z } from '../statistics.js';
+import type { StampSessionResult } from './sender.js';
+
+// The figures of one latency session, in the JSON contract of `probe latency --json`.
+// IPDV [RFC 3393]: difference of the delays of consecutive packets, both received (round-trip
+// delays unless one-way ones are valid); statistics on |IPDV| as irtt reports them.
+// PDV [RFC 5481 §4.2]: delay minus the minimum delay of the session, reported as p99.
+
+export interface LatencySummary {
+  sent: number;
+  received: number;
+  loss_pct: number;
+  /** Wilson 95 % interval of the loss rate, percent. */
+  loss_interval_pct: { low: number; high: number };
+  duplicates: number;
+  reordered: number;
+  rtt_ms: { min: number; median: number; mean: number; p95: number; p99: number; max: number };
+  ipdv_ms: { mean: number; p95: number; max: number };
+  pdv_ms: { p99: number };
+  /** Present only when both clocks were synchronised. */
+  one_way_ms?: { forward: { min: number; median: number; max: number }; backward: { min: number; median: number; max: number } };
+  /** Forward/backward split of loss, from a stateful reflector's own sequence numbers. */
+  loss_split?: { forward: number; backward: number; unattributed: number };
+}
+
+const ms = (ns: bigint): number => Number(ns) / 1e6;
+const round = (x: number): number => (Number.isFinite(x) ? Math.round(x * 1000) / 1000 : x);
+
+export function summariseLatency(session: StampSessionResult): LatencySummary {
+  const received = session.records.filter((r) => r.rttNs !== undefined);
+  const rtts = received.map((r) => ms(r.rttNs!));
+  const sorted = sortedCopy(rtts);
+  const lost = session.sent - received.length;
+  const interval = wilsonInterval(lost, session.sent, Z[0.95]);
+
+  const ipdv: number[] = [];
+  for (let i = 1; i < session.records.length; i++) {
+    const a = session.records[i - 1]!;
+    const b = session.records[i]!;
+    if (a.rttNs === undefined || b.rttNs === undefined) continue;
+    const delay = (r: typeof a): bigint => (session.oneWayValid && r.forwardNs !== undefined ? r.forwardNs : r.rttNs!);
+    ipdv.push(Math.abs(ms(delay(b) - delay(a))));
+  }
+  const ipdvSorted = sortedCopy(ipdv);
+  const min = sorted[0] ?? NaN;
+  const pdvSorted = sorted.map((x) => x - min);
+
+  const summary: LatencySummary = {
+    sent: session.sent,
+    received: received.length,
+    loss_pct: round(session.sent > 0 ? (100 * lost) / session.sent : 0),
+    loss_interval_pct: { low: round(interval.low * 100), high: round(interval.high * 100) },
+    duplicates: session.duplicates,
+    reordered: session.reordered,
+    rtt_ms: {
+      min: round(min),
+      median: round(percentileSorted(sorted, 0.5)),
+      mean: round(mean(rtts)),
+      p95: round(percentileSorted(sorted, 0.95)),
+      p99: round(percentileSorted(sorted, 0.99)),
+      max: round(sorted[sorted.length - 1] ?? NaN),
+    },
+    ipdv_ms: { mean: round(mean(ipdv)), p95: round(percentileSorted(ipdvSorted, 0.95)), max: round(ipdvSorted[ipdvSorted.length - 1] ?? NaN) },
+    pdv_ms: { p99: round(percentileSorted(pdvSorted, 0.99)) },
+  };
+  if (session.oneWayValid && received.length > 0) {
+    const fw = sortedCopy(received.map((r) => ms(r.forwardNs!)));
+    const bw = sortedCopy(received.map((r) => ms(r.backwardNs!)));
+    const stats = (s: number[]) => ({ min: round(s[0]!), median: round(percentileSorted(s, 0.5)), max: round(s[s.length - 1]!) });
+    summary.one_way_ms = { forward: stats(fw), backward: stats(bw) };
+  }
+  const split = lossSplit(session);
+  if (split) summary.loss_split = split;
+  return summary;
+}
+
+/**
+ * A stateful reflector numbers what it received: for the last reply, sender seq − reflector seq
+ * is how many requests were lost on the way there. Only meaningful when the numbers differ
+ * somewhere (a stateless reflector copies ours) or when nothing was lost at all.
+ */
+function lossSplit(session: StampSessionResult): LatencySummary['loss_split'] {
+  const received = session.records.filter((r) => r.reflectorSeq !== undefined);
+  const lost = session.sent - received.length;
+  if (lost === 0) return { forward: 0, backward: 0, unattributed: 0 };
+  const last = received.reduce<(typeof received)[number] | undefined>((a, r) => (!a || r.seq > a.seq ? r : a), undefined);
+  if (!last || !received.some((r) => r.reflectorSeq !== r.seq)) return undefined;
+  // Requests after the last answered one may have been lost either way.
+  const unattributed = session.sent - 1 - last.seq;
+  const forward = last.seq - last.reflectorSeq!;
+  return { forward, backward: lost - forward - unattributed, unattributed };
+}
