@@ -4,6 +4,9 @@ import { UsmpError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerProbeCommands } from './commands/probe.js';
+import { registerQualifyCommand } from './commands/qualify.js';
+import { registerResponderCommand } from './commands/responder.js';
 import { createContext, type CliContext, type GlobalOptions } from './context.js';
 import { consoleOutput, EXIT, reportError, type Output } from './output.js';
 
@@ -32,6 +35,9 @@ export async function runCli(argv: string[], out: Output = consoleOutput): Promi
   const getContext = (): CliContext => (context ??= createContext(program.opts<GlobalOptions>(), out));
 
   registerConfigCommands(program, getContext, setExit);
+  registerResponderCommand(program, getContext, setExit);
+  registerProbeCommands(program, getContext, setExit);
+  registerQualifyCommand(program, getContext, setExit);
   registerDemoCommand(program, getContext, setExit);
 
   try {

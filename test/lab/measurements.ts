@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
-import { ADDRESSES, LabError, type Lab, type Role } from './lab.js';
-import type { Direction } from './link-model.js';
+import { ADDRESSES, LabError, type Lab, type Role } from '../../src/lab/lab.js';
+import type { Direction } from '../../src/lab/link-model.js';
 
 // The reference tools, run plainly, as a person checking the lab by hand would: iperf3 for
 // rate, ping for delay and loss. The lab self-test and the benchmarks use these.

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { binomialCountInterval, Z } from '../../src/measure/statistics.js';
 import { ADDRESSES, Lab, labUnavailableReason, measurePing, measureTcpGoodput, startIperfServer } from './index.js';
-import { listNamespaces } from './namespaces.js';
+import { listNamespaces } from '../../src/lab/namespaces.js';
 
 // The lab proves it does what it claims, with plain iperf3 and ping. [issue 2, item 7]
 

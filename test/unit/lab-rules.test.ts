@@ -1,7 +1,7 @@
 import t from 'tap';
-import { impairmentRuleset } from '../lab/impairments.js';
-import { bufferBytes, MIN_BUFFER_BYTES, validateImpairment } from '../lab/link-model.js';
-import { hasShaperRoot, shaperCommands } from '../lab/shaping.js';
+import { impairmentRuleset } from '../../src/lab/impairments.js';
+import { bufferBytes, MIN_BUFFER_BYTES, validateImpairment } from '../../src/lab/link-model.js';
+import { hasShaperRoot, shaperCommands } from '../../src/lab/shaping.js';
 
 // The lab's rule builders, checked without root. The self-test checks their effect.
 

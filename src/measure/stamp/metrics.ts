@@ -1,4 +1,4 @@
-import { mean, percentileSorted, sortedCopy, wilsonInterval, Z } from '../statistics.js';
+import { mean, percentileSorted, sortedCopy, standardDeviation, wilsonInterval, Z } from '../statistics.js';
 import type { StampSessionResult } from './sender.js';
 
 // The figures of one latency session, in the JSON contract of `probe latency --json`.
@@ -14,7 +14,7 @@ export interface LatencySummary {
   loss_interval_pct: { low: number; high: number };
   duplicates: number;
   reordered: number;
-  rtt_ms: { min: number; median: number; mean: number; p95: number; p99: number; max: number };
+  rtt_ms: { min: number; median: number; mean: number; p95: number; p99: number; max: number; stddev: number };
   ipdv_ms: { mean: number; p95: number; max: number };
   pdv_ms: { p99: number };
   /** Present only when both clocks were synchronised. */
@@ -26,7 +26,8 @@ export interface LatencySummary {
 const ms = (ns: bigint): number => Number(ns) / 1e6;
 const round = (x: number): number => (Number.isFinite(x) ? Math.round(x * 1000) / 1000 : x);
 
-export function summariseLatency(session: StampSessionResult): LatencySummary {
+export function summariseLatency(session: StampSessionResult, fromSeq = 0): LatencySummary {
+  if (fromSeq > 0) session = { ...session, records: session.records.filter((r) => r.seq >= fromSeq), sent: session.records.filter((r) => r.seq >= fromSeq).length };
   const received = session.records.filter((r) => r.rttNs !== undefined);
   const rtts = received.map((r) => ms(r.rttNs!));
   const sorted = sortedCopy(rtts);
@@ -59,6 +60,7 @@ export function summariseLatency(session: StampSessionResult): LatencySummary {
       p95: round(percentileSorted(sorted, 0.95)),
       p99: round(percentileSorted(sorted, 0.99)),
       max: round(sorted[sorted.length - 1] ?? NaN),
+      stddev: round(standardDeviation(rtts)),
     },
     ipdv_ms: { mean: round(mean(ipdv)), p95: round(percentileSorted(ipdvSorted, 0.95)), max: round(ipdvSorted[ipdvSorted.length - 1] ?? NaN) },
     pdv_ms: { p99: round(percentileSorted(pdvSorted, 0.99)) },

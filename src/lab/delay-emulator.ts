@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { LabError, run } from './exec.js';
 import type { LinkImpairment } from './link-model.js';
 
-const SOURCE = fileURLToPath(new URL('./delay-emulator.c', import.meta.url));
+const SOURCE = fileURLToPath(new URL('../../src/lab/delay-emulator.c', import.meta.url));
 export const EMULATOR_BINARY = fileURLToPath(new URL('../../build/lab/usmp-lab-delay', import.meta.url));
 const QUEUE_LIMIT_PACKETS = 65_536;
 

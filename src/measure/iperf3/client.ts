@@ -1,0 +1,95 @@
+import { UsmpError } from '../../errors.js';
+import { systemRunner, type ProcessRunner } from '../../exec/process-runner.js';
+import { extractJson, parseThroughput, type Direction, type ParsedThroughput } from './parse.js';
+
+// Runs Debian's iperf3 as a client against the responder's pool of servers.
+// Pitfalls handled here [reference qualification.md §1.3]: exit 0 with -J on failure (read the
+// "error" key), one test per server ("busy": try the next port of the pool), a UDP test whose
+// single set-up datagram is lost hangs ~30 s then fails (retry), and UDP size/rate always set.
+
+export interface ThroughputOptions {
+  target: string;
+  /** The responder's iperf3 ports, tried in order when one is busy. */
+  ports: readonly number[];
+  direction: Direction;
+  protocol: 'tcp' | 'udp';
+  durationS: number;
+  omitS?: number;
+  udpRateMbps?: number;
+  /** UDP datagram payload; explicit, never iperf3's MTU guess (32 KB on loopback). */
+  udpLengthBytes?: number;
+  /** DSCP of the test traffic (iperf3 --dscp; not applied to the control connection, #889). */
+  dscp?: number;
+  runner?: ProcessRunner;
+  signal?: AbortSignal;
+  udpRetries?: number;
+}
+
+export interface ThroughputResult extends ParsedThroughput {
+  direction: Direction;
+  protocol: 'tcp' | 'udp';
+  duration_s: number;
+  port: number;
+  attempts: number;
+}
+
+const BUSY = /busy/i;
+const REFUSED = /unable to connect|connection refused/i;
+const UNREACHABLE = /no route to host|network is unreachable|host is unreachable|name or service not known|unknown host/i;
+const UDP_SETUP_LOST = /unable to read from stream socket|unable to receive|control socket has closed unexpectedly|timed out/i;
+
+export function iperfArgs(options: ThroughputOptions, port: number): string[] {
+  const argv = ['iperf3', '-c', options.target, '-p', String(port), '-J', '--get-server-output', '--connect-timeout', '3000',
+    '-t', String(options.durationS), '-O', String(options.omitS ?? 0)];
+  if (options.direction === 'down') argv.push('-R');
+  if (options.direction === 'bidir') argv.push('--bidir');
+  if (options.protocol === 'udp') {
+    argv.push('-u', '-b', `${options.udpRateMbps ?? 1}M`, '-l', String(options.udpLengthBytes ?? 1200));
+  }
+  if (options.dscp !== undefined) argv.push('--dscp', String(options.dscp));
+  return argv;
+}
+
+export async function runThroughput(options: ThroughputOptions): Promise<ThroughputResult> {
+  const runner = options.runner ?? systemRunner;
+  const retries = options.udpRetries ?? 2;
+  let attempts = 0;
+  let portIndex = 0;
+  let udpFailures = 0;
+  for (;;) {
+    const port = options.ports[portIndex];
+    if (port === undefined) {
+      throw new UsmpError('USMP_E_IPERF_FAILED', `all ${options.ports.length} iperf3 servers of ${options.target} are busy with other tests`, {
+        hint: 'another auditor is measuring this responder; wait a minute and run again, or give the responder a larger pool (responder.iperf_pool_size)',
+      });
+    }
+    attempts++;
+    const argv = iperfArgs(options, port);
+    const outcome = await runner.run({ argv, timeoutMs: (options.durationS + (options.omitS ?? 0) + 45) * 1000, ...(options.signal ? { signal: options.signal } : {}) });
+    if (options.signal?.aborted) throw new UsmpError('USMP_E_ABORTED', 'throughput test interrupted');
+    if (outcome.timedOut) {
+      throw new UsmpError('USMP_E_MEASUREMENT_TIMEOUT', `iperf3 to ${options.target}:${port} did not finish in time`);
+    }
+    const json = extractJson(outcome.stdout);
+    const error = json?.error ?? (json ? undefined : (outcome.stderr.trim() || `iperf3 exited ${String(outcome.code)} without a result`));
+    if (!error && json) {
+      return { ...parseThroughput(json, options.direction, options.protocol === 'udp'), direction: options.direction, protocol: options.protocol, duration_s: options.durationS, port, attempts };
+    }
+    const message = error ?? 'unknown iperf3 failure';
+    if (BUSY.test(message)) {
+      portIndex++;
+      continue;
+    }
+    if (options.protocol === 'udp' && UDP_SETUP_LOST.test(message) && udpFailures < retries) {
+      udpFailures++;
+      continue;
+    }
+    if (UNREACHABLE.test(message)) {
+      throw new UsmpError('USMP_E_TARGET_UNREACHABLE', `iperf3 cannot reach ${options.target}:${port}: ${message}`);
+    }
+    if (REFUSED.test(message)) {
+      throw new UsmpError('USMP_E_RESPONDER_ABSENT', `no iperf3 server answers at ${options.target}:${port} (${message})`);
+    }
+    throw new UsmpError('USMP_E_IPERF_FAILED', `iperf3 to ${options.target}:${port} failed: ${message}`);
+  }
+}

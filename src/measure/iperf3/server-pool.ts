@@ -1,0 +1,114 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { UsmpError } from '../../errors.js';
+import type { Logger } from '../../log/logger.js';
+
+// The responder's iperf3 servers: one per port, so a second auditor gets the next port instead
+// of "the server is busy" (iperf3 serves one test at a time by design, esnet/iperf #140).
+// Each runs with -J so that clients' --get-server-output carries the receiver's intervals.
+// A server that dies is restarted after a pause; stop() ends every one of them.
+
+export interface ServerPoolOptions {
+  bind: string;
+  firstPort: number;
+  size: number;
+  logger?: Logger;
+  restartDelayMs?: number;
+}
+
+export class IperfServerPool {
+  readonly #children = new Map<number, ChildProcess>();
+  #stopping = false;
+
+  constructor(readonly options: ServerPoolOptions) {}
+
+  get ports(): number[] {
+    return Array.from({ length: this.options.size }, (_, i) => this.options.firstPort + i);
+  }
+
+  async start(): Promise<number[]> {
+    try {
+      for (const port of this.ports) await this.#startOne(port);
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    return this.ports;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    await Promise.all([...this.#children.values()].map((child) => terminate(child)));
+    this.#children.clear();
+  }
+
+  async #startOne(port: number): Promise<void> {
+    const argv = ['-s', '-J', '-p', String(port), ...(this.options.bind === '0.0.0.0' || this.options.bind === '::' ? [] : ['-B', this.options.bind])];
+    const child = spawn('iperf3', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.#children.set(port, child);
+    let output = '';
+    child.stdout?.on('data', (c: Buffer) => {
+      output = (output + c.toString()).slice(-4096);
+    });
+    child.stderr?.on('data', (c: Buffer) => {
+      output = (output + c.toString()).slice(-4096);
+    });
+    const exited = new Promise<NodeJS.ErrnoException | number | null>((resolve) => {
+      child.once('error', resolve);
+      child.once('exit', resolve);
+    });
+    const listening = waitForListen(port, 3_000);
+    const first = await Promise.race([exited.then((e) => ({ exited: e })), listening.then((ok) => ({ listening: ok }))]);
+    if ('exited' in first) {
+      this.#children.delete(port);
+      const e = first.exited;
+      if (e && typeof e === 'object' && e.code === 'ENOENT') {
+        throw new UsmpError('USMP_E_DEPENDENCY_MISSING', 'iperf3 is not installed', { hint: 'apt-get install iperf3 (as root)' });
+      }
+      const why = /in use/i.test(output) ? 'the port is in use by another program' : output.trim().split('\n').slice(-1)[0] ?? 'it exited';
+      throw new UsmpError('USMP_E_PORT_UNAVAILABLE', `iperf3 server cannot listen on TCP ${port}: ${why}`, { hint: 'stop what holds the port, or choose another first port with --iperf-port' });
+    }
+    if (!first.listening) {
+      await terminate(child);
+      throw new UsmpError('USMP_E_PORT_UNAVAILABLE', `iperf3 server on TCP ${port} did not start listening`);
+    }
+    this.options.logger?.info({ port }, 'iperf3 server listening');
+    void exited.then((code) => {
+      this.#children.delete(port);
+      if (this.#stopping) return;
+      this.options.logger?.warn({ port, code, output: output.slice(-300) }, 'iperf3 server exited; restarting');
+      setTimeout(() => {
+        if (!this.#stopping) this.#startOne(port).catch((err: Error) => this.options.logger?.error({ port, err: err.message }, 'iperf3 server restart failed'));
+      }, this.options.restartDelayMs ?? 1_000).unref();
+    });
+  }
+}
+
+async function terminate(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const done = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 2_000);
+  await done;
+  clearTimeout(timer);
+}
+
+/** Polls /proc/net/tcp{,6} of our network namespace for a listening socket on the port. */
+async function waitForListen(port: number, timeoutMs: number): Promise<boolean> {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+      let text = '';
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch {
+        continue;
+      }
+      // local_address is "ADDR:PORT", state 0A is LISTEN
+      if (text.split('\n').some((line) => { const f = line.trim().split(/\s+/); return f[1]?.endsWith(`:${hex}`) && f[3] === '0A'; })) return true;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}

@@ -1,0 +1,134 @@
+import type { LatencySummary } from '../measure/stamp/metrics.js';
+import type { DirectionOutcome } from './dscp-check.js';
+import type { Profile, LimitedMetric } from './profiles.js';
+import type { QualificationData } from './run.js';
+import { globalVerdict, judgeAll, type GlobalVerdict, type MeasuredValue, type VerdictLine } from './verdict.js';
+
+// From raw figures to what the auditor signs: the contract's measurements, one verdict line per
+// limit of the profile, the global verdict, and what to do about each failure.
+
+/** Relative uncertainty of a receiver-side TCP rate through a shaper, measured in the lab. */
+export const THROUGHPUT_UNCERTAINTY = 0.02;
+/** Above this CPU load the appliance, not the link, may have set the throughput figures. */
+export const CPU_BOTTLENECK_PCT = 90;
+
+export interface Measurements {
+  up_mbps: number | null;
+  down_mbps: number | null;
+  rtt_ms: LatencySummary['rtt_ms'];
+  ipdv_ms: LatencySummary['ipdv_ms'];
+  pdv_ms: LatencySummary['pdv_ms'];
+  loss_pct: number;
+  loaded_rtt_increase_ms: number | null;
+  loaded_rtt_increase_by_direction_ms: { up: number | null; down: number | null };
+  dscp: { up: string; down: string };
+}
+
+export type RemediationCategory = 'none' | 'qos' | 'link-upgrade' | 'internal-cabling';
+
+export interface Assessment {
+  measurements: Measurements;
+  lines: VerdictLine[];
+  verdict: GlobalVerdict;
+  remediation: { category: RemediationCategory; missing_mbps?: { up: number; down: number }; hints: string[] };
+  appliance_bottleneck: boolean;
+}
+
+const round = (x: number): number => Math.round(x * 1000) / 1000;
+
+export function assess(data: QualificationData, profile: Profile): Assessment {
+  const up = data.load.up.throughput.up?.mbps ?? null;
+  const down = data.load.down.throughput.down?.mbps ?? null;
+  const increase = (loaded: LatencySummary): number | null => (Number.isFinite(loaded.rtt_ms.mean) ? round(loaded.rtt_ms.mean - data.idle.rtt_ms.mean) : null);
+  const incUp = increase(data.load.up.loaded);
+  const incDown = increase(data.load.down.loaded);
+  const worstIncrease = incUp === null && incDown === null ? null : Math.max(incUp ?? -Infinity, incDown ?? -Infinity);
+  const measurements: Measurements = {
+    up_mbps: up === null ? null : round(up),
+    down_mbps: down === null ? null : round(down),
+    rtt_ms: data.idle.rtt_ms,
+    ipdv_ms: data.idle.ipdv_ms,
+    pdv_ms: data.idle.pdv_ms,
+    loss_pct: data.idle.loss_pct,
+    loaded_rtt_increase_ms: worstIncrease,
+    loaded_rtt_increase_by_direction_ms: { up: incUp, down: incDown },
+    dscp: { up: data.dscp?.up ?? 'not-measured', down: data.dscp?.down ?? 'not-measured' },
+  };
+
+  const n = Math.max(1, data.idle.received);
+  const measured: Partial<Record<LimitedMetric, MeasuredValue>> = {
+    ...(up === null ? {} : { up_mbps: { value: up, uncertainty: up * THROUGHPUT_UNCERTAINTY } }),
+    ...(down === null ? {} : { down_mbps: { value: down, uncertainty: down * THROUGHPUT_UNCERTAINTY } }),
+    // mean RTT: twice its standard error, and never below irtt-class timestamping (0.3 ms)
+    rtt_ms: { value: data.idle.rtt_ms.mean, uncertainty: Math.max(0.3, (2 * data.idle.rtt_ms.stddev) / Math.sqrt(n)) },
+    ipdv_ms: { value: data.idle.ipdv_ms.mean, uncertainty: 0.3 },
+    pdv_ms: { value: data.idle.pdv_ms.p99, uncertainty: Math.max(1, 0.1 * data.idle.pdv_ms.p99) },
+    loss_pct: { value: data.idle.loss_pct, uncertainty: (data.idle.loss_interval_pct.high - data.idle.loss_interval_pct.low) / 2 },
+    ...(worstIncrease === null ? {} : { loaded_rtt_increase_ms: { value: worstIncrease, uncertainty: 1 + 0.1 * Math.abs(worstIncrease) } }),
+  };
+  const lines = judgeAll(profile, measured);
+  if (profile.limits.dscp && data.dscp) {
+    for (const direction of ['up', 'down'] as const) lines.push(dscpLine(direction, data.dscp.classes.map((c) => c[direction]), profile.limits.dscp));
+  }
+  // iperf3's own CPU figure catches a saturated core that the all-CPU average hides.
+  const peakCpu = round(Math.max(data.cpu.max_pct, Number.isFinite(data.cpu.iperf_local_pct) ? data.cpu.iperf_local_pct : 0));
+  const bottleneck = peakCpu >= CPU_BOTTLENECK_PCT;
+  lines.push({
+    metric: 'appliance_cpu_pct', value: peakCpu, limit: `< ${CPU_BOTTLENECK_PCT}`, margin: round(CPU_BOTTLENECK_PCT - peakCpu), uncertainty: null,
+    verdict: 'info', source: 'A saturated appliance under-measures the link; its throughput figures are then a lower bound', unit: '%',
+  });
+  return { measurements, lines, verdict: globalVerdict(lines), remediation: remediate(lines, data, bottleneck), appliance_bottleneck: bottleneck };
+}
+
+function dscpLine(direction: 'up' | 'down', outcomes: DirectionOutcome[], rule: NonNullable<Profile['limits']['dscp']>): VerdictLine {
+  const altered = outcomes.find((o) => o.status === 'bleached' || o.status === 'remarked');
+  const unverified = outcomes.find((o) => o.status === 'not-verified');
+  let value = 'preserved';
+  let verdict: VerdictLine['verdict'] = 'pass';
+  if (altered && 'sent' in altered) {
+    value = `${altered.sent} arrives as ${altered.received}`;
+    verdict = rule.required ? 'fail' : 'info';
+  } else if (unverified && 'reason' in unverified) {
+    value = 'not verified';
+    verdict = 'info';
+  }
+  const source = unverified && 'reason' in unverified ? `${rule.source}. Not verified: ${unverified.reason}` : rule.source;
+  return { metric: `dscp_${direction}`, value, limit: `${rule.classes.join(', ')} kept`, margin: null, uncertainty: null, verdict, source, unit: '' };
+}
+
+function remediate(lines: VerdictLine[], data: QualificationData, bottleneck: boolean): Assessment['remediation'] {
+  const failed = (metric: string): VerdictLine | undefined => lines.find((l) => l.metric === metric && (l.verdict === 'fail' || l.verdict === 'fail*'));
+  const hints: string[] = [];
+  let category: RemediationCategory = 'none';
+  const missing = { up: 0, down: 0 };
+  for (const direction of ['up', 'down'] as const) {
+    const line = failed(`${direction}_mbps`);
+    if (line && typeof line.margin === 'number') {
+      missing[direction] = round(-line.margin);
+      hints.push(`${direction === 'up' ? 'Upload' : 'Download'} too low: ${line.value} Mbit/s measured, ${line.limit} Mbit/s needed (missing ${round(-line.margin)} Mbit/s). Ask the operator for a faster symmetric link.`);
+      category = 'link-upgrade';
+    }
+  }
+  if (failed('rtt_ms')) hints.push(`Latency too high (${failed('rtt_ms')!.value} ms): check the route to the hospital with the operator.`);
+  if (failed('loss_pct')) hints.push(`Packets are lost on the link (${failed('loss_pct')!.value} %): check the operator's link and the site's cabling.`);
+  if (failed('ipdv_ms') || failed('pdv_ms')) hints.push('Delay varies too much even when the link is idle: check for competing traffic and ask the operator.');
+  if (failed('loaded_rtt_increase_ms')) {
+    hints.push(`Latency grows by ${failed('loaded_rtt_increase_ms')!.value} ms when the link is busy (bufferbloat): enforce QoS for the telemedicine flow (usmp-edge qos) so video keeps priority.`);
+    if (category === 'none') category = 'qos';
+  }
+  for (const direction of ['up', 'down'] as const) {
+    const line = failed(`dscp_${direction}`);
+    if (line) {
+      hints.push(`DSCP marks are altered ${direction === 'up' ? 'towards the hospital' : 'towards the USMP'} (${line.value}): ask the operator to keep EF/AF41, or enforce QoS at both ends.`);
+      if (category === 'none') category = 'qos';
+    }
+  }
+  if (data.host.problems.length > 0) {
+    hints.push(...data.host.problems.map((p) => `Internal cabling suspected: ${p}.`));
+    category = 'internal-cabling';
+  }
+  if (bottleneck) hints.push('The appliance itself was saturated (CPU ≥ 90 %) during the tests: its throughput figures are a lower bound of the link.');
+  const unverified = lines.filter((l) => l.metric.startsWith('dscp_') && l.value === 'not verified');
+  if (unverified.length > 0) hints.push(`DSCP not verified: ${unverified[0]!.source.split('Not verified: ')[1] ?? ''}`);
+  return { category, ...(category === 'link-upgrade' ? { missing_mbps: missing } : {}), hints };
+}

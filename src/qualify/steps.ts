@@ -1,0 +1,80 @@
+import { summariseLatency, type LatencySummary } from '../measure/stamp/metrics.js';
+import { runStampSession, type StampSessionResult } from '../measure/stamp/sender.js';
+import { runThroughput, type ThroughputResult } from '../measure/iperf3/client.js';
+import type { Direction } from '../measure/iperf3/parse.js';
+import { UsmpError } from '../errors.js';
+import type { ProcessRunner } from '../exec/process-runner.js';
+
+// The building blocks of a plan. Each returns raw material and its summary; the plan decides
+// what they mean.
+
+export interface StepContext {
+  target: string;
+  stampPort: number;
+  iperfPorts: readonly number[];
+  runner?: ProcessRunner;
+  signal?: AbortSignal;
+  synchronized: boolean;
+  /** Live figures for the progress display. */
+  onFigure?: (text: string) => void;
+}
+
+export const PROBE_INTERVAL_MS = 20; // 50 packets/s, irtt's and Flent's RRUL step order
+export const PROBE_SIZE = 44;
+
+/** A few probes first: a responder that does not answer is an error, not a 100 % loss. */
+export async function preflight(ctx: StepContext): Promise<void> {
+  const session = await runStampSession({ target: ctx.target, port: ctx.stampPort, count: 5, intervalMs: 100, size: PROBE_SIZE, waitMs: 1_500, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+  if (session.records.every((r) => r.rttNs === undefined)) {
+    throw new UsmpError('USMP_E_RESPONDER_ABSENT', `no STAMP reply from ${ctx.target}:${ctx.stampPort} within 2 s`, {
+      hint: 'start `usmp-edge responder` at the hospital and allow UDP to its STAMP port; check the target address',
+    });
+  }
+}
+
+export async function latency(ctx: StepContext, seconds: number): Promise<{ session: StampSessionResult; summary: LatencySummary }> {
+  let replies = 0;
+  const session = await runStampSession({
+    target: ctx.target, port: ctx.stampPort, count: Math.round((seconds * 1000) / PROBE_INTERVAL_MS), intervalMs: PROBE_INTERVAL_MS, size: PROBE_SIZE,
+    synchronized: ctx.synchronized, ...(ctx.signal ? { signal: ctx.signal } : {}),
+    onReply: (r) => {
+      if (++replies % 25 === 0) ctx.onFigure?.(`RTT ${(Number(r.rttNs) / 1e6).toFixed(1)} ms`);
+    },
+  });
+  return { session, summary: summariseLatency(session) };
+}
+
+export interface LoadedResult {
+  throughput: ThroughputResult;
+  loaded: LatencySummary;
+  session: StampSessionResult;
+}
+
+/**
+ * RRUL-style latency under load: STAMP probes run while TCP saturates one direction; the
+ * probes of the omitted warm-up seconds are left out of the loaded figures. [reference §3]
+ */
+export async function throughputUnderLoad(ctx: StepContext, direction: Direction, seconds: number, omitS: number): Promise<LoadedResult> {
+  const total = seconds + omitS;
+  const probes = runStampSession({
+    target: ctx.target, port: ctx.stampPort, count: Math.round((total * 1000) / PROBE_INTERVAL_MS), intervalMs: PROBE_INTERVAL_MS, size: PROBE_SIZE,
+    synchronized: ctx.synchronized, ...(ctx.signal ? { signal: ctx.signal } : {}),
+  });
+  const throughput = runThroughput({
+    target: ctx.target, ports: ctx.iperfPorts, direction, protocol: 'tcp', durationS: seconds, omitS,
+    ...(ctx.runner ? { runner: ctx.runner } : {}), ...(ctx.signal ? { signal: ctx.signal } : {}),
+  });
+  // Both settle before we look at either, so nothing is left running on a failure.
+  const [t, p] = await Promise.allSettled([throughput, probes]);
+  if (t.status === 'rejected') throw t.reason;
+  if (p.status === 'rejected') throw p.reason;
+  const fromSeq = Math.round((omitS * 1000) / PROBE_INTERVAL_MS);
+  return { throughput: t.value, session: p.value, loaded: summariseLatency(p.value, fromSeq) };
+}
+
+export async function udpStep(ctx: StepContext, direction: 'up' | 'down', mbps: number, seconds: number): Promise<ThroughputResult> {
+  return runThroughput({
+    target: ctx.target, ports: ctx.iperfPorts, direction, protocol: 'udp', durationS: seconds, udpRateMbps: mbps, udpLengthBytes: 1200,
+    ...(ctx.runner ? { runner: ctx.runner } : {}), ...(ctx.signal ? { signal: ctx.signal } : {}),
+  });
+}
