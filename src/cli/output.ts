@@ -15,14 +15,13 @@ export const consoleOutput: Output = {
   json: (document) => process.stdout.write(`${JSON.stringify(document, null, 2)}\n`),
 };
 
-/** `usmp-edge: USMP_E_X: what was wrong` then the located problems and what to do. */
+/** One line: `usmp-edge: USMP_E_X: what was wrong — what to do: …`, then located problems. */
 export function formatError(error: UsmpError): string {
-  const lines = [`usmp-edge: ${error.code}: ${error.message}`];
+  const lines = [`usmp-edge: ${error.code}: ${error.message} — what to do: ${error.hint}`];
   const problems = error.details?.['problems'];
   if (Array.isArray(problems)) {
     for (const p of problems as Array<{ path: string; message: string }>) lines.push(`  - ${p.path}: ${p.message}`);
   }
-  lines.push(`  what to do: ${error.hint}`);
   return lines.join('\n');
 }
 

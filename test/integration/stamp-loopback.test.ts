@@ -62,8 +62,7 @@ t.test('rate limiting per peer answers at most the configured rate', async (t) =
   t.equal(r.stats().dropped_rate_limited, 200 - s.received);
 });
 
-t.test('bad targets and sizes are clear errors', async (t) => {
-  await t.rejects(runStampSession({ target: 'no-such-host.invalid', port: 862, count: 1, intervalMs: 1, size: 44 }), { code: 'USMP_E_TARGET_UNREACHABLE' });
+t.test('bad sizes and busy ports are clear errors', async (t) => {
   await t.rejects(runStampSession({ target: '127.0.0.1', port: 862, count: 1, intervalMs: 1, size: 20 }), { code: 'USMP_E_USAGE' });
   const busy = await reflector();
   t.teardown(() => busy.r.stop());

@@ -43,6 +43,10 @@ export class IperfServerPool {
   }
 
   async #startOne(port: number): Promise<void> {
+    // Our readiness check looks for a listening socket: one that is already there is not ours.
+    if (isListening(port)) {
+      throw new UsmpError('USMP_E_PORT_UNAVAILABLE', `iperf3 server cannot listen on TCP ${port}: the port is in use by another program`, { hint: 'stop what holds the port, or choose another first port with --iperf-port' });
+    }
     const argv = ['-s', '-J', '-p', String(port), ...(this.options.bind === '0.0.0.0' || this.options.bind === '::' ? [] : ['-B', this.options.bind])];
     const child = spawn('iperf3', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#children.set(port, child);
@@ -93,21 +97,26 @@ async function terminate(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Polls /proc/net/tcp{,6} of our network namespace for a listening socket on the port. */
-async function waitForListen(port: number, timeoutMs: number): Promise<boolean> {
+/** A listening TCP socket on the port in our network namespace (/proc/net/tcp{,6}). */
+function isListening(port: number): boolean {
   const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    // local_address is "ADDR:PORT", state 0A is LISTEN
+    if (text.split('\n').some((line) => { const f = line.trim().split(/\s+/); return f[1]?.endsWith(`:${hex}`) && f[3] === '0A'; })) return true;
+  }
+  return false;
+}
+
+async function waitForListen(port: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-      let text = '';
-      try {
-        text = readFileSync(file, 'utf8');
-      } catch {
-        continue;
-      }
-      // local_address is "ADDR:PORT", state 0A is LISTEN
-      if (text.split('\n').some((line) => { const f = line.trim().split(/\s+/); return f[1]?.endsWith(`:${hex}`) && f[3] === '0A'; })) return true;
-    }
+    if (isListening(port)) return true;
     await new Promise((r) => setTimeout(r, 50));
   }
   return false;
