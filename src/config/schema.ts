@@ -28,6 +28,7 @@ export const schemaDefinition = {
   qualify: {
     target: { doc: 'Default responder to qualify against (host name or address)', format: 'host', default: '' },
     profile: { doc: 'Default telemedicine profile', format: String, default: 'teleconsultation-hd' },
+    profiles_dir: { doc: 'Directory of site profiles (*.json), added to the built-in ones', format: String, default: '/etc/usmp-edge/profiles' },
     plan: { doc: 'Default test plan', format: ['quick', 'full'], default: 'quick' },
     out_dir: { doc: 'Where reports are written', format: String, default: './reports' },
     lang: { doc: 'Report language', format: ['fr', 'en'], default: 'fr' },

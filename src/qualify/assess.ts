@@ -2,7 +2,7 @@ import type { LatencySummary } from '../measure/stamp/metrics.js';
 import type { DirectionOutcome } from './dscp-check.js';
 import type { Profile, LimitedMetric } from './profiles.js';
 import type { QualificationData } from './run.js';
-import { globalVerdict, judgeAll, type GlobalVerdict, type MeasuredValue, type VerdictLine } from './verdict.js';
+import { globalVerdict, judge, judgeAll, type GlobalVerdict, type MeasuredValue, type VerdictLine } from './verdict.js';
 
 // From raw figures to what the auditor signs: the contract's measurements, one verdict line per
 // limit of the profile, the global verdict, and what to do about each failure.
@@ -67,6 +67,12 @@ export function assess(data: QualificationData, profile: Profile): Assessment {
     ...(worstIncrease === null ? {} : { loaded_rtt_increase_ms: { value: worstIncrease, uncertainty: 1 + 0.1 * Math.abs(worstIncrease) } }),
   };
   const lines = judgeAll(profile, measured);
+  const lossLimit = profile.limits.loss_pct;
+  if (data.ramp.length > 0 && lossLimit) {
+    // [ITU-T Y.1564 §8.1 configuration test] every step of the ramp within the loss objective
+    const worst = Math.max(...data.ramp.map((s) => s.loss_pct ?? 100));
+    lines.push({ ...judge('loss_pct', { value: worst, uncertainty: 0 }, lossLimit), metric: 'y1564_ramp_loss_pct', source: `ITU-T Y.1564 configuration test, UDP at 25/50/75/100 % of the profile rate; ${lossLimit.source}` });
+  }
   if (profile.limits.dscp && data.dscp) {
     for (const direction of ['up', 'down'] as const) lines.push(dscpLine(direction, data.dscp.classes.map((c) => c[direction]), profile.limits.dscp));
   }

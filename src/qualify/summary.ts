@@ -18,6 +18,7 @@ const METRIC_NAMES: Record<string, { fr: string; en: string }> = {
   dscp_up: { fr: 'DSCP vers l’hôpital', en: 'DSCP towards the hospital' },
   dscp_down: { fr: 'DSCP vers l’USMP', en: 'DSCP towards the USMP' },
   appliance_cpu_pct: { fr: 'CPU du boîtier', en: 'appliance CPU' },
+  y1564_ramp_loss_pct: { fr: 'pertes, rampe Y.1564 (pire palier)', en: 'loss, Y.1564 ramp (worst step)' },
 };
 
 export function renderSummary(input: { verdict: string; lines: VerdictLine[]; hints: string[]; reportPath: string; profileTitle: string; target: string }, lang: 'fr' | 'en'): string {

@@ -74,3 +74,22 @@ t.test('100/100 Mbit/s with a short queue: the link passes, exit 0', opts, async
   t.ok(['pass', 'pass*'].includes(report.verdict), `verdict ${report.verdict}`);
   t.equal(code, 0);
 });
+
+t.test('the full plan: Y.1564 ramp, RFC 6349 metrics, both directions at once', opts, async (t) => {
+  const lab = await Lab.create({ up: { rateMbit: 20 }, down: { rateMbit: 20 } });
+  t.teardown(() => lab.destroy());
+  await startResponder(lab);
+  const out = t.testdir();
+  const run = await cliIn(lab, 'appliance', ['qualify', '--target', ADDRESSES.hospital, '--iperf-pool', '2', '--plan', 'full', '--out', out, '--json'], 400_000);
+  const report = JSON.parse(run.stdout) as Report & { plan: string; details: { ramp: Array<{ offered_mbps: number; received_mbps: number; loss_pct: number }>; rfc6349: Array<{ tcp_efficiency_pct: number }>; load: { bidir?: { throughput: { up?: { mbps: number }; down?: { mbps: number } } } } } };
+  t.equal(report.plan, 'full');
+  t.same(validateReport(report), []);
+  t.equal(report.details.ramp.length, 8, '4 steps each way');
+  for (const step of report.details.ramp) t.ok(Math.abs(step.received_mbps / step.offered_mbps - 1) < 0.01 && step.loss_pct === 0, `UDP ${step.offered_mbps} Mbit/s delivered below the shaped rate`);
+  t.equal(line(report, 'y1564_ramp_loss_pct')?.verdict, 'pass');
+  t.equal(report.details.rfc6349.length, 2);
+  for (const r of report.details.rfc6349) t.ok(r.tcp_efficiency_pct > 90 && r.tcp_efficiency_pct <= 100, `TCP efficiency ${r.tcp_efficiency_pct} %`);
+  const both = report.details.load.bidir?.throughput;
+  t.ok((both?.up?.mbps ?? 0) > 5 && (both?.down?.mbps ?? 0) > 5, 'both directions carried traffic at once');
+  t.ok(run.seconds < 240, `full plan ${run.seconds.toFixed(0)} s`);
+});

@@ -45,3 +45,10 @@ t.test('DSCP outcome per direction', async (t) => {
   t.match(classify(46, [46, 0, 46]), { status: 'remarked' }, 'a mix is not "preserved"');
   t.match(classify(46, [undefined]), { status: 'not-verified' });
 });
+
+t.test('a site profile directory adds to the built-in profiles', async (t) => {
+  const dir = t.testdir({ 'site.json': JSON.stringify({ name: 'site-dermatology', title: { fr: 'Dermatologie', en: 'Dermatology' }, limits: { up_mbps: { min: 6, source: 'site decision' } } }) });
+  const profiles = loadProfiles([dir, '/nonexistent/dir']);
+  t.equal(findProfile(profiles, 'site-dermatology').limits.up_mbps?.min, 6);
+  t.ok(profiles.has('teleconsultation-hd'));
+});
