@@ -54,7 +54,7 @@ const bench: Benchmark = {
       rows,
       notes: [
         'expected_mbps = htb rate × 1448/1514: htb charges the Ethernet header (14 B) but not FCS, preamble or gap; TCP MSS is 1448 with timestamps.',
-        'The emulator is a C program over a TUN device (test/lab/delay-emulator.c); floor_per_direction_ms is what it adds with no delay configured.',
+        'The emulator is a C program over a TUN device (src/lab/delay-emulator.c); floor_per_direction_ms is what it adds with no delay configured.',
         'UDP rows give the emulator ceiling: the highest rate of 1500-byte packets carried with no loss.',
       ],
     };
