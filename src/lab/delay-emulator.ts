@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { terminateChild } from '../exec/terminate.js';
 import { LabError, run } from './exec.js';
 import type { LinkImpairment } from './link-model.js';
 
@@ -94,11 +95,7 @@ export class DelayEmulator {
   /** Stops the emulator; its TUN device disappears with it. */
   async stop(): Promise<void> {
     if (this.#exited) return;
-    const exited = new Promise((resolve) => this.#child.once('exit', resolve));
-    this.#child.kill('SIGTERM');
-    const timer = setTimeout(() => this.#child.kill('SIGKILL'), 2_000);
-    await exited;
-    clearTimeout(timer);
+    await terminateChild(this.#child);
     this.#lines.close();
   }
 }

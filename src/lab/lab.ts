@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { terminateChild } from '../exec/terminate.js';
 import { DelayEmulator, type EmulatorStats } from './delay-emulator.js';
 import { inNamespace, LabError, run, type RunOptions, type RunResult } from './exec.js';
 import { impairmentRuleset, LAB_TABLE } from './impairments.js';
@@ -155,7 +156,7 @@ export class Lab {
     if (this.#destroyed) return;
     for (const emulator of this.#emulators.values()) await emulator.stop().catch(() => undefined);
     this.#emulators.clear();
-    await Promise.all([...this.#children].map((child) => stopChild(child)));
+    await Promise.all([...this.#children].map((child) => terminateChild(child)));
     this.destroySync();
   }
 
@@ -228,15 +229,6 @@ export class Lab {
     await this.exec('wan', ['ip', 'route', 'replace', 'default', 'dev', tun, 'table', String(table)]);
     await this.exec('wan', ['ip', 'rule', 'add', 'iif', ingress, 'lookup', String(table), 'pref', String(table)]);
   }
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 2_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 export { LabError };

@@ -72,7 +72,9 @@ export async function runQualification(ctx: StepContext, profile: Profile, plan:
   const figure = (detail: string): void => onProgress({ index, total: steps.length, label: steps[index - 1] ?? '', elapsedS: (Date.now() - started) / 1000, detail });
   const stepCtx: StepContext = { ...ctx, onFigure: figure };
 
-  const hostCheck = checkHost(ctx.target, ctx.runner);
+  // Before any timing: systeminformation runs blocking shell commands (tens of ms) that would
+  // show up as latency outliers if they ran during the STAMP windows.
+  const host = await checkHost(ctx.target, ctx.runner);
   begin(steps[0]!);
   await preflight(stepCtx);
   begin(steps[1]!);
@@ -122,7 +124,7 @@ export async function runQualification(ctx: StepContext, profile: Profile, plan:
     ramp,
     rfc6349: plan === 'full' ? [rfc6349('up', up.throughput, idle.summary), rfc6349('down', down.throughput, idle.summary)] : [],
     dscp,
-    host: await hostCheck,
+    host,
     cpu: { ...cpuFigures, iperf_local_pct: Math.max(up.throughput.cpu.local_pct, down.throughput.cpu.local_pct) },
     raw: {
       idle_rtt_ns: idle.session.records.map((r) => (r.rttNs === undefined ? null : Number(r.rttNs))),

@@ -65,6 +65,7 @@ async function labDemo(ctx: CliContext, out: string): Promise<void> {
   const lab = await Lab.create({ up: DEMO_LINK.up, down: DEMO_LINK.down });
   try {
     const responder = lab.spawn('hospital', [process.execPath, CLI, 'responder', '--bind', ADDRESSES.hospital, '--stamp-port', '862', '--iperf-port', '5201', '--iperf-pool', '2', '--log-level', 'info']);
+    responder.stderr?.resume(); // never let an unread pipe block it
     await waitForLine(responder.stdout!, /responder ready/, 10_000, 'the demo responder did not start');
     const qualify = lab.spawn('appliance', [process.execPath, CLI, 'qualify', '--target', ADDRESSES.hospital, '--iperf-pool', '2', '--profile', 'teleconsultation-hd', '--plan', 'quick', '--out', out], { stdio: ['ignore', 'ignore', 'inherit'] });
     const code = await new Promise<number | null>((resolve) => qualify.once('exit', resolve));

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { UsmpError } from '../../errors.js';
+import { terminateChild } from '../../exec/terminate.js';
 import type { Logger } from '../../log/logger.js';
 
 // The responder's iperf3 servers: one per port, so a second auditor gets the next port instead
@@ -38,7 +39,7 @@ export class IperfServerPool {
 
   async stop(): Promise<void> {
     this.#stopping = true;
-    await Promise.all([...this.#children.values()].map((child) => terminate(child)));
+    await Promise.all([...this.#children.values()].map((child) => terminateChild(child)));
     this.#children.clear();
   }
 
@@ -73,7 +74,7 @@ export class IperfServerPool {
       throw new UsmpError('USMP_E_PORT_UNAVAILABLE', `iperf3 server cannot listen on TCP ${port}: ${why}`, { hint: 'stop what holds the port, or choose another first port with --iperf-port' });
     }
     if (!first.listening) {
-      await terminate(child);
+      await terminateChild(child);
       throw new UsmpError('USMP_E_PORT_UNAVAILABLE', `iperf3 server on TCP ${port} did not start listening`);
     }
     this.options.logger?.info({ port }, 'iperf3 server listening');
@@ -86,15 +87,6 @@ export class IperfServerPool {
       }, this.options.restartDelayMs ?? 1_000).unref();
     });
   }
-}
-
-async function terminate(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const done = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 2_000);
-  await done;
-  clearTimeout(timer);
 }
 
 /** A listening TCP socket on the port in our network namespace (/proc/net/tcp{,6}). */
