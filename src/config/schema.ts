@@ -21,6 +21,7 @@ export const schemaDefinition = {
     stamp_port: { doc: 'UDP port of the STAMP session-reflector [RFC 8762 §4]', format: 'port', default: 862 },
     iperf_port: { doc: 'First TCP port of the iperf3 server pool', format: 'port', default: 5201 },
     iperf_pool_size: { doc: 'Number of iperf3 servers (concurrent auditors served)', format: 'nat', default: 4 },
+    iperf_max_mbps: { doc: 'Each iperf3 server ends a test whose average rate exceeds this (0: no limit)', format: 'nat', default: 1000 },
     stamp_max_sessions: { doc: 'Most STAMP sessions tracked at once (stateful mode)', format: 'nat', default: 1024 },
     stamp_max_pps_per_peer: { doc: 'Most STAMP packets per second reflected to one peer address', format: 'nat', default: 1000 },
     stamp_mode: { doc: 'Reflector mode [RFC 8762 §4.3]', format: ['stateless', 'stateful'], default: 'stateful' },

@@ -96,3 +96,9 @@ t.test('failures map to stable codes', async (t) => {
     await t.rejects(runThroughput({ target: 'h', ports: [5201], direction: 'down', protocol: 'tcp', durationS: 1, runner: scripted([outcome]) }), { code }, code);
   }
 });
+
+t.test('responder iperf3 servers are bounded: rate ceiling, idle restart, receive timeout', async (t) => {
+  const { serverArgs } = await import('../../src/measure/iperf3/server-pool.js');
+  t.same(serverArgs({ bind: '198.19.1.10', firstPort: 5201, size: 2, maxMbps: 1000 }, 5202), ['-s', '-J', '-p', '5202', '-B', '198.19.1.10', '--server-bitrate-limit', '1000M/5', '--idle-timeout', '120', '--rcv-timeout', '30000']);
+  t.notOk(serverArgs({ bind: '0.0.0.0', firstPort: 5201, size: 1 }, 5201).includes('-B'), 'any address: no -B');
+});

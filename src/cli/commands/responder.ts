@@ -44,7 +44,7 @@ async function runResponder(ctx: CliContext, flags: ResponderFlags): Promise<voi
     maxSessions: config.stamp_max_sessions, maxPpsPerPeer: config.stamp_max_pps_per_peer,
     errorEstimate: encodeErrorEstimate({ synchronized: false, errorSeconds: 0.1 }), logger: log,
   });
-  const pool = new IperfServerPool({ bind, firstPort: flags.iperfPort ?? config.iperf_port, size: flags.iperfPool ?? config.iperf_pool_size, logger: log });
+  const pool = new IperfServerPool({ bind, firstPort: flags.iperfPort ?? config.iperf_port, size: flags.iperfPool ?? config.iperf_pool_size, maxMbps: config.iperf_max_mbps, logger: log });
   let annotation: Annotation | undefined;
   const stopped = new Promise<string>((resolve) => {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve(signal));

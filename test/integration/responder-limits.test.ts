@@ -1,0 +1,45 @@
+import t, { type Test } from 'tap';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { createInterface } from 'node:readline';
+import { CLI } from '../lab/cli-in-lab.js';
+import { runThroughput } from '../../src/measure/iperf3/client.js';
+
+// The responder's iperf3 servers end a test that exceeds the configured rate ceiling, and the
+// pool lets a second auditor in while the first one measures.
+
+async function freeTcpPorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((r) => { const s = createServer(); s.listen(0, '127.0.0.1', () => r(s)); })));
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+async function responder(t: Test, firstPort: number, pool: number, env: NodeJS.ProcessEnv = {}): Promise<void> {
+  const child = spawn(process.execPath, [CLI, 'responder', '--bind', '127.0.0.1', '--stamp-port', '0', '--iperf-port', String(firstPort), '--iperf-pool', String(pool)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  t.teardown(() => {
+    child.kill('SIGTERM');
+  });
+  await new Promise<void>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (l) => l.includes('responder ready') && resolve());
+    child.once('exit', (c) => reject(new Error(`responder exited ${String(c)}`)));
+  });
+}
+
+t.test('a test above responder.iperf_max_mbps is ended by the server', async (t) => {
+  const [port] = await freeTcpPorts(1);
+  await responder(t, port!, 1, { USMP_EDGE_RESPONDER_IPERF_MAX_MBPS: '100' });
+  await t.rejects(runThroughput({ target: '127.0.0.1', ports: [port!], direction: 'up', protocol: 'tcp', durationS: 8 }), { code: 'USMP_E_IPERF_FAILED' }, 'loopback runs at Gbit/s: far above 100 Mbit/s');
+});
+
+t.test('two auditors at once: the second one gets the next server of the pool', async (t) => {
+  const [first] = await freeTcpPorts(1);
+  // consecutive ports: hope the next one is free too, as the responder needs
+  await responder(t, first!, 2);
+  const [a, b] = await Promise.all([
+    runThroughput({ target: '127.0.0.1', ports: [first!, first! + 1], direction: 'down', protocol: 'tcp', durationS: 2 }),
+    new Promise((r) => setTimeout(r, 300)).then(() => runThroughput({ target: '127.0.0.1', ports: [first!, first! + 1], direction: 'down', protocol: 'tcp', durationS: 2 })),
+  ]);
+  t.same([a.port, b.port].sort(), [first!, first! + 1], 'each got its own server');
+  t.ok(a.down!.mbps > 0 && b.down!.mbps > 0);
+});
