@@ -1,5 +1,6 @@
 import type { LatencySummary } from '../measure/stamp/metrics.js';
 import type { DirectionOutcome } from './dscp-check.js';
+import { hint, type Lang } from './hints.js';
 import type { Profile, LimitedMetric } from './profiles.js';
 import type { QualificationData } from './run.js';
 import { globalVerdict, judge, judgeAll, type GlobalVerdict, type MeasuredValue, type VerdictLine } from './verdict.js';
@@ -36,7 +37,7 @@ export interface Assessment {
 
 const round = (x: number): number => Math.round(x * 1000) / 1000;
 
-export function assess(data: QualificationData, profile: Profile): Assessment {
+export function assess(data: QualificationData, profile: Profile, lang: Lang = 'fr'): Assessment {
   const up = data.load.up.throughput.up?.mbps ?? null;
   const down = data.load.down.throughput.down?.mbps ?? null;
   const increase = (loaded: LatencySummary): number | null => (Number.isFinite(loaded.rtt_ms.mean) ? round(loaded.rtt_ms.mean - data.idle.rtt_ms.mean) : null);
@@ -83,7 +84,7 @@ export function assess(data: QualificationData, profile: Profile): Assessment {
     metric: 'appliance_cpu_pct', value: peakCpu, limit: `< ${CPU_BOTTLENECK_PCT}`, margin: round(CPU_BOTTLENECK_PCT - peakCpu), uncertainty: null,
     verdict: 'info', source: 'A saturated appliance under-measures the link; its throughput figures are then a lower bound', unit: '%',
   });
-  return { measurements, lines, verdict: globalVerdict(lines), remediation: remediate(lines, data, bottleneck), appliance_bottleneck: bottleneck };
+  return { measurements, lines, verdict: globalVerdict(lines), remediation: remediate(lines, data, bottleneck, lang), appliance_bottleneck: bottleneck };
 }
 
 function dscpLine(direction: 'up' | 'down', outcomes: DirectionOutcome[], rule: NonNullable<Profile['limits']['dscp']>): VerdictLine {
@@ -102,7 +103,7 @@ function dscpLine(direction: 'up' | 'down', outcomes: DirectionOutcome[], rule: 
   return { metric: `dscp_${direction}`, value, limit: `${rule.classes.join(', ')} kept`, margin: null, uncertainty: null, verdict, source, unit: '' };
 }
 
-function remediate(lines: VerdictLine[], data: QualificationData, bottleneck: boolean): Assessment['remediation'] {
+function remediate(lines: VerdictLine[], data: QualificationData, bottleneck: boolean, lang: Lang): Assessment['remediation'] {
   const failed = (metric: string): VerdictLine | undefined => lines.find((l) => l.metric === metric && (l.verdict === 'fail' || l.verdict === 'fail*'));
   const hints: string[] = [];
   let category: RemediationCategory = 'none';
@@ -111,30 +112,30 @@ function remediate(lines: VerdictLine[], data: QualificationData, bottleneck: bo
     const line = failed(`${direction}_mbps`);
     if (line && typeof line.margin === 'number') {
       missing[direction] = round(-line.margin);
-      hints.push(`${direction === 'up' ? 'Upload' : 'Download'} too low: ${line.value} Mbit/s measured, ${line.limit} Mbit/s needed (missing ${round(-line.margin)} Mbit/s). Ask the operator for a faster symmetric link.`);
+      hints.push(hint(direction === 'up' ? 'rate_up' : 'rate_down', lang, { value: String(line.value), limit: String(line.limit), missing: round(-line.margin) }));
       category = 'link-upgrade';
     }
   }
-  if (failed('rtt_ms')) hints.push(`Latency too high (${failed('rtt_ms')!.value} ms): check the route to the hospital with the operator.`);
-  if (failed('loss_pct')) hints.push(`Packets are lost on the link (${failed('loss_pct')!.value} %): check the operator's link and the site's cabling.`);
-  if (failed('ipdv_ms') || failed('pdv_ms')) hints.push('Delay varies too much even when the link is idle: check for competing traffic and ask the operator.');
+  if (failed('rtt_ms')) hints.push(hint('rtt', lang, { value: String(failed('rtt_ms')!.value) }));
+  if (failed('loss_pct')) hints.push(hint('loss', lang, { value: String(failed('loss_pct')!.value) }));
+  if (failed('ipdv_ms') || failed('pdv_ms')) hints.push(hint('jitter', lang));
   if (failed('loaded_rtt_increase_ms')) {
-    hints.push(`Latency grows by ${failed('loaded_rtt_increase_ms')!.value} ms when the link is busy (bufferbloat): enforce QoS for the telemedicine flow (usmp-edge qos) so video keeps priority.`);
+    hints.push(hint('bloat', lang, { value: String(failed('loaded_rtt_increase_ms')!.value) }));
     if (category === 'none') category = 'qos';
   }
   for (const direction of ['up', 'down'] as const) {
     const line = failed(`dscp_${direction}`);
     if (line) {
-      hints.push(`DSCP marks are altered ${direction === 'up' ? 'towards the hospital' : 'towards the USMP'} (${line.value}): ask the operator to keep EF/AF41, or enforce QoS at both ends.`);
+      hints.push(hint(direction === 'up' ? 'dscp_up' : 'dscp_down', lang, { value: String(line.value) }));
       if (category === 'none') category = 'qos';
     }
   }
   if (data.host.problems.length > 0) {
-    hints.push(...data.host.problems.map((p) => `Internal cabling suspected: ${p}.`));
+    hints.push(...data.host.problems.map((problem) => hint('cabling', lang, { problem })));
     category = 'internal-cabling';
   }
-  if (bottleneck) hints.push('The appliance itself was saturated (CPU ≥ 90 %) during the tests: its throughput figures are a lower bound of the link.');
+  if (bottleneck) hints.push(hint('bottleneck', lang));
   const unverified = lines.filter((l) => l.metric.startsWith('dscp_') && l.value === 'not verified');
-  if (unverified.length > 0) hints.push(`DSCP not verified: ${unverified[0]!.source.split('Not verified: ')[1] ?? ''}`);
+  if (unverified.length > 0) hints.push(hint('dscp_unverified', lang, { reason: unverified[0]!.source.split('Not verified: ')[1] ?? '' }));
   return { category, ...(category === 'link-upgrade' ? { missing_mbps: missing } : {}), hints };
 }

@@ -21,7 +21,7 @@ t.test('usmp-edge demo qualifies a weak lab link and says why it fails', unavail
   t.equal(demo.code, 0, 'the demo itself succeeds, whatever the verdict');
   t.match(demo.stderr, /a lab link shaped like a weak site link/);
   t.match(demo.stderr, /Verdict: FAIL/);
-  t.match(demo.stderr, /bufferbloat/);
+  t.match(demo.stderr, /bufferbloat/, 'the remediation says why (in French by default)');
   const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { verdict: string; remediation: { category: string } };
   t.same(validateReport(report), []);
   t.equal(report.remediation.category, 'qos');

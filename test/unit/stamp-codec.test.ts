@@ -107,3 +107,18 @@ t.test('rate limiter: a burst of one second, then the steady rate', async (t) =>
   t.ok(limiter.allow('p', 100), 'refilled after 100 ms at 10/s');
   t.ok(limiter.allow('other', 100), 'per peer');
 });
+
+t.test('a TWAMP-Light sender packet (RFC 5357 App. I: 14-octet header, arbitrary padding) is reflected', async (t) => {
+  // A TWAMP-Light sender pads with whatever it likes (twampy pads with random octets).
+  const request = Buffer.alloc(64);
+  request.writeUInt32BE(9, 0);
+  request.writeUInt32BE(0xe8000000, 4); // timestamp seconds
+  request.writeUInt16BE(0x0001, 12); // error estimate
+  for (let i = 14; i < 64; i++) request[i] = (i * 37) & 0xff;
+  const out = reflect({ request, receiveNs: 1_000n, seq: 9, errorEstimate: 0x0001 });
+  if (typeof out === 'string') throw new Error(out);
+  t.equal(out.reply.length, 64);
+  const reply = decodeReflectorPacket(out.reply)!;
+  t.match(reply, { seq: 9, senderSeq: 9, senderErrorEstimate: 1 });
+  t.same([...out.reply.subarray(28, 36)], [...request.subarray(4, 12)], 'sender timestamp at the RFC 5357 offset');
+});

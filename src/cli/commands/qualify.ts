@@ -61,7 +61,7 @@ export async function runQualifyCommand(ctx: CliContext, flags: QualifyFlags): P
     { target, stampPort: flags.stampPort, iperfPorts: Array.from({ length: flags.iperfPool }, (_, i) => flags.iperfPort + i), synchronized: false, signal: interruptSignal() },
     profile, plan, progressPrinter(),
   );
-  const assessment = assess(data, profile);
+  const assessment = assess(data, profile, lang);
   const dir = flags.out ?? join(config.qualify.out_dir, `${startedAt.toISOString().replace(/[:.]/g, '-').slice(0, 19)}-${target}`);
   const { path, report } = writeReport(dir, {
     site: { ...config.site }, target, profile: profile.name, startedAt, durationS: (Date.now() - startedAt.getTime()) / 1000, data, assessment,
