@@ -1,10 +1,10 @@
 import { Lab, labUnavailableReason, measurePing, measureTcpGoodput, measureUdp, startIperfServer } from '../test/lab/index.js';
 import type { Benchmark, BenchRow } from './harness.js';
+import { TCP_SHARE_OF_HTB_RATE } from '../src/lab/shaping.js';
 
 // The lab's own figures: how exactly it shapes, how much the delay emulator can carry, and
 // the delay it adds by itself. Every figure comes from plain iperf3 or ping.
 
-const TCP_SHARE_OF_HTB_RATE = 1448 / 1514;
 const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
 
 const bench: Benchmark = {

@@ -5,11 +5,11 @@ import { ADDRESSES, Lab, labUnavailableReason, measureTcpGoodput } from '../test
 import { cliIn, startResponder } from '../test/lab/cli-in-lab.js';
 import { binomialCountInterval, percentile, Z } from '../src/measure/statistics.js';
 import type { Benchmark, BenchRow } from './harness.js';
+import { TCP_SHARE_OF_HTB_RATE } from '../src/lab/shaping.js';
 
 // `usmp-edge qualify` next to the reference tools on the same lab links in the same run:
 // plain iperf3 (10 s after 2 s omitted, as qualify runs it) and irtt.
 
-const TCP_SHARE_OF_HTB_RATE = 1448 / 1514;
 const round = (x: number, d = 3): number => Number(x.toFixed(d));
 
 interface Report {

@@ -5,6 +5,9 @@ import { bufferBytes, type LinkImpairment } from './link-model.js';
 // (no FCS, preamble or gap), so TCP gets at most MSS/(MSS+66) of the rate: 1448/1514 = 95.6 %.
 // [tc-htb(8)]
 
+/** The best plain TCP gets through the shaper: MSS 1448 (with timestamps) per 1514-octet frame. */
+export const TCP_SHARE_OF_HTB_RATE = 1448 / 1514;
+
 export const SHAPER_HANDLE = '1:';
 export const SHAPER_CLASS = '1:10';
 

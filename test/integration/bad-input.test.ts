@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { Lab, labUnavailableReason } from '../lab/index.js';
 import { CLI, cliIn } from '../lab/cli-in-lab.js';
+import { freeTcpPorts } from '../../src/exec/ports.js';
 
 // Bad input gets one clear line with its code, exit 2, and the responder keeps serving.
 // [issue 3, "Done when"]
@@ -50,11 +51,7 @@ async function loopbackResponder(t: Test, iperfPort: number): Promise<number> {
 }
 
 async function freeTcpPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const { port } = s.address() as { port: number };
-  await new Promise((r) => s.close(r));
-  return port;
+  return (await freeTcpPorts(1))[0]!;
 }
 
 t.test('a nonsense flag or value', async (t) => {

@@ -4,13 +4,10 @@ import { join } from 'node:path';
 import { ADDRESSES, Lab, labUnavailableReason } from '../lab/index.js';
 import { cliIn, startResponder } from '../lab/cli-in-lab.js';
 import { validateReport } from '../../src/report/qualification-report.js';
+import { TCP_SHARE_OF_HTB_RATE } from '../../src/lab/shaping.js';
 
 // `usmp-edge qualify` over shaped lab links, with the responder in the hospital namespace.
 // [issue 3, "Done when"]
-
-// What plain TCP can get through an htb shaper: MSS 1448 per 1514-byte frame (htb counts the
-// Ethernet header, not FCS/preamble/gap). Measured by plain iperf3 in the lab self-test.
-const TCP_SHARE_OF_HTB_RATE = 1448 / 1514;
 
 const unavailable = labUnavailableReason();
 const opts = unavailable ? { skip: unavailable } : {};

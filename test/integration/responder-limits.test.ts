@@ -1,19 +1,12 @@
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { CLI } from '../lab/cli-in-lab.js';
 import { runThroughput } from '../../src/measure/iperf3/client.js';
+import { freeTcpPorts } from '../../src/exec/ports.js';
 
 // The responder's iperf3 servers end a test that exceeds the configured rate ceiling, and the
 // pool lets a second auditor in while the first one measures.
-
-async function freeTcpPorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((r) => { const s = createServer(); s.listen(0, '127.0.0.1', () => r(s)); })));
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
 
 async function responder(t: Test, firstPort: number, pool: number, env: NodeJS.ProcessEnv = {}): Promise<void> {
   const child = spawn(process.execPath, [CLI, 'responder', '--bind', '127.0.0.1', '--stamp-port', '0', '--iperf-port', String(firstPort), '--iperf-pool', String(pool)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });

@@ -4,12 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { binomialCountInterval, Z } from '../../src/measure/statistics.js';
 import { ADDRESSES, Lab, labUnavailableReason, measurePing, measureTcpGoodput, startIperfServer } from './index.js';
 import { listNamespaces } from '../../src/lab/namespaces.js';
+import { TCP_SHARE_OF_HTB_RATE } from '../../src/lab/shaping.js';
 
 // The lab proves it does what it claims, with plain iperf3 and ping. [issue 2, item 7]
-
-// htb charges TCP data packets 1448 payload bytes per 1514-byte frame (MSS with timestamps;
-// Ethernet header counted, FCS not): the best plain TCP can do through the shaper.
-const TCP_SHARE_OF_HTB_RATE = 1448 / 1514;
 
 const unavailable = labUnavailableReason();
 const opts = unavailable ? { skip: unavailable } : {};

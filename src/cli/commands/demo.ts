@@ -1,9 +1,9 @@
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { UsmpError } from '../../errors.js';
+import { freeTcpPorts } from '../../exec/ports.js';
 import { labUnavailableReason } from '../../lab/availability.js';
 import { ADDRESSES, Lab } from '../../lab/lab.js';
 import { encodeErrorEstimate } from '../../measure/stamp/clock.js';
@@ -86,15 +86,4 @@ function waitForLine(stream: NodeJS.ReadableStream, pattern: RegExp, timeoutMs: 
       }
     });
   });
-}
-
-/** Ports free right now on loopback: listen on port 0 and read the port back. */
-export async function freeTcpPorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => resolve(s));
-  })));
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
 }
