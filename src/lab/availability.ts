@@ -14,6 +14,12 @@ export function labUnavailableReason(): string | undefined {
   return undefined;
 }
 
+/** Why tests that run these programs cannot run here, or undefined. */
+export function missingToolsReason(tools: readonly string[]): string | undefined {
+  const missing = tools.filter((tool) => !onPath(tool));
+  return missing.length > 0 ? `needs ${missing.join(', ')} (as root: sh scripts/setup.sh --for-tests)` : undefined;
+}
+
 function onPath(tool: string): boolean {
   try {
     execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });

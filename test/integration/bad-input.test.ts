@@ -6,6 +6,10 @@ import { createInterface } from 'node:readline';
 import { Lab, labUnavailableReason } from '../lab/index.js';
 import { CLI, cliIn } from '../lab/cli-in-lab.js';
 import { freeTcpPorts } from '../../src/exec/ports.js';
+import { missingToolsReason } from '../../src/lab/availability.js';
+
+const noIperf = missingToolsReason(['iperf3']);
+const needsIperf = noIperf ? { skip: noIperf } : {};
 
 // Bad input gets one clear line with its code, exit 2, and the responder keeps serving.
 // [issue 3, "Done when"]
@@ -80,13 +84,13 @@ t.test('iperf3 missing', async (t) => {
   t.match(firstLine(run), /USMP_E_DEPENDENCY_MISSING: iperf3 is not installed — what to do: install it: apt-get install iperf3/);
 });
 
-t.test('no iperf3 server where one is expected', async (t) => {
+t.test('no iperf3 server where one is expected', needsIperf, async (t) => {
   const run = await cli(['probe', 'throughput', '--target', '127.0.0.1', '--port', String(await freeTcpPort()), '--pool', '1', '--direction', 'down', '--duration', '1']);
   t.equal(run.code, 2);
   t.match(firstLine(run), /USMP_E_RESPONDER_ABSENT: no iperf3 server answers/);
 });
 
-t.test('ports in use: STAMP and iperf3', async (t) => {
+t.test('ports in use: STAMP and iperf3', needsIperf, async (t) => {
   const held = createSocket('udp4');
   await new Promise<void>((r) => held.bind(0, '127.0.0.1', () => r()));
   t.teardown(() => held.close());
@@ -102,7 +106,7 @@ t.test('ports in use: STAMP and iperf3', async (t) => {
   t.match(firstLine(iperf), /USMP_E_PORT_UNAVAILABLE: iperf3 server cannot listen on TCP \d+/);
 });
 
-t.test('malformed STAMP packets to the responder: it keeps serving', async (t) => {
+t.test('malformed STAMP packets to the responder: it keeps serving', needsIperf, async (t) => {
   const port = await loopbackResponder(t, await freeTcpPort());
   const junk = createSocket('udp4');
   t.teardown(() => junk.close());

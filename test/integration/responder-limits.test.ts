@@ -4,6 +4,10 @@ import { createInterface } from 'node:readline';
 import { CLI } from '../lab/cli-in-lab.js';
 import { runThroughput } from '../../src/measure/iperf3/client.js';
 import { freeTcpPorts } from '../../src/exec/ports.js';
+import { missingToolsReason } from '../../src/lab/availability.js';
+
+const missing = missingToolsReason(['iperf3']);
+const opts = missing ? { skip: missing } : {};
 
 // The responder's iperf3 servers end a test that exceeds the configured rate ceiling, and the
 // pool lets a second auditor in while the first one measures.
@@ -19,13 +23,13 @@ async function responder(t: Test, firstPort: number, pool: number, env: NodeJS.P
   });
 }
 
-t.test('a test above responder.iperf_max_mbps is ended by the server', async (t) => {
+t.test('a test above responder.iperf_max_mbps is ended by the server', opts, async (t) => {
   const [port] = await freeTcpPorts(1);
   await responder(t, port!, 1, { USMP_EDGE_RESPONDER_IPERF_MAX_MBPS: '100' });
   await t.rejects(runThroughput({ target: '127.0.0.1', ports: [port!], direction: 'up', protocol: 'tcp', durationS: 8 }), { code: 'USMP_E_IPERF_FAILED' }, 'loopback runs at Gbit/s: far above 100 Mbit/s');
 });
 
-t.test('two auditors at once: the second one gets the next server of the pool', async (t) => {
+t.test('two auditors at once: the second one gets the next server of the pool', opts, async (t) => {
   const [first] = await freeTcpPorts(1);
   // consecutive ports: hope the next one is free too, as the responder needs
   await responder(t, first!, 2);
