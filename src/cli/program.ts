@@ -5,6 +5,7 @@ import { VERSION } from '../version.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerProbeCommands } from './commands/probe.js';
+import { registerQosCommands } from './commands/qos.js';
 import { registerQualifyCommand } from './commands/qualify.js';
 import { registerResponderCommand } from './commands/responder.js';
 import { createContext, type CliContext, type GlobalOptions } from './context.js';
@@ -38,6 +39,7 @@ export async function runCli(argv: string[], out: Output = consoleOutput): Promi
   registerResponderCommand(program, getContext, setExit);
   registerProbeCommands(program, getContext, setExit);
   registerQualifyCommand(program, getContext, setExit);
+  registerQosCommands(program, getContext, setExit);
   registerDemoCommand(program, getContext, setExit);
 
   try {

@@ -1,5 +1,6 @@
 import type { ConfigProblem } from './problems.js';
 import type { ConfigValues } from './load.js';
+import { parsePolicy } from '../qos/policy.js';
 
 // Checks that involve more than one key live here, and only here.
 export function crossCheck(values: ConfigValues): ConfigProblem[] {
@@ -18,6 +19,13 @@ export function crossCheck(values: ConfigValues): ConfigProblem[] {
     problems.push({ path: 'responder.iperf_pool_size', message: 'must be at least 1' });
   } else if (pool.iperf_port + pool.iperf_pool_size - 1 > 65535) {
     problems.push({ path: 'responder.iperf_pool_size', message: `pool ${pool.iperf_port}+${pool.iperf_pool_size} runs past port 65535` });
+  }
+  const qos = values.qos;
+  // A policy is configured as soon as it has classes; then every part of it must hold.
+  if (qos.classes.length > 0) problems.push(...parsePolicy(qos as Parameters<typeof parsePolicy>[0]).problems);
+  if (qos.backend === 'routeros' && qos.routeros.host !== '') {
+    if (qos.routeros.username === '') problems.push({ path: 'qos.routeros.username', message: 'is required when qos.routeros.host is set' });
+    if (qos.routeros.password_file === '') problems.push({ path: 'qos.routeros.password_file', message: 'is required when qos.routeros.host is set' });
   }
   return problems;
 }

@@ -60,4 +60,17 @@ export const customFormats: convict.Format[] = [
       }
     },
   },
+  {
+    name: 'non-negative-number',
+    validate(value: unknown) {
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new Error('must be a number, 0 or more');
+    },
+  },
+  {
+    // Only the shape here; src/qos/policy.ts checks each class (through crossCheck).
+    name: 'qos-classes',
+    validate(value: unknown) {
+      if (!Array.isArray(value)) throw new Error('must be a list of classes; see config/qos-policy.example.json');
+    },
+  },
 ];

@@ -34,6 +34,32 @@ export const schemaDefinition = {
     out_dir: { doc: 'Where reports are written', format: String, default: './reports' },
     lang: { doc: 'Report language', format: ['fr', 'en'], default: 'fr' },
   },
+  qos: {
+    backend: { doc: 'Where the policy is enforced: linux (this appliance inline) or routeros (the site\'s MikroTik)', format: ['linux', 'routeros'], default: 'linux' },
+    up_mbps: { doc: 'Link rate towards the hospital, Mbit/s (as qualified); 0 when no policy is configured', format: 'non-negative-number', default: 0 },
+    down_mbps: { doc: 'Link rate from the hospital, Mbit/s', format: 'non-negative-number', default: 0 },
+    shape_percent: { doc: 'Shape at this share of the link so the queue forms here, not in the modem', format: 'nat', default: 95 },
+    classes: { doc: 'Traffic classes [{name, dscp, priority, rate_mbps, ceil_mbps, match:{local, remote, protocol, remote_ports}}]; see config/qos-policy.example.json', format: 'qos-classes', default: [] as unknown[] },
+    confirm_timeout_s: { doc: 'Confirmed commit: the change is undone by itself unless checked within this time', format: 'nat', default: 60 },
+    check_target: { doc: 'Hospital address probed to confirm a change (a usmp-edge responder); defaults to qualify.target', format: 'host', default: '' },
+    check_port: { doc: 'STAMP port of the responder probed to confirm a change', format: 'port', default: 862 },
+    state_dir: { doc: 'Where the roll-back state of the last change is kept', format: String, default: '/var/lib/usmp-edge/qos' },
+    linux: {
+      wan_interface: { doc: 'Interface towards the hospital (upload is shaped on its egress)', format: String, default: 'eth1' },
+      lan_interface: { doc: 'Interface towards the USMP LAN (download is shaped on its egress)', format: String, default: 'eth0' },
+    },
+    routeros: {
+      host: { doc: 'Address of the MikroTik router', format: 'host', default: '' },
+      port: { doc: 'API port (8729 api-ssl, 8728 plain api)', format: 'port', default: 8729 },
+      tls: { doc: 'Use api-ssl (plain api sends the password in clear)', format: Boolean, default: true },
+      ca_file: { doc: 'CA certificate that signed the router\'s api-ssl certificate (PEM)', format: String, default: '' },
+      username: { doc: 'Router account (a group with read,write,api only)', format: String, default: '' },
+      password_file: { doc: 'File holding the router account password', format: 'secret-file', default: '' },
+      wan_interface: { doc: 'Router interface towards the hospital (upload queue tree parent)', format: String, default: 'ether1' },
+      lan_interface: { doc: 'Router interface or bridge towards the USMP (download queue tree parent)', format: String, default: 'bridge' },
+      command_timeout_ms: { doc: 'Deadline of each API command', format: 'nat', default: 5000 },
+    },
+  },
   bridge: {
     upstream: {
       url: { doc: 'Hospital MQTT broker (mqtts://host:8883); empty disables the bridge', format: 'mqtt-url', default: '' },

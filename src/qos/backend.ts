@@ -1,0 +1,51 @@
+import { diffObjects, type QosDiff, type QosObject } from './objects.js';
+import type { QosPolicy } from './policy.js';
+
+// What every QoS backend offers; test/qos/conformance.ts holds the one suite both pass.
+// Dry run (desired/current), change (apply), and the confirmed-commit safety net (arm a
+// roll-back that lives outside this process, check, disarm).
+
+export type BackendName = 'linux' | 'routeros';
+
+export interface RollbackGuard {
+  readonly deadline: Date;
+  /** Cancels the armed roll-back; false when it already fired (the previous state is back). */
+  disarm(): Promise<boolean>;
+  /** Restores the previous state now and cancels the timer. */
+  fireNow(): Promise<void>;
+}
+
+export interface CheckOutcome {
+  ok: boolean;
+  /** What was checked and what was seen, one line each, for the operator. */
+  findings: string[];
+}
+
+export interface ArmedRollback {
+  deadline: Date;
+}
+
+export interface QosBackend {
+  readonly name: BackendName;
+  /** The objects the policy needs, in the form current() reads them back. */
+  desired(policy: QosPolicy): QosObject[];
+  /** The objects of ours that exist now (nothing we do not own). */
+  current(): Promise<QosObject[]>;
+  /** Makes current() equal desired(policy); touches only what differs. */
+  apply(policy: QosPolicy): Promise<void>;
+  /** Snapshots what we own now and arms its restoration outside this process. */
+  armRollback(timeoutS: number): Promise<RollbackGuard>;
+  /** Is a roll-back armed (a change not yet confirmed)? */
+  armed(): Promise<ArmedRollback | undefined>;
+  /** Restores the state from before the last confirmed change; false when none is recorded. */
+  rollbackLast(): Promise<boolean>;
+  /** After a change: is the hospital reachable and is traffic classified as the policy says? */
+  check(policy: QosPolicy): Promise<CheckOutcome>;
+  /** Packets seen per class and direction ("up:video"). */
+  counters(): Promise<Record<string, number>>;
+  close(): Promise<void>;
+}
+
+export async function planChanges(backend: QosBackend, policy: QosPolicy): Promise<QosDiff> {
+  return diffObjects(backend.desired(policy), await backend.current());
+}

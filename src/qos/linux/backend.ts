@@ -1,0 +1,216 @@
+import { spawn } from 'node:child_process';
+import { readFileSync, renameSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { UsmpError } from '../../errors.js';
+import type { ProcessRunner } from '../../exec/process-runner.js';
+import type { ArmedRollback, CheckOutcome, QosBackend, RollbackGuard } from '../backend.js';
+import { classify } from '../classify.js';
+import { diffObjects, type QosObject } from '../objects.js';
+import type { QosPolicy } from '../policy.js';
+import { desiredNftObjects, NFT_FAMILY, NFT_TABLE, parseNftState, renderRuleset, type Interfaces } from './nft-ruleset.js';
+import { readOurTable, restoreSnapshot, rootQdisc, runChecked, writeTree } from './restore.js';
+import { RollbackStateDir, type ArmedFile, type LinuxSnapshot } from './rollback-state.js';
+import { DEFAULT_ROOT_KINDS, desiredTcObjects, HANDLE, parseTcState, treeBatch } from './tc-tree.js';
+
+// Backend `linux`: the appliance inline as the USMP's gateway. nftables marks, tc htb queues
+// on the egress of the WAN side (upload) and of the LAN side (download).
+
+export interface ProbeResult {
+  sent: number;
+  received: number;
+}
+
+export interface LinuxBackendOptions {
+  runner: ProcessRunner;
+  interfaces: Interfaces;
+  stateDir: string;
+  /** The hospital responder probed by check(). */
+  checkTarget: string;
+  checkPort: number;
+  /** Sends STAMP probes from this host; injected so unit tests need no network. */
+  probe: (target: string, port: number) => Promise<ProbeResult>;
+  /** Starts the roll-back guard; injected so tests can count and end it. */
+  startGuard?: (stateDir: string) => number | undefined;
+}
+
+const IFNAME = /^[A-Za-z0-9_.@-]{1,15}$/;
+const GUARD_SCRIPT = fileURLToPath(new URL('./rollback-guard.js', import.meta.url));
+
+export function startDetachedGuard(stateDir: string): number | undefined {
+  // Its own session: a SIGKILL of the CLI, or of its process group, does not reach it.
+  const child = spawn(process.execPath, [GUARD_SCRIPT, stateDir], { detached: true, stdio: 'ignore' });
+  child.unref();
+  return child.pid;
+}
+
+export class LinuxQosBackend implements QosBackend {
+  readonly name = 'linux' as const;
+  readonly #o: LinuxBackendOptions;
+  readonly #state: RollbackStateDir;
+
+  constructor(options: LinuxBackendOptions) {
+    for (const [role, dev] of Object.entries(options.interfaces)) {
+      if (!IFNAME.test(dev)) throw new UsmpError('USMP_E_CONFIG_INVALID', `qos.linux.${role}_interface "${dev}" is not an interface name`);
+    }
+    if (options.interfaces.wan === options.interfaces.lan) throw new UsmpError('USMP_E_CONFIG_INVALID', `qos.linux.wan_interface and lan_interface are both "${options.interfaces.wan}"`);
+    this.#o = options;
+    this.#state = new RollbackStateDir(options.stateDir);
+  }
+
+  get #devices(): Array<{ direction: 'up' | 'down'; dev: string }> {
+    return [{ direction: 'up', dev: this.#o.interfaces.wan }, { direction: 'down', dev: this.#o.interfaces.lan }];
+  }
+
+  desired(policy: QosPolicy): QosObject[] {
+    return [...desiredNftObjects(policy, this.#o.interfaces), ...this.#devices.flatMap(({ direction, dev }) => desiredTcObjects(policy, direction, dev))];
+  }
+
+  async current(): Promise<QosObject[]> {
+    return (await this.#read()).objects;
+  }
+
+  async #read(): Promise<{ objects: QosObject[]; packets: Record<string, number>; roots: Record<string, { kind: string; handle: string } | undefined> }> {
+    const objects: QosObject[] = [];
+    const packets: Record<string, number> = {};
+    const roots: Record<string, { kind: string; handle: string } | undefined> = {};
+    if ((await readOurTable(this.#o.runner)) !== null) {
+      const nft = parseNftState(await runChecked(this.#o.runner, ['nft', '-j', 'list', 'table', NFT_FAMILY, NFT_TABLE]));
+      objects.push(...nft.objects);
+      for (const [key, n] of Object.entries(nft.packets)) packets[`nft:${key}`] = n;
+    }
+    for (const { direction, dev } of this.#devices) {
+      const r = this.#o.runner;
+      const tc = parseTcState(dev, await runChecked(r, ['tc', '-j', 'qdisc', 'show', 'dev', dev]), await runChecked(r, ['tc', '-s', 'class', 'show', 'dev', dev]), await runChecked(r, ['tc', '-j', 'filter', 'show', 'dev', dev]));
+      objects.push(...tc.objects);
+      roots[dev] = tc.root;
+      for (const [classid, n] of Object.entries(tc.packets)) packets[`tc:${direction}:${classid}`] = n;
+    }
+    return { objects, packets, roots };
+  }
+
+  async apply(policy: QosPolicy): Promise<void> {
+    const { objects, roots } = await this.#read();
+    for (const { dev } of this.#devices) {
+      const root = roots[dev];
+      if (root && root.handle !== `${HANDLE}:` && !DEFAULT_ROOT_KINDS.has(root.kind)) {
+        throw new UsmpError('USMP_E_QOS_CONFLICT', `${dev} already has a ${root.kind} qdisc (handle ${root.handle}) that is not ours`, { details: { dev, kind: root.kind } });
+      }
+    }
+    const diff = diffObjects(this.desired(policy), objects);
+    const touched = (prefix: string): boolean => [...diff.create, ...diff.remove].some((o) => o.key.startsWith(prefix)) || diff.change.some((c) => c.key.startsWith(prefix));
+    if (touched('nft:')) await runChecked(this.#o.runner, ['nft', '-f', '-'], renderRuleset(policy, this.#o.interfaces));
+    const applied = this.#state.read<Record<string, string[] | null>>('applied') ?? {};
+    for (const { direction, dev } of this.#devices) {
+      const batch = treeBatch(policy, direction, dev);
+      if (touched(`tc:${dev}:`)) await writeTree(this.#o.runner, dev, batch);
+      applied[dev] = batch;
+    }
+    this.#state.write('applied', applied);
+  }
+
+  async #snapshot(): Promise<LinuxSnapshot> {
+    const applied = this.#state.read<Record<string, string[] | null>>('applied') ?? {};
+    const tc: Record<string, string[] | null> = {};
+    for (const { dev } of this.#devices) {
+      const ours = (await rootQdisc(this.#o.runner, dev))?.handle === `${HANDLE}:`;
+      tc[dev] = ours ? (applied[dev] ?? null) : null;
+    }
+    return { nft: await readOurTable(this.#o.runner), tc };
+  }
+
+  async armRollback(timeoutS: number): Promise<RollbackGuard> {
+    if (this.#state.read('armed') || this.#state.read('firing')) {
+      throw new UsmpError('USMP_E_QOS_CONFLICT', 'a previous change is still waiting for its confirmation or its roll-back', { hint: 'wait for its deadline, or run `usmp-edge qos rollback`' });
+    }
+    const snapshot = await this.#snapshot();
+    const deadline = Date.now() + timeoutS * 1000;
+    this.#state.write('armed', { snapshot, deadline_ms: deadline } satisfies ArmedFile);
+    const pid = (this.#o.startGuard ?? startDetachedGuard)(this.#o.stateDir);
+    this.#state.write('armed', { snapshot, deadline_ms: deadline, ...(pid ? { guard_pid: pid } : {}) } satisfies ArmedFile);
+    const state = this.#state;
+    const runner = this.#o.runner;
+    return {
+      deadline: new Date(deadline),
+      async disarm() {
+        const armed = state.read<ArmedFile>('armed');
+        try {
+          // The rename is the confirmation: the guard, waking, finds nothing to restore.
+          renameSync(state.path('armed'), state.path('previous'));
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+          throw err;
+        }
+        endGuard(armed?.guard_pid);
+        return true;
+      },
+      async fireNow() {
+        const claimed = state.claimArmed();
+        if (!claimed) return;
+        endGuard(claimed.guard_pid);
+        await restoreSnapshot(runner, claimed.snapshot);
+        state.write('applied', claimed.snapshot.tc);
+        state.remove('firing');
+      },
+    };
+  }
+
+  async armed(): Promise<ArmedRollback | undefined> {
+    const armed = this.#state.read<ArmedFile>('armed');
+    return armed ? { deadline: new Date(armed.deadline_ms) } : undefined;
+  }
+
+  async rollbackLast(): Promise<boolean> {
+    const pending = this.#state.claimArmed() ?? this.#state.read<ArmedFile>('firing');
+    if (pending) {
+      endGuard(pending.guard_pid);
+      await restoreSnapshot(this.#o.runner, pending.snapshot);
+      this.#state.write('applied', pending.snapshot.tc);
+      this.#state.remove('firing');
+      return true;
+    }
+    const previous = this.#state.read<ArmedFile>('previous');
+    if (!previous) return false;
+    await restoreSnapshot(this.#o.runner, previous.snapshot);
+    this.#state.write('applied', previous.snapshot.tc);
+    this.#state.remove('previous');
+    return true;
+  }
+
+  async check(policy: QosPolicy): Promise<CheckOutcome> {
+    const findings: string[] = [];
+    const target = this.#o.checkTarget;
+    const route = await runChecked(this.#o.runner, ['ip', '-o', 'route', 'get', target]);
+    const dev = /\bdev (\S+)/.exec(route)?.[1];
+    const src = /\bsrc (\S+)/.exec(route)?.[1] ?? '';
+    if (dev !== this.#o.interfaces.wan) {
+      return { ok: false, findings: [`the route to ${target} leaves by ${dev ?? '?'}, not by qos.linux.wan_interface ${this.#o.interfaces.wan}`] };
+    }
+    const expected = classify(policy, { direction: 'up', local: src, remote: target, protocol: 'udp', remotePort: this.#o.checkPort });
+    const minor = expected === 'best-effort' ? '99' : String(10 + policy.classes.findIndex((c) => c.name === expected));
+    const key = `tc:up:${HANDLE}:${minor}`;
+    const before = (await this.#read()).packets[key] ?? 0;
+    const probe = await this.#o.probe(target, this.#o.checkPort);
+    const after = (await this.#read()).packets[key] ?? 0;
+    findings.push(`hospital ${target}:${this.#o.checkPort}: ${probe.received}/${probe.sent} STAMP replies`);
+    findings.push(`upload class ${expected} (${HANDLE}:${minor}) counted ${after - before} packets for ${probe.sent} probes`);
+    const ok = probe.received > 0 && after - before >= probe.sent;
+    return { ok, findings };
+  }
+
+  async counters(): Promise<Record<string, number>> {
+    return (await this.#read()).packets;
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** Ends the guard of an armed change, and only that process. */
+function endGuard(pid: number | undefined): void {
+  if (!pid) return;
+  try {
+    if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('rollback-guard')) return;
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    // already gone
+  }
+}

@@ -1,0 +1,126 @@
+import { createHash } from 'node:crypto';
+import { portRangeText, type Cidr } from '../addresses.js';
+import type { QosObject } from '../objects.js';
+import { BEST_EFFORT, type QosPolicy, type TrafficClass } from '../policy.js';
+
+// Our own nftables table: it classifies the telemedicine flow by its matchers and writes the
+// class's DSCP, which the tc filters then read. Applied in one `nft -f` transaction, so the
+// table is never half-written. [nft(8) "atomic rule replacement"] Nothing outside it is touched.
+
+export const NFT_FAMILY = 'inet';
+export const NFT_TABLE = 'usmp_qos';
+export const RULE_PREFIX = 'usmp-qos:';
+
+export interface Interfaces {
+  wan: string;
+  lan: string;
+}
+
+interface RuleSpec {
+  key: string;
+  body: string;
+}
+
+/** One rule per class and direction, then the trust boundary: forwarded, unmatched → CS0. */
+function ruleSpecs(policy: QosPolicy, ifs: Interfaces): RuleSpec[] {
+  const specs: RuleSpec[] = [];
+  for (const direction of ['up', 'down'] as const) {
+    const out = direction === 'up' ? ifs.wan : ifs.lan;
+    for (const c of policy.classes) {
+      for (const body of classRuleBodies(c, direction)) {
+        specs.push({ key: `${direction}:${c.name}${body.family === 6 ? ':ip6' : ''}`, body: `oifname ${quote(out)} ${body.text} counter accept` });
+      }
+    }
+    // [RFC 4594 §3.1] marks from the LAN are not trusted: whatever no class took is best effort.
+    const from = direction === 'up' ? ifs.lan : ifs.wan;
+    specs.push({ key: `${direction}:${BEST_EFFORT}`, body: `iifname ${quote(from)} oifname ${quote(out)} ip dscp set cs0 counter` });
+    specs.push({ key: `${direction}:${BEST_EFFORT}:ip6`, body: `iifname ${quote(from)} oifname ${quote(out)} ip6 dscp set cs0 counter` });
+  }
+  return specs;
+}
+
+function classRuleBodies(c: TrafficClass, direction: 'up' | 'down'): Array<{ family: 4 | 6; text: string }> {
+  const m = c.match;
+  const family = m.local[0]?.family ?? m.remote[0]?.family;
+  const families: Array<4 | 6> = family ? [family] : [4, 6];
+  return families.map((f) => {
+    const ip = f === 4 ? 'ip' : 'ip6';
+    const [srcSet, dstSet] = direction === 'up' ? [m.local, m.remote] : [m.remote, m.local];
+    const parts: string[] = [];
+    if (srcSet.length > 0) parts.push(`${ip} saddr ${set(srcSet.map(cidrText))}`);
+    if (dstSet.length > 0) parts.push(`${ip} daddr ${set(dstSet.map(cidrText))}`);
+    if (m.remotePorts.length > 0) {
+      const portField = direction === 'up' ? 'dport' : 'sport';
+      const proto = m.protocol === 'any' ? '{ tcp, udp }' : m.protocol;
+      parts.push(`meta l4proto ${proto} th ${portField} ${set(m.remotePorts.map(portRangeText))}`);
+    } else if (m.protocol !== 'any') parts.push(`meta l4proto ${m.protocol}`);
+    if (f === 4 && !srcSet.length && !dstSet.length) parts.unshift('meta nfproto ipv4');
+    if (f === 6 && !srcSet.length && !dstSet.length) parts.unshift('meta nfproto ipv6');
+    parts.push(`${ip} dscp set ${c.dscp}`);
+    return { family: f, text: parts.join(' ') };
+  });
+}
+
+function ruleHash(body: string): string {
+  return createHash('sha256').update(body).digest('hex').slice(0, 10);
+}
+
+/** The table as `nft -f` input: created empty, deleted, and written anew in one transaction. */
+export function renderRuleset(policy: QosPolicy, ifs: Interfaces): string {
+  const rules = ruleSpecs(policy, ifs).map((r) => `    ${r.body} comment ${quote(`${RULE_PREFIX}${r.key}:${ruleHash(r.body)}`)}`);
+  return [
+    `table ${NFT_FAMILY} ${NFT_TABLE} {}`,
+    `delete table ${NFT_FAMILY} ${NFT_TABLE}`,
+    `table ${NFT_FAMILY} ${NFT_TABLE} {`,
+    '  chain classify {',
+    // After conntrack and NAT's prerouting, before the egress qdisc that reads the mark.
+    '    type filter hook postrouting priority mangle; policy accept;',
+    ...rules,
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+}
+
+export function desiredNftObjects(policy: QosPolicy, ifs: Interfaces): QosObject[] {
+  return [
+    { key: `nft:table:${NFT_TABLE}`, props: { family: NFT_FAMILY, hook: 'postrouting' } },
+    ...ruleSpecs(policy, ifs).map((r) => ({ key: `nft:rule:${r.key}`, props: { rule: ruleHash(r.body) } })),
+  ];
+}
+
+interface NftJson {
+  nftables: Array<{ table?: { family: string; name: string }; chain?: { hook?: string }; rule?: { comment?: string; expr: unknown[] } }>;
+}
+
+/** Our table as read from `nft -j list table`, in the same object form; and its counters. */
+export function parseNftState(json: string): { objects: QosObject[]; packets: Record<string, number> } {
+  const doc = JSON.parse(json) as NftJson;
+  const objects: QosObject[] = [];
+  const packets: Record<string, number> = {};
+  for (const item of doc.nftables) {
+    if (item.table) objects.push({ key: `nft:table:${item.table.name}`, props: { family: item.table.family, hook: '' } });
+    if (item.chain?.hook && objects[0]) objects[0] = { key: objects[0].key, props: { ...objects[0].props, hook: item.chain.hook } };
+    const comment = item.rule?.comment;
+    if (!comment?.startsWith(RULE_PREFIX)) continue;
+    const rest = comment.slice(RULE_PREFIX.length);
+    const cut = rest.lastIndexOf(':');
+    const key = rest.slice(0, cut);
+    objects.push({ key: `nft:rule:${key}`, props: { rule: rest.slice(cut + 1) } });
+    const counter = item.rule!.expr.find((e): e is { counter: { packets: number } } => typeof e === 'object' && e !== null && 'counter' in e);
+    packets[key] = counter?.counter.packets ?? 0;
+  }
+  return { objects, packets };
+}
+
+function cidrText(c: Cidr): string {
+  return c.text;
+}
+
+function set(items: string[]): string {
+  return items.length === 1 ? items[0]! : `{ ${items.join(', ')} }`;
+}
+
+function quote(s: string): string {
+  return `"${s.replace(/"/g, '')}"`;
+}

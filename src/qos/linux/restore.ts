@@ -1,0 +1,55 @@
+import { UsmpError } from '../../errors.js';
+import type { ProcessRunner } from '../../exec/process-runner.js';
+import { NFT_FAMILY, NFT_TABLE } from './nft-ruleset.js';
+import type { LinuxSnapshot } from './rollback-state.js';
+import { HANDLE } from './tc-tree.js';
+
+// Reading and restoring what the Linux backend owns. Shared by the CLI and by the roll-back
+// guard, which runs it alone after the CLI is gone.
+
+const TIMEOUT_MS = 15_000;
+
+export async function runChecked(runner: ProcessRunner, argv: string[], input?: string): Promise<string> {
+  const outcome = await runner.run({ argv, timeoutMs: TIMEOUT_MS, ...(input === undefined ? {} : { input }) });
+  if (outcome.code !== 0) {
+    const text = (outcome.stderr || outcome.stdout).trim().split('\n').slice(0, 6).join(' | ');
+    if (/Operation not permitted/i.test(text)) {
+      throw new UsmpError('USMP_E_QOS_PRIVILEGE', `${argv[0]} was refused: ${text}`, { details: { argv } });
+    }
+    throw new UsmpError('USMP_E_QOS_APPLY_FAILED', `${argv.join(' ')} failed${outcome.timedOut ? ' (timed out)' : ''}: ${text}`, { details: { argv } });
+  }
+  return outcome.stdout;
+}
+
+/** Our nftables table as re-appliable text, or null when it does not exist. */
+export async function readOurTable(runner: ProcessRunner): Promise<string | null> {
+  const outcome = await runner.run({ argv: ['nft', 'list', 'table', NFT_FAMILY, NFT_TABLE], timeoutMs: TIMEOUT_MS });
+  if (outcome.code === 0) return outcome.stdout;
+  if (/No such file or directory/.test(outcome.stderr)) return null;
+  return runChecked(runner, ['nft', 'list', 'table', NFT_FAMILY, NFT_TABLE]);
+}
+
+export async function rootQdisc(runner: ProcessRunner, dev: string): Promise<{ kind: string; handle: string } | undefined> {
+  const json = await runChecked(runner, ['tc', '-j', 'qdisc', 'show', 'dev', dev]);
+  const root = (JSON.parse(json || '[]') as Array<{ kind: string; handle: string; root?: boolean }>).find((q) => q.root);
+  return root ? { kind: root.kind, handle: root.handle } : undefined;
+}
+
+export async function removeOurTree(runner: ProcessRunner, dev: string): Promise<void> {
+  if ((await rootQdisc(runner, dev))?.handle === `${HANDLE}:`) await runChecked(runner, ['tc', 'qdisc', 'del', 'dev', dev, 'root']);
+}
+
+export async function writeTree(runner: ProcessRunner, dev: string, batch: string[]): Promise<void> {
+  await removeOurTree(runner, dev);
+  await runChecked(runner, ['tc', '-batch', '-'], `${batch.join('\n')}\n`);
+}
+
+/** Puts back exactly what the snapshot recorded; our objects it did not record are removed. */
+export async function restoreSnapshot(runner: ProcessRunner, snapshot: LinuxSnapshot): Promise<void> {
+  const reset = `table ${NFT_FAMILY} ${NFT_TABLE} {}\ndelete table ${NFT_FAMILY} ${NFT_TABLE}\n`;
+  await runChecked(runner, ['nft', '-f', '-'], snapshot.nft === null ? reset : reset + snapshot.nft);
+  for (const [dev, batch] of Object.entries(snapshot.tc)) {
+    if (batch) await writeTree(runner, dev, batch);
+    else await removeOurTree(runner, dev);
+  }
+}

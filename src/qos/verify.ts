@@ -1,0 +1,149 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { LoadedConfig } from '../config/load.js';
+import { UsmpError } from '../errors.js';
+import { runThroughput, type ThroughputResult } from '../measure/iperf3/client.js';
+import { summariseLatency } from '../measure/stamp/metrics.js';
+import { runStampSession } from '../measure/stamp/sender.js';
+import type { QosBackend } from './backend.js';
+import { checkTarget } from './factory.js';
+import { diffObjects, isEmptyDiff } from './objects.js';
+import { shapedMbps, type QosPolicy } from './policy.js';
+
+// `qos verify`: the proof that the policy protects the telemedicine flow, as a Y.1564
+// "service performance test" [ITU-T Y.1564 §8.2]: best effort saturates both directions (TCP)
+// while a flow of the class runs at its committed rate (UDP, as video does); we report the
+// class's delivered rate, loss and latency increase, and what best effort still got.
+// Run it from a station on the USMP LAN: the appliance's own traffic does not cross the
+// LAN-side (download) queue of the linux backend.
+
+export const VERIFY_LIMITS = { deliveredPct: 99, lossPct: 0.5, rttIncreaseMs: 5 } as const;
+const WARMUP_S = 3;
+const PROBE_INTERVAL_MS = 20;
+
+export interface VerifyOptions {
+  config: LoadedConfig;
+  policy: QosPolicy;
+  /** Absent when the policy is enforced on another host (the gateway of this station). */
+  backend?: QosBackend | undefined;
+  className?: string | undefined;
+  durationS: number;
+  iperfPort: number;
+  poolSize?: number;
+  onProgress?: (line: string) => void;
+}
+
+export interface VerifyLine {
+  metric: string;
+  value: number;
+  limit: number;
+  verdict: 'pass' | 'fail';
+}
+
+export interface VerifyResult {
+  class: string;
+  committed_mbps: number;
+  /** null: not readable from here (the policy is enforced on the gateway). */
+  policy_in_force: boolean | null;
+  duration_s: number;
+  telemedicine: {
+    up: { delivered_mbps: number; delivered_pct: number; loss_pct: number };
+    down: { delivered_mbps: number; delivered_pct: number; loss_pct: number };
+    rtt_idle_ms: { median: number; p95: number };
+    rtt_loaded_ms: { median: number; p95: number };
+    rtt_increase_ms: number;
+    probe_loss_pct: number;
+  };
+  best_effort: { up_mbps: number; down_mbps: number; share_up_pct: number; share_down_pct: number };
+  lines: VerifyLine[];
+  verdict: 'pass' | 'fail';
+}
+
+export async function runQosVerify(o: VerifyOptions): Promise<VerifyResult> {
+  const cls = o.className ? o.policy.classes.find((c) => c.name === o.className) : o.policy.classes[0];
+  if (!cls) throw new UsmpError('USMP_E_USAGE', `no class named ${o.className ?? '?'} in the policy (classes: ${o.policy.classes.map((c) => c.name).join(', ')})`);
+  const target = checkTarget(o.config);
+  const port = o.config.values.qos.check_port;
+  const pool = Array.from({ length: o.poolSize ?? 4 }, (_, i) => o.iperfPort + i);
+  const rotate = (k: number): number[] => [...pool.slice(k), ...pool.slice(0, k)];
+  const inForce = o.backend ? isEmptyDiff(diffObjects(o.backend.desired(o.policy), await o.backend.current())) : null;
+  const progress = o.onProgress ?? (() => undefined);
+
+  progress(`idle latency to ${target}:${port} (3 s)`);
+  const idle = summariseLatency(await runStampSession({ target, port, count: 150, intervalMs: PROBE_INTERVAL_MS, size: 44 }));
+  if (idle.received === 0) throw new UsmpError('USMP_E_RESPONDER_ABSENT', `no STAMP reply from ${target}:${port}`);
+
+  progress(`best effort saturating both directions (TCP), then ${cls.name} at ${cls.rateMbps} Mbit/s each way for ${o.durationS} s`);
+  const total = o.durationS + WARMUP_S + 1;
+  const beUp = runThroughput({ target, ports: rotate(0), direction: 'up', protocol: 'tcp', durationS: total });
+  const beDown = runThroughput({ target, ports: rotate(1), direction: 'down', protocol: 'tcp', durationS: total });
+  await sleep(WARMUP_S * 1000);
+  const udp = (direction: 'up' | 'down', k: number): Promise<ThroughputResult> =>
+    runThroughput({ target, ports: rotate(k), direction, protocol: 'udp', durationS: o.durationS, udpRateMbps: cls.rateMbps, udpLengthBytes: 1200 });
+  const [teleUp, teleDown, loadedSession] = await Promise.all([
+    udp('up', 2),
+    udp('down', 3),
+    runStampSession({ target, port, count: Math.floor((o.durationS * 1000) / PROBE_INTERVAL_MS), intervalMs: PROBE_INTERVAL_MS, size: 44 }),
+  ]);
+  const [bu, bd] = await Promise.all([beUp, beDown]);
+  const loaded = summariseLatency(loadedSession);
+
+  const figures = (r: ThroughputResult, d: 'up' | 'down') => {
+    const f = r[d];
+    const delivered = f?.mbps ?? 0;
+    return { delivered_mbps: round(delivered), delivered_pct: round((100 * delivered) / cls.rateMbps), loss_pct: round(f?.loss_pct ?? 100) };
+  };
+  const up = figures(teleUp, 'up');
+  const down = figures(teleDown, 'down');
+  const increase = round(loaded.rtt_ms.median - idle.rtt_ms.median);
+  const lines: VerifyLine[] = [
+    line('delivered_up_pct', up.delivered_pct, VERIFY_LIMITS.deliveredPct, up.delivered_pct >= VERIFY_LIMITS.deliveredPct),
+    line('delivered_down_pct', down.delivered_pct, VERIFY_LIMITS.deliveredPct, down.delivered_pct >= VERIFY_LIMITS.deliveredPct),
+    line('loss_up_pct', up.loss_pct, VERIFY_LIMITS.lossPct, up.loss_pct < VERIFY_LIMITS.lossPct),
+    line('loss_down_pct', down.loss_pct, VERIFY_LIMITS.lossPct, down.loss_pct < VERIFY_LIMITS.lossPct),
+    line('rtt_increase_ms', increase, VERIFY_LIMITS.rttIncreaseMs, increase <= VERIFY_LIMITS.rttIncreaseMs),
+  ];
+  const beUpMbps = bu.up?.mbps ?? 0;
+  const beDownMbps = bd.down?.mbps ?? 0;
+  return {
+    class: cls.name,
+    committed_mbps: cls.rateMbps,
+    policy_in_force: inForce,
+    duration_s: o.durationS,
+    telemedicine: {
+      up,
+      down,
+      rtt_idle_ms: { median: idle.rtt_ms.median, p95: idle.rtt_ms.p95 },
+      rtt_loaded_ms: { median: loaded.rtt_ms.median, p95: loaded.rtt_ms.p95 },
+      rtt_increase_ms: increase,
+      probe_loss_pct: loaded.loss_pct,
+    },
+    best_effort: {
+      up_mbps: round(beUpMbps),
+      down_mbps: round(beDownMbps),
+      share_up_pct: round((100 * beUpMbps) / shapedMbps(o.policy, 'up')),
+      share_down_pct: round((100 * beDownMbps) / shapedMbps(o.policy, 'down')),
+    },
+    lines,
+    verdict: lines.every((l) => l.verdict === 'pass') ? 'pass' : 'fail',
+  };
+}
+
+export function formatVerify(r: VerifyResult): string[] {
+  const t = r.telemedicine;
+  return [
+    `qos verify: class ${r.class} at ${r.committed_mbps} Mbit/s under best-effort saturation (${r.policy_in_force === null ? 'policy enforced on the gateway, not read from here' : r.policy_in_force ? 'configured policy in force' : 'configured policy NOT in force'}): ${r.verdict.toUpperCase()}`,
+    `  delivered up ${t.up.delivered_mbps} Mbit/s (${t.up.delivered_pct} %), down ${t.down.delivered_mbps} Mbit/s (${t.down.delivered_pct} %)`,
+    `  loss up ${t.up.loss_pct} %, down ${t.down.loss_pct} %; probes lost ${t.probe_loss_pct} %`,
+    `  RTT median idle ${t.rtt_idle_ms.median} ms, loaded ${t.rtt_loaded_ms.median} ms (+${t.rtt_increase_ms} ms); p95 ${t.rtt_idle_ms.p95} → ${t.rtt_loaded_ms.p95} ms`,
+    `  best effort got up ${r.best_effort.up_mbps} Mbit/s (${r.best_effort.share_up_pct} % of the shaped rate), down ${r.best_effort.down_mbps} Mbit/s (${r.best_effort.share_down_pct} %)`,
+    ...r.lines.map((l) => `  ${l.verdict === 'pass' ? 'ok  ' : 'FAIL'} ${l.metric} ${l.value} (limit ${l.limit})`),
+  ];
+}
+
+function line(metric: string, value: number, limit: number, ok: boolean): VerifyLine {
+  return { metric, value, limit, verdict: ok ? 'pass' : 'fail' };
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
