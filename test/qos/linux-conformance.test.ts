@@ -1,0 +1,72 @@
+import t from 'tap';
+import { once } from 'node:events';
+import { writeFileSync, readFileSync } from 'node:fs';
+import { ADDRESSES, Lab, labUnavailableReason } from '../lab/index.js';
+import { CLI, cliIn, startResponder } from '../lab/cli-in-lab.js';
+import { runConformance, type QosHarness } from './conformance.js';
+import { labPolicy, writeQosConfig } from './fixtures.js';
+
+// Backend `linux` through the conformance suite, in the lab: the CLI runs in the appliance
+// namespace (the USMP's gateway), the responder in the hospital's. [issue 4]
+
+const unavailable = labUnavailableReason();
+if (unavailable) t.skip(`lab unavailable: ${unavailable}`);
+else {
+  const lab = await Lab.create({ up: { rateMbit: 20 }, down: { rateMbit: 20 } });
+  const config = writeQosConfig(labPolicy());
+  t.teardown(async () => {
+    await killGuard(config.stateDir);
+    await lab.destroy();
+    config.cleanup();
+  });
+  await startResponder(lab, ['--iperf-pool', '1']);
+
+  const world = async (): Promise<string> => {
+    const parts = [(await lab.exec('appliance', ['nft', '-s', 'list', 'ruleset'])).stdout];
+    for (const dev of ['wan0', 'lan0']) {
+      for (const what of ['qdisc', 'class', 'filter']) parts.push((await lab.exec('appliance', ['tc', what, 'show', 'dev', dev])).stdout);
+    }
+    return parts.join('\n');
+  };
+
+  const harness: QosHarness = {
+    cli: (args) => cliIn(lab, 'appliance', ['--config', config.file, ...args], 60_000),
+    spawnCli(args) {
+      const child = lab.spawn('appliance', [process.execPath, CLI, '--config', config.file, ...args]);
+      return { pid: child.pid!, exited: once(child, 'exit') };
+    },
+    world,
+    setPolicy(overrides) {
+      const current = JSON.parse(readFileSync(config.file, 'utf8')) as { qos: Record<string, unknown> };
+      writeFileSync(config.file, JSON.stringify({ ...current, qos: { ...labPolicy(), state_dir: config.stateDir, ...overrides } }));
+    },
+    async cutMarkedTraffic(on) {
+      // The operator's edge drops AF41 (it happens: some WANs police marked traffic).
+      const rules = on
+        ? 'table ip usmp_test_cut {}\ndelete table ip usmp_test_cut\ntable ip usmp_test_cut {\n  chain f {\n    type filter hook forward priority 0; policy accept;\n    ip dscp af41 drop\n  }\n}\n'
+        : 'table ip usmp_test_cut {}\ndelete table ip usmp_test_cut\n';
+      await lab.exec('wan', ['nft', '-f', '-'], { input: rules });
+    },
+    async changed(before) {
+      return (await world()) !== before;
+    },
+  };
+
+  await t.test('backend linux passes the QoS conformance suite', async (t) => {
+    const ping = await lab.exec('appliance', ['ping', '-c', '1', '-W', '2', ADDRESSES.hospital], { allowFailure: true });
+    t.equal(ping.code, 0, 'the hospital answers before the suite');
+    await runConformance(t, harness, labPolicy());
+  });
+}
+
+/** A guard left by a failed run would restore into a deleted namespace; end it by its PID. */
+async function killGuard(stateDir: string): Promise<void> {
+  for (const name of ['armed', 'firing']) {
+    try {
+      const pid = (JSON.parse(readFileSync(`${stateDir}/${name}.json`, 'utf8')) as { guard_pid?: number }).guard_pid;
+      if (pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('rollback-guard')) process.kill(pid, 'SIGKILL');
+    } catch {
+      // no such file or process
+    }
+  }
+}
