@@ -49,7 +49,7 @@ export async function backendFromConfig(config: LoadedConfig, name: BackendName 
     tls: ros.tls,
     caFile: ros.ca_file,
     username: ros.username,
-    password: config.secrets.get('qos.routeros.password_file') ?? '',
+    password: config.secrets.get('qos.routeros.password') ?? '',
     commandTimeoutMs: ros.command_timeout_ms,
   });
   const backend = new RouterOsQosBackend({ session, interfaces: { wan: ros.wan_interface, lan: ros.lan_interface }, checkTarget: checkTarget(config) });

@@ -78,9 +78,15 @@ export async function runConformance(t: Test, h: QosHarness, basePolicy: Record<
     t.equal(rollback.code, 0, exitMessage('rollback', rollback));
     t.equal(await h.world(), withA, 'policy A back, object by object');
     h.setPolicy(basePolicy);
+    const rollbackAgain = await h.cli(['qos', 'rollback']);
+    t.equal(rollbackAgain.code, 0, exitMessage('second rollback', rollbackAgain));
+    t.equal(await h.world(), pristine, 'one more rollback: the device before any change of ours');
     const rollbackToNothing = await h.cli(['qos', 'rollback']);
-    t.equal(rollbackToNothing.code, 2, 'one level of undo: nothing more to roll back');
+    t.equal(rollbackToNothing.code, 2, 'the history is exhausted: nothing more to roll back');
     t.match(rollbackToNothing.stderr, /USMP_E_QOS_NOTHING_TO_ROLL_BACK/);
+    const reapply = await h.cli(['qos', 'apply']);
+    t.equal(reapply.code, 0, exitMessage('reapply', reapply));
+    t.equal(await h.world(), withA, 'policy A applied again: the same device state');
   });
 
   await t.test('a change that cuts the hospital off is rolled back by itself', async (t) => {

@@ -135,12 +135,13 @@ export class LinuxQosBackend implements QosBackend {
         const armed = state.read<ArmedFile>('armed');
         try {
           // The rename is the confirmation: the guard, waking, finds nothing to restore.
-          renameSync(state.path('armed'), state.path('previous'));
+          renameSync(state.path('armed'), state.path('confirmed'));
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
           throw err;
         }
         endGuard(armed?.guard_pid);
+        state.recordConfirmed();
         return true;
       },
       async fireNow() {
@@ -168,11 +169,11 @@ export class LinuxQosBackend implements QosBackend {
       this.#state.remove('firing');
       return true;
     }
-    const previous = this.#state.read<ArmedFile>('previous');
-    if (!previous) return false;
-    await restoreSnapshot(this.#o.runner, previous.snapshot);
-    this.#state.write('applied', previous.snapshot.tc);
-    this.#state.remove('previous');
+    const newest = this.#state.newestHistory();
+    if (!newest) return false;
+    await restoreSnapshot(this.#o.runner, newest.snapshot);
+    this.#state.write('applied', newest.snapshot.tc);
+    newest.drop();
     return true;
   }
 

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 // the process that made the change:
 //   armed.json      a change not yet confirmed: the snapshot to restore and its deadline
 //   firing.json     the same, claimed by whoever restores it (rename is the lock)
-//   previous.json   the state before the last confirmed change (`qos rollback`)
+//   confirmed.json  an armed change just confirmed (renamed from armed.json: the lock)
+//   history.json    the states before the last confirmed changes, newest last (`qos rollback`)
 //   applied.json    the tc trees in force, as batch lines (the kernel cannot print them back)
 //   last-rollback.json  what the guard did, for `qos status`
 
@@ -22,10 +23,12 @@ export interface ArmedFile {
   guard_pid?: number;
 }
 
+export const HISTORY_DEPTH = 5;
+
 export class RollbackStateDir {
   constructor(readonly dir: string) {}
 
-  path(name: 'armed' | 'firing' | 'previous' | 'applied' | 'last-rollback'): string {
+  path(name: 'armed' | 'firing' | 'confirmed' | 'history' | 'applied' | 'last-rollback'): string {
     return join(this.dir, `${name}.json`);
   }
 
@@ -51,6 +54,23 @@ export class RollbackStateDir {
 
   remove(name: Parameters<RollbackStateDir['path']>[0]): void {
     rmSync(this.path(name), { force: true });
+  }
+
+  /** Moves a confirmed change's snapshot onto the undo history (bounded). */
+  recordConfirmed(): void {
+    const confirmed = this.read<ArmedFile>('confirmed');
+    if (!confirmed) return;
+    const history = [...(this.read<LinuxSnapshot[]>('history') ?? []), confirmed.snapshot].slice(-HISTORY_DEPTH);
+    this.write('history', history);
+    this.remove('confirmed');
+  }
+
+  /** The newest recorded state, removed from the history once restored by the caller. */
+  newestHistory(): { snapshot: LinuxSnapshot; drop: () => void } | undefined {
+    this.recordConfirmed();
+    const history = this.read<LinuxSnapshot[]>('history') ?? [];
+    const snapshot = history.at(-1);
+    return snapshot ? { snapshot, drop: () => this.write('history', history.slice(0, -1)) } : undefined;
   }
 
   /** Atomically takes the armed change for restoring; false when someone else already did. */

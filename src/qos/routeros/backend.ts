@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { UsmpError } from '../../errors.js';
 import type { ArmedRollback, CheckOutcome, QosBackend, RollbackGuard } from '../backend.js';
 import { diffObjects, isEmptyDiff, type QosObject } from '../objects.js';
 import type { QosPolicy } from '../policy.js';
 import { COMMENT_PREFIX, desiredRouterObjects, MENUS, menuOf, normaliseValue, REMOVAL_ORDER, type MenuKind, type RouterInterfaces } from './objects.js';
-import { PREVIOUS_NAME, ROLLBACK_NAME, rollbackScript, scriptComment } from './rollback-script.js';
+import { HISTORY_DEPTH, PREVIOUS_PREFIX, ROLLBACK_NAME, rollbackScript, scriptComment } from './rollback-script.js';
 import type { RouterItem, RouterSession } from './session.js';
 
 // Backend `routeros`: the appliance is a LAN host and configures the site's MikroTik over the
@@ -112,8 +112,11 @@ export class RouterOsQosBackend implements QosBackend {
       throw new UsmpError('USMP_E_QOS_CONFLICT', 'a previous change on the router is still waiting for its confirmation or its roll-back', { hint: 'wait for its deadline, or run `usmp-edge qos rollback --backend routeros`' });
     }
     const snapshot = await this.current();
-    const armId = randomBytes(6).toString('hex');
-    await this.#s.run('/system/script/add', { name: ROLLBACK_NAME, source: rollbackScript(snapshot, armId), comment: scriptComment(armId) });
+    // Named after its content: the same state armed twice gives the same script.
+    const armId = createHash('sha256').update(JSON.stringify(snapshot)).digest('hex').slice(0, 12);
+    const mangle = await this.#s.run('/ip/firewall/mangle/print', { '.proplist': '.id,comment' });
+    const foreignMangle = mangle.some((i) => !i.comment?.startsWith(COMMENT_PREFIX));
+    await this.#s.run('/system/script/add', { name: ROLLBACK_NAME, source: rollbackScript(snapshot, armId, foreignMangle), comment: scriptComment(armId) });
     await this.#s.run('/system/scheduler/add', { name: ROLLBACK_NAME, interval: `${timeoutS}s`, 'on-event': ROLLBACK_NAME, comment: `${COMMENT_PREFIX}rollback:${armId}` });
     // [unverified on real routers] with no start-time the first run is one interval after
     // creation; a scheduler that already ran would mean the roll-back fired before the change.
@@ -131,9 +134,11 @@ export class RouterOsQosBackend implements QosBackend {
       async disarm() {
         const removed = await self.#removeByName('/system/scheduler', ROLLBACK_NAME);
         if (!removed) return false; // it fired: the script removed it
-        await self.#removeByName('/system/script', PREVIOUS_NAME);
+        const history = await self.#history();
+        for (const old of history.slice(0, Math.max(0, history.length - HISTORY_DEPTH + 1))) await s.run('/system/script/remove', { '.id': old.id });
         const [script] = await s.run('/system/script/print', { '.proplist': '.id' }, [`?name=${ROLLBACK_NAME}`]);
-        if (script) await s.run('/system/script/set', { '.id': script['.id']!, name: PREVIOUS_NAME });
+        const next = (history.at(-1)?.n ?? 0) + 1;
+        if (script) await s.run('/system/script/set', { '.id': script['.id']!, name: `${PREVIOUS_PREFIX}${next}` });
         return true;
       },
       async fireNow() {
@@ -155,14 +160,21 @@ export class RouterOsQosBackend implements QosBackend {
     return { deadline: new Date(Date.now() + durationMs(scheduler['next-run'] ?? scheduler.interval ?? '0s')) };
   }
 
+  /** Our undo scripts, oldest first. */
+  async #history(): Promise<Array<{ id: string; n: number }>> {
+    const scripts = await this.#s.run('/system/script/print', { '.proplist': '.id,name' });
+    return scripts
+      .filter((i) => i.name?.startsWith(PREVIOUS_PREFIX))
+      .map((i) => ({ id: i['.id']!, n: Number(i.name!.slice(PREVIOUS_PREFIX.length)) }))
+      .sort((a, b) => a.n - b.n);
+  }
+
   async rollbackLast(): Promise<boolean> {
-    for (const name of [ROLLBACK_NAME, PREVIOUS_NAME]) {
-      const [script] = await this.#s.run('/system/script/print', { '.proplist': '.id' }, [`?name=${name}`]);
-      if (!script) continue;
-      await this.#s.run('/system/script/run', { '.id': script['.id']! });
-      return true;
-    }
-    return false;
+    const [armed] = await this.#s.run('/system/script/print', { '.proplist': '.id' }, [`?name=${ROLLBACK_NAME}`]);
+    const target = armed?.['.id'] ?? (await this.#history()).at(-1)?.id;
+    if (!target) return false;
+    await this.#s.run('/system/script/run', { '.id': target });
+    return true;
   }
 
   async check(policy: QosPolicy): Promise<CheckOutcome> {

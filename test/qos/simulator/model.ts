@@ -180,10 +180,11 @@ export function runConsoleScript(model: RouterModel, source: string): void {
     if (!add) throw new TrapError(`simulator: unsupported script line: ${line}`);
     const path = apiPath(add[1]!);
     const attrs: Item = {};
-    for (const m of add[2]!.matchAll(/([\w-]+)=(?:"((?:[^"\\]|\\.)*)"|(\[:pick \[find where action="fasttrack-connection"\] 0\]))/g)) {
+    for (const m of add[2]!.matchAll(/([\w-]+)=(?:"((?:[^"\\]|\\.)*)"|\[:pick \[find where (action="fasttrack-connection"|!\(comment~"[^"]*"\))\] 0\])/g)) {
       if (m[3]) {
-        const fasttrack = model.menu(path).find((i) => i.action === 'fasttrack-connection');
-        if (fasttrack) attrs[m[1]!] = fasttrack['.id']!;
+        const [, prefix] = /comment~"\^([^"]*)"/.exec(m[3]) ?? [];
+        const first = model.menu(path).find((i) => (prefix === undefined ? i.action === 'fasttrack-connection' : !(i.comment ?? '').startsWith(prefix)));
+        if (first) attrs[m[1]!] = first['.id']!;
       } else attrs[m[1]!] = unescape(m[2]!);
     }
     model.add(path, attrs);
