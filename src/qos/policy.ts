@@ -189,12 +189,14 @@ export function matchersOverlap(a: ClassMatch, b: ClassMatch): string | undefine
   if (a.protocol !== 'any' && b.protocol !== 'any' && a.protocol !== b.protocol) return undefined;
   if (!anyCommon(a.remotePorts, b.remotePorts, portRangesOverlap)) return undefined;
   const protocol = a.protocol === 'any' ? b.protocol : a.protocol;
-  return `${protocol} traffic ${describe(a.local, b.local)} ↔ ${describe(a.remote, b.remote)}${a.remotePorts.length + b.remotePorts.length > 0 ? ' on common ports' : ''}`;
+  return `${protocol} traffic ${commonPart(a.local, b.local)} ↔ ${commonPart(a.remote, b.remote)}${a.remotePorts.length + b.remotePorts.length > 0 ? ' on common ports' : ''}`;
 }
 
-function describe(x: Cidr[], y: Cidr[]): string {
-  const list = x.length === 0 ? y : x;
-  return list.length === 0 ? 'any address' : list.map((c) => c.text).join(', ');
+/** The addresses both lists take: the narrower prefix of each overlapping pair. */
+function commonPart(x: Cidr[], y: Cidr[]): string {
+  if (x.length === 0 || y.length === 0) return (x.length === 0 ? y : x).map((c) => c.text).join(', ') || 'any address';
+  const common = x.flatMap((p) => y.filter((q) => cidrsOverlap(p, q)).map((q) => (q.bits > p.bits ? q : p)));
+  return [...new Set(common.map((c) => c.text))].join(', ');
 }
 
 function parseDscp(raw: unknown): number | undefined {

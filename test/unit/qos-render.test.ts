@@ -1,0 +1,67 @@
+import t from 'tap';
+import { parsePolicy, type PolicyInput } from '../../src/qos/policy.js';
+import { renderRuleset, desiredNftObjects, parseNftState } from '../../src/qos/linux/nft-ruleset.js';
+import { desiredTcObjects, parseRate, parseTcState, treeBatch } from '../../src/qos/linux/tc-tree.js';
+import { desiredRouterObjects, normaliseValue } from '../../src/qos/routeros/objects.js';
+import { rollbackScript } from '../../src/qos/routeros/rollback-script.js';
+import { durationMs } from '../../src/qos/routeros/backend.js';
+
+// What each backend would write for a policy, and how it reads the device back.
+
+const { policy } = parsePolicy({
+  up_mbps: 20, down_mbps: 40, shape_percent: 95,
+  classes: [
+    { name: 'voice', dscp: 'EF', priority: 1, rate_mbps: 0.5, ceil_mbps: 2, match: { local: ['198.18.1.10'], remote: ['198.19.0.0/16'], protocol: 'udp', remote_ports: ['5004', '5006-5100'] } },
+    { name: 'devices', dscp: 'AF21', priority: 3, rate_mbps: 1, ceil_mbps: 19, match: { remote_ports: ['8883'], protocol: 'any' } },
+  ],
+} as PolicyInput);
+const ifs = { wan: 'wan0', lan: 'lan0' };
+
+t.test('nftables: one transaction, classes marked, the trust boundary last', async (t) => {
+  const text = renderRuleset(policy!, ifs);
+  t.match(text, /^table inet usmp_qos \{\}\ndelete table inet usmp_qos\ntable inet usmp_qos \{/, 'create-delete-create: an atomic replacement');
+  t.match(text, /oifname "wan0" ip saddr 198\.18\.1\.10\/32 ip daddr 198\.19\.0\.0\/16 meta l4proto udp th dport \{ 5004, 5006-5100 \} ip dscp set 46 counter accept comment "usmp-qos:up:voice:/);
+  t.match(text, /oifname "lan0" ip saddr 198\.19\.0\.0\/16 ip daddr 198\.18\.1\.10\/32 meta l4proto udp th sport \{ 5004, 5006-5100 \} ip dscp set 46/, 'download: the hospital side is the source');
+  t.match(text, /meta nfproto ipv6 meta l4proto \{ tcp, udp \} th dport 8883 ip6 dscp set 18/, 'a class without addresses covers IPv6 too');
+  t.match(text, /iifname "lan0" oifname "wan0" ip dscp set cs0 counter comment "usmp-qos:up:best-effort:/, 'unmatched forwarded traffic is re-marked best effort');
+  const json = JSON.stringify({ nftables: [{ table: { family: 'inet', name: 'usmp_qos' } }, { chain: { hook: 'postrouting' } }, { rule: { comment: 'usmp-qos:up:voice:abc', expr: [{ counter: { packets: 7, bytes: 1 } }] } }, { rule: { comment: 'someone else', expr: [] } }] });
+  const read = parseNftState(json);
+  t.same(read.packets, { 'up:voice': 7 });
+  t.same(read.objects.map((o) => o.key), ['nft:table:usmp_qos', 'nft:rule:up:voice'], 'foreign rules are not ours');
+  t.equal(desiredNftObjects(policy!, ifs).length, 1 + 2 * (3 + 2), 'table, then per direction: voice, devices ×2 families, best effort ×2');
+});
+
+t.test('tc: the htb tree and its read-back', async (t) => {
+  const batch = treeBatch(policy!, 'down', 'lan0');
+  t.equal(batch[0], 'qdisc replace dev lan0 root handle 7e1e: htb default 99');
+  t.ok(batch.includes('class add dev lan0 parent 7e1e: classid 7e1e:1 htb rate 38000kbit ceil 38000kbit quantum 1514'), 'root at 95 % of 40 Mbit/s');
+  t.ok(batch.includes('filter add dev lan0 parent 7e1e: protocol ip prio 1 u32 match ip dsfield 0xb8 0xfc flowid 7e1e:10'), 'EF selected by DSCP');
+  t.ok(batch.includes('filter add dev lan0 parent 7e1e: protocol ipv6 prio 101 u32 match ip6 priority 0xb8 0xfc flowid 7e1e:10'), 'IPv6 filters in their own priority range');
+  const qdiscs = JSON.stringify([{ kind: 'htb', handle: '7e1e:', root: true, options: { default: '0x99' } }, { kind: 'pfifo', handle: '10:', parent: '7e1e:10', options: { limit: 100 } }]);
+  const classes = 'class htb 7e1e:10 parent 7e1e:1 leaf 10: prio 0 rate 500Kbit ceil 2Mbit burst 1600b cburst 1600b \n Sent 42 bytes 3 pkt (dropped 0, overlimits 0 requeues 0) \n';
+  const filters = JSON.stringify([{ protocol: 'ip', options: { flowid: '7e1e:10', match: { value: 'b80000', mask: 'fc0000', off: 0 } } }]);
+  const read = parseTcState('lan0', qdiscs, classes, filters);
+  const want = desiredTcObjects(policy!, 'down', 'lan0');
+  for (const key of ['tc:lan0:qdisc:root', 'tc:lan0:class:7e1e:10', 'tc:lan0:qdisc:10:', 'tc:lan0:filter:ip:7e1e:10']) {
+    t.same(read.objects.find((o) => o.key === key)?.props, want.find((o) => o.key === key)?.props, `${key} reads back as written`);
+  }
+  t.same(read.packets, { '7e1e:10': 3 });
+  t.same(parseTcState('lan0', JSON.stringify([{ kind: 'noqueue', handle: '0:', root: true }]), '', '[]'), { root: { kind: 'noqueue', handle: '0:' }, objects: [], packets: {} }, 'a device without our tree');
+  t.same([parseRate('2500Kbit'), parseRate('19Mbit'), parseRate('1Gbit'), parseRate('512bit')], [2_500_000, 19_000_000, 1e9, 512]);
+});
+
+t.test('RouterOS: the recipe, read-back normalisation, the roll-back script', async (t) => {
+  const objects = desiredRouterObjects(policy!, { wan: 'ether1', lan: 'bridge' }, true);
+  const byKey = new Map(objects.map((o) => [o.key, o.props]));
+  t.match(byKey.get('mangle:voice:conn-out'), { 'src-address-list': 'usmp-qos-voice-local', 'dst-address-list': 'usmp-qos-voice-remote', protocol: 'udp', 'dst-port': '5004,5006-5100', 'new-connection-mark': 'usmp-qos-voice' });
+  t.ok(byKey.has('mangle:devices:conn-out:tcp') && byKey.has('mangle:devices:conn-out:udp'), 'ports with protocol any: one rule per protocol (RouterOS needs one)');
+  t.match(byKey.get('filter:voice:no-fasttrack'), { action: 'accept', 'connection-mark': 'usmp-qos-voice' });
+  t.notOk(desiredRouterObjects(policy!, { wan: 'ether1', lan: 'bridge' }, false).some((o) => o.key.startsWith('filter:')), 'no FastTrack rule, no exclusion');
+  t.match(byKey.get('queue:down-best-effort'), { parent: 'usmp-qos-down', 'packet-mark': 'no-mark', priority: '8', 'limit-at': '36500000', 'max-limit': '38000000' });
+  t.same([normaliseValue('max-limit', '19M'), normaliseValue('limit-at', '500k'), normaliseValue('passthrough', 'true'), normaliseValue('comment', '19M')], ['19000000', '500000', 'yes', '19M']);
+  const script = rollbackScript([{ key: 'queue:up', props: { name: 'usmp-qos-up', parent: 'ether1', comment: 'x"y$z' } }], 'abc', true);
+  t.match(script, /^\/queue tree remove \[find where comment~"\^usmp-qos:v1:"\]\n/);
+  t.match(script, /\/queue tree add name="usmp-qos-up" parent="ether1" comment="x\\"y\\\$z" comment="usmp-qos:v1:queue:up"/, 'values quoted and escaped');
+  t.match(script, /\/system script remove \[find where comment="usmp-qos:v1:script:abc"\]\n$/, 'the script removes itself last');
+  t.same([durationMs('1m30s'), durationMs('00:01:30'), durationMs('45s')], [90_000, 90_000, 45_000]);
+});
