@@ -1,13 +1,13 @@
 #!/bin/sh
 # Installs everything usmp-edge needs, then builds it. Safe to run again: it only does what
 # is missing. Called by `npm run demo` and `npm test`, so a fresh clone needs nothing else.
-#   sh scripts/setup.sh              what the demo needs (iperf3, iproute2, nftables)
+#   sh scripts/setup.sh              what the demo and the appliance need (iperf3, iproute2, nftables, ethtool)
 #   sh scripts/setup.sh --for-tests  plus the test lab and reference tools
 set -eu
 cd "$(dirname "$0")/.."
 
-runtime_packages="iperf3 iproute2 nftables iputils-ping"
-test_packages="mosquitto libpcap-dev irtt tcpdump gcc libc6-dev make g++ python3"
+runtime_packages="iperf3 iproute2 nftables iputils-ping ethtool"
+test_packages="mosquitto libpcap-dev irtt tcpdump gcc libc6-dev make g++ python3 openssl"
 packages=$runtime_packages
 [ "${1:-}" = "--for-tests" ] && packages="$runtime_packages $test_packages"
 

@@ -23,6 +23,8 @@ export interface ThroughputOptions {
   runner?: ProcessRunner;
   signal?: AbortSignal;
   udpRetries?: number;
+  /** Parallel TCP streams (iperf3 -P), e.g. to saturate a link as a bulk download does. */
+  parallel?: number;
 }
 
 export interface ThroughputResult extends ParsedThroughput {
@@ -47,6 +49,7 @@ export function iperfArgs(options: ThroughputOptions, port: number): string[] {
     argv.push('-u', '-b', `${options.udpRateMbps ?? 1}M`, '-l', String(options.udpLengthBytes ?? 1200));
   }
   if (options.dscp !== undefined) argv.push('--dscp', String(options.dscp));
+  if (options.parallel !== undefined && options.parallel > 1) argv.push('-P', String(options.parallel));
   return argv;
 }
 
