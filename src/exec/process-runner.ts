@@ -25,7 +25,7 @@ export interface ProcessRunner {
 }
 
 /** Debian package that provides each program we run, for the "what to do" of an error. */
-const PACKAGE_OF: Record<string, string> = { iperf3: 'iperf3', nft: 'nftables', tc: 'iproute2', ip: 'iproute2', irtt: 'irtt' };
+const PACKAGE_OF: Record<string, string> = { iperf3: 'iperf3', nft: 'nftables', tc: 'iproute2', ip: 'iproute2', irtt: 'irtt', ethtool: 'ethtool' };
 
 export const systemRunner: ProcessRunner = {
   run({ argv, timeoutMs, signal, input, env }) {

@@ -41,6 +41,11 @@ export interface LabOptions {
   down?: LinkImpairment;
   /** Seed of the delay emulators' random jitter; fixed seeds make runs repeatable. */
   seed?: number;
+  /**
+   * Carry wire-sized packets, as a physical link does: no TSO/GSO/GRO on the lab's veths, so
+   * queues see 1514-octet frames, not 64 KB aggregates that veth would pass along whole.
+   */
+  wireSizedPackets?: boolean;
 }
 
 const liveLabs = new Set<Lab>();
@@ -68,16 +73,19 @@ export class Lab {
   readonly #seed: number;
   #destroyed = false;
 
-  private constructor(id: string, seed: number) {
+  readonly #wireSized: boolean;
+
+  private constructor(id: string, seed: number, wireSized: boolean) {
     this.id = id;
     this.#seed = seed;
+    this.#wireSized = wireSized;
   }
 
   /** Builds the four namespaces and their links; removes what crashed runs left behind first. */
   static async create(options: LabOptions = {}): Promise<Lab> {
     removeStaleNamespaces();
     installExitHooks();
-    const lab = new Lab(newLabId(), options.seed ?? Math.floor(Math.random() * 2 ** 31));
+    const lab = new Lab(newLabId(), options.seed ?? Math.floor(Math.random() * 2 ** 31), options.wireSizedPackets ?? false);
     liveLabs.add(lab);
     try {
       await lab.#build();
@@ -196,6 +204,9 @@ export class Lab {
     await run(['ip', 'link', 'add', devA, 'netns', this.ns(roleA), 'type', 'veth', 'peer', 'name', devB, 'netns', this.ns(roleB)]);
     await this.exec(roleA, ['ip', 'link', 'set', devA, 'up']);
     await this.exec(roleB, ['ip', 'link', 'set', devB, 'up']);
+    if (this.#wireSized) {
+      for (const [role, dev] of [[roleA, devA], [roleB, devB]] as const) await this.exec(role, ['ethtool', '-K', dev, 'tso', 'off', 'gso', 'off', 'gro', 'off']);
+    }
   }
 
   async #address(role: Role, dev: string, cidr: string): Promise<void> {

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import type { QosReportSection } from '../qos/report-section.js';
 import { join } from 'node:path';
 import AjvModule, { type ValidateFunction } from 'ajv';
 import { UsmpError } from '../errors.js';
@@ -29,6 +30,8 @@ export interface ReportInput {
   durationS: number;
   data: QualificationData;
   assessment: Assessment;
+  /** Present when a QoS policy is configured. */
+  qos?: QosReportSection | undefined;
 }
 
 export function buildReport(input: ReportInput, rawText: string): Record<string, unknown> {
@@ -63,6 +66,7 @@ export function buildReport(input: ReportInput, rawText: string): Record<string,
       rfc6349: data.rfc6349,
       dscp: data.dscp,
     },
+    ...(input.qos ? { qos: input.qos } : {}),
     raw_sha256: createHash('sha256').update(rawText).digest('hex'),
     raw_file: 'raw.json',
   };

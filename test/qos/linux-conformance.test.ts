@@ -24,6 +24,7 @@ await t.test('backend linux passes the QoS conformance suite', unavailable ? { s
     const parts = [(await lab.exec('appliance', ['nft', '-s', 'list', 'ruleset'])).stdout];
     for (const dev of ['wan0', 'lan0']) {
       for (const what of ['qdisc', 'class', 'filter']) parts.push((await lab.exec('appliance', ['tc', what, 'show', 'dev', dev])).stdout);
+      parts.push((await lab.exec('appliance', ['ethtool', '-k', dev])).stdout);
     }
     return parts.join('\n');
   };

@@ -3,7 +3,10 @@ import type { BackendName, QosBackend } from '../../qos/backend.js';
 import { confirmedApply } from '../../qos/confirmed-commit.js';
 import { backendFromConfig, policyFromConfig } from '../../qos/factory.js';
 import { diffObjects, formatDiff } from '../../qos/objects.js';
-import { runQosVerify, formatVerify } from '../../qos/verify.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LAST_VERIFY_FILE } from '../../qos/report-section.js';
+import { formatVerify, runQosVerify, type VerifyResult } from '../../qos/verify.js';
 import { UsmpError } from '../../errors.js';
 import type { CliContext } from '../context.js';
 import { EXIT, reportError } from '../output.js';
@@ -15,6 +18,17 @@ interface QosOptions {
   backend?: BackendName;
   confirmTimeout?: number;
   json?: boolean;
+}
+
+/** Kept for the next qualification report's QoS section; a station without the state dir skips it. */
+function recordVerify(ctx: CliContext, result: VerifyResult): void {
+  const dir = ctx.config().values.qos.state_dir;
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeFileSync(join(dir, LAST_VERIFY_FILE), JSON.stringify({ at: new Date().toISOString(), ...result }, null, 2));
+  } catch (err) {
+    ctx.out.say(`qos verify: result not recorded in ${dir} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
 }
 
 export function registerQosCommands(program: Command, context: () => CliContext, setExit: (code: number) => void): void {
@@ -118,6 +132,7 @@ export function registerQosCommands(program: Command, context: () => CliContext,
         });
         if (o.json) ctx.out.json(result);
         for (const line of formatVerify(result)) ctx.out.say(line);
+        recordVerify(ctx, result);
         return result.verdict === 'pass' ? EXIT.OK : EXIT.MEASURED_FAIL;
   }
 }

@@ -6,6 +6,7 @@ import { findProfile, loadProfiles } from '../../qualify/profiles.js';
 import { runQualification, type PlanName } from '../../qualify/run.js';
 import { renderSummary } from '../../qualify/summary.js';
 import { writeReport } from '../../report/qualification-report.js';
+import { qosReportSection } from '../../qos/report-section.js';
 import { UsmpError } from '../../errors.js';
 import { DEFAULT_STAMP_PORT } from '../../measure/stamp/packets.js';
 import type { CliContext } from '../context.js';
@@ -62,9 +63,10 @@ export async function runQualifyCommand(ctx: CliContext, flags: QualifyFlags): P
     profile, plan, progressPrinter(),
   );
   const assessment = assess(data, profile, lang);
+  const qos = await qosReportSection(ctx.config());
   const dir = flags.out ?? join(config.qualify.out_dir, `${startedAt.toISOString().replace(/[:.]/g, '-').slice(0, 19)}-${target}`);
   const { path, report } = writeReport(dir, {
-    site: { ...config.site }, target, profile: profile.name, startedAt, durationS: (Date.now() - startedAt.getTime()) / 1000, data, assessment,
+    site: { ...config.site }, target, profile: profile.name, startedAt, durationS: (Date.now() - startedAt.getTime()) / 1000, data, assessment, qos,
   });
   if (flags.json) ctx.out.json(report);
   ctx.out.say(renderSummary({ verdict: assessment.verdict, lines: assessment.lines, hints: assessment.remediation.hints, reportPath: path, profileTitle: profile.title[lang], target }, lang));

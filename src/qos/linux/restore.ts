@@ -44,6 +44,25 @@ export async function writeTree(runner: ProcessRunner, dev: string, batch: strin
   await runChecked(runner, ['tc', '-batch', '-'], `${batch.join('\n')}\n`);
 }
 
+export interface Offloads {
+  gro: string;
+  gso: string;
+  tso: string;
+}
+
+const FEATURE_NAMES: Record<keyof Offloads, string> = { gro: 'generic-receive-offload', gso: 'generic-segmentation-offload', tso: 'tcp-segmentation-offload' };
+
+/** `ethtool -k`: on/off of the three offloads that make packets bigger than the wire's. */
+export async function readOffloads(runner: ProcessRunner, dev: string): Promise<Offloads> {
+  const text = await runChecked(runner, ['ethtool', '-k', dev]);
+  const value = (name: string): string => new RegExp(`^${name}: (on|off)`, 'm').exec(text)?.[1] ?? 'off';
+  return { gro: value(FEATURE_NAMES.gro), gso: value(FEATURE_NAMES.gso), tso: value(FEATURE_NAMES.tso) };
+}
+
+export async function setOffloads(runner: ProcessRunner, dev: string, offloads: Offloads): Promise<void> {
+  await runChecked(runner, ['ethtool', '-K', dev, 'gro', offloads.gro, 'gso', offloads.gso, 'tso', offloads.tso]);
+}
+
 /** Puts back exactly what the snapshot recorded; our objects it did not record are removed. */
 export async function restoreSnapshot(runner: ProcessRunner, snapshot: LinuxSnapshot): Promise<void> {
   const reset = `table ${NFT_FAMILY} ${NFT_TABLE} {}\ndelete table ${NFT_FAMILY} ${NFT_TABLE}\n`;
@@ -52,4 +71,5 @@ export async function restoreSnapshot(runner: ProcessRunner, snapshot: LinuxSnap
     if (batch) await writeTree(runner, dev, batch);
     else await removeOurTree(runner, dev);
   }
+  for (const [dev, offloads] of Object.entries(snapshot.offloads ?? {})) await setOffloads(runner, dev, offloads);
 }

@@ -15,6 +15,8 @@ export interface LinuxSnapshot {
   nft: string | null;
   /** Per device, the `tc -batch` lines of our tree, or null when the device had none of ours. */
   tc: Record<string, string[] | null>;
+  /** Per device, its segmentation offloads before we turned them off. */
+  offloads?: Record<string, { gro: string; gso: string; tso: string }>;
 }
 
 export interface ArmedFile {
