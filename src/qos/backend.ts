@@ -1,4 +1,4 @@
-import { diffObjects, type QosDiff, type QosObject } from './objects.js';
+import type { QosObject } from './objects.js';
 import type { QosPolicy } from './policy.js';
 
 // What every QoS backend offers; test/qos/conformance.ts holds the one suite both pass.
@@ -44,8 +44,4 @@ export interface QosBackend {
   /** Packets seen per class and direction ("up:video"). */
   counters(): Promise<Record<string, number>>;
   close(): Promise<void>;
-}
-
-export async function planChanges(backend: QosBackend, policy: QosPolicy): Promise<QosDiff> {
-  return diffObjects(backend.desired(policy), await backend.current());
 }

@@ -20,6 +20,11 @@ export function policyFromConfig(config: LoadedConfig): QosPolicy {
   return policy;
 }
 
+/** The hospital responder probed to confirm a change; '' when none is configured (plan, status). */
+export function configuredCheckTarget(config: LoadedConfig): string {
+  return config.values.qos.check_target || config.values.qualify.target;
+}
+
 export function checkTarget(config: LoadedConfig): string {
   const target = config.values.qos.check_target || config.values.qualify.target;
   if (!target) throw new UsmpError('USMP_E_QOS_NO_POLICY', 'no hospital address to confirm a change against', { hint: 'set qos.check_target (or qualify.target) to the hospital responder' });
@@ -33,7 +38,7 @@ export async function backendFromConfig(config: LoadedConfig, name: BackendName 
       runner: systemRunner,
       interfaces: { wan: qos.linux.wan_interface, lan: qos.linux.lan_interface },
       stateDir: qos.state_dir,
-      checkTarget: checkTarget(config),
+      checkTarget: configuredCheckTarget(config),
       checkPort: qos.check_port,
       probe: async (target, port) => {
         const s = await runStampSession({ target, port, count: 20, intervalMs: 20, size: 44, waitMs: 1000 });
@@ -52,7 +57,7 @@ export async function backendFromConfig(config: LoadedConfig, name: BackendName 
     password: config.secrets.get('qos.routeros.password') ?? '',
     commandTimeoutMs: ros.command_timeout_ms,
   });
-  const backend = new RouterOsQosBackend({ session, interfaces: { wan: ros.wan_interface, lan: ros.lan_interface }, checkTarget: checkTarget(config) });
+  const backend = new RouterOsQosBackend({ session, interfaces: { wan: ros.wan_interface, lan: ros.lan_interface }, checkTarget: configuredCheckTarget(config) });
   try {
     await backend.prepare();
   } catch (err) {

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import type { BackendName, QosBackend } from '../../qos/backend.js';
 import { confirmedApply } from '../../qos/confirmed-commit.js';
-import { backendFromConfig, policyFromConfig } from '../../qos/factory.js';
+import { backendFromConfig, checkTarget, policyFromConfig } from '../../qos/factory.js';
 import { diffObjects, formatDiff } from '../../qos/objects.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -63,6 +63,7 @@ export function registerQosCommands(program: Command, context: () => CliContext,
     .action(
       withBackend(async (ctx, backend, o) => {
         const policy = policyFromConfig(ctx.config());
+        checkTarget(ctx.config()); // a change that cannot be confirmed is not started
         const outcome = await confirmedApply(backend, policy, {
           timeoutS: o.confirmTimeout ?? ctx.config().values.qos.confirm_timeout_s,
           log: ctx.logger(2),
@@ -119,20 +120,27 @@ export function registerQosCommands(program: Command, context: () => CliContext,
       }
     });
   const verifyWith = withBackend((ctx, backend, o) => verifyAction(ctx, backend, o));
-  async function verifyAction(ctx: CliContext, backend: QosBackend | undefined, o: QosOptions): Promise<number> {
-        const opts = o as QosOptions & { class?: string; duration: number; port: number };
-        const result = await runQosVerify({
-          config: ctx.config(),
-          policy: policyFromConfig(ctx.config()),
-          backend,
-          className: opts.class,
-          durationS: opts.duration,
-          iperfPort: opts.port,
-          onProgress: (line) => ctx.out.say(`qos verify: ${line}`),
-        });
-        if (o.json) ctx.out.json(result);
-        for (const line of formatVerify(result)) ctx.out.say(line);
-        recordVerify(ctx, result);
-        return result.verdict === 'pass' ? EXIT.OK : EXIT.MEASURED_FAIL;
-  }
+}
+
+interface VerifyFlags extends QosOptions {
+  class?: string;
+  duration: number;
+  port: number;
+}
+
+async function verifyAction(ctx: CliContext, backend: QosBackend | undefined, flags: QosOptions): Promise<number> {
+  const o = flags as VerifyFlags;
+  const result = await runQosVerify({
+    config: ctx.config(),
+    policy: policyFromConfig(ctx.config()),
+    backend,
+    className: o.class,
+    durationS: o.duration,
+    iperfPort: o.port,
+    onProgress: (line) => ctx.out.say(`qos verify: ${line}`),
+  });
+  if (o.json) ctx.out.json(result);
+  for (const line of formatVerify(result)) ctx.out.say(line);
+  recordVerify(ctx, result);
+  return result.verdict === 'pass' ? EXIT.OK : EXIT.MEASURED_FAIL;
 }

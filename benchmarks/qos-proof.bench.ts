@@ -1,0 +1,70 @@
+import { Lab, labUnavailableReason } from '../test/lab/index.js';
+import { cliIn, startResponder } from '../test/lab/cli-in-lab.js';
+import { labPolicy, writeQosConfig } from '../test/qos/fixtures.js';
+import { percentile } from '../src/measure/statistics.js';
+import type { VerifyResult } from '../src/qos/verify.js';
+import type { Benchmark, BenchRow } from './harness.js';
+
+// The QoS proof, both sides, several runs [issue 4]: a 20/20 Mbit/s lab link with a 50 ms
+// buffer, best effort saturating both directions (4 TCP streams each way), the video class's
+// UDP flow at 4 Mbit/s each way, `qos verify` from the USMP station — without the policy, then
+// with the linux policy on the appliance. The flows are iperf3's; the reference is the same
+// run without the policy.
+
+const RUNS = Number(process.env.QOS_PROOF_RUNS ?? 5);
+
+function mustSucceed(run: { code: number; stderr: string }, what: string): void {
+  if (run.code !== 0) throw new Error(`${what} failed (exit ${run.code}): ${run.stderr}`);
+}
+
+const bench: Benchmark = {
+  name: 'qos-proof',
+  title: 'QoS proof: telemedicine flow under best-effort saturation, without and with the linux policy (20/20 Mbit/s lab link)',
+  unavailable: labUnavailableReason,
+  async run(log) {
+    const rows: BenchRow[] = [];
+    const increases: Record<'none' | 'linux', number[]> = { none: [], linux: [] };
+    const lab = await Lab.create({ up: { rateMbit: 20, bufferMs: 50 }, down: { rateMbit: 20, bufferMs: 50 }, wireSizedPackets: true });
+    const config = writeQosConfig(labPolicy());
+    try {
+      await startResponder(lab, ['--iperf-pool', '4']);
+      for (let run = 1; run <= RUNS; run++) {
+        for (const policy of ['none', 'linux'] as const) {
+          if (policy === 'linux') mustSucceed(await cliIn(lab, 'appliance', ['--config', config.file, 'qos', 'apply']), 'qos apply');
+          const out = await cliIn(lab, 'usmp', ['--config', config.file, 'qos', 'verify', '--policy-elsewhere', '--duration', '15', '--json'], 180_000);
+          if (policy === 'linux') mustSucceed(await cliIn(lab, 'appliance', ['--config', config.file, 'qos', 'rollback']), 'qos rollback');
+          const r = JSON.parse(out.stdout) as VerifyResult;
+          const t = r.telemedicine;
+          increases[policy].push(t.rtt_increase_ms);
+          log(`run ${run} ${policy}: +${t.rtt_increase_ms} ms, loss ${t.up.loss_pct}/${t.down.loss_pct} %, delivered ${t.up.delivered_pct}/${t.down.delivered_pct} %`);
+          rows.push({
+            group: 'Video class (4 Mbit/s each way) under best-effort saturation, per run',
+            case: `run ${run}`,
+            tool: policy === 'none' ? 'no policy' : 'linux policy',
+            figures: {
+              delivered_up_pct: t.up.delivered_pct, delivered_down_pct: t.down.delivered_pct, loss_up_pct: t.up.loss_pct, loss_down_pct: t.down.loss_pct,
+              rtt_idle_median_ms: t.rtt_idle_ms.median, rtt_loaded_median_ms: t.rtt_loaded_ms.median, rtt_increase_ms: t.rtt_increase_ms, rtt_loaded_p95_ms: t.rtt_loaded_ms.p95,
+              best_effort_up_mbps: r.best_effort.up_mbps, best_effort_down_mbps: r.best_effort.down_mbps, verdict: r.verdict,
+            },
+          });
+        }
+      }
+      for (const policy of ['none', 'linux'] as const) {
+        const xs = [...increases[policy]].sort((a, b) => a - b);
+        rows.push({ group: 'RTT increase over the runs (target ≤ 5 ms with the policy)', case: `${RUNS} runs`, tool: policy === 'none' ? 'no policy' : 'linux policy', figures: { min_ms: xs[0]!, median_ms: percentile(xs, 0.5), max_ms: xs.at(-1)!, runs_within_5ms: xs.filter((x) => x <= 5).length } });
+      }
+    } finally {
+      await lab.destroy();
+      config.cleanup();
+    }
+    return {
+      rows,
+      notes: [
+        'RTT increase = median STAMP RTT during the load − median idle RTT, probes in the video class (UDP to the hospital).',
+        'The download queue of the linux backend sits on the appliance\'s LAN side, after the operator\'s 50 ms buffer: bursts of the hospital\'s TCP senders still queue there at times, which is what the runs above the target show.',
+      ],
+    };
+  },
+};
+
+export default bench;
