@@ -55,6 +55,24 @@ await t.test('backend linux passes the QoS conformance suite', unavailable ? { s
   const ping = await lab.exec('appliance', ['ping', '-c', '1', '-W', '2', ADDRESSES.hospital], { allowFailure: true });
   t.equal(ping.code, 0, 'the hospital answers before the suite');
   await runConformance(t, harness, labPolicy());
+
+  await t.test('a change whose guard died too (a reboot) is undone by the next command', async (t) => {
+    const before = await world();
+    harness.setPolicy({ classes: [{ ...(labPolicy().classes as object[])[0], rate_mbps: 7 }, (labPolicy().classes as object[])[1]] });
+    const child = harness.spawnCli(['qos', 'apply', '--confirm-timeout', '5']);
+    const started = Date.now();
+    while ((await world()) === before && Date.now() - started < 15_000) await new Promise((r) => setTimeout(r, 10));
+    process.kill(child.pid, 'SIGKILL');
+    await child.exited;
+    await killGuard(config.stateDir);
+    await new Promise((r) => setTimeout(r, Math.max(0, started + 6_000 - Date.now())));
+    t.not(await world(), before, 'nothing restored it while no guard ran');
+    const status = await harness.cli(['qos', 'status', '--json']);
+    t.equal(status.code, 0);
+    t.equal((JSON.parse(status.stdout) as { armed_until: string | null }).armed_until, null, 'status reports nothing armed');
+    t.equal(await world(), before, 'the expired change was rolled back by the command that found it');
+    harness.setPolicy(labPolicy());
+  });
 });
 
 /** A guard left by a failed run would restore into a deleted namespace; end it by its PID. */

@@ -1,6 +1,4 @@
-import { spawn } from 'node:child_process';
-import { readFileSync, renameSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { renameSync } from 'node:fs';
 import { UsmpError } from '../../errors.js';
 import type { ProcessRunner } from '../../exec/process-runner.js';
 import type { ArmedRollback, CheckOutcome, QosBackend, RollbackGuard } from '../backend.js';
@@ -9,6 +7,7 @@ import { diffObjects, type QosObject } from '../objects.js';
 import type { QosPolicy } from '../policy.js';
 import { desiredNftObjects, NFT_FAMILY, NFT_TABLE, parseNftState, renderRuleset, type Interfaces } from './nft-ruleset.js';
 import { type Offloads, readOffloads, readOurTable, restoreSnapshot, rootQdisc, runChecked, setOffloads, writeTree } from './restore.js';
+import { endGuard, isGuardAlive, startDetachedGuard } from './guard-process.js';
 import { RollbackStateDir, type ArmedFile, type LinuxSnapshot } from './rollback-state.js';
 import { DEFAULT_ROOT_KINDS, desiredTcObjects, HANDLE, parseTcState, treeBatch } from './tc-tree.js';
 
@@ -38,14 +37,6 @@ const IFNAME = /^[A-Za-z0-9_.@-]{1,15}$/;
 // it 27 ms at 19 Mbit/s. Shaped devices therefore carry wire-sized packets only (and the
 // previous setting is part of every roll-back snapshot).
 const WIRE_SIZED: Offloads = { gro: 'off', gso: 'off', tso: 'off' };
-const GUARD_SCRIPT = fileURLToPath(new URL('./rollback-guard.js', import.meta.url));
-
-export function startDetachedGuard(stateDir: string): number | undefined {
-  // Its own session: a SIGKILL of the CLI, or of its process group, does not reach it.
-  const child = spawn(process.execPath, [GUARD_SCRIPT, stateDir], { detached: true, stdio: 'ignore' });
-  child.unref();
-  return child.pid;
-}
 
 export class LinuxQosBackend implements QosBackend {
   readonly name = 'linux' as const;
@@ -131,7 +122,28 @@ export class LinuxQosBackend implements QosBackend {
     return { nft: await readOurTable(this.#o.runner), tc, offloads };
   }
 
+  /**
+   * An armed change whose guard is gone (the appliance rebooted or the guard was killed):
+   * past its deadline it is restored now, as the guard would have; before, a guard is restarted.
+   */
+  async #adoptOrphan(): Promise<void> {
+    const armed = this.#state.read<ArmedFile>('armed');
+    if (!armed || isGuardAlive(armed.guard_pid)) return;
+    if (Date.now() < armed.deadline_ms) {
+      const pid = (this.#o.startGuard ?? startDetachedGuard)(this.#o.stateDir);
+      this.#state.write('armed', { ...armed, ...(pid ? { guard_pid: pid } : {}) });
+      return;
+    }
+    const claimed = this.#state.claimArmed();
+    if (!claimed) return;
+    await restoreSnapshot(this.#o.runner, claimed.snapshot);
+    this.#state.write('applied', claimed.snapshot.tc);
+    this.#state.write('last-rollback', { at: new Date().toISOString(), by: 'cli', reason: 'confirm deadline passed while no guard ran', ok: true });
+    this.#state.remove('firing');
+  }
+
   async armRollback(timeoutS: number): Promise<RollbackGuard> {
+    await this.#adoptOrphan();
     if (this.#state.read('armed') || this.#state.read('firing')) {
       throw new UsmpError('USMP_E_QOS_CONFLICT', 'a previous change is still waiting for its confirmation or its roll-back', { hint: 'wait for its deadline, or run `usmp-edge qos rollback`' });
     }
@@ -169,6 +181,7 @@ export class LinuxQosBackend implements QosBackend {
   }
 
   async armed(): Promise<ArmedRollback | undefined> {
+    await this.#adoptOrphan();
     const armed = this.#state.read<ArmedFile>('armed');
     return armed ? { deadline: new Date(armed.deadline_ms) } : undefined;
   }
@@ -216,15 +229,4 @@ export class LinuxQosBackend implements QosBackend {
   }
 
   async close(): Promise<void> {}
-}
-
-/** Ends the guard of an armed change, and only that process. */
-function endGuard(pid: number | undefined): void {
-  if (!pid) return;
-  try {
-    if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('rollback-guard')) return;
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    // already gone
-  }
 }
