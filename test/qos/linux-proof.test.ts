@@ -7,9 +7,7 @@ import type { VerifyResult } from '../../src/qos/verify.js';
 // The proof [issue 4 "Done when"]: a 20/20 Mbit/s link with a modem-like 50 ms buffer, best
 // effort (4 TCP streams each way) saturating both directions, a video-class UDP flow at its
 // committed 4 Mbit/s; `qos verify` from the USMP station, without then with the policy.
-// The ≤ 5 ms RTT-increase target is recorded by benchmarks/qos-proof (several runs): the
-// download side is shaped after the operator's queue, which bursty senders still fill at
-// times, so a single run's figure varies too much to assert here.
+// benchmarks/qos-proof repeats this five times and records both sides.
 
 const unavailable = labUnavailableReason();
 
@@ -39,6 +37,7 @@ await t.test('the linux policy protects the telemedicine flow', unavailable ? { 
   const p = withPolicy.telemedicine;
   t.ok(p.up.delivered_pct >= 99 && p.down.delivered_pct >= 99, `with the policy it keeps its committed rate: ${p.up.delivered_pct} % up, ${p.down.delivered_pct} % down`);
   t.ok(p.up.loss_pct < 0.5 && p.down.loss_pct < 0.5, `loss under 0.5 %: up ${p.up.loss_pct} %, down ${p.down.loss_pct} %`);
-  t.ok(p.rtt_increase_ms < w.rtt_increase_ms, `RTT increase +${p.rtt_increase_ms} ms, down from +${w.rtt_increase_ms} ms`);
+  t.ok(p.rtt_increase_ms <= 5, `RTT increase ≤ 5 ms: +${p.rtt_increase_ms} ms (without: +${w.rtt_increase_ms} ms)`);
+  t.equal(withPolicy.verdict, 'pass');
   t.ok(withPolicy.best_effort.up_mbps > 10 && withPolicy.best_effort.down_mbps > 8, `best effort still gets the rest: ${withPolicy.best_effort.up_mbps}/${withPolicy.best_effort.down_mbps} Mbit/s`);
 });
