@@ -95,7 +95,11 @@ export async function runQosVerify(o: VerifyOptions): Promise<VerifyResult> {
 
   const figures = (r: ThroughputResult, d: 'up' | 'down') => {
     const f = r[d];
-    const delivered = (f?.mbps ?? 0) / PAYLOAD_SHARE; // back to a wire rate, comparable with the class's
+    // Steady state: iperf3's first and last seconds are partial (start-up, the last interval
+    // cut by the end of the test) and read low whatever the network did.
+    const series = f?.series_mbps ?? [];
+    const steady = series.length >= 5 ? series.slice(1, -1).reduce((a, b) => a + b, 0) / (series.length - 2) : (f?.mbps ?? 0);
+    const delivered = steady / PAYLOAD_SHARE; // back to a wire rate, comparable with the class's
     return { delivered_mbps: round(delivered), delivered_pct: round((100 * delivered) / cls.rateMbps), loss_pct: round(f?.loss_pct ?? 100) };
   };
   const up = figures(teleUp, 'up');
