@@ -26,6 +26,8 @@ export const ERROR_CODES = {
   USMP_E_ROUTER_TIMEOUT: 'The router did not answer in time (qos.routeros.command_timeout_ms); check its load and the link to it.',
   USMP_E_ROUTER_CLOSED: 'The router closed the API session; check its logs (/log print) and the account\'s rights.',
   USMP_E_ROUTER_PROTOCOL: 'The router sent something that is not RouterOS API; check the port (8729 api-ssl, 8728 api).',
+  USMP_E_OUTBOX_FULL: 'The hospital has not taken messages for a long time; check the bridge and the link. Devices are refused until space frees.',
+  USMP_E_OUTBOX_IO: 'The outbox could not be written; check the disk (space, read-only file system) under the state directory.',
   USMP_E_ABORTED: 'The run was interrupted; nothing was left running.',
   USMP_E_INTERNAL: 'This is a bug in usmp-edge; report it with the log lines above.',
 } as const;
