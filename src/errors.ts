@@ -28,6 +28,10 @@ export const ERROR_CODES = {
   USMP_E_ROUTER_PROTOCOL: 'The router sent something that is not RouterOS API; check the port (8729 api-ssl, 8728 api).',
   USMP_E_OUTBOX_FULL: 'The hospital has not taken messages for a long time; check the bridge and the link. Devices are refused until space frees.',
   USMP_E_OUTBOX_IO: 'The outbox could not be written; check the disk (space, read-only file system) under the state directory.',
+  USMP_E_DEVICE_EXISTS: 'Choose another name, or remove the device first (usmp-edge device remove NAME) to give it new credentials.',
+  USMP_E_DEVICE_UNKNOWN: 'usmp-edge device list shows the enrolled devices.',
+  USMP_E_DEVICE_REGISTRY: 'The device registry file is damaged; restore it from a backup or re-enrol the devices (the file is broker.devices_file).',
+  USMP_E_BRIDGE_UPSTREAM: 'Check bridge.upstream (address, credentials, certificates) and the link to the hospital; the bridge retries by itself.',
   USMP_E_ABORTED: 'The run was interrupted; nothing was left running.',
   USMP_E_INTERNAL: 'This is a bug in usmp-edge; report it with the log lines above.',
 } as const;

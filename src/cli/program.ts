@@ -4,10 +4,12 @@ import { UsmpError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerDeviceCommands } from './commands/device.js';
 import { registerProbeCommands } from './commands/probe.js';
 import { registerQosCommands } from './commands/qos.js';
 import { registerQualifyCommand } from './commands/qualify.js';
 import { registerResponderCommand } from './commands/responder.js';
+import { registerRunCommand } from './commands/run.js';
 import { createContext, type CliContext, type GlobalOptions } from './context.js';
 import { consoleOutput, EXIT, reportError, type Output } from './output.js';
 
@@ -40,6 +42,8 @@ export async function runCli(argv: string[], out: Output = consoleOutput): Promi
   registerProbeCommands(program, getContext, setExit);
   registerQualifyCommand(program, getContext, setExit);
   registerQosCommands(program, getContext, setExit);
+  registerRunCommand(program, getContext, setExit);
+  registerDeviceCommands(program, getContext, setExit);
   registerDemoCommand(program, getContext, setExit);
 
   try {

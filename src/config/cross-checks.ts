@@ -10,8 +10,11 @@ export function crossCheck(values: ConfigValues): ConfigProblem[] {
     if (upstream.username === '') {
       problems.push({ path: 'bridge.upstream.username', message: 'is required when bridge.upstream.url is set (no anonymous MQTT)' });
     }
-    if (upstream.password_file === '') {
-      problems.push({ path: 'bridge.upstream.password_file', message: 'is required when bridge.upstream.url is set (no anonymous MQTT)' });
+    if (upstream.password_file === '' && upstream.cert_file === '') {
+      problems.push({ path: 'bridge.upstream.password_file', message: 'is required when bridge.upstream.url is set (no anonymous MQTT), unless a client certificate (bridge.upstream.cert_file) is given' });
+    }
+    if ((upstream.cert_file === '') !== (upstream.key_file === '')) {
+      problems.push({ path: 'bridge.upstream.key_file', message: 'a client certificate needs both bridge.upstream.cert_file and bridge.upstream.key_file' });
     }
   }
   const pool = values.responder;

@@ -67,6 +67,24 @@ export const customFormats: convict.Format[] = [
     },
   },
   {
+    name: 'broker-listeners',
+    validate(value: unknown) {
+      if (!Array.isArray(value)) throw new Error('must be a list of listeners such as [{"type": "tcp", "host": "0.0.0.0", "port": 1883}]');
+      value.forEach((l: Record<string, unknown>, i) => {
+        const where = `listener ${i}`;
+        if (typeof l !== 'object' || l === null) throw new Error(`${where} must be an object`);
+        if (!['tcp', 'tls', 'ws'].includes(l.type as string)) throw new Error(`${where}: type must be tcp, tls or ws`);
+        if (typeof l.host !== 'string' || isIP(l.host) === 0) throw new Error(`${where}: host must be an IP address such as 0.0.0.0`);
+        if (!Number.isInteger(l.port) || (l.port as number) < 0 || (l.port as number) > 65535) throw new Error(`${where}: port must be 0..65535`);
+        if (l.type === 'tls' && (typeof l.cert_file !== 'string' || typeof l.key_file !== 'string')) throw new Error(`${where}: a tls listener needs cert_file and key_file`);
+        if (l.require_client_cert === true && typeof l.ca_file !== 'string') throw new Error(`${where}: require_client_cert needs ca_file`);
+        const known = ['type', 'host', 'port', 'cert_file', 'key_file', 'ca_file', 'require_client_cert'];
+        const unknown = Object.keys(l).filter((k) => !known.includes(k));
+        if (unknown.length > 0) throw new Error(`${where}: unknown key ${unknown.join(', ')} (known: ${known.join(', ')})`);
+      });
+    },
+  },
+  {
     // Only the shape here; src/qos/policy.ts checks each class (through crossCheck).
     name: 'qos-classes',
     validate(value: unknown) {

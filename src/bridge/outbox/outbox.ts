@@ -1,4 +1,5 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, truncateSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsmpError } from '../../errors.js';
@@ -51,23 +52,41 @@ export class DurableOutbox {
   #queue: PendingAppend[] = [];
   #flushing: Promise<void> | undefined;
   #closed = false;
+  /** Random, made once with the outbox: with a seq it names a message for good (see messageId). */
+  readonly id: string;
 
-  private constructor(options: OutboxOptions, acks: AckLog) {
+  private constructor(options: OutboxOptions, acks: AckLog, id: string) {
     this.#o = { segmentBytes: 64 * 1024 * 1024, now: Date.now, ...options };
     this.#acks = acks;
+    this.id = id;
   }
 
   static async open(options: OutboxOptions): Promise<DurableOutbox> {
     mkdirSync(options.dir, { recursive: true, mode: 0o700 });
     const acks = AckLog.open(options.dir);
-    const outbox = new DurableOutbox(options, acks);
+    const outbox = new DurableOutbox(options, acks, outboxId(options.dir));
     outbox.#recover(options.onRecoveryProblem);
     return outbox;
+  }
+
+  /** The stable id of a message, carried upstream so the hospital can drop a duplicate. */
+  messageId(seq: number): string {
+    return `${this.id}-${seq}`;
+  }
+
+  /** The first seq not yet acknowledged (every message below it is done). */
+  get watermark(): number {
+    return this.#acks.watermark;
   }
 
   /** Messages stored and not yet acknowledged by the hospital. */
   get depth(): number {
     return this.#nextSeq - this.#acks.watermark - this.#acks.ackedAbove;
+  }
+
+  /** How full the outbox is: the larger of messages/limit and bytes/limit (1 = full). */
+  get fillRatio(): number {
+    return Math.max(this.depth / this.#o.maxMessages, this.#bytes / this.#o.maxBytes);
   }
 
   get bytes(): number {
@@ -91,7 +110,7 @@ export class DurableOutbox {
   /** Stores a message; resolves with its sequence number once it is on disk. */
   append(topic: string, payload: Buffer, qos: 0 | 1 | 2 = 1): Promise<number> {
     if (this.#closed) return Promise.reject(new UsmpError('USMP_E_OUTBOX_IO', 'the outbox is closed'));
-    if (this.depth >= this.#o.maxMessages || this.#bytes >= this.#o.maxBytes) {
+    if (this.fillRatio >= 1) {
       return Promise.reject(new UsmpError('USMP_E_OUTBOX_FULL', `the outbox holds ${this.depth} messages (${this.#bytes} bytes), its limit`, { details: { depth: this.depth, bytes: this.#bytes } }));
     }
     const message: OutboxMessage = { seq: this.#nextSeq++, enqueuedAtMs: this.#o.now(), qos, topic, payload };
@@ -238,6 +257,21 @@ export class DurableOutbox {
     }
     this.#nextSeq = Math.max(expected, this.#acks.watermark);
   }
+}
+
+function outboxId(dir: string): string {
+  const file = join(dir, 'id');
+  if (existsSync(file)) {
+    const id = readFileSync(file, 'utf8').trim();
+    if (/^[0-9a-f]{16}$/.test(id)) return id;
+  }
+  const id = randomBytes(8).toString('hex');
+  writeFileSync(file, `${id}\n`, { mode: 0o600 });
+  const fd = openSync(file, 'r');
+  fsyncSync(fd);
+  closeSync(fd);
+  syncDirectory(dir);
+  return id;
 }
 
 function syncDirectory(dir: string): void {

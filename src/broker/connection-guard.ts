@@ -1,0 +1,109 @@
+import { Duplex } from 'node:stream';
+type ByteStream = Duplex & { remoteAddress?: string | undefined };
+
+// Sits between a device's socket and aedes. It follows the MQTT framing of the bytes it
+// passes (fixed header, remaining length [MQTT 3.1.1 §2.2.3]) and cuts the connection before
+// an oversized or malformed packet is buffered: aedes 1.2 has no packet-size option
+// [reference broker-and-bridge.md §8], so without this a device could make it hold 256 MiB.
+
+export type GuardViolation = 'oversized' | 'malformed';
+
+export interface GuardOptions {
+  maxPacketBytes: number;
+  onViolation: (kind: GuardViolation, detail: string) => void;
+}
+
+export class MqttFramingGuard {
+  #state: 'type' | 'length' | 'body' = 'type';
+  #multiplier = 1;
+  #length = 0;
+  #lengthBytes = 0;
+  #remaining = 0;
+  readonly #max: number;
+
+  constructor(maxPacketBytes: number) {
+    this.#max = maxPacketBytes;
+  }
+
+  /** Follows `chunk`; returns a violation, or undefined when the bytes are well framed so far. */
+  feed(chunk: Buffer): { kind: GuardViolation; detail: string } | undefined {
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.#state === 'type') {
+        const type = chunk[i]! >> 4;
+        if (type === 0 || type === 15) return { kind: 'malformed', detail: `reserved packet type ${type}` };
+        this.#state = 'length';
+        this.#multiplier = 1;
+        this.#length = 0;
+        this.#lengthBytes = 0;
+        i++;
+      } else if (this.#state === 'length') {
+        const byte = chunk[i++]!;
+        this.#length += (byte & 0x7f) * this.#multiplier;
+        this.#multiplier *= 128;
+        this.#lengthBytes++;
+        if (byte & 0x80) {
+          if (this.#lengthBytes === 4) return { kind: 'malformed', detail: 'remaining length longer than 4 bytes' };
+          continue;
+        }
+        if (this.#length > this.#max) return { kind: 'oversized', detail: `packet of ${this.#length} bytes over the limit of ${this.#max}` };
+        this.#remaining = this.#length;
+        this.#state = this.#remaining === 0 ? 'type' : 'body';
+      } else {
+        const take = Math.min(this.#remaining, chunk.length - i);
+        this.#remaining -= take;
+        i += take;
+        if (this.#remaining === 0) this.#state = 'type';
+      }
+    }
+    return undefined;
+  }
+}
+
+/** A Duplex over the socket that aedes reads from; the socket is paused when aedes is busy. */
+export class GuardedConnection extends Duplex {
+  readonly socket: ByteStream;
+  readonly remoteAddress: string | undefined;
+  readonly #framing: MqttFramingGuard;
+
+  constructor(socket: ByteStream, options: GuardOptions) {
+    super({ allowHalfOpen: false });
+    this.socket = socket;
+    this.remoteAddress = socket.remoteAddress;
+    this.#framing = new MqttFramingGuard(options.maxPacketBytes);
+    socket.on('data', (chunk: Buffer) => {
+      const violation = this.#framing.feed(chunk);
+      if (violation) {
+        options.onViolation(violation.kind, violation.detail);
+        socket.destroy();
+        this.destroy();
+        return;
+      }
+      if (!this.push(chunk)) socket.pause();
+    });
+    socket.on('end', () => this.push(null));
+    socket.on('error', (err) => this.destroy(err));
+    socket.on('close', () => this.destroy());
+  }
+
+  override _read(): void {
+    this.socket.resume();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (this.socket.destroyed) {
+      callback(new Error('connection closed'));
+      return;
+    }
+    this.socket.write(chunk, callback);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.socket.end(callback);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.socket.destroy();
+    callback(error);
+  }
+}

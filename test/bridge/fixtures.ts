@@ -1,0 +1,149 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import mqtt, { type MqttClient } from 'mqtt';
+import { DeviceRegistry } from '../../src/broker/device-registry.js';
+import { hashPassword } from '../../src/broker/password-hash.js';
+import { freeTcpPorts } from '../../src/exec/ports.js';
+import { HOSPITAL_USERS, type HospitalBroker } from '../fixtures/hospital-mosquitto.js';
+
+export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+export const REMOTE_PREFIX = 'usmp/test-site/devices';
+
+export interface Device {
+  name: string;
+  password: string;
+}
+
+/** The appliance (`usmp-edge run`) as a child process on a fixed loopback port, restartable. */
+export class Appliance {
+  readonly dir: string;
+  readonly configFile: string;
+  port = 0;
+  #child: ChildProcess | undefined;
+  lines: string[] = [];
+
+  private constructor(dir: string) {
+    this.dir = dir;
+    this.configFile = join(dir, 'config.json');
+  }
+
+  static async create(hospital: HospitalBroker | undefined, devices: Device[], extra: { broker?: Record<string, unknown>; bridge?: Record<string, unknown> } = {}): Promise<Appliance> {
+    const appliance = new Appliance(mkdtempSync(join(tmpdir(), 'usmp-appliance-')));
+    appliance.port = (await freeTcpPorts(1))[0]!;
+    writeFileSync(join(appliance.dir, 'hospital-password'), `${HOSPITAL_USERS.bridge.password}\n`, { mode: 0o600 });
+    const registry = new DeviceRegistry(join(appliance.dir, 'devices.json'));
+    for (const d of devices) registry.add({ name: d.name, passwordHash: await hashPassword(d.password), createdAt: new Date().toISOString(), description: 'test' });
+    const config = {
+      site: { appliance_id: 'test-site' },
+      log: { level: 'info', pretty: 'never' },
+      broker: { listeners: [{ type: 'tcp', host: '127.0.0.1', port: appliance.port }], devices_file: registry.file, ...extra.broker },
+      bridge: {
+        upstream: hospital ? { url: hospital.url, username: HOSPITAL_USERS.bridge.username, password_file: join(appliance.dir, 'hospital-password') } : {},
+        outbox_dir: join(appliance.dir, 'outbox'),
+        reconnect_min_ms: 100,
+        reconnect_max_ms: 1000,
+        stats_interval_s: 1,
+        ...extra.bridge,
+      },
+    };
+    writeFileSync(appliance.configFile, JSON.stringify(config, null, 2));
+    return appliance;
+  }
+
+  get url(): string {
+    return `mqtt://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts `usmp-edge run` and resolves once it logged daemon.ready. */
+  async start(): Promise<void> {
+    const child = spawn(process.execPath, [CLI, '--config', this.configFile, 'run'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.#child = child;
+    let buffer = '';
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (d: Buffer) => {
+        buffer += d.toString();
+        let nl: number;
+        while ((nl = buffer.indexOf('\n')) >= 0) {
+          const line = buffer.slice(0, nl);
+          buffer = buffer.slice(nl + 1);
+          this.lines.push(line);
+          if (line.includes('"daemon.ready"')) resolve();
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`usmp-edge run exited (${code}) before ready: ${stderr}${this.lines.slice(-5).join('\n')}`)));
+    });
+  }
+
+  events(name: string): Array<Record<string, unknown>> {
+    return this.lines.filter((l) => l.includes(`"event":"${name}"`)).map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
+
+  get running(): boolean {
+    return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null;
+  }
+
+  async signal(signal: NodeJS.Signals): Promise<number | null> {
+    const child = this.#child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    child.kill(signal);
+    return exited;
+  }
+
+  async destroy(): Promise<void> {
+    await this.signal('SIGKILL');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A device client; rejects when the CONNACK refuses it. */
+export function connectDevice(url: string, device: Device, options: mqtt.IClientOptions = {}): Promise<MqttClient> {
+  const client = mqtt.connect(url, { clientId: device.name, username: device.name, password: device.password, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...options });
+  return new Promise((resolve, reject) => {
+    client.once('connect', () => resolve(client));
+    client.once('error', (err) => {
+      client.end(true);
+      reject(err);
+    });
+  });
+}
+
+/** Collects what reaches the hospital: stable ids (MQTT 5 user property) and payloads, in order. */
+export class HospitalVerifier {
+  readonly received: Array<{ topic: string; payload: string; id: string | undefined }> = [];
+  #client: MqttClient | undefined;
+
+  static async start(hospital: HospitalBroker, filter = `${REMOTE_PREFIX}/#`): Promise<HospitalVerifier> {
+    const v = new HospitalVerifier();
+    v.#client = mqtt.connect(hospital.url, {
+      clientId: 'verifier', username: HOSPITAL_USERS.verifier.username, password: HOSPITAL_USERS.verifier.password,
+      protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 3600 }, reconnectPeriod: 200,
+    });
+    v.#client.on('message', (topic, payload, packet) => {
+      const id = packet.properties?.userProperties?.['usmp-msg-id'];
+      v.received.push({ topic, payload: payload.toString(), id: Array.isArray(id) ? id[0] : id });
+    });
+    await new Promise<void>((resolve, reject) => {
+      v.#client!.once('connect', () => v.#client!.subscribe(filter, { qos: 1 }, (err) => (err ? reject(err) : resolve())));
+    });
+    return v;
+  }
+
+  async waitFor(predicate: () => boolean, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (!predicate()) {
+      if (Date.now() > deadline) return false;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return true;
+  }
+
+  async close(): Promise<void> {
+    await this.#client?.endAsync(true);
+  }
+}
