@@ -134,6 +134,11 @@ export class HospitalVerifier {
     return v;
   }
 
+  /** Publishes as the hospital (e.g. a command to a device). */
+  async publish(topic: string, payload: string): Promise<void> {
+    await this.#client!.publishAsync(topic, payload, { qos: 1 });
+  }
+
   async waitFor(predicate: () => boolean, timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     while (!predicate()) {

@@ -1,0 +1,77 @@
+import t from 'tap';
+import type { MqttClient } from 'mqtt';
+import { HospitalBroker } from '../fixtures/hospital-mosquitto.js';
+import { Appliance, connectDevice, HospitalVerifier, type Device } from './fixtures.js';
+import { missingCommand } from './requirements.js';
+
+// Issue 5, done-when 1: 100,000 QoS 1 messages from several devices while the hospital broker
+// (Debian's mosquitto) is stopped and restarted several times mid-stream: all arrive, and
+// duplicates stay within one in-flight window per interruption.
+
+const TOTAL = 100_000;
+const DEVICES: Device[] = ['ecg-1', 'steth-1', 'oto-1', 'audio-1'].map((name) => ({ name, password: `pw-${name}-0123456789` }));
+const PER_DEVICE = TOTAL / DEVICES.length;
+const OUTAGES = 3;
+const WINDOW = 256;
+
+const missing = missingCommand('mosquitto');
+
+t.test('100,000 messages across 3 hospital-broker restarts: all arrive, few duplicates', missing ? { skip: missing } : {}, async (t) => {
+  const hospital = await HospitalBroker.start();
+  const appliance = await Appliance.create(hospital, DEVICES, { broker: { publishes_per_s: 100_000, publish_burst: 100_000 }, bridge: { window: WINDOW } });
+  t.teardown(async () => {
+    await appliance.destroy();
+    await hospital.destroy();
+  });
+  await appliance.start();
+  const verifier = await HospitalVerifier.start(hospital);
+  t.teardown(() => verifier.close());
+  const clients = await Promise.all(DEVICES.map((d) => connectDevice(appliance.url, d)));
+  t.teardown(() => Promise.all(clients.map((c) => c.endAsync(true))));
+
+  let published = 0;
+  const publishing = Promise.all(clients.map((c, i) => publishAll(c, DEVICES[i]!.name, () => published++)));
+  // stop the hospital broker at 15 %, 35 % and 55 % of the stream, each time for 1 s, and
+  // let the bridge reconnect before the next one
+  for (let k = 0; k < OUTAGES; k++) {
+    const at = TOTAL * (0.15 + 0.2 * k);
+    while (published < at) await new Promise((r) => setTimeout(r, 20));
+    t.ok(published < TOTAL, `outage ${k + 1} begins mid-stream (${published} published)`);
+    await hospital.stop();
+    await new Promise((r) => setTimeout(r, 1000));
+    await hospital.resume();
+    const reconnected = await verifier.waitFor(() => appliance.events('bridge.connected').length >= k + 2, 10_000);
+    t.ok(reconnected, `the bridge reconnected after outage ${k + 1}`);
+  }
+  await publishing;
+  t.equal(published, TOTAL, 'every publish was acknowledged to its device');
+
+  const unique = () => new Set(verifier.received.map((m) => m.payload)).size;
+  const arrived = await verifier.waitFor(() => unique() >= TOTAL, 120_000);
+  t.ok(arrived, `all ${TOTAL} distinct messages reached the hospital (got ${unique()})`);
+  const duplicates = verifier.received.length - unique();
+  t.ok(duplicates <= WINDOW * OUTAGES, `duplicates ${duplicates} ≤ one window (${WINDOW}) per outage`);
+  const ids = new Map<string, string>();
+  let idMismatch = 0;
+  for (const m of verifier.received) {
+    if (ids.has(m.payload) && ids.get(m.payload) !== m.id) idMismatch++;
+    ids.set(m.payload, m.id ?? '');
+  }
+  t.equal(idMismatch, 0, 'a duplicate carries the same stable id as its first copy (the hospital can drop it)');
+  t.ok(verifier.received.every((m) => typeof m.id === 'string' && /^[0-9a-f]{16}-\d+$/.test(m.id)), 'every message carries its usmp-msg-id');
+  t.equal(appliance.events('bridge.disconnected').length, OUTAGES, 'each outage was logged once');
+  t.comment(`duplicates: ${duplicates}; reconnects: ${appliance.events('bridge.connected').length - 1}`);
+});
+
+/** Publishes PER_DEVICE messages with up to 100 in flight; payload "device:n". */
+async function publishAll(client: MqttClient, device: string, onAck: () => void): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < PER_DEVICE) {
+      const n = next++;
+      await client.publishAsync(`devices/${device}/ecg`, `${device}:${n}`, { qos: 1 });
+      onAck();
+    }
+  };
+  await Promise.all(Array.from({ length: 100 }, worker));
+}
