@@ -53,7 +53,7 @@ export class AckLog {
     this.#advance();
     this.#buffer.push(seq);
     if (this.#buffer.length >= FLUSH_EVERY) this.flush();
-    else this.#timer ??= setTimeout(() => this.flush(), 50).unref();
+    else this.#timer ??= setTimeout(() => this.#flushQuietly(), 50).unref();
     return true;
   }
 
@@ -71,6 +71,16 @@ export class AckLog {
     this.#buffer = [];
     writeSync(this.#fd, buf);
     if (statSync(join(this.#dir, 'acks.log')).size > COMPACT_BYTES) this.#compact();
+  }
+
+  // From a timer there is nobody to throw to: an ack that cannot be written (disk gone) only
+  // means that message is sent again after a restart, so the daemon must not die of it.
+  #flushQuietly(): void {
+    try {
+      this.flush();
+    } catch {
+      this.#timer = undefined;
+    }
   }
 
   close(): void {
