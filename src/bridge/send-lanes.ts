@@ -13,6 +13,8 @@ export interface SendLanesOptions {
   window: number;
   now: () => number;
   send: (message: OutboxMessage, acked: () => void) => void;
+  /** Wraps the sending of one batch (the bridge corks its socket: one write for the batch). */
+  batch?: (sendAll: () => void) => void;
   onError: (err: Error) => void;
 }
 
@@ -21,6 +23,7 @@ type Lane = 'backlog' | 'live';
 export class SendLanes {
   readonly #o: SendLanesOptions;
   readonly #reserve: number;
+  readonly #refillAt: number;
   readonly #liveStart: number;
   #backlogCursor: number;
   #liveCursor: number;
@@ -34,6 +37,7 @@ export class SendLanes {
   constructor(options: SendLanesOptions) {
     this.#o = options;
     this.#reserve = Math.max(1, Math.floor(options.window / 4));
+    this.#refillAt = Math.max(1, Math.floor(options.window / 8));
     this.#backlogCursor = options.outbox.watermark;
     this.#liveStart = options.outbox.nextSeq;
     this.#liveCursor = this.#liveStart;
@@ -81,7 +85,7 @@ export class SendLanes {
     const room = this.#o.window - this.#inFlight.size;
     if (room <= 0 || this.#liveCursor >= this.#o.outbox.nextSeq) return;
     const messages = await this.#o.outbox.read(this.#liveCursor, room);
-    for (const m of messages) this.#dispatch(m, 'live');
+    this.#dispatchAll(messages, 'live');
     if (messages.length > 0) this.#liveCursor = messages.at(-1)!.seq + 1;
   }
 
@@ -94,8 +98,17 @@ export class SendLanes {
       this.#backlogDone = true;
       return;
     }
-    for (const m of messages) this.#dispatch(m, 'backlog');
+    this.#dispatchAll(messages, 'backlog');
     this.#backlogCursor = messages.at(-1)!.seq + 1;
+  }
+
+  #dispatchAll(messages: OutboxMessage[], lane: Lane): void {
+    if (messages.length === 0) return;
+    const sendAll = () => {
+      for (const m of messages) this.#dispatch(m, lane);
+    };
+    if (this.#o.batch) this.#o.batch(sendAll);
+    else sendAll();
   }
 
   #dispatch(message: OutboxMessage, lane: Lane): void {
@@ -107,7 +120,8 @@ export class SendLanes {
       if (!entry) return;
       this.#inFlight.delete(message.seq);
       if (entry.lane === 'backlog') this.#backlogInFlight--;
-      this.pump();
+      // refill in batches of an eighth of the window, not one read per acknowledgement
+      if (this.#o.window - this.#inFlight.size >= this.#refillAt) this.pump();
     });
   }
 }

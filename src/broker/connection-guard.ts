@@ -98,6 +98,12 @@ export class GuardedConnection extends Duplex {
     this.socket.write(chunk, callback);
   }
 
+  // Chunks queued while the socket was busy go out in one write (aedes writes each PUBACK
+  // on its own; a busy device gets them coalesced instead of one syscall each).
+  override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
+    this._write(Buffer.concat(chunks.map((c) => c.chunk)), 'binary', callback);
+  }
+
   override _final(callback: (error?: Error | null) => void): void {
     this.socket.end(callback);
   }

@@ -1,6 +1,5 @@
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
 import type { TLSSocket } from 'node:tls';
-import { crc32 } from 'node:zlib';
 import type { Logger } from '../log/logger.js';
 import { isUsmpError } from '../errors.js';
 import { authenticateDevice } from './device-auth.js';
@@ -43,8 +42,8 @@ export interface DeviceBrokerOptions {
 interface ClientState {
   device: string;
   bucket: TokenBucket;
-  /** messageId → checksum of the last message stored under it, to spot a DUP resend. */
-  recent: Map<number, number>;
+  /** messageId → "topic length" of the last message stored under it, to spot a DUP resend. */
+  recent: Map<number, string>;
 }
 
 const RECENT_IDS = 1024;
@@ -166,10 +165,12 @@ export class DeviceBroker {
 
   #store(state: ClientState, packet: PublishPacket, payload: Buffer, done: (error?: Error | null) => void): void {
     const qos = packet.qos;
-    const checksum = crc32(payload, crc32(packet.topic));
+    // same id, same topic, same size, flagged DUP, on the same connection: the resend of a
+    // message whose PUBACK the device missed [MQTT-4.3.2]; cheaper than hashing every payload
+    const signature = `${packet.topic} ${payload.length}`;
     const id = packet.messageId;
     // A DUP resend of what we stored on this connection is acknowledged without storing it twice.
-    if (packet.dup && id !== undefined && state.recent.get(id) === checksum) {
+    if (packet.dup && id !== undefined && state.recent.get(id) === signature) {
       done();
       return;
     }
@@ -178,7 +179,7 @@ export class DeviceBroker {
         this.stats.publishesIn++;
         this.stats.bytesIn += payload.length;
         if (id !== undefined && qos > 0) {
-          state.recent.set(id, checksum);
+          state.recent.set(id, signature);
           if (state.recent.size > RECENT_IDS) state.recent.delete(state.recent.keys().next().value!);
         }
         done();

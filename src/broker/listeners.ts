@@ -108,7 +108,7 @@ export class BrokerListeners {
   async #listen(config: ListenerConfig): Promise<BoundListener> {
     let server: Server | HttpServer;
     if (config.type === 'tcp') {
-      server = createTcpServer((socket: Socket) => this.#accept(socket));
+      server = createTcpServer({ noDelay: true }, (socket: Socket) => this.#accept(socket));
     } else if (config.type === 'tls') {
       server = createTlsServer(
         {

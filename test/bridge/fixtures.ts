@@ -22,6 +22,7 @@ export class Appliance {
   readonly dir: string;
   readonly configFile: string;
   port = 0;
+  host = '127.0.0.1';
   #child: ChildProcess | undefined;
   lines: string[] = [];
 
@@ -30,8 +31,9 @@ export class Appliance {
     this.configFile = join(dir, 'config.json');
   }
 
-  static async create(hospital: HospitalBroker | undefined, devices: Device[], extra: { broker?: Record<string, unknown>; bridge?: Record<string, unknown> } = {}): Promise<Appliance> {
+  static async create(hospital: HospitalBroker | undefined, devices: Device[], extra: { broker?: Record<string, unknown>; bridge?: Record<string, unknown>; host?: string } = {}): Promise<Appliance> {
     const appliance = new Appliance(mkdtempSync(join(tmpdir(), 'usmp-appliance-')));
+    appliance.host = extra.host ?? '127.0.0.1';
     appliance.port = (await freeTcpPorts(1))[0]!;
     writeFileSync(join(appliance.dir, 'hospital-password'), `${HOSPITAL_USERS.bridge.password}\n`, { mode: 0o600 });
     const registry = new DeviceRegistry(join(appliance.dir, 'devices.json'));
@@ -39,7 +41,7 @@ export class Appliance {
     const config = {
       site: { appliance_id: 'test-site' },
       log: { level: 'info', pretty: 'never' },
-      broker: { listeners: [{ type: 'tcp', host: '127.0.0.1', port: appliance.port }], devices_file: registry.file, ...extra.broker },
+      broker: { listeners: [{ type: 'tcp', host: appliance.host, port: appliance.port }], devices_file: registry.file, ...extra.broker },
       bridge: {
         upstream: hospital ? { url: hospital.url, username: HOSPITAL_USERS.bridge.username, password_file: join(appliance.dir, 'hospital-password') } : {},
         outbox_dir: join(appliance.dir, 'outbox'),
@@ -54,12 +56,17 @@ export class Appliance {
   }
 
   get url(): string {
-    return `mqtt://127.0.0.1:${this.port}`;
+    return `mqtt://${this.host}:${this.port}`;
   }
 
-  /** Starts `usmp-edge run` and resolves once it logged daemon.ready. */
-  async start(): Promise<void> {
-    const child = spawn(process.execPath, [CLI, '--config', this.configFile, 'run'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  /** Starts `usmp-edge run` and resolves once it logged daemon.ready; `wrap` can put it in a namespace. */
+  async start(wrap: (argv: string[]) => string[] = (a) => a): Promise<void> {
+    const argv = wrap([process.execPath, CLI, '--config', this.configFile, 'run']);
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
     let buffer = '';
     let stderr = '';

@@ -40,6 +40,8 @@ interface PendingAppend {
   reject: (err: Error) => void;
 }
 
+const RECENT_MESSAGES = 8192;
+const RECENT_BYTES = 16 * 1024 * 1024;
 const SEGMENT_NAME = /^seg-(\d{16})\.log$/;
 
 export class DurableOutbox {
@@ -52,6 +54,9 @@ export class DurableOutbox {
   #queue: PendingAppend[] = [];
   #flushing: Promise<void> | undefined;
   #closed = false;
+  /** The latest messages written, so the bridge sends fresh ones without reading them back. */
+  readonly #recent = new Map<number, { message: OutboxMessage; bytes: number }>();
+  #recentBytes = 0;
   /** Random, made once with the outbox: with a seq it names a message for good (see messageId). */
   readonly id: string;
 
@@ -123,6 +128,7 @@ export class DurableOutbox {
   /** Records that the hospital acknowledged a message; its segment goes when all of it is acked. */
   ack(seq: number): void {
     if (!this.#acks.ack(seq)) return;
+    this.#forget(seq);
     while (this.#segments.length > 1 && this.#segments[1]!.firstSeq <= this.#acks.watermark) {
       const done = this.#segments.shift()!;
       this.#bytes -= done.size;
@@ -135,6 +141,12 @@ export class DurableOutbox {
     const out: OutboxMessage[] = [];
     let seq = Math.max(fromSeq, this.#acks.watermark);
     while (out.length < max && seq < this.#nextSeq) {
+      const cached = this.#recent.get(seq);
+      if (cached) {
+        if (!this.#acks.isAcked(seq)) out.push(cached.message);
+        seq++;
+        continue;
+      }
       const segment = this.#segmentOf(seq);
       if (!segment) break;
       const index = seq - segment.firstSeq;
@@ -208,6 +220,18 @@ export class DurableOutbox {
     }
     segment.size = offset;
     this.#bytes += data.length;
+    for (const p of batch) {
+      this.#recent.set(p.message.seq, { message: p.message, bytes: p.bytes.length });
+      this.#recentBytes += p.bytes.length;
+    }
+    while (this.#recent.size > RECENT_MESSAGES || this.#recentBytes > RECENT_BYTES) this.#forget(this.#recent.keys().next().value!);
+  }
+
+  #forget(seq: number): void {
+    const entry = this.#recent.get(seq);
+    if (!entry) return;
+    this.#recent.delete(seq);
+    this.#recentBytes -= entry.bytes;
   }
 
   async #newSegment(firstSeq: number): Promise<Segment> {

@@ -1,0 +1,196 @@
+import { missingCommand } from '../test/bridge/requirements.js';
+import { Appliance, REMOTE_PREFIX, type Device } from '../test/bridge/fixtures.js';
+import { HOSPITAL_USERS, HospitalBroker } from '../test/fixtures/hospital-mosquitto.js';
+import { inNamespace } from '../src/lab/exec.js';
+import { ADDRESSES, Lab } from '../src/lab/lab.js';
+import { labUnavailableReason } from '../src/lab/availability.js';
+import type { Benchmark, BenchRow } from './harness.js';
+import { memoryOf, startTool } from './bridge/processes.js';
+
+// Device → hospital, durable, next to mosquitto in the same run: throughput, latency, backlog
+// drain over a 100 ms RTT lab link, memory with a 1 M-message backlog. Devices and the hospital
+// reader are separate mqtt.js processes, the same for both. [issue 5 "Done when", benchmarks]
+
+const DEVICES: Device[] = ['ecg-1', 'steth-1', 'oto-1', 'audio-1'].map((name) => ({ name, password: `bench-${name}-0123456789` }));
+const CREDS = DEVICES.map((d) => `${d.name}:${d.password}`).join(',');
+const ANON = DEVICES.map((d) => `${d.name}:`).join(',');
+const OPEN_LIMITS = { publishes_per_s: 1_000_000, publish_burst: 1_000_000, connects_per_s_per_address: 1000 };
+const FILTER = `${REMOTE_PREFIX}/#`;
+const FRESH_BASE = 1_000_000_000;
+
+/** mosquitto, non-persistent, bridging devices/# to the hospital like ours (QoS 1, no queue limit). */
+function mosquittoBridge(hospitalUrl: string, host = '127.0.0.1', wrap?: (a: string[]) => string[]): Promise<HospitalBroker> {
+  const url = new URL(hospitalUrl);
+  return HospitalBroker.start({
+    host, allowAnonymous: true, ...(wrap ? { wrap } : {}),
+    extraConfig: [
+      'persistence false', // (overrides the fixture's; the last value wins in mosquitto.conf)
+      'connection hospital',
+      `address ${url.hostname}:${url.port}`,
+      `remote_username ${HOSPITAL_USERS.bridge.username}`,
+      `remote_password ${HOSPITAL_USERS.bridge.password}`,
+      'cleansession false',
+      'restart_timeout 1',
+      `topic # out 1 devices/ ${REMOTE_PREFIX}/`,
+    ],
+  });
+}
+
+export async function endToEnd(kind: 'usmp-edge' | 'mosquitto + bridge' | 'mosquitto alone', total: number, rate: number, log: (l: string) => void): Promise<Record<string, number>> {
+  const hospital = await HospitalBroker.start();
+  let appliance: Appliance | undefined;
+  let local: HospitalBroker | undefined;
+  try {
+    let deviceUrl: string;
+    let readFrom = hospital.url;
+    let filter = FILTER;
+    if (kind === 'usmp-edge') {
+      appliance = await Appliance.create(hospital, DEVICES, { broker: OPEN_LIMITS, bridge: { stats_interval_s: 0 } });
+      await appliance.start();
+      deviceUrl = appliance.url;
+    } else if (kind === 'mosquitto + bridge') {
+      local = await mosquittoBridge(hospital.url);
+      deviceUrl = local.url;
+    } else {
+      deviceUrl = hospital.url;
+      readFrom = hospital.url;
+      filter = 'devices/#';
+    }
+    const reader = startTool(['subscribe', readFrom, HOSPITAL_USERS.verifier.username, HOSPITAL_USERS.verifier.password, filter, String(total), 'bench-reader']);
+    await reader.ready;
+    const creds = kind === 'usmp-edge' ? CREDS : kind === 'mosquitto alone' ? DEVICES.map(() => `${HOSPITAL_USERS.verifier.username}:${HOSPITAL_USERS.verifier.password}`).join(',') : ANON;
+    const startedAt = performance.timeOrigin + performance.now();
+    const publisher = startTool(['publish', deviceUrl, '4', String(total), '400', String(rate), creds]);
+    const [pub, sub] = await Promise.all([publisher.result, reader.result]);
+    const figures = {
+      messages: total,
+      e2e_msg_per_s: Math.round(total / ((sub.last_at! - startedAt) / 1000)),
+      puback_msg_per_s: Math.round(pub.puback_per_s!),
+      puback_p50_ms: round(pub.puback_p50_ms!), puback_p99_ms: round(pub.puback_p99_ms!),
+      e2e_p50_ms: round(sub.e2e_p50_ms!), e2e_p99_ms: round(sub.e2e_p99_ms!),
+      duplicates: sub.received! - sub.unique!,
+    };
+    log(`${kind} ${rate ? `paced ${rate}/s` : 'flat out'}: ${JSON.stringify(figures)}`);
+    return figures;
+  } finally {
+    await appliance?.destroy();
+    await local?.destroy();
+    await hospital.destroy();
+  }
+}
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+/** A backlog of `total` built while the hospital is away, then drained over a 100 ms RTT lab link. */
+export async function drain(kind: 'usmp-edge' | 'mosquitto + bridge', total: number, log: (l: string) => void): Promise<Record<string, number>> {
+  const lab = await Lab.create({ up: { rateMbit: 100, delayMs: 50, bufferMs: 100 }, down: { rateMbit: 100, delayMs: 50, bufferMs: 100 }, seed: 7 });
+  const inApp = (a: string[]) => inNamespace(lab.ns('appliance'), a);
+  const inHospital = (a: string[]) => inNamespace(lab.ns('hospital'), a);
+  const hospital = await HospitalBroker.start({ host: ADDRESSES.hospital, wrap: inHospital });
+  let appliance: Appliance | undefined;
+  let local: HospitalBroker | undefined;
+  try {
+    // the reader's session exists before the outage, so it gets everything once back
+    const first = startTool(['subscribe', hospital.url, HOSPITAL_USERS.verifier.username, HOSPITAL_USERS.verifier.password, FILTER, '1', 'drain-reader'], inHospital);
+    await first.ready;
+    first.child.kill('SIGKILL');
+    await hospital.stop();
+    let deviceUrl: string;
+    if (kind === 'usmp-edge') {
+      appliance = await Appliance.create(hospital, DEVICES, { broker: OPEN_LIMITS, bridge: { reconnect_min_ms: 200, reconnect_max_ms: 1000, stats_interval_s: 0 } });
+      await appliance.start(inApp);
+      deviceUrl = appliance.url;
+    } else {
+      local = await mosquittoBridge(hospital.url, '127.0.0.1', inApp);
+      deviceUrl = local.url;
+    }
+    const filled = await startTool(['publish', deviceUrl, '4', String(total), '400', '0', kind === 'usmp-edge' ? CREDS : ANON], inApp).result;
+    log(`${kind}: backlog of ${total} stored (${Math.round(filled.puback_per_s!)} msg/s)`);
+    await hospital.resume();
+    const reader = startTool(['subscribe', hospital.url, HOSPITAL_USERS.verifier.username, HOSPITAL_USERS.verifier.password, FILTER, String(total + 20), 'drain-reader'], inHospital);
+    await reader.ready;
+    await new Promise((r) => setTimeout(r, 500));
+    // 20 fresh messages while the backlog drains: how long do they wait?
+    await startTool(['publish', deviceUrl, '1', '20', '1', '20', kind === 'usmp-edge' ? CREDS : ANON], inApp, { SEQ_BASE: String(FRESH_BASE) }).result;
+    const sub = await reader.result;
+    const figures = {
+      backlog: total,
+      drain_msg_per_s: Math.round(sub.unique! / ((sub.last_at! - sub.first_at!) / 1000)),
+      drain_s: round((sub.last_at! - sub.first_at!) / 1000),
+      fresh_p50_ms: round(sub.fresh_p50_ms!),
+      fresh_max_ms: round(sub.fresh_max_ms!),
+      duplicates: sub.received! - sub.unique!,
+    };
+    log(`${kind} drain: ${JSON.stringify(figures)}`);
+    return figures;
+  } finally {
+    await appliance?.destroy();
+    await local?.destroy();
+    await hospital.destroy();
+    await lab.destroy();
+  }
+}
+
+export async function backlogMemory(kind: 'usmp-edge' | 'mosquitto + bridge', total: number, log: (l: string) => void): Promise<Record<string, number>> {
+  let appliance: Appliance | undefined;
+  let local: HospitalBroker | undefined;
+  try {
+    let deviceUrl: string;
+    let pid: number;
+    if (kind === 'usmp-edge') {
+      appliance = await Appliance.create(undefined, DEVICES, { broker: OPEN_LIMITS, bridge: { stats_interval_s: 0 } });
+      await appliance.start();
+      deviceUrl = appliance.url;
+      pid = appliance.pid!;
+    } else {
+      local = await mosquittoBridge('mqtt://127.0.0.1:9', '127.0.0.1'); // a hospital that never answers
+      deviceUrl = local.url;
+      pid = local.pid!;
+    }
+    const idle = memoryOf(pid);
+    const filled = await startTool(['publish', deviceUrl, '4', String(total), '400', '0', kind === 'usmp-edge' ? CREDS : ANON]).result;
+    const figures = { backlog: total, idle_rss_mib: idle.rss_mib, ...memoryOf(pid), store_msg_per_s: Math.round(filled.puback_per_s!) };
+    log(`${kind} with ${total} queued: ${JSON.stringify(figures)}`);
+    return figures;
+  } finally {
+    await appliance?.destroy();
+    await local?.destroy();
+  }
+}
+
+const bench: Benchmark = {
+  name: 'bridge',
+  title: 'Device broker and hospital bridge (durable QoS 1) next to mosquitto 2.0 and its bridge',
+  unavailable: () => missingCommand('mosquitto') ?? labUnavailableReason(),
+  async run(log) {
+    const rows: BenchRow[] = [];
+    const flat = 'QoS 1, 256-octet payloads, 4 devices with 100 in flight each, loopback: device → broker → hospital mosquitto → reader';
+    for (const kind of ['usmp-edge', 'mosquitto + bridge', 'mosquitto alone'] as const) {
+      rows.push({ group: flat, case: '100 000 messages flat out', tool: kind, figures: await endToEnd(kind, 100_000, 0, log) });
+    }
+    const paced = 'Latency at a paced 1 000 msg/s (10 000 messages), loopback';
+    for (const kind of ['usmp-edge', 'mosquitto + bridge'] as const) {
+      rows.push({ group: paced, case: '1 000 msg/s', tool: kind, figures: await endToEnd(kind, 10_000, 1000, log) });
+    }
+    const drainGroup = 'Backlog built during an outage, drained over a lab link of 100 Mbit/s, 100 ms RTT';
+    for (const kind of ['usmp-edge', 'mosquitto + bridge'] as const) {
+      rows.push({ group: drainGroup, case: '50 000 queued', tool: kind, figures: await drain(kind, 50_000, log) });
+    }
+    const memoryGroup = 'Memory with a 1 M-message backlog (hospital unreachable)';
+    for (const kind of ['usmp-edge', 'mosquitto + bridge'] as const) {
+      rows.push({ group: memoryGroup, case: '1 000 000 queued', tool: kind, figures: await backlogMemory(kind, 1_000_000, log) });
+    }
+    return {
+      rows,
+      notes: [
+        'usmp-edge acknowledges a device only after the message is fdatasync\'ed in its outbox; mosquitto here is non-persistent (persistence false), so it keeps everything in memory and loses it on a crash.',
+        'mosquitto + bridge: max_queued_messages 0 (unlimited) so that it does not drop past 1 000 queued messages (its default); its bridge keeps 20 messages in flight (max_inflight_messages default).',
+        'e2e_msg_per_s: messages / (last arrival at the hospital reader − start of publishing); drain_msg_per_s: messages / (last − first arrival).',
+      ],
+    };
+  },
+};
+
+export default bench;
