@@ -124,9 +124,15 @@ export class UpstreamBridge {
       this.counters.connections++;
       this.#backoff.reset();
       this.#o.log.info({ event: 'bridge.connected', protocol: this.#protocol === 5 ? '5' : '3.1.1', session_present: connack.sessionPresent }, 'connected to the hospital broker');
+      // A v5 server's Receive Maximum caps what may be unacknowledged [MQTT 5.0 §3.3.4]
+      const receiveMaximum = connack.properties?.receiveMaximum;
+      const window = Math.min(this.#o.window, receiveMaximum ?? Infinity);
+      if (window < this.#o.window) {
+        this.#o.log.warn({ event: 'bridge.window_limited', window, configured: this.#o.window }, `the hospital broker allows ${window} messages in flight (Receive Maximum); a backlog drains at most ${window} per round trip`);
+      }
       this.#lanes = new SendLanes({
         outbox: this.#o.outbox,
-        window: this.#o.window,
+        window,
         now: this.#now,
         send: (message, acked) => this.#send(client, generation, message, acked),
         batch: (sendAll) => {

@@ -8,7 +8,7 @@ import type { RejectReason } from './broker-stats.js';
 // device name too. Unknown device and wrong password give the same CONNACK (4) so the LAN
 // cannot learn which names exist. [MQTT 3.1.1 §3.2.2.3; issue 5 "no anonymous access"]
 
-const TIMING_DECOY = `$scrypt$ln=15,r=8,p=3$${'A'.repeat(22)}==$${'A'.repeat(43)}=`;
+const TIMING_DECOY = `$scrypt$ln=14,r=8,p=5$${'A'.repeat(22)}==$${'A'.repeat(43)}=`;
 
 export type AuthOutcome = { ok: true; device: string } | { ok: false; reason: RejectReason; returnCode: 2 | 4 | 5 };
 

@@ -24,6 +24,9 @@ export interface BridgeSnapshot {
   acknowledged_total: number;
   rejected_by_hospital_total: number;
   broker: ReturnType<DeviceBroker['stats']['snapshot']>;
+  rss_mib: number;
+  heap_used_mib: number;
+  external_mib: number;
 }
 
 export interface BridgeObserverOptions {
@@ -94,6 +97,7 @@ export class BridgeObserver {
       acknowledged_total: bridge?.counters.acknowledged ?? 0,
       rejected_by_hospital_total: bridge?.counters.rejected_by_hospital ?? 0,
       broker: broker.stats.snapshot(),
+      ...processMemory(),
     };
   }
 
@@ -109,4 +113,10 @@ export class BridgeObserver {
       this.#o.log.warn({ event: 'alarm.outbox_full.cleared', depth: outbox.depth }, 'the outbox has room again; devices are accepted');
     }
   }
+}
+
+function processMemory(): { rss_mib: number; heap_used_mib: number; external_mib: number } {
+  const m = process.memoryUsage();
+  const mib = (bytes: number) => Math.round(bytes / 1048576);
+  return { rss_mib: mib(m.rss), heap_used_mib: mib(m.heapUsed), external_mib: mib(m.external) };
 }

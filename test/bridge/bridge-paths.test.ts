@@ -73,6 +73,28 @@ t.test('a message the hospital refuses goes to rejected.log, the others through'
   t.equal(kept.message.payload.toString(), 'refused-by-acl', 'the refused message is kept in rejected.log');
 });
 
+t.test('the hospital\'s Receive Maximum caps the window', missing ? { skip: missing } : {}, async (t) => {
+  const hospital = await HospitalBroker.start({ maxInflight: 5 });
+  t.teardown(() => hospital.destroy());
+  const dir = tempDir(t);
+  const outbox = await DurableOutbox.open({ dir, maxMessages: 1000, maxBytes: 1e7 });
+  for (let i = 0; i < 200; i++) await outbox.append('devices/ecg-1/hr', Buffer.from(`${i}`));
+  const lines: string[] = [];
+  const log = createLogger({ level: 'info', pretty: 'never', fd: 2, destination: { write: (l: string) => void lines.push(l) } });
+  let maxInFlight = 0;
+  const bridge = bridgeTo(hospital.url, outbox, dir, { window: 64, log });
+  const sample = setInterval(() => (maxInFlight = Math.max(maxInFlight, bridge.counters.in_flight)), 1);
+  bridge.start();
+  t.teardown(async () => {
+    clearInterval(sample);
+    await bridge.stop();
+    await outbox.close();
+  });
+  t.ok(await new HospitalVerifier().waitFor(() => outbox.depth === 0, 10_000), 'all 200 delivered');
+  t.ok(lines.some((l) => l.includes('"event":"bridge.window_limited"') && l.includes('"window":5')), 'the smaller window is logged');
+  t.ok(maxInFlight <= 5, `never more than 5 in flight (seen ${maxInFlight})`);
+});
+
 t.test('a hospital broker that speaks only 3.1.1: the bridge falls back and delivers', async (t) => {
   const aedes = await Aedes.createBroker();
   const server = createServer(aedes.handle);

@@ -209,8 +209,10 @@ export class DurableOutbox {
   async #writeBatch(batch: PendingAppend[]): Promise<void> {
     let segment = this.#segments.at(-1);
     if (!segment || !this.#active || segment.size >= this.#o.segmentBytes) segment = await this.#newSegment(batch[0]!.message.seq);
-    const data = Buffer.concat(batch.map((p) => p.bytes));
-    await this.#active!.write(data, 0, data.length, segment.size);
+    const buffers = batch.map((p) => p.bytes);
+    const length = buffers.reduce((sum, b) => sum + b.length, 0);
+    const { bytesWritten } = await this.#active!.writev(buffers, segment.size);
+    if (bytesWritten !== length) throw new Error(`short write: ${bytesWritten} of ${length} bytes`);
     await this.#active!.datasync();
     let offset = segment.size;
     for (const p of batch) {
@@ -219,9 +221,12 @@ export class DurableOutbox {
       offset += p.bytes.length;
     }
     segment.size = offset;
-    this.#bytes += data.length;
+    this.#bytes += length;
     for (const p of batch) {
-      this.#recent.set(p.message.seq, { message: p.message, bytes: p.bytes.length });
+      // the cached payload is a view of our own record, not of the device's socket buffer
+      // (which would keep a whole 64 KiB read chunk alive per cached message)
+      const message = { ...p.message, payload: p.bytes.subarray(p.bytes.length - p.message.payload.length) };
+      this.#recent.set(p.message.seq, { message, bytes: p.bytes.length });
       this.#recentBytes += p.bytes.length;
     }
     while (this.#recent.size > RECENT_MESSAGES || this.#recentBytes > RECENT_BYTES) this.#forget(this.#recent.keys().next().value!);

@@ -19,18 +19,19 @@ export interface OutboxMessage {
 }
 
 export function encodeRecord(m: OutboxMessage): Buffer {
-  const topic = Buffer.from(m.topic, 'utf8');
-  const body = Buffer.allocUnsafe(FIXED_BODY + topic.length + m.payload.length);
+  const topicLength = Buffer.byteLength(m.topic, 'utf8');
+  const bodyLength = FIXED_BODY + topicLength + m.payload.length;
+  const record = Buffer.allocUnsafe(HEADER_BYTES + bodyLength); // one allocation per record
+  const body = record.subarray(HEADER_BYTES);
   body.writeBigUInt64LE(BigInt(m.seq), 0);
   body.writeDoubleLE(m.enqueuedAtMs, 8);
   body.writeUInt8(m.qos, 16);
-  body.writeUInt16LE(topic.length, 17);
-  topic.copy(body, FIXED_BODY);
-  m.payload.copy(body, FIXED_BODY + topic.length);
-  const header = Buffer.allocUnsafe(HEADER_BYTES);
-  header.writeUInt32LE(body.length, 0);
-  header.writeUInt32LE(crc32(body), 4);
-  return Buffer.concat([header, body]);
+  body.writeUInt16LE(topicLength, 17);
+  body.write(m.topic, FIXED_BODY, 'utf8');
+  m.payload.copy(body, FIXED_BODY + topicLength);
+  record.writeUInt32LE(bodyLength, 0);
+  record.writeUInt32LE(crc32(body), 4);
+  return record;
 }
 
 export type DecodeOutcome = { message: OutboxMessage; bytes: number } | { incomplete: true } | { corrupt: string };
