@@ -1,7 +1,6 @@
 import t from 'tap';
 import mqtt, { type MqttClient } from 'mqtt';
-import { HospitalBroker } from '../fixtures/hospital-mosquitto.js';
-import { Appliance, HospitalVerifier, type Device } from './fixtures.js';
+import { startHospitalAndAppliance, type Device } from './fixtures.js';
 import { missingCommand } from './requirements.js';
 
 // Issue 5, done-when 2: the appliance is killed with SIGKILL at 20 moments during a stream —
@@ -14,15 +13,7 @@ const DEVICES: Device[] = ['ecg-1', 'steth-1', 'oto-1'].map((name) => ({ name, p
 const missing = missingCommand('mosquitto');
 
 t.test(`SIGKILL of the appliance at ${KILLS} moments: every acknowledged message arrives`, missing ? { skip: missing } : {}, async (t) => {
-  const hospital = await HospitalBroker.start();
-  const appliance = await Appliance.create(hospital, DEVICES, { broker: { publishes_per_s: 100_000, publish_burst: 100_000, connects_per_s_per_address: 1000 } });
-  t.teardown(async () => {
-    await appliance.destroy();
-    await hospital.destroy();
-  });
-  await appliance.start();
-  const verifier = await HospitalVerifier.start(hospital);
-  t.teardown(() => verifier.close());
+  const { appliance, verifier } = await startHospitalAndAppliance(t, DEVICES, { broker: { publishes_per_s: 100_000, publish_burst: 100_000, connects_per_s_per_address: 1000 } });
 
   const acked = new Set<string>();
   let killOnNextAck = false;

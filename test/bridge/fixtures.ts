@@ -8,7 +8,7 @@ import { DeviceRegistry } from '../../src/broker/device-registry.js';
 import { hashPassword } from '../../src/broker/password-hash.js';
 import { freeTcpPorts } from '../../src/exec/ports.js';
 import { DAEMON_NODE_OPTIONS } from '../../src/daemon/node-options.js';
-import { HOSPITAL_USERS, type HospitalBroker } from '../fixtures/hospital-mosquitto.js';
+import { HOSPITAL_USERS, HospitalBroker } from '../fixtures/hospital-mosquitto.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 export const REMOTE_PREFIX = 'usmp/test-site/devices';
@@ -159,4 +159,25 @@ export class HospitalVerifier {
   async close(): Promise<void> {
     await this.#client?.endAsync(true);
   }
+}
+
+/**
+ * The usual set-up of a bridge test: a hospital mosquitto, a running appliance with these
+ * devices, and a reader at the hospital; all removed when the test ends, whatever happens.
+ */
+export async function startHospitalAndAppliance(
+  t: { teardown(fn: () => unknown): void },
+  devices: Device[],
+  extra: Parameters<typeof Appliance.create>[2] = {},
+): Promise<{ hospital: HospitalBroker; appliance: Appliance; verifier: HospitalVerifier }> {
+  const hospital = await HospitalBroker.start();
+  const appliance = await Appliance.create(hospital, devices, extra);
+  t.teardown(async () => {
+    await appliance.destroy();
+    await hospital.destroy();
+  });
+  await appliance.start();
+  const verifier = await HospitalVerifier.start(hospital);
+  t.teardown(() => verifier.close());
+  return { hospital, appliance, verifier };
 }

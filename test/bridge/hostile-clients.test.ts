@@ -1,7 +1,6 @@
 import t from 'tap';
 import { connect as tcpConnect, type Socket } from 'node:net';
-import { HospitalBroker } from '../fixtures/hospital-mosquitto.js';
-import { Appliance, connectDevice, HospitalVerifier, REMOTE_PREFIX, type Device } from './fixtures.js';
+import { connectDevice, REMOTE_PREFIX, startHospitalAndAppliance, type Device } from './fixtures.js';
 import { missingCommand } from './requirements.js';
 
 // Issue 5, done-when 3: the prison LAN is hostile. Each bad client is refused or dropped as
@@ -13,17 +12,9 @@ const FLOODER: Device = { name: 'flood-1', password: 'pw-flood-1-0123456789' };
 const missing = missingCommand('mosquitto');
 
 t.test('hostile clients are refused and logged; enrolled devices keep working', missing ? { skip: missing } : {}, async (t) => {
-  const hospital = await HospitalBroker.start();
-  const appliance = await Appliance.create(hospital, [ECG, STETH, FLOODER], {
+  const { appliance, verifier } = await startHospitalAndAppliance(t, [ECG, STETH, FLOODER], {
     broker: { max_payload_bytes: 65536, publishes_per_s: 50, publish_burst: 100, flood_disconnect_s: 2, max_connections: 40, connects_per_s_per_address: 20 },
   });
-  t.teardown(async () => {
-    await appliance.destroy();
-    await hospital.destroy();
-  });
-  await appliance.start();
-  const verifier = await HospitalVerifier.start(hospital);
-  t.teardown(() => verifier.close());
   const ecg = await connectDevice(appliance.url, ECG);
   t.teardown(() => ecg.endAsync(true));
   const refused = (reason: string) => appliance.events('device.refused').filter((e) => e['reason'] === reason);

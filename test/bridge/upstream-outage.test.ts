@@ -1,7 +1,6 @@
 import t from 'tap';
 import type { MqttClient } from 'mqtt';
-import { HospitalBroker } from '../fixtures/hospital-mosquitto.js';
-import { Appliance, connectDevice, HospitalVerifier, type Device } from './fixtures.js';
+import { connectDevice, startHospitalAndAppliance, type Device } from './fixtures.js';
 import { missingCommand } from './requirements.js';
 
 // Issue 5, done-when 1: 100,000 QoS 1 messages from several devices while the hospital broker
@@ -18,15 +17,7 @@ const RATE_PER_DEVICE = 2000; // 8 000 msg/s in all
 const missing = missingCommand('mosquitto');
 
 t.test('100,000 messages across 3 hospital-broker restarts: all arrive, few duplicates', missing ? { skip: missing } : {}, async (t) => {
-  const hospital = await HospitalBroker.start();
-  const appliance = await Appliance.create(hospital, DEVICES, { broker: { publishes_per_s: 100_000, publish_burst: 100_000 }, bridge: { window: WINDOW } });
-  t.teardown(async () => {
-    await appliance.destroy();
-    await hospital.destroy();
-  });
-  await appliance.start();
-  const verifier = await HospitalVerifier.start(hospital);
-  t.teardown(() => verifier.close());
+  const { hospital, appliance, verifier } = await startHospitalAndAppliance(t, DEVICES, { broker: { publishes_per_s: 100_000, publish_burst: 100_000 }, bridge: { window: WINDOW } });
   const clients = await Promise.all(DEVICES.map((d) => connectDevice(appliance.url, d)));
   t.teardown(() => Promise.all(clients.map((c) => c.endAsync(true))));
 
