@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { UsmpError } from '../errors.js';
 import { isPasswordHash } from './password-hash.js';
@@ -120,8 +120,4 @@ function parseRegistry(text: string, file: string): Map<string, DeviceRecord> {
     out.set(d.name, { name: d.name, passwordHash: d.password_hash, createdAt: String(d.created_at ?? ''), description: String(d.description ?? '') });
   });
   return out;
-}
-
-export function registryExists(file: string): boolean {
-  return existsSync(file);
 }

@@ -35,18 +35,9 @@ export class TopicAcl {
   canSubscribe(device: string, filter: string): AclDecision {
     const levels = filter.split('/');
     const fixed = [...this.#prefix, device, COMMAND_LEVEL];
-    for (let i = 0; i < fixed.length; i++) {
-      if (levels[i] === '#' && i >= fixed.length) break;
-      if (levels[i] !== fixed[i]) return deny(`${filter} is not under ${fixed.join('/')}`);
-    }
+    // the levels down to cmd must be literal (no + or # there); below it, anything
+    if (fixed.some((level, i) => levels[i] !== level)) return deny(`${filter} is not under ${fixed.join('/')}`);
     return { allowed: true };
-  }
-
-  /** The device a topic belongs to (for command topics coming from the hospital), or undefined. */
-  deviceOf(topic: string): string | undefined {
-    const levels = topic.split('/');
-    if (levels.length <= this.#prefix.length || !this.#prefix.every((level, i) => levels[i] === level)) return undefined;
-    return levels[this.#prefix.length];
   }
 }
 
