@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { UsmpError } from '../errors.js';
+import { readPemFile } from '../config/pem.js';
 import type { Logger } from '../log/logger.js';
 import type { BrokerStats } from './broker-stats.js';
 import { GuardedConnection } from './connection-guard.js';
@@ -112,9 +112,9 @@ export class BrokerListeners {
     } else if (config.type === 'tls') {
       server = createTlsServer(
         {
-          cert: readPem(config.cert_file, 'cert_file'),
-          key: readPem(config.key_file, 'key_file'),
-          ...(config.ca_file ? { ca: readPem(config.ca_file, 'ca_file') } : {}),
+          cert: readPemFile(config.cert_file, 'broker.listeners[].cert_file'),
+          key: readPemFile(config.key_file, 'broker.listeners[].key_file'),
+          ...(config.ca_file ? { ca: readPemFile(config.ca_file, 'broker.listeners[].ca_file') } : {}),
           requestCert: config.require_client_cert === true,
           rejectUnauthorized: config.require_client_cert === true,
           minVersion: 'TLSv1.2',
@@ -139,14 +139,5 @@ export class BrokerListeners {
     const port = (server.address() as { port: number }).port;
     this.#log.info({ event: 'broker.listening', type: config.type, host: config.host, port }, `broker listening (${config.type}) on ${config.host}:${port}`);
     return { type: config.type, host: config.host, port };
-  }
-}
-
-function readPem(file: string | undefined, key: string): Buffer {
-  if (!file) throw new UsmpError('USMP_E_CONFIG_INVALID', `a tls listener needs ${key}`);
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    throw new UsmpError('USMP_E_CONFIG_INVALID', `cannot read the listener's ${key} ${file}: ${(err as NodeJS.ErrnoException).code}`, { cause: err });
   }
 }

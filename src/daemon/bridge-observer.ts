@@ -33,7 +33,6 @@ export interface BridgeObserverOptions {
   outbox: DurableOutbox;
   broker: DeviceBroker;
   bridge: UpstreamBridge | undefined;
-  capacity: number;
   log: Logger;
   now?: () => number;
 }
@@ -79,13 +78,13 @@ export class BridgeObserver {
   }
 
   snapshot(): BridgeSnapshot {
-    const { outbox, broker, bridge, capacity } = this.#o;
+    const { outbox, broker, bridge } = this.#o;
     const oldest = outbox.oldestEnqueuedAt;
     return {
       outbox_depth: outbox.depth,
       outbox_bytes: outbox.bytes,
       outbox_oldest_age_s: oldest === undefined ? null : Math.max(0, (this.#now() - oldest) / 1000),
-      outbox_capacity: capacity,
+      outbox_capacity: outbox.capacity,
       outbox_full: this.#alarm,
       in_per_s: this.#rates.in,
       out_per_s: this.#rates.out,

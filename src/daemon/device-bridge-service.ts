@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import mqtt, { type IClientOptions } from 'mqtt';
 import type { LoadedConfig } from '../config/load.js';
-import { UsmpError } from '../errors.js';
+import { readPemFile } from '../config/pem.js';
 import type { Logger } from '../log/logger.js';
 import { DeviceBroker } from '../broker/device-broker.js';
 import { DeviceRegistry } from '../broker/device-registry.js';
@@ -83,7 +82,7 @@ export class DeviceBridgeService {
         keepaliveLimitS: b.keepalive_limit_s,
       },
     });
-    this.#observer = new BridgeObserver({ outbox, broker: this.#broker, bridge: this.#bridge, capacity: br.outbox_max_messages, log: log.child({ module: 'bridge' }) });
+    this.#observer = new BridgeObserver({ outbox, broker: this.#broker, bridge: this.#bridge, log: log.child({ module: 'bridge' }) });
     this.#bridge?.start();
     const broker = this.#broker;
     this.#listeners = new BrokerListeners((stream) => broker.aedes.handle(stream), {
@@ -118,8 +117,8 @@ export class DeviceBridgeService {
       keepalive: 30,
       connectTimeout: 10_000,
       rejectUnauthorized: true,
-      ...(up.ca_file ? { ca: readPem(up.ca_file, 'bridge.upstream.ca_file') } : {}),
-      ...(up.cert_file ? { cert: readPem(up.cert_file, 'bridge.upstream.cert_file'), key: secrets.get('bridge.upstream.key') } : {}),
+      ...(up.ca_file ? { ca: readPemFile(up.ca_file, 'bridge.upstream.ca_file') } : {}),
+      ...(up.cert_file ? { cert: readPemFile(up.cert_file, 'bridge.upstream.cert_file'), key: secrets.get('bridge.upstream.key') } : {}),
     };
     const url = up.url;
     return new UpstreamBridge({
@@ -137,13 +136,5 @@ export class DeviceBridgeService {
       ...(br.commands ? { onCommand: (topic: string, payload: Buffer) => this.#broker!.publishLocal(topic, payload, 1), commandLevel: COMMAND_LEVEL } : {}),
       log: this.#log.child({ module: 'bridge' }),
     });
-  }
-}
-
-function readPem(file: string, key: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    throw new UsmpError('USMP_E_CONFIG_INVALID', `${key}: cannot read ${file} (${(err as NodeJS.ErrnoException).code})`, { cause: err });
   }
 }

@@ -1,6 +1,6 @@
 import t from 'tap';
 import mqtt, { type MqttClient } from 'mqtt';
-import { startHospitalAndAppliance, type Device } from './fixtures.js';
+import { startHospitalAndAppliance, type Device, waitUntil } from './fixtures.js';
 import { missingCommand } from './requirements.js';
 
 // Issue 5, done-when 2: the appliance is killed with SIGKILL at 20 moments during a stream —
@@ -30,11 +30,11 @@ t.test(`SIGKILL of the appliance at ${KILLS} moments: every acknowledged message
   let rightAfterPuback = 0;
   for (let kill = 0; kill < KILLS; kill++) {
     const before = acked.size;
-    await verifier.waitFor(() => acked.size >= before + 100, 20_000); // the stream is flowing again
+    await waitUntil(() => acked.size >= before + 100, 20_000); // the stream is flowing again
     await new Promise((r) => setTimeout(r, Math.random() * 300));
     if (kill % 2 === 0) {
       killOnNextAck = true;
-      await verifier.waitFor(() => !appliance.running, 10_000);
+      await waitUntil(() => !appliance.running, 10_000);
       rightAfterPuback++;
     } else {
       await appliance.signal('SIGKILL');
@@ -48,7 +48,7 @@ t.test(`SIGKILL of the appliance at ${KILLS} moments: every acknowledged message
     const received = new Set(verifier.received.map((m) => m.payload));
     return [...acked].filter((p) => !received.has(p));
   };
-  const complete = await verifier.waitFor(() => missingFrom().length === 0, 60_000);
+  const complete = await waitUntil(() => missingFrom().length === 0, 60_000);
   const lost = missingFrom();
   t.ok(complete, `every acknowledged message arrived (${acked.size} acknowledged, ${lost.length} missing${lost.length ? `: ${lost.slice(0, 5).join(', ')}` : ''})`);
   t.equal(lost.length, 0, 'nothing acknowledged was lost');

@@ -13,7 +13,7 @@ import { SendLanes } from '../../src/bridge/send-lanes.js';
 import { TopicMap } from '../../src/bridge/topic-map.js';
 import { UpstreamBridge } from '../../src/bridge/upstream-bridge.js';
 import { HOSPITAL_USERS, HospitalBroker } from '../fixtures/hospital-mosquitto.js';
-import { HospitalVerifier, REMOTE_PREFIX } from './fixtures.js';
+import { HospitalVerifier, REMOTE_PREFIX, waitUntil } from './fixtures.js';
 import { missingCommand } from './requirements.js';
 
 // The bridge's less travelled paths, in-process: a message the hospital refuses (MQTT 5
@@ -65,8 +65,8 @@ t.test('a message the hospital refuses goes to rejected.log, the others through'
     await bridge.stop();
     await outbox.close();
   });
-  t.ok(await verifier.waitFor(() => outbox.depth === 0, 10_000), 'the outbox empties');
-  t.ok(await verifier.waitFor(() => verifier.received.length === 2, 5000), 'the two allowed messages arrive');
+  t.ok(await waitUntil(() => outbox.depth === 0, 10_000), 'the outbox empties');
+  t.ok(await waitUntil(() => verifier.received.length === 2, 5000), 'the two allowed messages arrive');
   t.same(verifier.received.map((m) => m.payload), ['72', '73']);
   t.equal(bridge.counters.rejected_by_hospital, 1, 'one refusal counted');
   const kept = decodeRecord(readFileSync(join(dir, 'rejected.log')), 0) as { message: OutboxMessage };
@@ -90,7 +90,7 @@ t.test('the hospital\'s Receive Maximum caps the window', missing ? { skip: miss
     await bridge.stop();
     await outbox.close();
   });
-  t.ok(await new HospitalVerifier().waitFor(() => outbox.depth === 0, 10_000), 'all 200 delivered');
+  t.ok(await waitUntil(() => outbox.depth === 0, 10_000), 'all 200 delivered');
   t.ok(lines.some((l) => l.includes('"event":"bridge.window_limited"') && l.includes('"window":5')), 'the smaller window is logged');
   t.ok(maxInFlight <= 5, `never more than 5 in flight (seen ${maxInFlight})`);
 });

@@ -103,8 +103,11 @@ export class Appliance {
     return exited;
   }
 
+  /** SIGTERM (a clean stop, which also writes its coverage), SIGKILL after 5 s; then its files go. */
   async destroy(): Promise<void> {
-    await this.signal('SIGKILL');
+    const kill = setTimeout(() => void this.signal('SIGKILL'), 5000);
+    await this.signal('SIGTERM');
+    clearTimeout(kill);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
@@ -147,15 +150,6 @@ export class HospitalVerifier {
     await this.#client!.publishAsync(topic, payload, { qos: 1 });
   }
 
-  async waitFor(predicate: () => boolean, timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (!predicate()) {
-      if (Date.now() > deadline) return false;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    return true;
-  }
-
   async close(): Promise<void> {
     await this.#client?.endAsync(true);
   }
@@ -180,4 +174,14 @@ export async function startHospitalAndAppliance(
   const verifier = await HospitalVerifier.start(hospital);
   t.teardown(() => verifier.close());
   return { hospital, appliance, verifier };
+}
+
+/** Polls `predicate` every 50 ms; false if it is still false after `timeoutMs`. */
+export async function waitUntil(predicate: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return true;
 }

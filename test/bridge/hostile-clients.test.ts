@@ -1,6 +1,6 @@
 import t from 'tap';
 import { connect as tcpConnect, type Socket } from 'node:net';
-import { connectDevice, REMOTE_PREFIX, startHospitalAndAppliance, type Device } from './fixtures.js';
+import { connectDevice, REMOTE_PREFIX, startHospitalAndAppliance, type Device, waitUntil } from './fixtures.js';
 import { missingCommand } from './requirements.js';
 
 // Issue 5, done-when 3: the prison LAN is hostile. Each bad client is refused or dropped as
@@ -18,7 +18,7 @@ t.test('hostile clients are refused and logged; enrolled devices keep working', 
   const ecg = await connectDevice(appliance.url, ECG);
   t.teardown(() => ecg.endAsync(true));
   const refused = (reason: string) => appliance.events('device.refused').filter((e) => e['reason'] === reason);
-  const arrived = (payload: string) => verifier.waitFor(() => verifier.received.some((m) => m.payload === payload), 10_000);
+  const arrived = (payload: string) => waitUntil(() => verifier.received.some((m) => m.payload === payload), 10_000);
 
   t.test('unenrolled, wrong password, no credentials: CONNACK 4; wrong client id: CONNACK 2', async (t) => {
     const cases: Array<[string, Device, Record<string, unknown>, number, string]> = [
@@ -30,7 +30,7 @@ t.test('hostile clients are refused and logged; enrolled devices keep working', 
     for (const [what, device, options, code, reason] of cases) {
       const err = await connectDevice(appliance.url, device, options).then((c) => (c.end(true), undefined), (e: Error & { code?: number }) => e);
       t.equal(err?.code, code, `${what}: refused with CONNACK ${code}`);
-      t.ok(await verifier.waitFor(() => refused(reason).length > 0, 2000), `${what}: logged as ${reason}`);
+      t.ok(await waitUntil(() => refused(reason).length > 0, 2000), `${what}: logged as ${reason}`);
     }
     t.notOk(appliance.lines.some((l) => l.includes('not-the-password') || l.includes(STETH.password)), 'no password in the logs');
   });
@@ -119,7 +119,7 @@ t.test('hostile clients are refused and logged; enrolled devices keep working', 
     const sockets: Socket[] = [];
     for (let i = 0; i < 120; i++) sockets.push(await rawConnection(appliance.port).catch(() => undefined as unknown as Socket));
     t.teardown(() => sockets.forEach((s) => s?.destroy()));
-    const logged = await verifier.waitFor(() => refused('too_many_connections').length + refused('connect_rate').length > 0, 5000);
+    const logged = await waitUntil(() => refused('too_many_connections').length + refused('connect_rate').length > 0, 5000);
     t.ok(logged, 'refusals logged (too_many_connections / connect_rate)');
     await ecg.publishAsync(`devices/${ECG.name}/ecg`, 'after-connection-flood', { qos: 1 });
     t.ok(await arrived('after-connection-flood'), 'the ECG still publishes to the hospital');

@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { MqttClient } from 'mqtt';
-import { connectDevice, startHospitalAndAppliance, type Device } from './fixtures.js';
+import { connectDevice, startHospitalAndAppliance, type Device, waitUntil } from './fixtures.js';
 import { missingCommand } from './requirements.js';
 
 // Issue 5, done-when 1: 100,000 QoS 1 messages from several devices while the hospital broker
@@ -32,14 +32,14 @@ t.test('100,000 messages across 3 hospital-broker restarts: all arrive, few dupl
     await hospital.stop();
     await new Promise((r) => setTimeout(r, 1000));
     await hospital.resume();
-    const reconnected = await verifier.waitFor(() => appliance.events('bridge.connected').length >= k + 2, 10_000);
+    const reconnected = await waitUntil(() => appliance.events('bridge.connected').length >= k + 2, 10_000);
     t.ok(reconnected, `the bridge reconnected after outage ${k + 1}`);
   }
   await publishing;
   t.equal(published, TOTAL, 'every publish was acknowledged to its device');
 
   const unique = () => new Set(verifier.received.map((m) => m.payload)).size;
-  const arrived = await verifier.waitFor(() => unique() >= TOTAL, 120_000);
+  const arrived = await waitUntil(() => unique() >= TOTAL, 120_000);
   t.ok(arrived, `all ${TOTAL} distinct messages reached the hospital (got ${unique()})`);
   const duplicates = verifier.received.length - unique();
   t.ok(duplicates <= WINDOW * OUTAGES, `duplicates ${duplicates} ≤ one window (${WINDOW}) per outage`);

@@ -89,6 +89,11 @@ export class DurableOutbox {
     return this.#nextSeq - this.#acks.watermark - this.#acks.ackedAbove;
   }
 
+  /** Most messages it holds before refusing. */
+  get capacity(): number {
+    return this.#o.maxMessages;
+  }
+
   /** How full the outbox is: the larger of messages/limit and bytes/limit (1 = full). */
   get fillRatio(): number {
     return Math.max(this.depth / this.#o.maxMessages, this.#bytes / this.#o.maxBytes);
