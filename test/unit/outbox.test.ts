@@ -57,6 +57,24 @@ t.test('segments roll over and go once all their messages are acknowledged', asy
   await box.close();
 });
 
+t.test('recovery reads records larger than its 4 MiB scan buffer, and many small ones across it', async (t) => {
+  const dir = t.testdir();
+  let box = await open(dir);
+  const big = Buffer.alloc(6 * 1024 * 1024, 7);
+  for (let i = 0; i < 20_000; i++) void box.append('usmp/dev1/small', Buffer.alloc(300, i % 256));
+  await box.append('usmp/dev1/image', big);
+  await box.append('usmp/dev1/small', Buffer.from('after'));
+  await box.close();
+  const problems: unknown[] = [];
+  box = await open(dir, { onRecoveryProblem: (p) => problems.push(p) });
+  t.same(problems, [], 'nothing reported');
+  t.equal(box.depth, 20_002, 'every message found again');
+  const [image, after] = await box.read(20_000, 2);
+  t.ok(image!.payload.equals(big), 'the 6 MiB record intact');
+  t.equal(after!.payload.toString(), 'after');
+  await box.close();
+});
+
 t.test('a torn write at the end (power cut) is cut off and reported', async (t) => {
   const dir = t.testdir();
   let box = await open(dir);

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsmpError } from '../../errors.js';
 import { AckLog } from './ack-log.js';
-import { decodeRecord, encodeRecord, type OutboxMessage } from './record.js';
+import { checkRecord, decodeRecord, encodeRecord, enqueuedAtOf, HEADER_BYTES, MAX_RECORD_BYTES, type OutboxMessage } from './record.js';
 
 // The durable outbox: an append-only log in segment files, the single source of truth between
 // a device's PUBACK and the hospital's. append() resolves only after fdatasync, and appends
@@ -261,20 +261,14 @@ export class DurableOutbox {
     for (const name of names) {
       const file = join(this.#o.dir, name);
       const firstSeq = Number(SEGMENT_NAME.exec(name)![1]);
-      const buf = readFileSync(file);
       const segment: Segment = { firstSeq, file, offsets: [], enqueuedAt: [], size: 0 };
-      let offset = 0;
-      while (offset < buf.length) {
-        const decoded = decodeRecord(buf, offset);
-        if (!('message' in decoded)) {
-          onProblem?.({ file, offset, reason: 'incomplete' in decoded ? 'torn record at the end' : decoded.corrupt });
-          truncateSync(file, offset);
-          break;
-        }
-        segment.offsets.push(offset);
-        segment.enqueuedAt.push(decoded.message.enqueuedAtMs);
-        offset += decoded.bytes;
-      }
+      const offset = scanSegment(file, (at, body) => {
+        segment.offsets.push(at);
+        segment.enqueuedAt.push(enqueuedAtOf(body));
+      }, (at, reason) => {
+        onProblem?.({ file, offset: at, reason });
+        truncateSync(file, at);
+      });
       segment.size = offset;
       const lastSeq = firstSeq + segment.offsets.length - 1;
       if (segment.offsets.length === 0 || lastSeq < this.#acks.watermark) {
@@ -290,6 +284,50 @@ export class DurableOutbox {
       expected = lastSeq + 1;
     }
     this.#nextSeq = Math.max(expected, this.#acks.watermark);
+  }
+}
+
+const SCAN_CHUNK = 4 * 1024 * 1024;
+
+/**
+ * Checks every record of a segment file through one reused 4 MiB buffer (not the whole file at
+ * once: a 64 MiB read per segment would stay in memory until the next major GC). Returns the
+ * end of the last good record; a torn or corrupt tail is reported from there.
+ */
+function scanSegment(file: string, onRecord: (offset: number, body: Buffer) => void, onProblem: (offset: number, reason: string) => void): number {
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    let buf = Buffer.allocUnsafe(SCAN_CHUNK);
+    let bufStart = 0;
+    let bufLength = 0;
+    let offset = 0;
+    const refill = (bytes: number) => {
+      if (bytes > buf.length) buf = Buffer.allocUnsafe(bytes);
+      bufStart = offset;
+      bufLength = readSync(fd, buf, 0, Math.min(buf.length, size - offset), offset);
+    };
+    const check = () => checkRecord(buf.subarray(0, bufLength), offset - bufStart);
+    while (offset < size) {
+      let checked = check();
+      if ('incomplete' in checked && bufStart + bufLength < size) {
+        refill(SCAN_CHUNK); // from this record on
+        checked = check();
+        if ('incomplete' in checked && bufLength >= HEADER_BYTES && bufLength < size - offset) {
+          refill(Math.min(HEADER_BYTES + buf.readUInt32LE(0), HEADER_BYTES + MAX_RECORD_BYTES)); // one record larger than the buffer
+          checked = check();
+        }
+      }
+      if (!('body' in checked)) {
+        onProblem(offset, 'incomplete' in checked ? 'torn record at the end' : checked.corrupt);
+        return offset;
+      }
+      onRecord(offset, checked.body);
+      offset += checked.bytes;
+    }
+    return offset;
+  } finally {
+    closeSync(fd);
   }
 }
 

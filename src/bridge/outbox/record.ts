@@ -34,24 +34,38 @@ export function encodeRecord(m: OutboxMessage): Buffer {
   return record;
 }
 
+export type CheckOutcome = { body: Buffer; bytes: number } | { incomplete: true } | { corrupt: string };
 export type DecodeOutcome = { message: OutboxMessage; bytes: number } | { incomplete: true } | { corrupt: string };
 
-/** Decodes the record at `offset` of `buf`. */
-export function decodeRecord(buf: Buffer, offset: number): DecodeOutcome {
+/** Checks the record at `offset` of `buf` (length, CRC, topic) without copying anything out. */
+export function checkRecord(buf: Buffer, offset: number): CheckOutcome {
   if (buf.length - offset < HEADER_BYTES) return { incomplete: true };
   const length = buf.readUInt32LE(offset);
   if (length < FIXED_BODY || length > MAX_RECORD_BYTES) return { corrupt: `record length ${length} out of range` };
   if (buf.length - offset - HEADER_BYTES < length) return { incomplete: true };
   const body = buf.subarray(offset + HEADER_BYTES, offset + HEADER_BYTES + length);
   if (crc32(body) !== buf.readUInt32LE(offset + 4)) return { corrupt: 'CRC mismatch' };
+  if (FIXED_BODY + body.readUInt16LE(17) > length) return { corrupt: 'topic longer than the record' };
+  return { body, bytes: HEADER_BYTES + length };
+}
+
+/** When a checked record was stored (read at recovery without decoding the message). */
+export function enqueuedAtOf(body: Buffer): number {
+  return body.readDoubleLE(8);
+}
+
+/** Decodes the record at `offset` of `buf`. */
+export function decodeRecord(buf: Buffer, offset: number): DecodeOutcome {
+  const checked = checkRecord(buf, offset);
+  if (!('body' in checked)) return checked;
+  const { body } = checked;
   const topicLength = body.readUInt16LE(17);
-  if (FIXED_BODY + topicLength > length) return { corrupt: 'topic longer than the record' };
   const qos = body.readUInt8(16);
   return {
-    bytes: HEADER_BYTES + length,
+    bytes: checked.bytes,
     message: {
       seq: Number(body.readBigUInt64LE(0)),
-      enqueuedAtMs: body.readDoubleLE(8),
+      enqueuedAtMs: enqueuedAtOf(body),
       qos: (qos > 2 ? 1 : qos) as 0 | 1 | 2,
       topic: body.subarray(FIXED_BODY, FIXED_BODY + topicLength).toString('utf8'),
       payload: Buffer.from(body.subarray(FIXED_BODY + topicLength)),
