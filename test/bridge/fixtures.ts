@@ -7,7 +7,6 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { DeviceRegistry } from '../../src/broker/device-registry.js';
 import { hashPassword } from '../../src/broker/password-hash.js';
 import { freeTcpPorts } from '../../src/exec/ports.js';
-import { DAEMON_NODE_OPTIONS } from '../../src/daemon/node-options.js';
 import { HOSPITAL_USERS, HospitalBroker } from '../fixtures/hospital-mosquitto.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -66,7 +65,7 @@ export class Appliance {
 
   /** Starts `usmp-edge run` and resolves once it logged daemon.ready; `wrap` can put it in a namespace. */
   async start(wrap: (argv: string[]) => string[] = (a) => a): Promise<void> {
-    const argv = wrap([process.execPath, ...DAEMON_NODE_OPTIONS, CLI, '--config', this.configFile, 'run']);
+    const argv = wrap([process.execPath, CLI, '--config', this.configFile, 'run']);
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
     let buffer = '';
