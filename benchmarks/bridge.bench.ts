@@ -138,7 +138,7 @@ export async function drain(kind: Kind, total: number, log: (l: string) => void)
   }
 }
 
-export async function backlogMemory(kind: Kind, total: number, log: (l: string) => void): Promise<Record<string, number>> {
+export async function backlogMemory(kind: Kind, total: number, log: (l: string) => void): Promise<Record<string, number | string>> {
   let appliance: Appliance | undefined;
   let local: HospitalBroker | undefined;
   try {
