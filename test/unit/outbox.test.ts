@@ -1,10 +1,12 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { appendFileSync, readdirSync } from 'node:fs';
+import { appendFileSync, constants as fsConstants, readdirSync } from 'node:fs';
+import { open as openFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { DurableOutbox } from '../../src/bridge/outbox/outbox.js';
+import { encodeRecord } from '../../src/bridge/outbox/record.js';
 
 // The durable outbox [issue 5 §2]: a message is acknowledged only once on disk; bounded; no
 // silent drop; survives SIGKILL (every resolved append is there after a restart).
@@ -54,6 +56,59 @@ t.test('segments roll over and go once all their messages are acknowledged', asy
   t.equal(segments(), 1, 'only the active segment is left');
   t.equal(box.depth, 0);
   t.equal(box.oldestEnqueuedAt, undefined);
+  await box.close();
+});
+
+t.test('a failed write refuses that batch and the one behind it; waiting appends are renumbered; the log stays gapless', async (t) => {
+  const dir = t.testdir();
+  let failNext = false;
+  // a real O_DSYNC file whose next write fails once, slowly (as ENOSPC would), injected as the segment file
+  const openSegmentFile = async (path: string) => {
+    const handle = await openFile(path, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_DSYNC, 0o600);
+    return {
+      writev: (buffers: Buffer[], position: number) => {
+        if (!failNext) return handle.writev(buffers, position);
+        failNext = false;
+        return new Promise<never>((_, reject) => setTimeout(() => reject(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' })), 30));
+      },
+      truncate: (length: number) => handle.truncate(length),
+      close: () => handle.close(),
+    };
+  };
+  let box = await open(dir, { openSegmentFile });
+  for (let i = 0; i < 10; i++) await box.append('t', Buffer.from(`kept ${i}`));
+  failNext = true;
+  const wave = (name: string) => Array.from({ length: 5 }, (_, i) => box.append('t', Buffer.from(`${name} ${i}`)));
+  const failing = wave('failing'); // the write that fails
+  await new Promise(setImmediate);
+  const behind = wave('behind'); // written at once, but behind the failure
+  await new Promise(setImmediate);
+  const waiting = wave('waiting'); // queued: two writes are already in flight
+  for (const outcome of await Promise.allSettled([...failing, ...behind])) {
+    t.match(outcome, { status: 'rejected', reason: { code: 'USMP_E_OUTBOX_IO', message: /ENOSPC/ } });
+  }
+  t.same(await Promise.all(waiting), [10, 11, 12, 13, 14], 'the waiting appends are renumbered right after what was acknowledged');
+  await box.close();
+
+  box = await open(dir);
+  const back = await box.read(0, 100);
+  t.same(back.map((m) => m.seq), Array.from({ length: 15 }, (_, i) => i), 'every acknowledged message is read back, no gap');
+  t.same(back.slice(10).map((m) => m.payload.toString()), [0, 1, 2, 3, 4].map((i) => `waiting ${i}`));
+  await box.close();
+});
+
+t.test('recovery cuts a record out of sequence (the stale tail of a rewound write)', async (t) => {
+  const dir = t.testdir();
+  let box = await open(dir);
+  for (let i = 0; i < 3; i++) await box.append('t', Buffer.from(`m${i}`));
+  await box.close();
+  const [segment] = readdirSync(dir).filter((f) => f.startsWith('seg-'));
+  appendFileSync(join(dir, segment!), encodeRecord({ seq: 7, enqueuedAtMs: 0, qos: 1, topic: 't', payload: Buffer.from('stale') }));
+  const problems: string[] = [];
+  box = await open(dir, { onRecoveryProblem: (p) => problems.push(p.reason) });
+  t.same(problems, ['record 7 where 3 was due']);
+  t.equal(box.depth, 3);
+  t.equal(await box.append('t', Buffer.from('next')), 3);
   await box.close();
 });
 

@@ -49,6 +49,11 @@ export function checkRecord(buf: Buffer, offset: number): CheckOutcome {
   return { body, bytes: HEADER_BYTES + length };
 }
 
+/** The seq of a checked record. */
+export function seqOf(body: Buffer): number {
+  return Number(body.readBigUInt64LE(0));
+}
+
 /** When a checked record was stored (read at recovery without decoding the message). */
 export function enqueuedAtOf(body: Buffer): number {
   return body.readDoubleLE(8);
@@ -64,7 +69,7 @@ export function decodeRecord(buf: Buffer, offset: number): DecodeOutcome {
   return {
     bytes: checked.bytes,
     message: {
-      seq: Number(body.readBigUInt64LE(0)),
+      seq: seqOf(body),
       enqueuedAtMs: enqueuedAtOf(body),
       qos: (qos > 2 ? 1 : qos) as 0 | 1 | 2,
       topic: body.subarray(FIXED_BODY, FIXED_BODY + topicLength).toString('utf8'),
