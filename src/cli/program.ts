@@ -9,6 +9,7 @@ import { registerProbeCommands } from './commands/probe.js';
 import { registerQosCommands } from './commands/qos.js';
 import { registerQualifyCommand } from './commands/qualify.js';
 import { registerResponderCommand } from './commands/responder.js';
+import { registerRtpCommands } from './commands/rtp.js';
 import { registerRunCommand } from './commands/run.js';
 import { createContext, type CliContext, type GlobalOptions } from './context.js';
 import { consoleOutput, EXIT, reportError, type Output } from './output.js';
@@ -44,6 +45,7 @@ export async function runCli(argv: string[], out: Output = consoleOutput): Promi
   registerQosCommands(program, getContext, setExit);
   registerRunCommand(program, getContext, setExit);
   registerDeviceCommands(program, getContext, setExit);
+  registerRtpCommands(program, getContext, setExit);
   registerDemoCommand(program, getContext, setExit);
 
   try {

@@ -1,0 +1,78 @@
+import type { Command } from 'commander';
+import { UsmpError } from '../../errors.js';
+import { runCaptureHelper } from '../../monitor/rtp/capture-helper.js';
+import { readCaptureFile } from '../../monitor/rtp/pcap-source.js';
+import { decodeRtpFrame } from '../../monitor/rtp/rtp-packet.js';
+import { RtpStreams, type RtpStreamSummary } from '../../monitor/rtp/rtp-streams.js';
+import type { CliContext } from '../context.js';
+import { EXIT, reportError } from '../output.js';
+
+// usmp-edge rtp analyze FILE: the passive call-quality analysis of the daemon, on a capture
+// file, so its figures can be set beside Wireshark's (`tshark -z rtp,streams`) on the same pcap.
+// usmp-edge capture-helper: the process that alone holds CAP_NET_RAW (started by the daemon).
+
+interface AnalyzeFlags {
+  filter: string;
+  clockRate: string[];
+  json?: boolean;
+}
+
+export function registerRtpCommands(program: Command, context: () => CliContext, setExit: (code: number) => void): void {
+  const rtp = program.command('rtp').description('passive analysis of RTP (calls) from a capture');
+  const analyze = rtp
+    .command('analyze <file>')
+    .description('per-stream RTP figures of a pcap file (packets, lost, jitter as RFC 3550 and Wireshark compute it, DSCP)')
+    .option('--filter <bpf>', 'capture filter applied while reading', 'udp')
+    .option('--clock-rate <pt=hz>', 'clock rate of a dynamic payload type, e.g. 96=90000 (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option('--json', 'print one JSON document on stdout');
+  analyze.action(async (file: string) => {
+    const ctx = context();
+    const flags = analyze.opts<AnalyzeFlags>();
+    try {
+      const streams = new RtpStreams({ clockRates: parseClockRates(flags.clockRate) });
+      const frames = await readCaptureFile(file, flags.filter, (f) => {
+        const packet = decodeRtpFrame(f.linkType, f.frame, f.timeMs);
+        if (packet) streams.add(packet);
+      });
+      const summaries = streams.summaries();
+      if (flags.json) ctx.out.json({ file, frames, streams: summaries });
+      else printStreams(ctx, file, frames, summaries);
+      setExit(EXIT.OK);
+    } catch (err) {
+      setExit(reportError(err, ctx.out, flags.json === true));
+    }
+  });
+
+  program
+    .command('capture-helper', { hidden: true })
+    .description('capture RTP headers on an interface and write them as JSON lines (started by `usmp-edge run`)')
+    .requiredOption('--iface <name>', 'interface to capture on')
+    .option('--filter <bpf>', 'capture filter', 'udp')
+    .action((opts: { iface: string; filter: string }) => {
+      try {
+        runCaptureHelper(opts.iface, opts.filter);
+      } catch (err) {
+        setExit(reportError(err, context().out, false));
+        process.exit(EXIT.ERROR);
+      }
+    });
+}
+
+export function parseClockRates(values: readonly string[]): Record<number, number> {
+  const rates: Record<number, number> = {};
+  for (const v of values) {
+    const m = /^(\d{1,3})=(\d+)$/.exec(v);
+    if (!m || Number(m[1]) > 127 || Number(m[2]) === 0) throw new UsmpError('USMP_E_USAGE', `--clock-rate ${v}: expected PT=HZ with a payload type 0..127, e.g. 96=90000`);
+    rates[Number(m[1])] = Number(m[2]);
+  }
+  return rates;
+}
+
+function printStreams(ctx: CliContext, file: string, frames: number, streams: RtpStreamSummary[]): void {
+  ctx.out.say(`${file}: ${frames} frames, ${streams.length} RTP stream(s)`);
+  for (const s of streams) {
+    const jitter = s.mean_jitter_ms === undefined ? 'jitter n/a (clock rate unknown: --clock-rate)' : `jitter mean ${s.mean_jitter_ms.toFixed(3)} ms, max ${s.max_jitter_ms!.toFixed(3)} ms`;
+    const dscp = Object.entries(s.dscp).map(([k, n]) => `${k}×${n}`).join(' ');
+    ctx.out.say(`  ${s.ssrc} ${s.src}:${s.src_port} → ${s.dst}:${s.dst_port} PT ${s.payload_type}: ${s.packets} packets, lost ${s.lost} (${s.lost_pct.toFixed(2)} %), ${jitter}, DSCP ${dscp}`);
+  }
+}

@@ -1,0 +1,36 @@
+import { openLiveCapture } from './pcap-source.js';
+import { decodeRtpFrame, type RtpPacketInfo } from './rtp-packet.js';
+
+// The capture helper: the only process of the appliance that holds CAP_NET_RAW. It decodes RTP
+// headers (nothing of the payload leaves it) and writes one JSON line per packet on stdout for
+// the daemon, plus a stats line every 5 s. It ends when the daemon goes (its parent changes) or on
+// SIGTERM, by process.exit: node-pcap's close() leaves the process hanging (packages.md §5).
+
+export type HelperLine = { rtp: RtpPacketInfo } | { stats: { received: number; dropped: number } } | { ready: { iface: string; filter: string } };
+
+export function runCaptureHelper(iface: string, filter: string): void {
+  let pending: string[] = [];
+  const flush = (): void => {
+    if (pending.length === 0) return;
+    process.stdout.write(`${pending.join('\n')}\n`);
+    pending = [];
+  };
+  const emit = (line: HelperLine): void => {
+    if (pending.push(JSON.stringify(line)) === 1) setImmediate(flush);
+  };
+  const capture = openLiveCapture(iface, filter, (f) => {
+    const rtp = decodeRtpFrame(f.linkType, f.frame, f.timeMs);
+    if (rtp) emit({ rtp });
+  });
+  emit({ ready: { iface, filter } });
+  setInterval(() => emit({ stats: capture.stats() }), 5000).unref();
+  const end = (): never => {
+    flush();
+    process.exit(0);
+  };
+  const parent = process.ppid;
+  setInterval(() => process.ppid !== parent && end(), 1000).unref(); // the daemon died: we are orphaned
+  process.once('SIGTERM', end);
+  process.once('SIGINT', end);
+  process.stdout.on('error', end); // the daemon went away
+}
