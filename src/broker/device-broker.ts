@@ -33,6 +33,8 @@ export interface DeviceBrokerOptions {
   registry: DeviceRegistry;
   store: MessageStore;
   topicPrefix: string;
+  /** Enrolled clients that may read the monitor's state and alert topics. */
+  alertReaders?: readonly string[];
   limits: BrokerLimits;
   log: Logger;
   stats?: BrokerStats;
@@ -60,7 +62,7 @@ export class DeviceBroker {
     this.aedes = aedes;
     this.#o = options;
     this.stats = options.stats ?? new BrokerStats();
-    this.acl = new TopicAcl(options.topicPrefix);
+    this.acl = new TopicAcl(options.topicPrefix, options.alertReaders ?? []);
     this.#now = options.now ?? Date.now;
   }
 
@@ -88,9 +90,9 @@ export class DeviceBroker {
   }
 
   /** Delivers a message to local subscribers (commands from the hospital). */
-  publishLocal(topic: string, payload: Buffer, qos: 0 | 1): Promise<void> {
+  publishLocal(topic: string, payload: Buffer, qos: 0 | 1, retain = false): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.aedes.publish({ cmd: 'publish', topic, payload, qos, retain: false, dup: false }, (err) => (err ? reject(err) : resolve()));
+      this.aedes.publish({ cmd: 'publish', topic, payload, qos, retain, dup: false }, (err) => (err ? reject(err) : resolve()));
     });
   }
 

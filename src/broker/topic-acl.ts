@@ -2,6 +2,8 @@
 // topics. With prefix "devices" and device "ecg-1":
 //   publish   devices/ecg-1/<anything>        except devices/ecg-1/cmd[/…] (commands come from the hospital)
 //   subscribe devices/ecg-1/cmd[/…]           wildcards allowed only below cmd
+// and, for the supervision clients named as alert readers only, the monitor's topics
+//   subscribe usmp-edge/monitor[/…]           (retained link state, alert events) [issue 6 §5]
 // [issue 5 §1; reference broker-and-bridge.md §8: mosquitto `pattern write devices/%u/#`]
 
 export type AclDecision = { allowed: true } | { allowed: false; reason: string };
@@ -10,9 +12,13 @@ export const COMMAND_LEVEL = 'cmd';
 
 export class TopicAcl {
   readonly #prefix: string[];
+  readonly #readers: ReadonlySet<string>;
+  readonly #monitorRoot: string[];
 
-  constructor(prefix: string) {
+  constructor(prefix: string, alertReaders: readonly string[] = [], monitorRoot = 'usmp-edge/monitor') {
     this.#prefix = prefix.split('/').filter((level) => level !== '');
+    this.#readers = new Set(alertReaders);
+    this.#monitorRoot = monitorRoot.split('/').filter((level) => level !== '');
   }
 
   /** Topic of a device's own tree: devices/<name>. */
@@ -34,6 +40,7 @@ export class TopicAcl {
 
   canSubscribe(device: string, filter: string): AclDecision {
     const levels = filter.split('/');
+    if (this.#readers.has(device) && this.#monitorRoot.every((level, i) => levels[i] === level)) return { allowed: true };
     const fixed = [...this.#prefix, device, COMMAND_LEVEL];
     // the levels down to cmd must be literal (no + or # there); below it, anything
     if (fixed.some((level, i) => levels[i] !== level)) return deny(`${filter} is not under ${fixed.join('/')}`);

@@ -1,0 +1,115 @@
+import { runStampSession, type StampSessionResult } from '../measure/stamp/sender.js';
+import { summariseLatency } from '../measure/stamp/metrics.js';
+import { classify } from '../qualify/dscp-check.js';
+import type { DscpStatus, ProbeWindow } from './link-rules.js';
+
+// Background latency probing [issue 6 §2]: a STAMP session per window (15 s by default) at a
+// low rate, like perfSONAR's powstream. Sessions follow each other without a gap: the next
+// starts when the previous has sent its last probe, while it still waits for late replies.
+// Overhead on the wire: a 44-octet STAMP test packet is 86 octets in an Ethernet frame
+// (+ 14 + 20 + 8), 98 with the Class-of-Service TLV; at 12 probes/s that is 9.4 kbit/s per
+// direction — under the 10 kbit/s budget (measured: benchmarks/monitor.bench.ts).
+
+export interface ProberOptions {
+  target: string;
+  port: number;
+  windowMs: number;
+  probesPerSecond: number;
+  /** DSCP the probes carry and ask to be reflected with (RFC 8972 CoS TLV); undefined: not checked. */
+  dscp?: number;
+  /** True when our nftables annotation reads the DSCP of replies (needs CAP_NET_ADMIN). */
+  readsReplyDscp: boolean;
+  onWindow: (w: ProbeWindow) => void;
+  onError: (err: Error) => void;
+}
+
+export const STAMP_PROBE_OCTETS = 44;
+
+export class LinkProber {
+  readonly #o: ProberOptions;
+  readonly #abort = new AbortController();
+  #loop: Promise<void> | undefined;
+  readonly #sessions = new Set<Promise<void>>();
+
+  constructor(options: ProberOptions) {
+    this.#o = options;
+  }
+
+  start(): void {
+    this.#loop = this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    await this.#loop;
+    await Promise.allSettled([...this.#sessions]);
+  }
+
+  async #run(): Promise<void> {
+    const o = this.#o;
+    const intervalMs = 1000 / o.probesPerSecond;
+    const count = Math.max(1, Math.round(o.windowMs / intervalMs));
+    let ssid = 1;
+    while (!this.#abort.signal.aborted) {
+      const startedAt = Date.now();
+      const session = runStampSession({
+        target: o.target,
+        port: o.port,
+        count,
+        intervalMs,
+        size: STAMP_PROBE_OCTETS,
+        ssid: ssid++ & 0xffff,
+        waitMs: 1000,
+        signal: this.#abort.signal,
+        ...(o.dscp !== undefined ? { cos: { dscp: o.dscp } } : {}),
+      }).then(
+        (result) => o.onWindow(windowOf(result, startedAt, o)),
+        (err: Error) => {
+          if (!this.#abort.signal.aborted) o.onError(err);
+        },
+      );
+      this.#sessions.add(session);
+      void session.finally(() => this.#sessions.delete(session));
+      // the next window starts when this one has sent its last probe
+      await sleep(count * intervalMs, this.#abort.signal);
+      if (!this.#abort.signal.aborted && this.#sessions.size > 2) await Promise.race([...this.#sessions]); // never pile up
+    }
+  }
+}
+
+function windowOf(result: StampSessionResult, startedAt: number, o: ProberOptions): ProbeWindow {
+  const s = summariseLatency(result);
+  const sent = Math.max(1, s.sent);
+  const split = s.loss_split;
+  const forward = split?.forward ?? s.sent - s.received;
+  const backward = split?.backward ?? s.sent - s.received;
+  const answered = result.records.filter((r) => r.rttNs !== undefined);
+  const status = (seen: Array<number | undefined>): DscpStatus | undefined => {
+    if (o.dscp === undefined || answered.length === 0) return undefined;
+    const c = classify(o.dscp, seen);
+    return c.status === 'not-verified' ? undefined : c.status;
+  };
+  return {
+    startedAt,
+    endedAt: Date.now(),
+    sent: s.sent,
+    received: s.received,
+    ...(s.received > 0 ? { rttMedianMs: s.rtt_ms.median } : {}),
+    ...(s.received > 1 ? { ipdvMeanMs: s.ipdv_ms.mean } : {}),
+    lossUpPct: (100 * forward) / sent,
+    lossDownPct: (100 * backward) / Math.max(1, sent - forward),
+    ...(answered.some((r) => r.cosUnprocessed) ? {} : { dscpUp: status(answered.map((r) => r.dscpAtReflector)) }),
+    ...(o.readsReplyDscp ? { dscpDown: status(answered.map((r) => r.dscpAtSender)) } : {}),
+  };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+}
