@@ -67,6 +67,27 @@ export const customFormats: convict.Format[] = [
     },
   },
   {
+    name: 'string-list',
+    validate(value: unknown) {
+      if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v === '')) throw new Error('must be a list of non-empty strings, e.g. ["supervision"]');
+    },
+  },
+  {
+    name: 'host-port',
+    validate(value: unknown) {
+      if (value === '') return;
+      if (typeof value !== 'string' || !/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d{1,5})$/.test(value) || Number(value.split(':').at(-1)) > 65535) {
+        throw new Error('must be HOST:PORT such as 127.0.0.1:9469 (port 0: any free port), or empty to disable');
+      }
+    },
+  },
+  {
+    name: 'hour',
+    validate(value: unknown) {
+      if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 23) throw new Error('must be an hour of the day, 0 to 23');
+    },
+  },
+  {
     name: 'broker-listeners',
     validate(value: unknown) {
       if (!Array.isArray(value)) throw new Error('must be a list of listeners such as [{"type": "tcp", "host": "0.0.0.0", "port": 1883}]');

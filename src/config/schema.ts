@@ -98,6 +98,45 @@ export const schemaDefinition = {
     outbox_max_mb: { doc: 'Outbox capacity in MiB on disk', format: 'nat', default: 2048 },
     stats_interval_s: { doc: 'Every so often, a log event with queue depth, oldest age and rates (0: never)', format: 'nat', default: 60 },
   },
+  monitor: {
+    target: { doc: 'Responder probed around the clock (a usmp-edge responder at the hospital); empty: qualify.target; both empty: no monitoring', format: 'host', default: '' },
+    stamp_port: { doc: 'STAMP port of the responder', format: 'port', default: 862 },
+    profile: { doc: 'Profile whose limits the link is held to; empty: qualify.profile', format: String, default: '' },
+    window_s: { doc: 'Length of a probe window; each is judged on its own [Microsoft Teams: "in any 15 s"]', format: 'nat', default: 15 },
+    probes_per_s: { doc: 'STAMP probes per second (12/s is 9.4 kbit/s per direction on Ethernet)', format: 'positive-number', default: 12 },
+    rtt_increase_ms: { doc: 'DEGRADED when a window\'s median RTT exceeds the link\'s baseline (lowest median of baseline_hours) by this much', format: 'nat', default: 20 },
+    baseline_hours: { doc: 'Period over which the RTT baseline is the lowest window median', format: 'nat', default: 24 },
+    enter_windows: { doc: 'Windows in a row judged worse before a metric\'s state worsens', format: 'nat', default: 1 },
+    leave_windows: { doc: 'Windows in a row judged better before a metric\'s state improves (hysteresis)', format: 'nat', default: 4 },
+    throughput: {
+      interval_min: { doc: 'Minutes between scheduled throughput tests (0: none)', format: 'nat', default: 360 },
+      duration_s: { doc: 'Length of each direction of a test (≤ 10 s: ≤ 20 s in all)', format: 'nat', default: 8 },
+      off_peak_from_hour: { doc: 'Tests run only from this local hour…', format: 'hour', default: 0 },
+      off_peak_to_hour: { doc: '…to this one (equal to the first: any hour)', format: 'hour', default: 0 },
+      iperf_port: { doc: 'First iperf3 port of the responder', format: 'port', default: 5201 },
+      iperf_ports: { doc: 'Number of iperf3 ports at the responder (busy → next)', format: 'nat', default: 4 },
+      drop_pct: { doc: 'DEGRADED when a test gives this much less than the best of the last 8', format: 'nat', default: 30 },
+      skip_during_calls: { doc: 'Skip a test while RTP is seen (a consultation in progress); needs capture.interface', format: Boolean, default: true },
+    },
+    alerts: {
+      state_topic: { doc: 'Retained topic on the local broker holding the link state', format: String, default: 'usmp-edge/monitor/state' },
+      events_topic: { doc: 'Topic on the local broker receiving each alert', format: String, default: 'usmp-edge/monitor/events' },
+      readers: { doc: 'Enrolled clients (usmp-edge device add) allowed to read the two topics above', format: 'string-list', default: [] as string[] },
+      webhook_url: { doc: 'HTTP(S) URL receiving each alert as a JSON POST (empty: none)', format: String, default: '' },
+      webhook_token_file: { doc: 'File holding a bearer token sent with webhook posts', format: 'secret-file', default: '' },
+      webhook_attempts: { doc: 'Attempts per alert before it goes to the dead-letter file', format: 'nat', default: 8 },
+      dead_letter_file: { doc: 'Where alerts the webhook could not take are kept (JSON lines)', format: String, default: '/var/lib/usmp-edge/alerts-dead-letter.ndjson' },
+    },
+  },
+  capture: {
+    interface: { doc: 'Interface on which telemedicine calls pass (mirror port or inline); empty: no passive analysis', format: String, default: '' },
+    filter: { doc: 'Capture filter (BPF) selecting the calls\' media', format: String, default: 'udp' },
+    clock_rates: { doc: 'Clock rates of dynamic RTP payload types, as "PT=HZ" (e.g. "96=90000", "111=48000")', format: 'string-list', default: [] as string[] },
+    idle_s: { doc: 'A stream silent this long has ended (its summary is logged)', format: 'nat', default: 30 },
+  },
+  metrics: {
+    listen: { doc: 'HOST:PORT of /metrics (Prometheus) and /health; empty: off', format: 'host-port', default: '127.0.0.1:9469' },
+  },
 };
 
 export type ConfigDefinition = typeof schemaDefinition;

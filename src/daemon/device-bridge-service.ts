@@ -35,6 +35,12 @@ export class DeviceBridgeService {
     return this.#listeners?.bound ?? [];
   }
 
+  /** Publishes on the local broker (the monitor's state and alerts). */
+  publishLocal(topic: string, payload: Buffer, qos: 0 | 1, retain = false): Promise<void> {
+    if (!this.#broker) return Promise.reject(new Error('the broker is not running'));
+    return this.#broker.publishLocal(topic, payload, qos, retain);
+  }
+
   snapshot(): BridgeSnapshot | undefined {
     return this.#observer?.snapshot();
   }
@@ -70,6 +76,7 @@ export class DeviceBridgeService {
       registry: new DeviceRegistry(b.devices_file),
       store,
       topicPrefix: b.topic_prefix,
+      alertReaders: this.#config.values.monitor.alerts.readers,
       log: log.child({ module: 'broker' }),
       limits: {
         maxPayloadBytes: b.max_payload_bytes,

@@ -23,6 +23,8 @@ export class Appliance {
   readonly configFile: string;
   port = 0;
   host = '127.0.0.1';
+  /** Port of /metrics and /health, read back from the daemon.ready event. */
+  metricsPort: number | undefined;
   #child: ChildProcess | undefined;
   lines: string[] = [];
 
@@ -31,7 +33,7 @@ export class Appliance {
     this.configFile = join(dir, 'config.json');
   }
 
-  static async create(hospital: HospitalBroker | undefined, devices: Device[], extra: { broker?: Record<string, unknown>; bridge?: Record<string, unknown>; host?: string } = {}): Promise<Appliance> {
+  static async create(hospital: HospitalBroker | undefined, devices: Device[], extra: { broker?: Record<string, unknown>; bridge?: Record<string, unknown>; host?: string; sections?: Record<string, unknown> } = {}): Promise<Appliance> {
     const appliance = new Appliance(mkdtempSync(join(tmpdir(), 'usmp-appliance-')));
     appliance.host = extra.host ?? '127.0.0.1';
     appliance.port = (await freeTcpPorts(1))[0]!;
@@ -50,6 +52,8 @@ export class Appliance {
         stats_interval_s: 1,
         ...extra.bridge,
       },
+      metrics: { listen: `${appliance.host}:0` },
+      ...extra.sections,
     };
     writeFileSync(appliance.configFile, JSON.stringify(config, null, 2));
     return appliance;
@@ -79,7 +83,10 @@ export class Appliance {
           const line = buffer.slice(0, nl);
           buffer = buffer.slice(nl + 1);
           this.lines.push(line);
-          if (line.includes('"daemon.ready"')) resolve();
+          if (line.includes('"daemon.ready"')) {
+            this.metricsPort = (JSON.parse(line) as { metrics?: { port: number } | null }).metrics?.port;
+            resolve();
+          }
         }
       });
       child.once('exit', (code) => reject(new Error(`usmp-edge run exited (${code}) before ready: ${stderr}${this.lines.slice(-5).join('\n')}`)));

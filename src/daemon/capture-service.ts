@@ -1,0 +1,115 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { DecorrelatedJitter } from '../bridge/backoff.js';
+import type { Logger } from '../log/logger.js';
+import type { HelperLine } from '../monitor/rtp/capture-helper.js';
+import { RtpStreams, type RtpStreamSummary } from '../monitor/rtp/rtp-streams.js';
+
+// Passive call quality in the daemon [issue 6 §4]: the capture helper (`usmp-edge
+// capture-helper`, the only process with CAP_NET_RAW) is started, watched and restarted with
+// backoff when it dies; its RTP headers feed the per-SSRC analysis here, without privilege.
+
+export type PartStatus = 'starting' | 'running' | 'restarting' | 'failed' | 'stopped' | 'disabled';
+
+export interface CaptureServiceOptions {
+  /** argv of the helper: [node, cli.js, 'capture-helper', …]; a test or a unit may wrap it. */
+  argv: string[];
+  clockRates: Record<number, number>;
+  idleMs: number;
+  log: Logger;
+}
+
+export class CaptureService {
+  readonly #o: CaptureServiceOptions;
+  readonly streams: RtpStreams;
+  readonly #backoff = new DecorrelatedJitter(1000, 30_000);
+  #child: ChildProcess | undefined;
+  #restartTimer: NodeJS.Timeout | undefined;
+  #idleTimer: NodeJS.Timeout | undefined;
+  #stopping = false;
+  status: PartStatus = 'stopped';
+  lastError: string | undefined;
+  restarts = 0;
+  lastStats: { received: number; dropped: number } | undefined;
+  readonly ended: RtpStreamSummary[] = [];
+
+  constructor(options: CaptureServiceOptions) {
+    this.#o = options;
+    this.streams = new RtpStreams({ clockRates: options.clockRates });
+  }
+
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  start(): void {
+    this.#stopping = false;
+    this.#spawn();
+    this.#idleTimer = setInterval(() => this.#endIdle(), Math.min(5000, this.#o.idleMs)).unref();
+  }
+
+  /** A call is in progress when a stream had a packet in the last 5 s. */
+  callInProgress(now = Date.now()): boolean {
+    return this.streams.active(now, 5000).length > 0;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    clearTimeout(this.#restartTimer);
+    clearInterval(this.#idleTimer);
+    const child = this.#child;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+      await exited;
+      clearTimeout(timer);
+    }
+    this.status = 'stopped';
+  }
+
+  #spawn(): void {
+    this.status = this.restarts === 0 ? 'starting' : 'restarting';
+    const [command, ...args] = this.#o.argv;
+    const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.#child = child;
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+    createInterface({ input: child.stdout! }).on('line', (line) => this.#line(line));
+    child.once('error', (err) => (this.lastError = err.message));
+    child.once('exit', (code, signal) => {
+      if (this.#stopping) return;
+      this.lastError = `capture helper ended (${signal ?? `exit ${code}`})${stderr ? `: ${stderr.trim().split('\n').at(-1)}` : ''}`;
+      this.status = 'restarting';
+      this.restarts++;
+      const delay = this.#backoff.next();
+      this.#o.log.error({ event: 'capture.helper_died', pid: child.pid, code, signal, restart_in_ms: delay, err: this.lastError }, 'the capture helper died; restarting it');
+      this.#restartTimer = setTimeout(() => this.#spawn(), delay);
+    });
+  }
+
+  #line(line: string): void {
+    let parsed: HelperLine;
+    try {
+      parsed = JSON.parse(line) as HelperLine;
+    } catch {
+      this.#o.log.warn({ event: 'capture.bad_line', bytes: line.length }, 'the capture helper wrote a line that is not JSON');
+      return;
+    }
+    if ('rtp' in parsed) this.streams.add(parsed.rtp);
+    else if ('stats' in parsed) this.lastStats = parsed.stats;
+    else if ('ready' in parsed) {
+      this.status = 'running';
+      this.#backoff.reset();
+      this.#o.log.info({ event: 'capture.ready', pid: this.#child?.pid, ...parsed.ready }, 'capture helper ready');
+    }
+  }
+
+  #endIdle(): void {
+    for (const s of this.streams.endIdle(Date.now(), this.#o.idleMs)) {
+      this.ended.push(s);
+      if (this.ended.length > 50) this.ended.shift();
+      this.#o.log.info({ event: 'call.stream_ended', stream: s }, `RTP stream ${s.ssrc} ended: ${s.packets} packets, lost ${s.lost}, mean jitter ${s.mean_jitter_ms ?? 'n/a'} ms`);
+    }
+  }
+}
