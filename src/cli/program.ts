@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { LOG_LEVELS } from '../config/schema.js';
 import { UsmpError } from '../errors.js';
 import { VERSION } from '../version.js';
+import { registerCheckCommand } from './commands/check.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerDeviceCommands } from './commands/device.js';
@@ -46,6 +47,7 @@ export async function runCli(argv: string[], out: Output = consoleOutput): Promi
   registerRunCommand(program, getContext, setExit);
   registerDeviceCommands(program, getContext, setExit);
   registerRtpCommands(program, getContext, setExit);
+  registerCheckCommand(program, getContext, setExit);
   registerDemoCommand(program, getContext, setExit);
 
   try {

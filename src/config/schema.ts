@@ -109,7 +109,7 @@ export const schemaDefinition = {
     enter_windows: { doc: 'Windows in a row judged worse before a metric\'s state worsens', format: 'nat', default: 1 },
     leave_windows: { doc: 'Windows in a row judged better before a metric\'s state improves (hysteresis)', format: 'nat', default: 4 },
     throughput: {
-      interval_min: { doc: 'Minutes between scheduled throughput tests (0: none)', format: 'nat', default: 360 },
+      interval_min: { doc: 'Minutes between scheduled throughput tests (0: none)', format: 'non-negative-number', default: 360 },
       duration_s: { doc: 'Length of each direction of a test (≤ 10 s: ≤ 20 s in all)', format: 'nat', default: 8 },
       off_peak_from_hour: { doc: 'Tests run only from this local hour…', format: 'hour', default: 0 },
       off_peak_to_hour: { doc: '…to this one (equal to the first: any hour)', format: 'hour', default: 0 },

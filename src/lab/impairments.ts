@@ -14,7 +14,9 @@ export function impairmentRuleset(links: Record<Direction, { dev: string; link: 
     const loss = link.lossPct ?? 0;
     if (loss > 0) {
       const threshold = Math.round((loss / 100) * LOSS_SCALE);
-      rules.push(`oifname "${dev}" numgen random mod ${LOSS_SCALE} < ${threshold} counter drop comment "loss-${direction}"`);
+      // 100 %: the link is cut (numgen's threshold would be out of its range)
+      const draw = threshold >= LOSS_SCALE ? '' : `numgen random mod ${LOSS_SCALE} < ${threshold} `;
+      rules.push(`oifname "${dev}" ${draw}counter drop comment "loss-${direction}"`);
     }
     const dscp = link.dscp ?? { kind: 'keep' };
     if (dscp.kind === 'bleach') rules.push(`oifname "${dev}" counter ip dscp set 0 comment "bleach-${direction}"`);

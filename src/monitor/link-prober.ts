@@ -80,9 +80,12 @@ export class LinkProber {
 function windowOf(result: StampSessionResult, startedAt: number, o: ProberOptions): ProbeWindow {
   const s = summariseLatency(result);
   const sent = Math.max(1, s.sent);
-  const split = s.loss_split;
-  const forward = split?.forward ?? s.sent - s.received;
-  const backward = split?.backward ?? s.sent - s.received;
+  const lost = s.sent - s.received;
+  // the split needs a stateful reflector and a consistent count; otherwise both directions
+  // are charged with the round-trip loss (the conservative reading)
+  const split = s.loss_split && s.loss_split.forward >= 0 && s.loss_split.backward >= 0 && s.loss_split.forward + s.loss_split.backward <= lost ? s.loss_split : undefined;
+  const forward = split?.forward ?? lost;
+  const backward = split?.backward ?? lost;
   const answered = result.records.filter((r) => r.rttNs !== undefined);
   const status = (seen: Array<number | undefined>): DscpStatus | undefined => {
     if (o.dscp === undefined || answered.length === 0) return undefined;
@@ -96,8 +99,8 @@ function windowOf(result: StampSessionResult, startedAt: number, o: ProberOption
     received: s.received,
     ...(s.received > 0 ? { rttMedianMs: s.rtt_ms.median } : {}),
     ...(s.received > 1 ? { ipdvMeanMs: s.ipdv_ms.mean } : {}),
-    lossUpPct: (100 * forward) / sent,
-    lossDownPct: (100 * backward) / Math.max(1, sent - forward),
+    lossUpPct: Math.min(100, (100 * forward) / sent),
+    lossDownPct: Math.min(100, (100 * backward) / Math.max(1, split ? sent - forward : sent)),
     ...(answered.some((r) => r.cosUnprocessed) ? {} : { dscpUp: status(answered.map((r) => r.dscpAtReflector)) }),
     ...(o.readsReplyDscp ? { dscpDown: status(answered.map((r) => r.dscpAtSender)) } : {}),
   };

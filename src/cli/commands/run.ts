@@ -41,7 +41,7 @@ async function runDaemon(ctx: CliContext): Promise<void> {
         const restarted = await daemon.reload(next);
         log.info({ event: 'daemon.reloaded', restarted }, restarted.length ? `configuration reloaded; restarted: ${restarted.join(', ')}` : 'configuration reloaded; nothing changed');
       } catch (err) {
-        log.error({ event: 'daemon.reload_refused', err: (err as Error).message, code: (err as { code?: string }).code }, `new configuration refused, the running one is kept: ${(err as Error).message}`);
+        log.error({ event: 'daemon.reload_refused', err: (err as Error).message, code: (err as { code?: string }).code, details: (err as { details?: unknown }).details }, `new configuration refused, the running one is kept: ${(err as Error).message}`);
       }
       systemd.send('READY=1');
     });
