@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import type { LoadedConfig } from '../config/load.js';
 import type { Logger } from '../log/logger.js';
-import { parseClockRates } from '../cli/commands/rtp.js';
+import { parseClockRates } from '../monitor/rtp/rtp-streams.js';
 import { VERSION } from '../version.js';
 import { CaptureService, type PartStatus } from './capture-service.js';
 import { DeviceBridgeService } from './device-bridge-service.js';
@@ -145,7 +145,7 @@ export class ApplianceDaemon {
         if (!c.interface) return;
         this.#capture = new CaptureService({
           argv: [process.execPath, CLI, 'capture-helper', '--iface', c.interface, '--filter', c.filter],
-          clockRates: parseClockRates(c.clock_rates),
+          clockRates: parseClockRates(c.clock_rates, 'capture.clock_rates'),
           idleMs: c.idle_s * 1000,
           log: this.#log.child({ module: 'capture' }),
         });

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
-import { UsmpError } from '../../errors.js';
 import { runCaptureHelper } from '../../monitor/rtp/capture-helper.js';
 import { readCaptureFile } from '../../monitor/rtp/pcap-source.js';
 import { decodeRtpFrame } from '../../monitor/rtp/rtp-packet.js';
-import { RtpStreams, type RtpStreamSummary } from '../../monitor/rtp/rtp-streams.js';
+import { parseClockRates, RtpStreams, type RtpStreamSummary } from '../../monitor/rtp/rtp-streams.js';
 import type { CliContext } from '../context.js';
 import { EXIT, reportError } from '../output.js';
 
@@ -56,16 +55,6 @@ export function registerRtpCommands(program: Command, context: () => CliContext,
         process.exit(EXIT.ERROR);
       }
     });
-}
-
-export function parseClockRates(values: readonly string[]): Record<number, number> {
-  const rates: Record<number, number> = {};
-  for (const v of values) {
-    const m = /^(\d{1,3})=(\d+)$/.exec(v);
-    if (!m || Number(m[1]) > 127 || Number(m[2]) === 0) throw new UsmpError('USMP_E_USAGE', `--clock-rate ${v}: expected PT=HZ with a payload type 0..127, e.g. 96=90000`);
-    rates[Number(m[1])] = Number(m[2]);
-  }
-  return rates;
 }
 
 function printStreams(ctx: CliContext, file: string, frames: number, streams: RtpStreamSummary[]): void {

@@ -1,4 +1,5 @@
 import type { RtpPacketInfo } from './rtp-packet.js';
+import { UsmpError } from '../../errors.js';
 import { dscpName } from '../../qualify/dscp-check.js';
 
 // Per-stream RTP analysis, as Wireshark's "RTP Streams" reports it, so our figures can be
@@ -214,4 +215,15 @@ export class RtpStreams {
       mean_kbps: durationMs > 0 ? round((s.bytes * 8) / durationMs) : 0,
     };
   }
+}
+
+/** "96=90000" → {96: 90000}; `where` names the option or key in the error. */
+export function parseClockRates(values: readonly string[], where = '--clock-rate'): Record<number, number> {
+  const rates: Record<number, number> = {};
+  for (const v of values) {
+    const m = /^(\d{1,3})=(\d+)$/.exec(v);
+    if (!m || Number(m[1]) > 127 || Number(m[2]) === 0) throw new UsmpError('USMP_E_USAGE', `${where} ${v}: expected PT=HZ with a payload type 0..127, e.g. 96=90000`);
+    rates[Number(m[1])] = Number(m[2]);
+  }
+  return rates;
 }
