@@ -1,4 +1,4 @@
-// Counters the broker and bridge keep for logs now and /metrics later (issue 6).
+// Counters the broker and bridge keep, for the logs and /metrics (metrics-server.ts).
 // Reasons are a closed list so a metrics label can never grow without bound.
 
 export const REJECT_REASONS = [
