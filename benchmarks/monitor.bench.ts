@@ -1,8 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { join } from 'node:path';
-import { tmpdir } from 'node:os';
-import { mkdtempSync, rmSync } from 'node:fs';
 import type { Benchmark, BenchRow } from './harness.js';
 import { ADDRESSES, Lab, labUnavailableReason } from '../test/lab/index.js';
 import { startResponder } from '../test/lab/cli-in-lab.js';
@@ -68,7 +65,6 @@ const bench: Benchmark = {
   async run(log) {
     const rows: BenchRow[] = [];
     const lab = await Lab.create({ up: { rateMbit: 20 }, down: { rateMbit: 20 } });
-    const dir = mkdtempSync(join(tmpdir(), 'usmp-monitor-bench-'));
     let appliance: Appliance | undefined;
     let hospital: HospitalBroker | undefined;
     try {
@@ -113,7 +109,6 @@ const bench: Benchmark = {
       await appliance?.destroy();
       await hospital?.destroy();
       await lab.destroy();
-      rmSync(dir, { recursive: true, force: true });
     }
     return {
       rows,
