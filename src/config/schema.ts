@@ -103,7 +103,7 @@ export const schemaDefinition = {
     stamp_port: { doc: 'STAMP port of the responder', format: 'port', default: 862 },
     profile: { doc: 'Profile whose limits the link is held to; empty: qualify.profile', format: String, default: '' },
     window_s: { doc: 'Length of a probe window; each is judged on its own [Microsoft Teams: "in any 15 s"]', format: 'nat', default: 15 },
-    probes_per_s: { doc: 'STAMP probes per second (12/s is 9.4 kbit/s per direction on Ethernet)', format: 'positive-number', default: 12 },
+    probes_per_s: { doc: 'STAMP probes per second (12/s: 9.0 kbit/s per direction measured on Ethernet)', format: 'positive-number', default: 12 },
     rtt_increase_ms: { doc: 'DEGRADED when a window\'s median RTT exceeds the link\'s baseline (lowest median of baseline_hours) by this much', format: 'nat', default: 20 },
     baseline_hours: { doc: 'Period over which the RTT baseline is the lowest window median', format: 'nat', default: 24 },
     enter_windows: { doc: 'Windows in a row judged worse before a metric\'s state worsens', format: 'nat', default: 1 },

@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import { DecorrelatedJitter } from '../bridge/backoff.js';
 import type { Logger } from '../log/logger.js';
 import type { HelperLine } from '../monitor/rtp/capture-helper.js';
-import { RtpStreams, type RtpStreamSummary } from '../monitor/rtp/rtp-streams.js';
+import { RtpStreams } from '../monitor/rtp/rtp-streams.js';
 
 // Passive call quality in the daemon [issue 6 §4]: the capture helper (`usmp-edge
 // capture-helper`, the only process with CAP_NET_RAW) is started, watched and restarted with
@@ -31,7 +31,6 @@ export class CaptureService {
   lastError: string | undefined;
   restarts = 0;
   lastStats: { received: number; dropped: number } | undefined;
-  readonly ended: RtpStreamSummary[] = [];
 
   constructor(options: CaptureServiceOptions) {
     this.#o = options;
@@ -107,8 +106,6 @@ export class CaptureService {
 
   #endIdle(): void {
     for (const s of this.streams.endIdle(Date.now(), this.#o.idleMs)) {
-      this.ended.push(s);
-      if (this.ended.length > 50) this.ended.shift();
       this.#o.log.info({ event: 'call.stream_ended', stream: s }, `RTP stream ${s.ssrc} ended: ${s.packets} packets, lost ${s.lost}, mean jitter ${s.mean_jitter_ms ?? 'n/a'} ms`);
     }
   }

