@@ -83,6 +83,14 @@ export async function endToEnd(kind: Kind, total: number, rate: number, log: (l:
   }
 }
 
+const FLAT_ROUNDS = 5;
+
+/** The element whose key is the median (the lower middle one for an even count). */
+function medianBy<T>(items: T[], key: (item: T) => number): T {
+  const sorted = [...items].sort((a, b) => key(a) - key(b));
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+}
+
 function round(x: number): number {
   return Math.round(x * 100) / 100;
 }
@@ -184,8 +192,20 @@ const bench: Benchmark = {
   async run(log) {
     const rows: BenchRow[] = [];
     const flat = 'QoS 1, 256-octet payloads, 4 devices with 100 in flight each, loopback: device → broker → hospital mosquitto → reader';
-    for (const kind of ['usmp-edge', 'mosquitto + bridge', 'mosquitto alone'] as const) {
-      rows.push({ group: flat, case: '100 000 messages flat out', tool: kind, figures: await endToEnd(kind, 100_000, 0, log) });
+    // Flat out on two shared cores varies by a few % from run to run: rounds interleave the
+    // tools and each row is its median round (by e2e rate), with the spread of the rounds.
+    const flatKinds = ['usmp-edge', 'mosquitto + bridge', 'mosquitto alone'] as const;
+    const rounds = new Map<Kind, Array<Record<string, number>>>(flatKinds.map((k) => [k, []]));
+    for (let round = 0; round < FLAT_ROUNDS; round++) {
+      for (const kind of flatKinds) rounds.get(kind)!.push(await endToEnd(kind, 100_000, 0, log));
+    }
+    const medianRound = (kind: Kind) => medianBy(rounds.get(kind)!, (r) => r['e2e_msg_per_s']!);
+    const mosquittoBridgeRate = medianRound('mosquitto + bridge')['e2e_msg_per_s']!;
+    for (const kind of flatKinds) {
+      const rates = rounds.get(kind)!.map((r) => r['e2e_msg_per_s']!);
+      const figures: Record<string, number | string> = { ...medianRound(kind), e2e_rounds: rates.join(' / ') };
+      if (kind === 'usmp-edge') figures['e2e_pct_of_mosquitto_bridge'] = round(100 * (figures['e2e_msg_per_s'] as number) / mosquittoBridgeRate);
+      rows.push({ group: flat, case: `100 000 messages flat out, median of ${FLAT_ROUNDS} rounds`, tool: kind, figures });
     }
     const paced = 'Latency at a paced 1 000 msg/s (10 000 messages), loopback';
     for (const kind of ['usmp-edge', 'mosquitto + bridge'] as const) {
@@ -206,7 +226,7 @@ const bench: Benchmark = {
         'mosquitto + bridge: max_queued_messages 0 (unlimited) so that it does not drop past 1 000 queued messages (its default), otherwise defaults (max_inflight_messages 20, MQTT 3.1.1 bridge); its drain was not held to 20 in flight (measured the same with 0). usmp-edge: bridge.window 256 by default (192 for a backlog, 64 kept for fresh messages); the 2048 row shows the drain follows the window. The hospital broker here announces no Receive Maximum; usmp-edge honours one when announced (MQTT 5 §3.3.4), mosquitto\'s 3.1.1 bridge has none to honour.',
         'fresh_*: 20 messages published 0.5 s after the hospital broker came back, while the backlog drains; their latency includes waiting for the bridge to reconnect (usmp-edge: ≤ 1 s here; mosquitto: restart_timeout 1).',
         'Memory: after_fill = right after devices stored the backlog flat out (~45 000 msg/s: V8 keeps the heap that load grew); restarted = the appliance restarted on that 1 M backlog (recovery, then serving).',
-        'e2e_msg_per_s: messages / (last arrival at the hospital reader − start of publishing); drain_msg_per_s: messages / (last − first arrival).',
+        `e2e_msg_per_s: messages / (last arrival at the hospital reader − start of publishing); drain_msg_per_s: messages / (last − first arrival). Flat out: ${FLAT_ROUNDS} rounds, the tools taking turns; each row shows its median round, e2e_rounds every round's rate, e2e_pct_of_mosquitto_bridge the ratio of the two medians (target ≥ 50 %).`,
       ],
     };
   },
