@@ -1,6 +1,6 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
 import { UsmpError } from '../errors.js';
+import { writeFileDurably } from '../exec/durable-file.js';
 import { isPasswordHash } from './password-hash.js';
 
 // The enrolled devices: one JSON file (mode 0600) of names and password hashes, written
@@ -89,13 +89,7 @@ export class DeviceRegistry {
       version: 1,
       devices: [...this.#devices.values()].map((d) => ({ name: d.name, password_hash: d.passwordHash, created_at: d.createdAt, description: d.description })),
     };
-    mkdirSync(dirname(this.#file), { recursive: true, mode: 0o750 });
-    const tmp = `${this.#file}.tmp-${process.pid}`;
-    writeFileSync(tmp, `${JSON.stringify(shape, null, 2)}\n`, { mode: 0o600 });
-    const fd = openSync(tmp, 'r');
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(tmp, this.#file);
+    writeFileDurably(this.#file, `${JSON.stringify(shape, null, 2)}\n`);
     this.#mtimeMs = -1; // re-read on next use, in case two writes land in one mtime tick
   }
 }

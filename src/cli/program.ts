@@ -9,6 +9,8 @@ import { registerDeviceCommands } from './commands/device.js';
 import { registerProbeCommands } from './commands/probe.js';
 import { registerQosCommands } from './commands/qos.js';
 import { registerQualifyCommand } from './commands/qualify.js';
+import { registerReportCommands } from './commands/report.js';
+import { registerCollectorCommands } from './commands/collector.js';
 import { registerResponderCommand } from './commands/responder.js';
 import { registerRtpCommands } from './commands/rtp.js';
 import { registerRunCommand } from './commands/run.js';
@@ -48,6 +50,8 @@ export async function runCli(argv: string[], out: Output = consoleOutput): Promi
   registerDeviceCommands(program, getContext, setExit);
   registerRtpCommands(program, getContext, setExit);
   registerCheckCommand(program, getContext, setExit);
+  registerReportCommands(program, getContext, setExit);
+  registerCollectorCommands(program, getContext, setExit);
   registerDemoCommand(program, getContext, setExit);
 
   try {

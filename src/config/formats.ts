@@ -8,6 +8,12 @@ const HOSTNAME = /^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.
 
 export const SECRET_FILE_FORMAT = 'secret-file';
 
+/** `127.0.0.1:9469` or `[::1]:9469` (a value the host-port format accepted) → host and port. */
+export function splitHostPort(value: string): { host: string; port: number } {
+  const at = value.lastIndexOf(':');
+  return { host: value.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(value.slice(at + 1)) };
+}
+
 export const customFormats: convict.Format[] = [
   {
     name: 'ip-address',
@@ -79,6 +85,26 @@ export const customFormats: convict.Format[] = [
       if (typeof value !== 'string' || !/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d{1,5})$/.test(value) || Number(value.split(':').at(-1)) > 65535) {
         throw new Error('must be HOST:PORT such as 127.0.0.1:9469 (port 0: any free port), or empty to disable');
       }
+    },
+  },
+  {
+    name: 'optional-date',
+    validate(value: unknown) {
+      if (value === '') return;
+      if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`))) throw new Error('must be a date YYYY-MM-DD, or empty');
+    },
+  },
+  {
+    name: 'optional-http-url',
+    validate(value: unknown) {
+      if (value === '') return;
+      let url: URL;
+      try {
+        url = new URL(String(value));
+      } catch {
+        throw new Error('must be a URL such as https://collector.example:8443');
+      }
+      if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`scheme ${url.protocol} is not https: (or http: behind a TLS proxy)`);
     },
   },
   {

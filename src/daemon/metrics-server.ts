@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Logger } from '../log/logger.js';
 import type { HealthReport } from './health.js';
+import { splitHostPort } from '../config/formats.js';
 
 // /metrics (Prometheus text format, prom-client) and /health (JSON) [issue 6 §6]. Values are
 // read from the parts' snapshots when scraped, so nothing here keeps state of its own. Labels
@@ -50,9 +51,7 @@ export class MetricsServer {
 
   /** Listens on host:port (port 0: any); resolves with the bound address. */
   listen(hostPort: string): Promise<{ host: string; port: number }> {
-    const at = hostPort.lastIndexOf(':');
-    const host = hostPort.slice(0, at).replace(/^\[|\]$/g, '');
-    const port = Number(hostPort.slice(at + 1));
+    const { host, port } = splitHostPort(hostPort);
     return new Promise((resolve, reject) => {
       this.#server.once('error', reject);
       this.#server.listen(port, host, () => {

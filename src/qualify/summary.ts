@@ -7,7 +7,7 @@ const WORDS = {
   en: { title: 'Link qualification', verdict: 'Verdict', report: 'Report', todo: 'To do', metric: 'metric', value: 'value', limit: 'limit', margin: 'margin' },
 } as const;
 
-const METRIC_NAMES: Record<string, { fr: string; en: string }> = {
+export const METRIC_NAMES: Record<string, { fr: string; en: string }> = {
   up_mbps: { fr: 'débit montant', en: 'upload' },
   down_mbps: { fr: 'débit descendant', en: 'download' },
   rtt_ms: { fr: 'latence (RTT moyen)', en: 'latency (mean RTT)' },

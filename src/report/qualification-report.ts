@@ -6,20 +6,54 @@ import { join } from 'node:path';
 import AjvModule, { type ValidateFunction } from 'ajv';
 import { UsmpError } from '../errors.js';
 import { VERSION } from '../version.js';
+import { histogramOf, type Histogram } from './histogram.js';
+import { signReport, type SigningKey } from './signing.js';
 import type { Assessment } from '../qualify/assess.js';
 import type { QualificationData } from '../qualify/run.js';
 
 // report.json (validated against schemas/report.schema.json before it is written) and
 // raw.json, whose SHA-256 the report carries so the figures can be traced to the samples.
 
+export const REPORT_SCHEMA_VERSION = '1.1';
 export const REPORT_SCHEMA_URL = new URL('../../schemas/report.schema.json', import.meta.url);
 
+/** The site as the national follow-up table knows it; from config `site.*`, never retyped. */
 export interface SiteIdentity {
   establishment: string;
   establishment_code: string;
+  region: string;
   usmp: string;
   hospital: string;
+  /** The hospital actually reached, when it is not the attached one. */
+  hospital_used: string | null;
+  link: { type: string; operator: string };
+  cabling_date: string | null;
+  connection_date: string | null;
+  equipment: string[];
+  auditor: string;
   appliance_id: string;
+}
+
+export interface SiteConfig {
+  establishment: string; establishment_code: string; region: string; usmp: string; hospital: string; hospital_used: string;
+  link_type: string; link_operator: string; cabling_date: string; connection_date: string; equipment: readonly string[]; auditor: string; appliance_id: string;
+}
+
+export function siteIdentityFrom(site: SiteConfig): SiteIdentity {
+  return {
+    establishment: site.establishment,
+    establishment_code: site.establishment_code,
+    region: site.region,
+    usmp: site.usmp,
+    hospital: site.hospital,
+    hospital_used: site.hospital_used && site.hospital_used !== site.hospital ? site.hospital_used : null,
+    link: { type: site.link_type, operator: site.link_operator },
+    cabling_date: site.cabling_date || null,
+    connection_date: site.connection_date || null,
+    equipment: [...site.equipment],
+    auditor: site.auditor,
+    appliance_id: site.appliance_id || hostname(),
+  };
 }
 
 export interface ReportInput {
@@ -37,10 +71,10 @@ export interface ReportInput {
 export function buildReport(input: ReportInput, rawText: string): Record<string, unknown> {
   const { data, assessment } = input;
   return {
-    schema_version: '1.0',
+    schema_version: REPORT_SCHEMA_VERSION,
     report_id: randomUUID(),
     verdict: assessment.verdict,
-    site: { ...input.site, appliance_id: input.site.appliance_id || hostname() },
+    site: input.site,
     target: input.target,
     profile: input.profile,
     plan: data.plan,
@@ -65,11 +99,33 @@ export function buildReport(input: ReportInput, rawText: string): Record<string,
       ramp: data.ramp,
       rfc6349: data.rfc6349,
       dscp: data.dscp,
+      distributions: distributionsOf(data.raw),
     },
     ...(input.qos ? { qos: input.qos } : {}),
     raw_sha256: createHash('sha256').update(rawText).digest('hex'),
     raw_file: 'raw.json',
   };
+}
+
+const NS_PER_MS = 1e6;
+
+/** RTT and delay-variation distributions for the charts, from the raw samples (lost: null). */
+function distributionsOf(raw: Record<string, unknown>): Record<string, unknown> {
+  const ms = (key: string): Array<number | null> => ((raw[key] as Array<number | null> | undefined) ?? []).map((ns) => (ns === null ? null : ns / NS_PER_MS));
+  const received = (xs: Array<number | null>): number[] => xs.filter((x): x is number => x !== null);
+  const idle = ms('idle_rtt_ns');
+  // IPDV between consecutive received probes [RFC 3393 §2.4, as the summary's ipdv_ms]
+  const ipdv: number[] = [];
+  for (let i = 1; i < idle.length; i++) if (idle[i] !== null && idle[i - 1] !== null) ipdv.push(Math.abs(idle[i]! - idle[i - 1]!));
+  const out: Record<string, unknown> = {};
+  const put = (key: string, h: Histogram | undefined): void => {
+    if (h) out[key] = h;
+  };
+  put('idle_rtt_ms', histogramOf(received(idle)));
+  put('idle_ipdv_ms', histogramOf(ipdv));
+  put('up_loaded_rtt_ms', histogramOf(received(ms('up_loaded_rtt_ns'))));
+  put('down_loaded_rtt_ms', histogramOf(received(ms('down_loaded_rtt_ns'))));
+  return out;
 }
 
 // ajv is CommonJS: under NodeNext its default export is the module object.
@@ -79,13 +135,22 @@ let validator: ValidateFunction | undefined;
 export function validateReport(report: unknown): string[] {
   validator ??= new Ajv({ allErrors: true, strict: false, validateFormats: false }).compile(JSON.parse(readFileSync(REPORT_SCHEMA_URL, 'utf8')) as object);
   if (validator(report)) return [];
-  return (validator.errors ?? []).map((e) => `${e.instancePath || '(root)'}: ${e.message ?? 'invalid'}`);
+  return (validator.errors ?? []).map((e) => {
+    const at = e.instancePath || '(root)';
+    if (e.keyword === 'additionalProperties') return `${at}: unknown key ${JSON.stringify((e.params as { additionalProperty: string }).additionalProperty)}`;
+    if (e.keyword === 'const' || e.keyword === 'enum') return `${at}: ${e.message ?? 'invalid'} (${JSON.stringify((e.params as { allowedValue?: unknown; allowedValues?: unknown }).allowedValue ?? (e.params as { allowedValues?: unknown }).allowedValues)})`;
+    return `${at}: ${e.message ?? 'invalid'}`;
+  });
 }
 
-/** Writes DIR/raw.json and DIR/report.json; refuses to write a report that breaks the schema. */
-export function writeReport(dir: string, input: ReportInput): { path: string; report: Record<string, unknown> } {
+/**
+ * Writes DIR/raw.json and DIR/report.json, signed when the appliance key is given; refuses to
+ * write a report that breaks the schema.
+ */
+export function writeReport(dir: string, input: ReportInput, signingKey?: SigningKey): { path: string; report: Record<string, unknown> } {
   const rawText = `${JSON.stringify(input.data.raw)}\n`;
-  const report = buildReport(input, rawText);
+  const unsigned = buildReport(input, rawText);
+  const report = signingKey ? signReport(unsigned, signingKey) : unsigned;
   const problems = validateReport(report);
   if (problems.length > 0) {
     throw new UsmpError('USMP_E_INTERNAL', `the report does not match its schema: ${problems.join('; ')}`);

@@ -5,7 +5,9 @@ import { assess } from '../../qualify/assess.js';
 import { findProfile, loadProfiles } from '../../qualify/profiles.js';
 import { runQualification, type PlanName } from '../../qualify/run.js';
 import { renderSummary } from '../../qualify/summary.js';
-import { writeReport } from '../../report/qualification-report.js';
+import { siteIdentityFrom, writeReport } from '../../report/qualification-report.js';
+import { queueForCollector, signingKeyOrReason, writeReportHtml } from '../../report/publish.js';
+import type { ReportDocument } from '../../report/report-document.js';
 import { qosReportSection } from '../../qos/report-section.js';
 import { UsmpError } from '../../errors.js';
 import { DEFAULT_STAMP_PORT } from '../../measure/stamp/packets.js';
@@ -65,10 +67,16 @@ export async function runQualifyCommand(ctx: CliContext, flags: QualifyFlags): P
   const assessment = assess(data, profile, lang);
   const qos = await qosReportSection(ctx.config());
   const dir = flags.out ?? join(config.qualify.out_dir, `${startedAt.toISOString().replace(/[:.]/g, '-').slice(0, 19)}-${target}`);
+  const reportSettings = config.report;
+  const signing = signingKeyOrReason(reportSettings.signing_key_file);
   const { path, report } = writeReport(dir, {
-    site: { ...config.site }, target, profile: profile.name, startedAt, durationS: (Date.now() - startedAt.getTime()) / 1000, data, assessment, qos,
-  });
+    site: siteIdentityFrom(config.site), target, profile: profile.name, startedAt, durationS: (Date.now() - startedAt.getTime()) / 1000, data, assessment, qos,
+  }, signing.key);
+  const htmlPath = await writeReportHtml(dir, report as unknown as ReportDocument, lang);
   if (flags.json) ctx.out.json(report);
   ctx.out.say(renderSummary({ verdict: assessment.verdict, lines: assessment.lines, hints: assessment.remediation.hints, reportPath: path, profileTitle: profile.title[lang], target }, lang));
+  ctx.out.say(`${htmlPath} (${lang === 'fr' ? 'à imprimer ou ouvrir dans un navigateur' : 'to print or open in a browser'})`);
+  if (!signing.key) ctx.out.say(`${lang === 'fr' ? 'rapport non signé' : 'report not signed'}: ${signing.reason ?? ''}`);
+  else if (reportSettings.collector_url) ctx.out.say(await queueForCollector(`${JSON.stringify(report, null, 2)}\n`, reportSettings, ctx.logger(2)));
   return assessment.verdict.startsWith('fail') ? EXIT.MEASURED_FAIL : EXIT.OK;
 }

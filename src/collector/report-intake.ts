@@ -1,0 +1,83 @@
+import type { Logger } from 'pino';
+import type { ErrorCode } from '../errors.js';
+import type { ReportDocument } from '../report/report-document.js';
+import type { EnrolledKeys } from '../report/enrolled-keys.js';
+import { verifyReportText } from '../report/verify-report.js';
+import type { ReportStore } from './report-store.js';
+
+// The collector's door: only reports that are JSON, follow the schema, carry a valid signature
+// by an enrolled, unexpired appliance key. Each refusal is answered with its stable code and
+// precise reason, and logged; nothing a sender does stops the collector serving others.
+
+export interface IntakeAnswer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+const STATUS_OF: Partial<Record<ErrorCode, number>> = {
+  USMP_E_REPORT_MALFORMED: 400,
+  USMP_E_REPORT_SCHEMA: 422,
+  USMP_E_REPORT_UNSIGNED: 401,
+  USMP_E_REPORT_SIGNATURE: 403,
+  USMP_E_REPORT_KEY_UNKNOWN: 403,
+  USMP_E_REPORT_KEY_EXPIRED: 403,
+  USMP_E_REPORT_CONFLICT: 409,
+  USMP_E_REPORT_TOO_LARGE: 413,
+  USMP_E_ENROLMENT_FILE: 503,
+  USMP_E_REPORT_STORE: 503,
+};
+
+export class ReportIntake {
+  readonly counters = { stored: 0, duplicates: 0, rejected: 0 };
+  readonly #store: ReportStore;
+  readonly #keys: () => EnrolledKeys;
+  readonly #log: Logger;
+  readonly #now: () => Date;
+
+  constructor(o: { store: ReportStore; keys: () => EnrolledKeys; log: Logger; now?: () => Date }) {
+    this.#store = o.store;
+    this.#keys = o.keys;
+    this.#log = o.log;
+    this.#now = o.now ?? (() => new Date());
+  }
+
+  refuse(code: ErrorCode, reason: string, remote: string | undefined, reportId?: string): IntakeAnswer {
+    this.counters.rejected++;
+    this.#log.warn({ event: 'collector.rejected', code, reason, remote, report_id: reportId }, `report refused: ${reason}`);
+    return { status: STATUS_OF[code] ?? 400, body: { error: { code, reason } } };
+  }
+
+  accept(text: string, remote: string | undefined): IntakeAnswer {
+    const now = this.#now();
+    let keys: EnrolledKeys;
+    try {
+      keys = this.#keys();
+    } catch (err) {
+      return this.refuse('USMP_E_ENROLMENT_FILE', (err as Error).message, remote);
+    }
+    const outcome = verifyReportText(text, { keys, now });
+    if (!outcome.ok) return this.refuse(outcome.code, outcome.reason, remote, idOf(text));
+    const report = outcome.report as unknown as ReportDocument;
+    let added;
+    try {
+      added = this.#store.add(report, text, now);
+    } catch (err) {
+      this.#log.error({ event: 'collector.store_failed', report_id: report.report_id, err: (err as Error).message }, 'cannot store a report');
+      return { status: 503, body: { error: { code: 'USMP_E_REPORT_STORE', reason: 'the collector cannot store reports right now; retry later' } } };
+    }
+    if (added === 'conflict') return this.refuse('USMP_E_REPORT_CONFLICT', `another report with id ${report.report_id} is stored, with a different content`, remote, report.report_id);
+    if (added === 'duplicate') {
+      this.counters.duplicates++;
+      this.#log.info({ event: 'collector.duplicate', report_id: report.report_id, remote }, 'report already stored');
+      return { status: 200, body: { status: 'duplicate', report_id: report.report_id } };
+    }
+    this.counters.stored++;
+    this.#log.info({ event: 'collector.stored', report_id: report.report_id, site: report.site.establishment_code, appliance: report.site.appliance_id, verdict: report.verdict, remote }, 'report stored');
+    return { status: 201, body: { status: 'stored', report_id: report.report_id } };
+  }
+}
+
+function idOf(text: string): string | undefined {
+  const match = /"report_id"\s*:\s*"([0-9a-f-]{36})"/.exec(text.slice(0, 4096));
+  return match?.[1];
+}

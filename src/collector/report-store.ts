@@ -1,0 +1,91 @@
+import type { ReportDocument, Verdict } from '../report/report-document.js';
+
+// What the collector keeps, behind an interface so that a server database can replace SQLite
+// (sqlite-report-store.ts) without touching intake, dashboard or exports.
+
+/** The figures of one report that the national views show. */
+export interface ReportSummary {
+  report_id: string;
+  site_key: string;
+  establishment_code: string;
+  establishment: string;
+  region: string;
+  usmp: string;
+  hospital: string;
+  appliance_id: string;
+  started_at: string;
+  received_at: string;
+  verdict: Verdict;
+  profile: string;
+  up_mbps: number | null;
+  down_mbps: number | null;
+  rtt_mean_ms: number;
+  ipdv_mean_ms: number;
+  loss_pct: number;
+  loaded_rtt_increase_ms: number | null;
+  remediation: string;
+  missing_up_mbps: number | null;
+  missing_down_mbps: number | null;
+}
+
+/** A site as of its latest report (by started_at), and how many reports it has. */
+export interface SiteSummary extends ReportSummary {
+  report_count: number;
+}
+
+export interface SiteFilter {
+  region?: string | undefined;
+  verdict?: string | undefined;
+  offset?: number;
+  limit?: number;
+}
+
+export type AddOutcome = 'stored' | 'duplicate' | 'conflict';
+
+export interface ReportStore {
+  /** Stores a verified report; idempotent by report_id (the same text again: 'duplicate'). */
+  add(report: ReportDocument, text: string, receivedAt: Date): AddOutcome;
+  sites(filter?: SiteFilter): { rows: SiteSummary[]; total: number };
+  regions(): string[];
+  /** Verdict of each site's latest report → number of sites. */
+  verdictCounts(filter?: Pick<SiteFilter, 'region'>): Record<string, number>;
+  siteHistory(siteKey: string): ReportSummary[];
+  reportText(reportId: string): string | undefined;
+  /** Every stored report, oldest first, one at a time (exports never hold them all). */
+  eachReport(): Iterable<ReportDocument>;
+  count(): number;
+  close(): void;
+}
+
+/** The key a site is filed under: its establishment code, or its appliance when it has none. */
+export function siteKeyOf(report: ReportDocument): string {
+  return report.site.establishment_code || `appliance:${report.site.appliance_id}`;
+}
+
+export function summaryOf(report: ReportDocument, receivedAt: Date): ReportSummary {
+  const s = report.site;
+  const m = report.measurements;
+  return {
+    report_id: report.report_id,
+    site_key: siteKeyOf(report),
+    establishment_code: s.establishment_code,
+    establishment: s.establishment,
+    region: s.region,
+    usmp: s.usmp,
+    hospital: s.hospital,
+    appliance_id: s.appliance_id,
+    started_at: report.started_at,
+    received_at: receivedAt.toISOString(),
+    verdict: report.verdict,
+    profile: report.profile,
+    up_mbps: m.up_mbps,
+    down_mbps: m.down_mbps,
+    rtt_mean_ms: m.rtt_ms.mean,
+    ipdv_mean_ms: m.ipdv_ms.mean,
+    loss_pct: m.loss_pct,
+    loaded_rtt_increase_ms: m.loaded_rtt_increase_ms,
+    remediation: report.remediation.category,
+    missing_up_mbps: report.remediation.missing_mbps?.up ?? null,
+    missing_down_mbps: report.remediation.missing_mbps?.down ?? null,
+  };
+}

@@ -1,0 +1,60 @@
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { SqliteReportStore } from '../collector/sqlite-report-store.js';
+import { EXPORT_TYPES, exportChunks, type ExportFormat } from '../collector/exports.js';
+import { renderDashboard } from '../collector/dashboard-page.js';
+import type { EnrolledKeys } from './enrolled-keys.js';
+import type { ReportDocument } from './report-document.js';
+import { verifyReportText } from './verify-report.js';
+
+// `usmp-edge report merge DIR`: the collector's work done offline on a folder of reports (a USB
+// stick from the sites, an archive): the same checks, the same exports, a dashboard page.
+
+export interface MergeResult {
+  merged: number;
+  duplicates: number;
+  refused: Array<{ file: string; code: string; reason: string }>;
+  files: string[];
+}
+
+function* reportFiles(dir: string): Generator<string> {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) yield* reportFiles(path);
+    // raw.json holds samples, not a report
+    else if (entry.isFile() && entry.name.endsWith('.json') && entry.name !== 'raw.json') yield path;
+  }
+}
+
+export async function mergeReports(o: { dir: string; outDir: string; keys?: EnrolledKeys | undefined; lang: 'fr' | 'en'; now?: Date }): Promise<MergeResult> {
+  statSync(o.dir);
+  const store = new SqliteReportStore(':memory:');
+  const result: MergeResult = { merged: 0, duplicates: 0, refused: [], files: [] };
+  const now = o.now ?? new Date();
+  try {
+    for (const file of reportFiles(o.dir)) {
+      const text = readFileSync(file, 'utf8');
+      const outcome = verifyReportText(text, { keys: o.keys, now });
+      if (!outcome.ok) {
+        result.refused.push({ file: relative(o.dir, file), code: outcome.code, reason: outcome.reason });
+        continue;
+      }
+      const added = store.add(outcome.report as unknown as ReportDocument, text, now);
+      if (added === 'stored') result.merged++;
+      else if (added === 'duplicate') result.duplicates++;
+      else result.refused.push({ file: relative(o.dir, file), code: 'USMP_E_REPORT_CONFLICT', reason: 'another report with this report_id and a different content was merged already' });
+    }
+    mkdirSync(o.outDir, { recursive: true });
+    for (const format of Object.keys(EXPORT_TYPES) as ExportFormat[]) {
+      const path = join(o.outDir, EXPORT_TYPES[format].file);
+      writeFileSync(path, [...exportChunks(format, store.eachReport())].join(''));
+      result.files.push(path);
+    }
+    const index = join(o.outDir, 'index.html');
+    writeFileSync(index, await renderDashboard(store, { page: 1 }, o.lang, now.getTime()));
+    result.files.push(index);
+  } finally {
+    store.close();
+  }
+  return result;
+}

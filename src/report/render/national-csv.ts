@@ -1,0 +1,68 @@
+import type { ReportDocument } from '../report-document.js';
+
+// One row per qualification run in the columns of the national follow-up table (today a
+// spreadsheet filled by hand), RFC 4180 quoting, UTF-8. Column names are a contract: add
+// columns at the end, never rename.
+
+export const NATIONAL_COLUMNS = [
+  'report_id', 'establishment_code', 'establishment', 'region', 'usmp', 'hospital', 'hospital_used',
+  'link_type', 'link_operator', 'cabling_date', 'connection_date', 'equipment', 'auditor', 'appliance_id',
+  'started_at', 'plan', 'profile', 'verdict', 'up_mbps', 'down_mbps', 'rtt_mean_ms', 'rtt_p95_ms', 'ipdv_mean_ms',
+  'loss_pct', 'loaded_rtt_increase_ms', 'dscp_up', 'dscp_down', 'remediation', 'missing_up_mbps', 'missing_down_mbps',
+  'qos_backend', 'qos_verified', 'raw_sha256', 'signed_by_key', 'signed_at',
+] as const;
+
+export function csvField(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  const text = String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+export function csvLine(values: unknown[]): string {
+  return `${values.map(csvField).join(',')}\r\n`;
+}
+
+export function nationalRow(r: ReportDocument): unknown[] {
+  const s = r.site;
+  const m = r.measurements;
+  const row: Record<(typeof NATIONAL_COLUMNS)[number], unknown> = {
+    report_id: r.report_id,
+    establishment_code: s.establishment_code,
+    establishment: s.establishment,
+    region: s.region,
+    usmp: s.usmp,
+    hospital: s.hospital,
+    hospital_used: s.hospital_used,
+    link_type: s.link.type,
+    link_operator: s.link.operator,
+    cabling_date: s.cabling_date,
+    connection_date: s.connection_date,
+    equipment: s.equipment.join('; '),
+    auditor: s.auditor,
+    appliance_id: s.appliance_id,
+    started_at: r.started_at,
+    plan: r.plan,
+    profile: r.profile,
+    verdict: r.verdict,
+    up_mbps: m.up_mbps,
+    down_mbps: m.down_mbps,
+    rtt_mean_ms: m.rtt_ms.mean,
+    rtt_p95_ms: m.rtt_ms.p95,
+    ipdv_mean_ms: m.ipdv_ms.mean,
+    loss_pct: m.loss_pct,
+    loaded_rtt_increase_ms: m.loaded_rtt_increase_ms,
+    dscp_up: m.dscp.up,
+    dscp_down: m.dscp.down,
+    remediation: r.remediation.category,
+    missing_up_mbps: r.remediation.missing_mbps?.up,
+    missing_down_mbps: r.remediation.missing_mbps?.down,
+    qos_backend: r.qos?.backend,
+    qos_verified: r.qos?.last_verify?.verdict,
+    raw_sha256: r.raw_sha256,
+    signed_by_key: r.signature?.key_id,
+    signed_at: r.signature?.signed_at,
+  };
+  return NATIONAL_COLUMNS.map((c) => row[c]);
+}
+
+export const NATIONAL_HEADER = csvLine([...NATIONAL_COLUMNS]);
