@@ -8,6 +8,9 @@ import { DeviceBridgeService } from './device-bridge-service.js';
 import { verdict, type HealthReport, type PartHealth } from './health.js';
 import { MetricsServer } from './metrics-server.js';
 import { MonitorService } from './monitor-service.js';
+import { collectorClient } from '../report/upload/collector-client.js';
+import { ReportOutbox } from '../report/upload/report-outbox.js';
+import { ReportUploader } from '../report/upload/report-uploader.js';
 
 // `usmp-edge run` [issue 6 §1]: the parts started in dependency order — broker and bridge (the
 // monitor publishes its alerts on the broker), capture (the monitor asks it whether a call is in
@@ -37,12 +40,13 @@ export class ApplianceDaemon {
   #capture: CaptureService | undefined;
   #monitor: MonitorService | undefined;
   #metrics: MetricsServer | undefined;
+  #reports: ReportUploader | undefined;
   metricsAddress: { host: string; port: number } | undefined;
 
   constructor(config: LoadedConfig, log: Logger) {
     this.#config = config;
     this.#log = log;
-    this.#parts = [this.#bridgePart(), this.#capturePart(), this.#monitorPart(), this.#metricsPart()];
+    this.#parts = [this.#bridgePart(), this.#capturePart(), this.#monitorPart(), this.#reportUploadPart(), this.#metricsPart()];
   }
 
   get listeners() {
@@ -200,6 +204,28 @@ export class ApplianceDaemon {
         this.#metrics = undefined;
       },
       health: () => ({ status: this.#metrics ? 'running' : 'disabled' }),
+    };
+  }
+
+  /** Delivers the signed reports queued by `qualify` to the national collector, retrying. */
+  #reportUploadPart(): Part {
+    return {
+      name: 'report_upload',
+      sections: ['report'],
+      start: async (config) => {
+        const r = config.values.report;
+        if (!r.collector_url) return;
+        this.#reports = new ReportUploader({
+          outbox: new ReportOutbox(r.outbox_dir), post: collectorClient(r.collector_url, r.collector_ca_file), log: this.#log.child({ module: 'report-upload' }),
+          expiryDays: r.expiry_days, retryMinS: r.retry_min_s, retryMaxS: r.retry_max_s,
+        });
+        this.#reports.start();
+      },
+      stop: async () => {
+        await this.#reports?.stop();
+        this.#reports = undefined;
+      },
+      health: () => ({ status: this.#reports ? 'running' : 'disabled' }),
     };
   }
 }
