@@ -2,6 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { Logger } from 'pino';
 import { UsmpError } from '../errors.js';
+import { warmUpCharts } from '../report/render/charts.js';
 import { renderReportHtml } from '../report/render/html-report.js';
 import type { Lang } from '../report/render/i18n.js';
 import type { ReportDocument } from '../report/report-document.js';
@@ -55,6 +56,7 @@ export class CollectorServer {
   }
 
   async listen(): Promise<number> {
+    await warmUpCharts();
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', (err: NodeJS.ErrnoException) => reject(new UsmpError('USMP_E_PORT_UNAVAILABLE', `collector ${this.#o.host}:${this.#o.port}: ${err.code ?? err.message}`, { cause: err })));
       this.#server.listen(this.#o.port, this.#o.host, () => resolve());

@@ -9,6 +9,11 @@ type EChartsModule = typeof import('echarts');
 let echartsModule: Promise<EChartsModule> | undefined;
 const loadEcharts = (): Promise<EChartsModule> => (echartsModule ??= import('echarts'));
 
+/** Loads the chart library ahead of the first page (a server: its first visitor should not wait). */
+export async function warmUpCharts(): Promise<void> {
+  await renderChart({ xAxis: { type: 'category', data: ['a'] }, yAxis: { type: 'value' }, series: [{ type: 'bar', data: [1] }] }, { width: 10, height: 10 });
+}
+
 export const PALETTE = { up: '#0b57d0', down: '#b3261e', idle: '#1b7f3b', limit: '#5f6368', best: '#9aa0a6' };
 
 const WIDTH = 520;
