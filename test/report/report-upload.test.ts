@@ -1,0 +1,119 @@
+import t from 'tap';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { readdirSync, readFileSync, utimesSync } from 'node:fs';
+import { pino } from 'pino';
+import { collectorClient } from '../../src/report/upload/collector-client.js';
+import { ReportOutbox } from '../../src/report/upload/report-outbox.js';
+import { ReportUploader } from '../../src/report/upload/report-uploader.js';
+import { CollectorProcess } from '../fixtures/collector-process.js';
+import { enrolmentOf, fixtureReport, siteFixture, siteReport } from '../fixtures/national-reports.js';
+
+// [issue 7 "Done when"] Collector stopped for a while: appliances' reports queue up and all
+// arrive once it is back, none twice. Also: the outbox survives a restart of the appliance,
+// a refused report is set aside with its reason, an old one expires.
+
+const log = pino({ level: 'silent' });
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+t.test('reports queue while the collector is away and all arrive once, after restarts on both sides', async (t) => {
+  const dir = t.testdir();
+  const base = fixtureReport();
+  const sites = [siteFixture(1), siteFixture(2), siteFixture(3)];
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const configFile = CollectorProcess.configFile(dir, sites.map((s) => enrolmentOf(s.key, s.applianceId)), `127.0.0.1:${port}`);
+  const uploaders: ReportUploader[] = [];
+  const outboxes = sites.map((s) => new ReportOutbox(join(dir, `outbox-${s.applianceId}`)));
+  const makeUploader = (i: number) => new ReportUploader({ outbox: outboxes[i]!, post: collectorClient(url, '', 5000), log, expiryDays: 30, retryMinS: 0.2, retryMaxS: 1 });
+  const sent: string[] = [];
+
+  // the collector is down: every appliance queues 10 reports, its uploader retrying
+  sites.forEach((site, i) => {
+    for (let run = 0; run < 10; run++) {
+      const report = siteReport(base, site, run);
+      sent.push(outboxes[i]!.enqueue(JSON.stringify(report)));
+    }
+    const uploader = makeUploader(i);
+    uploaders.push(uploader);
+    uploader.start();
+  });
+  t.teardown(() => Promise.all(uploaders.map((u) => u.stop())));
+  await new Promise((r) => setTimeout(r, 1500));
+  t.same(outboxes.map((o) => o.count()), [10, 10, 10], 'nothing lost while the collector is away');
+
+  // one appliance restarts meanwhile: a new uploader on the same outbox directory
+  await uploaders[0]!.stop();
+  uploaders[0] = makeUploader(0);
+  uploaders[0].start();
+
+  let collector = await CollectorProcess.start(configFile);
+  t.teardown(() => collector.stop());
+  await until(() => outboxes.every((o) => o.count() === 0), 20_000, 'the outboxes to drain');
+  let health = (await (await fetch(`${url}/health`)).json()) as { reports: number; stored: number; duplicates: number };
+  t.equal(health.reports, 30, 'all 30 reports arrived');
+
+  // the collector goes away again (killed), a report is queued, it comes back
+  await collector.stop('SIGKILL');
+  const late = siteReport(base, sites[1]!, 10);
+  sent.push(outboxes[1]!.enqueue(JSON.stringify(late)));
+  uploaders[1]!.nudge();
+  await new Promise((r) => setTimeout(r, 800));
+  t.equal(outboxes[1]!.count(), 1, 'queued again while the collector is down');
+  collector = await CollectorProcess.start(configFile);
+  await until(() => outboxes[1]!.count() === 0, 20_000, 'the late report');
+
+  // an appliance that never heard the answer sends the same report again: stored once
+  const extra = siteReport(base, sites[2]!, 11);
+  outboxes[2]!.enqueue(JSON.stringify(extra));
+  const pass1 = await makeUploader(2).runOnce();
+  outboxes[2]!.enqueue(JSON.stringify(extra));
+  const pass2 = await makeUploader(2).runOnce();
+  t.equal(pass1.delivered, 1);
+  t.equal(pass2.duplicates, 1, 'the collector answers "duplicate" and the appliance deletes its copy');
+  sent.push(extra['report_id'] as string);
+
+  health = (await (await fetch(`${url}/health`)).json()) as { reports: number; stored: number; duplicates: number };
+  t.equal(health.reports, 32, 'every report once');
+  const csv = (await (await fetch(`${url}/export/reports.csv`)).text()).trimEnd().split('\r\n').slice(1);
+  const ids = csv.map((l) => l.split(',')[0]!);
+  t.equal(new Set(ids).size, ids.length, 'none twice');
+  t.ok(sent.every((id) => ids.includes(id)), 'every report queued arrived');
+});
+
+t.test('a refused report is set aside with the reason, an old one expires', async (t) => {
+  const dir = t.testdir();
+  const site = siteFixture(9);
+  const stranger = siteFixture(10);
+  const collector = await CollectorProcess.start(CollectorProcess.configFile(dir, [enrolmentOf(site.key, site.applianceId)]));
+  t.teardown(() => collector.stop());
+  const outbox = new ReportOutbox(join(dir, 'outbox'));
+  const refused = outbox.enqueue(JSON.stringify(siteReport(fixtureReport(), stranger, 0)));
+  const old = outbox.enqueue(JSON.stringify(siteReport(fixtureReport(), site, 1)));
+  const fresh = outbox.enqueue(JSON.stringify(siteReport(fixtureReport(), site, 2)));
+  const oldFile = outbox.pending().find((p) => p.id === old)!;
+  const fortyDaysAgo = new Date(Date.now() - 40 * 86_400_000);
+  utimesSync(oldFile.path, fortyDaysAgo, fortyDaysAgo);
+  const result = await new ReportUploader({ outbox, post: collectorClient(collector.url), log, expiryDays: 30, retryMinS: 1, retryMaxS: 1 }).runOnce();
+  t.match(result, { delivered: 1, rejected: 1, expired: 1, left: 0 });
+  t.same(readdirSync(join(dir, 'outbox', 'rejected')).sort(), [`${refused}.json`, `${refused}.reason.txt`]);
+  t.match(readFileSync(join(dir, 'outbox', 'rejected', `${refused}.reason.txt`), 'utf8'), /USMP_E_REPORT_KEY_UNKNOWN: signed by key [0-9a-f]{16} \(appliance "usmp-010"\), which is not enrolled/);
+  t.same(readdirSync(join(dir, 'outbox', 'expired')).sort(), [`${old}.json`, `${old}.reason.txt`]);
+  t.ok(fresh);
+  t.equal(outbox.count(), 0);
+});
