@@ -1,0 +1,59 @@
+import t from 'tap';
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI } from '../bridge/fixtures.js';
+import { fixtureReport, siteFixture, siteReport } from '../fixtures/national-reports.js';
+
+// report keygen → collector enroll → report sign → report merge (the collector's work offline),
+// through the built CLI, as the national team would on a folder of reports from the sites.
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => execFile(process.execPath, [CLI, ...args], (err, stdout, stderr) => resolve({ code: err ? Number(err.code) : 0, stdout, stderr })));
+}
+
+t.test('keygen, enroll, sign, merge', async (t) => {
+  const dir = t.testdir();
+  const config = join(dir, 'config.json');
+  writeFileSync(config, JSON.stringify({
+    site: { appliance_id: 'usmp-merge-01', establishment_code: '0990001M' },
+    report: { signing_key_file: join(dir, 'keys', 'signing.pem') },
+    collector: { appliances_file: join(dir, 'appliances.json') },
+  }));
+  const keygen = await cli(['-c', config, 'report', 'keygen', '--json']);
+  t.equal(keygen.code, 0, keygen.stderr);
+  const key = JSON.parse(keygen.stdout) as { public_key: string; key_id: string; appliance_id: string };
+  t.equal(key.appliance_id, 'usmp-merge-01');
+  t.equal((await cli(['-c', config, 'report', 'keygen'])).code, 2, 'an existing key is never overwritten');
+  const enroll = await cli(['-c', config, 'collector', 'enroll', '--appliance-id', 'usmp-merge-01', '--public-key', key.public_key, '--json']);
+  t.equal(enroll.code, 0, enroll.stderr);
+  t.match(JSON.parse(enroll.stdout), { key_id: key.key_id, appliance_id: 'usmp-merge-01' });
+  t.match((await cli(['-c', config, 'collector', 'enroll', '--appliance-id', 'x', '--public-key', 'not-a-key'])).stderr, /USMP_E_ENROLMENT_FILE: .*public_key must be a raw Ed25519 public key/);
+
+  // a folder as it comes back from the sites: reports signed here, one from elsewhere, one broken
+  const reports = join(dir, 'from-sites');
+  mkdirSync(join(reports, 'site-a'), { recursive: true });
+  const mine = { ...fixtureReport(), site: { ...(fixtureReport()['site'] as object), appliance_id: 'usmp-merge-01', establishment_code: '0990001M' } };
+  writeFileSync(join(reports, 'site-a', 'report.json'), JSON.stringify(mine));
+  t.equal((await cli(['-c', config, 'report', 'sign', join(reports, 'site-a', 'report.json')])).code, 0);
+  writeFileSync(join(reports, 'copy-of-a.json'), readFileSync(join(reports, 'site-a', 'report.json')));
+  writeFileSync(join(reports, 'other.json'), JSON.stringify(siteReport(fixtureReport(), siteFixture(5), 0)));
+  writeFileSync(join(reports, 'broken.json'), '{"report_id": ');
+  const out = join(dir, 'merged');
+  const merge = await cli(['report', 'merge', reports, '--keys', join(dir, 'appliances.json'), '--out', out, '--json']);
+  t.equal(merge.code, 2, 'refused reports make the merge exit 2');
+  const result = JSON.parse(merge.stdout) as { merged: number; duplicates: number; refused: Array<{ file: string; code: string }> };
+  t.equal(result.merged, 1);
+  t.equal(result.duplicates, 1);
+  t.same(result.refused.map((r) => [r.file, r.code]).sort(), [['broken.json', 'USMP_E_REPORT_MALFORMED'], ['other.json', 'USMP_E_REPORT_KEY_UNKNOWN']]);
+  const csv = readFileSync(join(out, 'reports.csv'), 'utf8').trimEnd().split('\r\n');
+  t.equal(csv.length, 2, 'header and one row');
+  t.match(csv[1], /^[0-9a-f-]{36},0990001M,/);
+  t.match(readFileSync(join(out, 'index.html'), 'utf8'), /data-site="0990001M"/);
+  t.equal(readFileSync(join(out, 'pscheduler.ndjson'), 'utf8').trimEnd().split('\n').length, 3);
+
+  const html = await cli(['report', 'render', join(reports, 'site-a', 'report.json'), '--lang', 'en', '--out', '-']);
+  t.match(html.stdout, /<html lang="en">/);
+  const csvRow = await cli(['report', 'render', join(reports, 'site-a', 'report.json'), '--format', 'csv', '--out', '-']);
+  t.equal(csvRow.stdout.trimEnd().split('\r\n').length, 2);
+});
