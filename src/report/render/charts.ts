@@ -40,7 +40,7 @@ export interface Series {
 export function lineChart(o: { x: Array<string | number>; series: Series[]; yName: string; limit?: { value: number; label: string } | undefined }): Promise<string> {
   return renderChart({
     grid: { left: 56, right: 16, top: 36, bottom: 36 },
-    legend: { top: 4 },
+    legend: { top: 4, right: 8 },
     xAxis: { type: 'category', data: o.x.map(String), boundaryGap: false },
     yAxis: { type: 'value', name: o.yName, nameTextStyle: { align: 'left' } },
     series: o.series.map((s, i) => ({
@@ -65,7 +65,7 @@ export function histogramChart(o: { histogram: Histogram; name: string; color: s
 export function groupedBars(o: { categories: string[]; series: Series[]; yName: string }): Promise<string> {
   return renderChart({
     grid: { left: 56, right: 16, top: 36, bottom: 36 },
-    legend: { top: 4 },
+    legend: { top: 4, right: 8 },
     xAxis: { type: 'category', data: o.categories },
     yAxis: { type: 'value', name: o.yName },
     series: o.series.map((s) => ({ type: 'bar', name: s.name, data: s.values, color: s.color, label: { show: true, position: 'top', fontSize: 10 } })),

@@ -25,7 +25,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-sp
 .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(480px, 1fr)); gap: 12px; }
 figure { margin: 0; border: 1px solid var(--line); border-radius: 6px; padding: 8px; break-inside: avoid; }
 figcaption { font-weight: 600; margin-bottom: 4px; }
-figure svg { width: 100%; height: auto; }
+figure svg { width: 100%; max-width: 640px; height: auto; display: block; }
 .muted { color: var(--muted); } .mono { font-family: "DejaVu Sans Mono", monospace; font-size: 12px; word-break: break-all; }
 .filters { display: flex; gap: 12px; align-items: end; flex-wrap: wrap; margin: 8px 0; }
 .filters label { display: flex; flex-direction: column; font-size: 12px; color: var(--muted); }
