@@ -14,6 +14,14 @@ export function splitHostPort(value: string): { host: string; port: number } {
   return { host: value.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(value.slice(at + 1)) };
 }
 
+function parseUrl(value: unknown, example: string): URL {
+  try {
+    return new URL(String(value));
+  } catch {
+    throw new Error(`must be a URL such as ${example}`);
+  }
+}
+
 export const customFormats: convict.Format[] = [
   {
     name: 'ip-address',
@@ -36,12 +44,7 @@ export const customFormats: convict.Format[] = [
     name: 'mqtt-url',
     validate(value: unknown) {
       if (value === '') return;
-      let url: URL;
-      try {
-        url = new URL(String(value));
-      } catch {
-        throw new Error('must be a URL such as mqtts://broker.example:8883');
-      }
+      const url = parseUrl(value, 'mqtts://broker.example:8883');
       if (!['mqtt:', 'mqtts:', 'ws:', 'wss:'].includes(url.protocol)) {
         throw new Error(`scheme ${url.protocol} is not one of mqtt:, mqtts:, ws:, wss:`);
       }
@@ -98,12 +101,7 @@ export const customFormats: convict.Format[] = [
     name: 'optional-http-url',
     validate(value: unknown) {
       if (value === '') return;
-      let url: URL;
-      try {
-        url = new URL(String(value));
-      } catch {
-        throw new Error('must be a URL such as https://collector.example:8443');
-      }
+      const url = parseUrl(value, 'https://collector.example:8443');
       if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`scheme ${url.protocol} is not https: (or http: behind a TLS proxy)`);
     },
   },

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { UsmpError } from '../../errors.js';
 import { AckLog } from './ack-log.js';
 import { decodeRecord, encodeRecord, enqueuedAtOf, seqOf, type OutboxMessage } from './record.js';
-import { outboxId, scanSegment, syncDirectory } from './segment-files.js';
+import { syncDirectory } from '../../exec/durable-file.js';
+import { outboxId, scanSegment } from './segment-files.js';
 
 // The durable outbox: an append-only log in segment files, the single source of truth between
 // a device's PUBACK and the hospital's. append() resolves only once its record is on stable

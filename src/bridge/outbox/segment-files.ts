@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkRecord, HEADER_BYTES, MAX_RECORD_BYTES } from './record.js';
+import { writeFileDurably } from '../../exec/durable-file.js';
 
-// The outbox's files on their own: checking a segment at recovery, the outbox's id, and the
-// directory sync that makes a new file's name durable.
+// The outbox's files on their own: checking a segment at recovery, and the outbox's id.
 
 const SCAN_CHUNK = 4 * 1024 * 1024;
 
@@ -62,20 +62,7 @@ export function outboxId(dir: string): string {
     if (/^[0-9a-f]{16}$/.test(id)) return id;
   }
   const id = randomBytes(8).toString('hex');
-  writeFileSync(file, `${id}\n`, { mode: 0o600 });
-  const fd = openSync(file, 'r');
-  fsyncSync(fd);
-  closeSync(fd);
-  syncDirectory(dir);
+  writeFileDurably(file, `${id}\n`);
   return id;
-}
-
-export function syncDirectory(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
