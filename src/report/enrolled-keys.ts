@@ -17,10 +17,6 @@ export interface EnrolledAppliance {
   expires_at: string | null;
 }
 
-export interface EnrolmentFile {
-  appliances: EnrolledAppliance[];
-}
-
 const RAW_KEY = /^[A-Za-z0-9+/]{43}=$/;
 
 /** Checks every entry and says which one and which key is wrong. */

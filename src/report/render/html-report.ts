@@ -79,7 +79,7 @@ function runTable(r: ReportDocument, lang: Lang): string {
   ]);
 }
 
-export function metricName(metric: string, lang: Lang): string {
+function metricName(metric: string, lang: Lang): string {
   return METRIC_NAMES[metric]?.[lang] ?? metric;
 }
 

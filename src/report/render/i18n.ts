@@ -99,10 +99,6 @@ const LABELS = {
 
 export type LabelKey = keyof typeof LABELS;
 
-export function label(key: LabelKey, lang: Lang): string {
-  return LABELS[key][lang];
-}
-
 /** A translator bound to one language. */
 export function labels(lang: Lang): (key: LabelKey) => string {
   return (key) => LABELS[key][lang];
