@@ -50,11 +50,13 @@ export interface PingResult {
   received: number;
   lossPct: number;
   rttMs: { min: number; mean: number; max: number; mdev: number };
+  /** Every reply's RTT, in arrival order. */
+  samplesMs: number[];
 }
 
-/** Plain `ping -q` from the appliance to the hospital (root may use sub-200 ms intervals). */
+/** Plain `ping` from the appliance to the hospital (root may use sub-200 ms intervals). */
 export async function measurePing(lab: Lab, count: number, intervalS: number, size = 56, tos = 0): Promise<PingResult> {
-  const argv = ['ping', '-q', '-n', '-c', String(count), '-i', String(intervalS), '-s', String(size), '-Q', String(tos), '-W', '2', ADDRESSES.hospital];
+  const argv = ['ping', '-n', '-c', String(count), '-i', String(intervalS), '-s', String(size), '-Q', String(tos), '-W', '2', ADDRESSES.hospital];
   const { stdout } = await lab.exec('appliance', argv, { allowFailure: true, timeoutMs: (count * intervalS + 20) * 1000 });
   const counts = /(\d+) packets transmitted, (\d+) received/.exec(stdout);
   const rtt = /= ([\d.]+)\/([\d.]+)\/([\d.]+)\/([\d.]+) ms/.exec(stdout);
@@ -66,6 +68,7 @@ export async function measurePing(lab: Lab, count: number, intervalS: number, si
     received,
     lossPct: (100 * (transmitted - received)) / transmitted,
     rttMs: rtt ? { min: Number(rtt[1]), mean: Number(rtt[2]), max: Number(rtt[3]), mdev: Number(rtt[4]) } : { min: NaN, mean: NaN, max: NaN, mdev: NaN },
+    samplesMs: [...stdout.matchAll(/ time=([\d.]+) ms/g)].map((match) => Number(match[1])),
   };
 }
 
