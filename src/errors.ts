@@ -33,6 +33,7 @@ export const ERROR_CODES = {
   USMP_E_DEVICE_REGISTRY: 'The device registry file is damaged; restore it from a backup or re-enrol the devices (the file is broker.devices_file).',
   USMP_E_BRIDGE_UPSTREAM: 'Check bridge.upstream (address, credentials, certificates) and the link to the hospital; the bridge retries by itself.',
   USMP_E_CAPTURE_UNAVAILABLE: 'Packet capture needs node-pcap built against libpcap (as root: apt-get install libpcap-dev, then npm rebuild pcap) and CAP_NET_RAW.',
+  USMP_E_CAPTURE_REQUEST: 'The capture helper unit takes one JSON line {"iface", "filter"} from the daemon; check capture.interface and capture.filter in the daemon\'s configuration.',
   USMP_E_CAPTURE_FILE: 'The file is not a capture libpcap can read (pcap or pcapng); check the path, or capture again with tcpdump -w.',
   USMP_E_HEALTH_UNREACHABLE: 'The daemon does not answer on metrics.listen; check that `usmp-edge run` is running (systemctl status usmp-edge) and the address.',
   USMP_E_REPORT_MALFORMED: 'The file is not a JSON report; it was damaged or truncated. Take the report.json written by usmp-edge qualify again.',

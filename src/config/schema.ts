@@ -158,6 +158,7 @@ export const schemaDefinition = {
     filter: { doc: 'Capture filter (BPF) selecting the calls\' media', format: String, default: 'udp' },
     clock_rates: { doc: 'Clock rates of dynamic RTP payload types, as "PT=HZ" (e.g. "96=90000", "111=48000")', format: 'string-list', default: [] as string[] },
     idle_s: { doc: 'A stream silent this long has ended (its summary is logged)', format: 'nat', default: 30 },
+    helper_socket: { doc: 'Unix socket of the capture helper unit (usmp-edge-capture.socket, which alone holds CAP_NET_RAW); empty: the daemon starts the helper itself', format: String, default: '' },
   },
   metrics: {
     listen: { doc: 'HOST:PORT of /metrics (Prometheus) and /health; empty: off', format: 'host-port', default: '127.0.0.1:9469' },

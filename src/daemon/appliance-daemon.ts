@@ -149,6 +149,9 @@ export class ApplianceDaemon {
         if (!c.interface) return;
         this.#capture = new CaptureService({
           argv: [process.execPath, CLI, 'capture-helper', '--iface', c.interface, '--filter', c.filter],
+          ...(c.helper_socket ? { socketPath: c.helper_socket } : {}),
+          iface: c.interface,
+          filter: c.filter,
           clockRates: parseClockRates(c.clock_rates, 'capture.clock_rates'),
           idleMs: c.idle_s * 1000,
           log: this.#log.child({ module: 'capture' }),

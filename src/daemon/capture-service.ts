@@ -1,5 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { createConnection } from 'node:net';
 import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { DecorrelatedJitter } from '../bridge/backoff.js';
 import type { Logger } from '../log/logger.js';
 import type { HelperLine } from '../monitor/rtp/capture-helper.js';
@@ -8,12 +10,27 @@ import { RtpStreams } from '../monitor/rtp/rtp-streams.js';
 // Passive call quality in the daemon [issue 6 §4]: the capture helper (`usmp-edge
 // capture-helper`, the only process with CAP_NET_RAW) is started, watched and restarted with
 // backoff when it dies; its RTP headers feed the per-SSRC analysis here, without privilege.
+// Installed under systemd the daemon holds no capability at all: it connects to the socket of
+// usmp-edge-capture.socket instead, whose per-connection helper unit alone has CAP_NET_RAW.
+// The lines are the same; the connection closing is the helper dying.
+
+/** One running helper, whichever way it was started. */
+interface HelperHandle {
+  lines: Readable;
+  pid: number | undefined;
+  onEnd(listener: (reason: string, stderr: string) => void): void;
+  stop(): Promise<void>;
+}
 
 export type PartStatus = 'starting' | 'running' | 'restarting' | 'failed' | 'stopped' | 'disabled';
 
 export interface CaptureServiceOptions {
   /** argv of the helper: [node, cli.js, 'capture-helper', …]; a test or a unit may wrap it. */
   argv: string[];
+  /** Unix socket of the capture helper unit: when set, connect there instead of spawning. */
+  socketPath?: string;
+  iface: string;
+  filter: string;
   clockRates: Record<number, number>;
   idleMs: number;
   log: Logger;
@@ -23,7 +40,7 @@ export class CaptureService {
   readonly #o: CaptureServiceOptions;
   readonly streams: RtpStreams;
   readonly #backoff = new DecorrelatedJitter(1000, 30_000);
-  #child: ChildProcess | undefined;
+  #helper: HelperHandle | undefined;
   #restartTimer: NodeJS.Timeout | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
   #stopping = false;
@@ -38,7 +55,7 @@ export class CaptureService {
   }
 
   get pid(): number | undefined {
-    return this.#child?.pid;
+    return this.#helper?.pid;
   }
 
   start(): void {
@@ -56,35 +73,63 @@ export class CaptureService {
     this.#stopping = true;
     clearTimeout(this.#restartTimer);
     clearInterval(this.#idleTimer);
-    const child = this.#child;
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await this.#helper?.stop();
     this.status = 'stopped';
   }
 
   #spawn(): void {
     this.status = this.restarts === 0 ? 'starting' : 'restarting';
-    const [command, ...args] = this.#o.argv;
-    const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.#child = child;
-    let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
-    createInterface({ input: child.stdout! }).on('line', (line) => this.#line(line));
-    child.once('error', (err) => (this.lastError = err.message));
-    child.once('exit', (code, signal) => {
+    const helper = this.#o.socketPath ? this.#connect(this.#o.socketPath) : this.#spawnChild();
+    this.#helper = helper;
+    createInterface({ input: helper.lines }).on('line', (line) => this.#line(line));
+    helper.onEnd((reason, stderr) => {
       if (this.#stopping) return;
-      this.lastError = `capture helper ended (${signal ?? `exit ${code}`})${stderr ? `: ${stderr.trim().split('\n').at(-1)}` : ''}`;
+      this.lastError = `capture helper ended (${reason})${stderr ? `: ${stderr.trim().split('\n').at(-1)}` : ''}`;
       this.status = 'restarting';
       this.restarts++;
       const delay = this.#backoff.next();
-      this.#o.log.error({ event: 'capture.helper_died', pid: child.pid, code, signal, restart_in_ms: delay, err: this.lastError }, 'the capture helper died; restarting it');
+      this.#o.log.error({ event: 'capture.helper_died', pid: helper.pid, reason, restart_in_ms: delay, err: this.lastError }, 'the capture helper died; restarting it');
       this.#restartTimer = setTimeout(() => this.#spawn(), delay);
     });
+  }
+
+  #spawnChild(): HelperHandle {
+    const [command, ...args] = this.#o.argv;
+    const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+    child.once('error', (err) => (this.lastError = err.message));
+    return {
+      lines: child.stdout!,
+      pid: child.pid,
+      onEnd: (listener) => child.once('exit', (code, signal) => listener(signal ?? `exit ${code}`, stderr)),
+      stop: async () => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+        await exited;
+        clearTimeout(timer);
+      },
+    };
+  }
+
+  #connect(path: string): HelperHandle {
+    const socket = createConnection(path);
+    socket.on('connect', () => socket.write(`${JSON.stringify({ iface: this.#o.iface, filter: this.#o.filter })}\n`));
+    let failure = '';
+    socket.on('error', (err) => (failure = `${(err as NodeJS.ErrnoException).code ?? 'error'} on ${path}`));
+    return {
+      lines: socket,
+      pid: undefined,
+      onEnd: (listener) => socket.once('close', () => listener(failure || 'socket closed', '')),
+      stop: async () => {
+        if (socket.destroyed) return;
+        const closed = new Promise((r) => socket.once('close', r));
+        socket.destroy();
+        await closed;
+      },
+    };
   }
 
   #line(line: string): void {
@@ -100,7 +145,7 @@ export class CaptureService {
     else if ('ready' in parsed) {
       this.status = 'running';
       this.#backoff.reset();
-      this.#o.log.info({ event: 'capture.ready', pid: this.#child?.pid, ...parsed.ready }, 'capture helper ready');
+      this.#o.log.info({ event: 'capture.ready', pid: this.#helper?.pid, ...parsed.ready }, 'capture helper ready');
     }
   }
 

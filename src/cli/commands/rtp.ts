@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
+import { UsmpError } from '../../errors.js';
 import { runCaptureHelper } from '../../monitor/rtp/capture-helper.js';
+import { readCaptureRequest } from '../../monitor/rtp/capture-request.js';
 import { readCaptureFile } from '../../monitor/rtp/pcap-source.js';
 import { decodeRtpFrame } from '../../monitor/rtp/rtp-packet.js';
 import { parseClockRates, RtpStreams, type RtpStreamSummary } from '../../monitor/rtp/rtp-streams.js';
@@ -8,7 +10,8 @@ import { EXIT, reportError } from '../output.js';
 
 // usmp-edge rtp analyze FILE: the passive call-quality analysis of the daemon, on a capture
 // file, so its figures can be set beside Wireshark's (`tshark -z rtp,streams`) on the same pcap.
-// usmp-edge capture-helper: the process that alone holds CAP_NET_RAW (started by the daemon).
+// usmp-edge capture-helper: the process that alone holds CAP_NET_RAW (started by the daemon, or
+// by the socket unit usmp-edge-capture.socket when installed).
 
 interface AnalyzeFlags {
   filter: string;
@@ -44,12 +47,17 @@ export function registerRtpCommands(program: Command, context: () => CliContext,
 
   program
     .command('capture-helper', { hidden: true })
-    .description('capture RTP headers on an interface and write them as JSON lines (started by `usmp-edge run`)')
-    .requiredOption('--iface <name>', 'interface to capture on')
+    .description('capture RTP headers on an interface and write them as JSON lines (started by `usmp-edge run`, or per connection by usmp-edge-capture.socket)')
+    .option('--iface <name>', 'interface to capture on')
     .option('--filter <bpf>', 'capture filter', 'udp')
-    .action((opts: { iface: string; filter: string }) => {
+    .option('--request-on-stdin', 'read {"iface", "filter"} as one JSON line on stdin, and end when stdin closes (socket-activated unit)')
+    .action(async (opts: { iface?: string; filter: string; requestOnStdin?: boolean }) => {
       try {
-        runCaptureHelper(opts.iface, opts.filter);
+        if (opts.requestOnStdin) {
+          const request = await readCaptureRequest(process.stdin);
+          runCaptureHelper(request.iface, request.filter, true);
+        } else if (opts.iface) runCaptureHelper(opts.iface, opts.filter);
+        else throw new UsmpError('USMP_E_USAGE', 'capture-helper needs --iface or --request-on-stdin');
       } catch (err) {
         setExit(reportError(err, context().out, false));
         process.exit(EXIT.ERROR);

@@ -5,10 +5,13 @@ import { decodeRtpFrame, type RtpPacketInfo } from './rtp-packet.js';
 // headers (nothing of the payload leaves it) and writes one JSON line per packet on stdout for
 // the daemon, plus a stats line every 5 s. It ends when the daemon goes (its parent changes) or on
 // SIGTERM, by process.exit: node-pcap's close() leaves the process hanging (packages.md §5).
+// Installed, it runs as its own unit (systemd/usmp-edge-capture@.service), started per
+// connection on a unix socket whose stdin and stdout are that connection: it then reads its
+// request from stdin (readCaptureRequest) and ends when the daemon closes the socket.
 
 export type HelperLine = { rtp: RtpPacketInfo } | { stats: { received: number; dropped: number } } | { ready: { iface: string; filter: string } };
 
-export function runCaptureHelper(iface: string, filter: string): void {
+export function runCaptureHelper(iface: string, filter: string, endWithStdin = false): void {
   let pending: string[] = [];
   const flush = (): void => {
     if (pending.length === 0) return;
@@ -33,4 +36,7 @@ export function runCaptureHelper(iface: string, filter: string): void {
   process.once('SIGTERM', end);
   process.once('SIGINT', end);
   process.stdout.on('error', end); // the daemon went away
+  if (endWithStdin) {
+    process.stdin.on('end', end).on('close', end).on('error', end).resume();
+  }
 }
