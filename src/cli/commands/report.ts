@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Command } from 'commander';
@@ -56,15 +56,20 @@ export function registerReportCommands(program: Command, context: () => CliConte
     }
   };
 
-  const keygen = report.command('keygen').description('create this appliance\'s Ed25519 signing key (report.signing_key_file) and print the line to enrol it at the collector').option('--json', 'print one JSON document on stdout');
+  const keygen = report
+    .command('keygen')
+    .description('create this appliance\'s Ed25519 signing key (report.signing_key_file) and print the line to enrol it at the collector')
+    .option('--if-missing', 'keep an existing key (and print its enrolment line) instead of refusing; the daemon unit runs this at each start, so an image gets its key at first boot')
+    .option('--json', 'print one JSON document on stdout');
   keygen.action(wrap(keygen, (ctx, flags) => {
     const config = ctx.config().values;
     const path = config.report.signing_key_file;
-    const key = generateSigningKey(path);
+    const keep = (flags as Flags & { ifMissing?: boolean }).ifMissing === true && existsSync(path);
+    const key = keep ? loadSigningKey(path) : generateSigningKey(path);
     const enrolment = { appliance_id: config.site.appliance_id || hostname(), establishment_code: config.site.establishment_code, public_key: key.publicKeyB64, key_id: key.keyId };
     if (flags.json) ctx.out.json({ ...enrolment, private_key_file: path });
     else {
-      ctx.out.say(`appliance key created: ${path} (mode 600; only this appliance signs with it)`);
+      ctx.out.say(keep ? `appliance key kept: ${path}` : `appliance key created: ${path} (mode 600; only this appliance signs with it)`);
       ctx.out.say(`public key ${key.publicKeyB64} (key id ${key.keyId})`);
       ctx.out.say(`enrol it at the national collector: usmp-edge collector enroll --appliance-id ${enrolment.appliance_id} --public-key ${key.publicKeyB64}${enrolment.establishment_code ? ` --establishment-code ${enrolment.establishment_code}` : ''}`);
     }

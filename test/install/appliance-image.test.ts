@@ -1,0 +1,162 @@
+import t from 'tap';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import mqtt from 'mqtt';
+import { ApplianceContainer } from './appliance-container.js';
+import { missingToolsReason } from '../../src/lab/availability.js';
+import type { HealthReport } from '../../src/daemon/health.js';
+
+// [issue 8, "done when"] The image builds from Debian's packages and the npm registry alone,
+// boots (systemd-nspawn), and its daemon reports ready; the installer's clean install (the
+// image build runs it in the image's root), an upgrade with a non-empty outbox, and uninstalls
+// (keeping data, then all of it) run end to end in that throwaway root.
+
+const run = promisify(execFile);
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const why = process.getuid?.() !== 0 ? 'needs root (mmdebstrap, systemd-nspawn, network namespaces)' : missingToolsReason(['mmdebstrap', 'systemd-nspawn', 'ssh-keygen', 'nsenter']);
+const sha256 = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms (${String(last ?? 'no answer')})`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+t.test('appliance image: builds, boots, serves; upgrade keeps the outbox; uninstall leaves no trace', why ? { skip: why } : {}, async (t) => {
+  const work = mkdtempSync(join(tmpdir(), 'usmp-image-'));
+  t.teardown(() => rmSync(work, { recursive: true, force: true }));
+  const tag = String(process.pid % 10_000);
+  const addresses = ApplianceContainer.addressesFor(process.pid);
+  const net = `${addresses.host.replace(/\.\d+$/, '')}.${Number(addresses.host.split('.')[3]) - 1}/30`;
+
+  // --- build: a release, then the image (the installer runs inside it: the clean install) ---
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'test-admin', '-f', join(work, 'admin')]);
+  const release = join(work, 'release');
+  await run('sh', [join(REPO, 'scripts/build-release.sh'), release], { cwd: REPO, timeout: 600_000 });
+  const root = join(work, 'root');
+  const built = Date.now();
+  const { stderr: buildLog } = await run('sh', [join(REPO, 'images/build-image.sh'), '--out', root, '--ssh-key', join(work, 'admin.pub'), '--release', release, '--address', `${addresses.appliance}/30`, '--gateway', addresses.host, '--admin-nets', net, '--device-nets', net, '--monitoring-nets', net], { cwd: REPO, timeout: 900_000, maxBuffer: 64 << 20 });
+  t.match(buildLog, /install: installing 0\.1\.0\+/, 'the installer ran in the image root');
+  t.match(buildLog, /install: configuration skeleton written/);
+  t.comment(`image built in ${((Date.now() - built) / 1000).toFixed(1)} s`);
+  t.notOk(readFileSync(join(root, 'etc/shadow'), 'utf8').split('\n').some((line) => /^[^:]+:[^!*:]/.test(line)), 'no account has a password');
+  t.equal(readFileSync(join(root, 'root/.ssh/authorized_keys'), 'utf8'), readFileSync(join(work, 'admin.pub'), 'utf8'), 'root logs in with the given key only');
+
+  // --- boot ---
+  const container = await ApplianceContainer.boot(root, tag, addresses);
+  t.teardown(() => container.destroy());
+  const healthUrl = `http://${addresses.appliance}:9469/health`;
+  const health = async (): Promise<HealthReport> => (await fetch(healthUrl, { signal: AbortSignal.timeout(3000) })).json() as Promise<HealthReport>;
+  const booted = Date.now();
+  const first = await until('/health answers', () => health(), 120_000).catch((err: Error) => {
+    throw new Error(`${err.message}\n--- container console ---\n${container.console}`);
+  });
+  t.comment(`/health answered ${((Date.now() - booted) / 1000).toFixed(1)} s after nspawn started`);
+  t.equal(first.parts.broker_bridge?.status, 'running', 'the broker runs');
+  t.equal((await container.exec(['systemctl', 'is-active', 'usmp-edge.service'])).stdout.trim(), 'active', 'usmp-edge.service is active: READY=1 reached (Type=notify)');
+  const state = await until('boot finishes', async () => {
+    const s = (await container.exec(['systemctl', 'is-system-running'], { allowFailure: true })).stdout.trim();
+    return s === 'starting' ? undefined : s;
+  }, 60_000);
+  const failed = (await container.exec(['systemctl', '--failed', '--plain', '--no-legend'])).stdout.trim();
+  t.equal(state, 'running', `every unit started (${failed || 'none failed'})`);
+  const key = join(root, 'var/lib/usmp-edge/keys/report-signing.pem');
+  t.match((await container.exec(['stat', '-c', '%U %a', '/var/lib/usmp-edge/keys/report-signing.pem'])).stdout.trim(), 'usmp-edge 600', 'the report key was made at first boot, readable by the service only');
+  t.match((await container.exec(['sshd', '-T'])).stdout, /passwordauthentication no/, 'sshd: keys only');
+  t.ok((await container.exec(['ls', '/etc/ssh/'])).stdout.includes('ssh_host_ed25519_key'), 'SSH host keys made at first boot');
+
+  // --- firewall: only the flow matrix ---
+  const connect = (port: number): Promise<string> =>
+    run('timeout', ['3', 'bash', '-c', `</dev/tcp/${addresses.appliance}/${port}`]).then(() => 'open', (e: { code?: number }) => (e.code === 124 ? 'dropped' : 'refused'));
+  t.equal(await connect(22), 'open', 'SSH from the admin network');
+  t.equal(await connect(1883), 'open', 'MQTT from the device network');
+  t.equal(await connect(8080), 'dropped', 'any other port is dropped, not even refused');
+  t.match((await container.exec(['nft', 'list', 'table', 'inet', 'usmp_firewall'])).stdout, /policy drop/);
+
+  // --- capture through the socket unit (the helper holds CAP_NET_RAW, the daemon nothing) ---
+  const config = join(root, 'etc/usmp-edge/config.json');
+  const withConfig = (edit: (c: Record<string, Record<string, unknown>>) => void): void => {
+    const c = JSON.parse(readFileSync(config, 'utf8')) as Record<string, Record<string, unknown>>;
+    edit(c);
+    writeFileSync(config, `${JSON.stringify(c, null, 2)}\n`);
+  };
+  withConfig((c) => {
+    c.capture = { ...c.capture, interface: 'host0', filter: 'udp port 5004' };
+    // nobody answers there: the messages wait in the outbox
+    c.bridge = { upstream: { url: `mqtt://${addresses.host}:1883`, username: 'usmp-bridge', password_file: '/etc/usmp-edge/hospital.pass' } };
+  });
+  await container.exec(['sh', '-c', 'umask 027 && printf hospital-secret > /etc/usmp-edge/hospital.pass && chgrp usmp-edge /etc/usmp-edge/hospital.pass']);
+  await container.exec(['systemctl', 'reload', 'usmp-edge.service']);
+  const refused = (await container.exec(['journalctl', '-u', 'usmp-edge.service', '-g', 'reload_refused', '--no-pager', '-q'], { allowFailure: true })).stdout;
+  t.equal(refused, '', 'the new configuration is taken');
+  await until('capture running', async () => ((await health()).parts.capture?.status === 'running' ? true : undefined), 30_000);
+  const sender = createSocket('udp4');
+  const rtp = Buffer.alloc(172, 0xd5);
+  for (let i = 0; i < 50; i++) {
+    rtp.writeUInt16BE(0x8000, 0);
+    rtp.writeUInt16BE(i, 2);
+    rtp.writeUInt32BE(i * 160, 4);
+    rtp.writeUInt32BE(0x5eed, 8);
+    await new Promise((r) => sender.send(rtp, 5004, addresses.appliance, r));
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  sender.close();
+  const calls = await until('the call is seen', async () => ((await health()).calls?.[0]?.packets === 50 ? (await health()).calls : undefined), 10_000);
+  t.match(calls, [{ ssrc: '0x00005eed', packets: 50, lost: 0 }], 'RTP seen through usmp-edge-capture@.service');
+  t.match((await container.exec(['systemctl', 'list-units', '--plain', '--no-legend', 'usmp-edge-capture@*'])).stdout, /usmp-edge-capture@.*running/);
+
+  // --- a device publishes while the hospital is away: a non-empty outbox ---
+  const device = JSON.parse((await container.exec(['usmp-edge', 'device', 'add', 'ecg-1', '--json'])).stdout) as { username: string; password: string; publish: string };
+  const client = await mqtt.connectAsync(`mqtt://${addresses.appliance}:1883`, { username: device.username, password: device.password, clientId: device.username, reconnectPeriod: 0 });
+  for (let i = 0; i < 200; i++) await client.publishAsync(device.publish.replace('#', 'ecg'), Buffer.from(`ecg sample ${i}`), { qos: 1 });
+  await client.endAsync();
+  const before = await health();
+  t.equal(before.bridge?.outbox_depth, 200, '200 acknowledged messages wait in the outbox');
+  const kept = { key: sha256(key), config: sha256(config), devices: sha256(join(root, 'var/lib/usmp-edge/devices.json')) };
+
+  // --- upgrade to a new release ---
+  const next = join(root, 'root/usmp-edge-next');
+  cpSync(release, next, { recursive: true });
+  const nextId = `${readFileSync(join(release, 'RELEASE'), 'utf8').trim()}.next`;
+  writeFileSync(join(next, 'RELEASE'), `${nextId}\n`);
+  const upgrade = await container.exec(['sh', '/root/usmp-edge-next/scripts/install.sh', 'upgrade']);
+  t.match(upgrade.stderr, /upgrade done; configuration, keys and outboxes untouched/);
+  t.equal((await container.exec(['readlink', '/opt/usmp-edge/current'])).stdout.trim(), `releases/${nextId}`, 'current points at the new release');
+  t.equal((await container.exec(['ls', '/opt/usmp-edge/releases'])).stdout.trim().split('\n').length, 2, 'the previous release is kept for a roll-back');
+  const after = await until('/health after the upgrade', async () => ((await health()).uptime_s < before.uptime_s ? health() : undefined), 60_000);
+  t.equal(after.bridge?.outbox_depth, 200, 'the outbox survived the upgrade: 200 messages still waiting');
+  t.same({ key: sha256(key), config: sha256(config), devices: sha256(join(root, 'var/lib/usmp-edge/devices.json')) }, kept, 'key, configuration and devices unchanged');
+  t.equal((await container.exec(['systemctl', 'is-active', 'usmp-edge.service'])).stdout.trim(), 'active');
+
+  // --- uninstall keeping the data, reinstall: the same key and outbox come back ---
+  await container.exec(['sh', '/root/usmp-edge-next/scripts/install.sh', 'uninstall', '--keep-data']);
+  t.equal((await container.exec(['getent', 'passwd', 'usmp-edge'], { allowFailure: true })).code, 2, 'the user is gone');
+  t.equal((await container.exec(['test', '-e', '/opt/usmp-edge'], { allowFailure: true })).code, 1, '/opt/usmp-edge is gone');
+  t.equal(sha256(key), kept.key, 'the kept key is still there');
+  await container.exec(['sh', '/root/usmp-edge-next/scripts/install.sh', 'install']);
+  const back = await until('/health after the reinstall', async () => ((await health()).bridge?.outbox_depth === 200 ? health() : undefined), 60_000);
+  t.equal(back.bridge?.outbox_depth, 200, 'the reinstalled appliance has its outbox back');
+  t.equal(sha256(key), kept.key, 'and its key');
+
+  // --- uninstall: nothing left ---
+  await container.exec(['sh', '/root/usmp-edge-next/scripts/install.sh', 'uninstall']);
+  const traces = (await container.exec(['find', '/', '-xdev', '(', '-path', '/root/usmp-edge-next', '-prune', ')', '-o', '-name', '*usmp*', '-print'])).stdout.trim();
+  t.equal(traces, '', 'no file named after usmp-edge is left (but the upgrade kit the test brought)');
+  t.equal((await container.exec(['getent', 'group', 'usmp-edge'], { allowFailure: true })).code, 2, 'no group');
+  t.equal(await connect(9469), 'refused', 'nothing listens for /health any more');
+});
