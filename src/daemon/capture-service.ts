@@ -3,6 +3,7 @@ import { createConnection } from 'node:net';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { DecorrelatedJitter } from '../bridge/backoff.js';
+import { terminateChild } from '../exec/terminate.js';
 import type { Logger } from '../log/logger.js';
 import type { HelperLine } from '../monitor/rtp/capture-helper.js';
 import { RtpStreams } from '../monitor/rtp/rtp-streams.js';
@@ -103,14 +104,7 @@ export class CaptureService {
       lines: child.stdout!,
       pid: child.pid,
       onEnd: (listener) => child.once('exit', (code, signal) => listener(signal ?? `exit ${code}`, stderr)),
-      stop: async () => {
-        if (child.exitCode !== null || child.signalCode !== null) return;
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-        await exited;
-        clearTimeout(timer);
-      },
+      stop: () => terminateChild(child, 3000),
     };
   }
 
