@@ -110,8 +110,6 @@ JSON
   say "configuration skeleton written: $ETC/config.json"
 }
 
-as_service() { setpriv --reuid="$USER_NAME" --regid="$USER_NAME" --init-groups --bounding-set -all /usr/bin/node "$OPT/current/dist/cli.js" --config "$ETC/config.json" "$@"; }
-
 do_install() {
   mode=$1
   check_node
@@ -149,7 +147,8 @@ do_install() {
     [ -f "$STATE/devices.json" ] || { printf '{"version":1,"devices":[]}\n' > "$STATE/devices.json"; chown "$USER_NAME:$USER_NAME" "$STATE/devices.json"; chmod 0600 "$STATE/devices.json"; }
     # An image must not carry one key for every site: there the first boot makes it (the unit's
     # ExecStartPre runs `report keygen --if-missing`).
-    [ "$image" = yes ] || as_service report keygen --if-missing >&2
+    # The wrapper runs `report` as the service user, so the key is the service's.
+    [ "$image" = yes ] || "$BIN" --config "$ETC/config.json" report keygen --if-missing >&2
   fi
   if [ "$role" = collector ]; then install -d -o root -g "$USER_NAME" -m 0750 "$ETC/collector"; fi
 

@@ -9,6 +9,8 @@ import { terminateChild } from '../../src/exec/terminate.js';
 const run = promisify(execFile);
 
 export interface ContainerAddresses {
+  /** The /30 both ends share, as CIDR. */
+  network: string;
   host: string;
   appliance: string;
   prefix: number;
@@ -33,7 +35,7 @@ export class ApplianceContainer {
   static addressesFor(index: number): ContainerAddresses {
     const base = 240 * 256 + (index % 1024) * 4;
     const at = (n: number): string => `198.19.${Math.floor((base + n) / 256)}.${(base + n) % 256}`;
-    return { host: at(1), appliance: at(2), prefix: 30 };
+    return { network: `${at(0)}/30`, host: at(1), appliance: at(2), prefix: 30 };
   }
 
   static async boot(root: string, tag: string, addresses: ContainerAddresses): Promise<ApplianceContainer> {

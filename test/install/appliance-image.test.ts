@@ -42,7 +42,7 @@ t.test('appliance image: builds, boots, serves; upgrade keeps the outbox; uninst
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
   const tag = String(process.pid % 10_000);
   const addresses = ApplianceContainer.addressesFor(process.pid);
-  const net = `${addresses.host.replace(/\.\d+$/, '')}.${Number(addresses.host.split('.')[3]) - 1}/30`;
+  const net = addresses.network;
 
   // --- build: a release, then the image (the installer runs inside it: the clean install) ---
   await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'test-admin', '-f', join(work, 'admin')]);
