@@ -56,3 +56,20 @@ t.test('1 % loss injected upstream: the loss reported is the loss the lab made',
   const { low, high } = binomialCountInterval(s.sent, 0.01, Z[0.999]);
   t.ok(lost >= low && lost <= high, `lost ${lost} of ${s.sent}, interval ${low}..${high}`);
 });
+
+t.test('DSCP read through the delay emulator: marks kept up, re-marked down, no reply dropped for its UDP checksum', opts, async (t) => {
+  // Replies re-injected by the emulator arrive unverified, so the kernel checks their UDP
+  // checksum in software after our annotation rule rewrote them: an odd annotation offset
+  // made every such reply fail (UdpInCsumErrors), and the check said "no reply".
+  const lab = await Lab.create({ up: { delayMs: 10 }, down: { delayMs: 10, dscp: { kind: 'remap', map: { 46: 0, 34: 26 } } } });
+  t.teardown(() => lab.destroy());
+  const { stampPort } = await startResponder(lab);
+  const csumErrors = async () => Number(/UdpInCsumErrors\s+(\d+)/.exec((await lab.exec('appliance', ['nstat', '-az', 'UdpInCsumErrors'])).stdout)?.[1]);
+  const before = await csumErrors();
+  const dscpCheck = new URL('../../dist/qualify/dscp-check.js', import.meta.url).href;
+  const script = `import(${JSON.stringify(dscpCheck)}).then(async (m) => console.log(JSON.stringify(await m.checkDscp({ target: ${JSON.stringify(ADDRESSES.hospital)}, stampPort: ${stampPort} }, ['EF', 'AF41']))))`;
+  const run = await lab.exec('appliance', [process.execPath, '-e', script], { timeoutMs: 60_000 });
+  const check = JSON.parse(run.stdout) as { classes: Array<{ class: string; up: { status: string }; down: { status: string; received?: string } }> };
+  t.same(check.classes.map((c) => [c.class, c.up.status, c.down.status, c.down.received]), [['EF', 'preserved', 'bleached', 'CS0'], ['AF41', 'preserved', 'remarked', 'AF31']], 'each class read both ways');
+  t.equal(await csumErrors(), before, 'no reply failed its UDP checksum at the appliance');
+});

@@ -7,7 +7,8 @@ import { ANNOTATION, BASE_LENGTH, TLV_TYPE } from './packets.js';
 //  - outgoing: a packet carrying a Class-of-Service TLV gets DSCP1 of that TLV as its DSCP;
 //  - incoming: the first two octets of the IP header (0x45, TOS) are copied into MBZ octets of
 //    the STAMP packet, where our code reads them (ANNOTATION in packets.ts).
-// The kernel updates the UDP checksum of the rewritten payload (nft payload csum_flags L4).
+// The kernel updates the UDP checksum of the rewritten payload (nft payload csum_flags L4),
+// correctly only at even offsets (see ANNOTATION).
 // [RFC 8972 §4.4 Class of Service; nft(8) raw payload expressions @ih, @nh]
 
 const BITS = 8;

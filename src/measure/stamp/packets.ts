@@ -20,8 +20,13 @@ export const TLV_FLAG = { UNRECOGNIZED: 0x80, MALFORMED: 0x40, INTEGRITY: 0x20 }
  * Local annotation, never on the wire: an nftables rule of our own copies the first two octets
  * of the IPv4 header (0x45, TOS) into MBZ octets of a received packet, because Node cannot read
  * the TOS byte of a datagram. 0x45 is the marker: a conforming peer sends zeros there.
+ * Both offsets are even: the kernel patches the UDP checksum incrementally, taking the
+ * rewritten octets as 16-bit words of the datagram [RFC 1624 §3]. At an odd offset (41, the
+ * reflector's first MBZ octet, until the lab caught it) the patched checksum was wrong, and a
+ * reply the kernel verified in software (a NIC without receive checksum offload, a tunnel)
+ * was dropped.
  */
-export const ANNOTATION = { MARKER: 0x45, SENDER_PACKET_OFFSET: 42, REFLECTOR_PACKET_OFFSET: 41 } as const;
+export const ANNOTATION = { MARKER: 0x45, SENDER_PACKET_OFFSET: 42, REFLECTOR_PACKET_OFFSET: 42 } as const;
 
 export interface SenderPacket {
   seq: number;
