@@ -8,6 +8,14 @@ import type { SiteIdentity } from './qualification-report.js';
 export type Verdict = 'pass' | 'fail' | 'pass*' | 'fail*';
 export type LineVerdict = Verdict | 'info';
 
+/** One direction of one class in the DSCP check (qualify/dscp-check.ts DirectionOutcome). */
+export interface DscpDirection {
+  status: string;
+  sent?: string;
+  received?: string;
+  reason?: string;
+}
+
 export interface ReportLine {
   metric: string;
   value: number | string | null;
@@ -57,7 +65,7 @@ export interface ReportDocument {
   details?: {
     idle?: LatencyFigures & { sent?: number; received?: number };
     load?: Record<string, { throughput?: { up?: DirectionThroughput; down?: DirectionThroughput }; loaded?: LatencyFigures }>;
-    dscp?: { method?: string; classes?: Array<{ class: string; up?: { status: string; sent: string; received: string }; down?: { status: string; sent: string; received: string } }> } | null;
+    dscp?: { method?: string; classes?: Array<{ class: string; up?: DscpDirection; down?: DscpDirection }> } | null;
     distributions?: Record<string, Histogram>;
   };
   qos?: {

@@ -39,8 +39,9 @@ export interface Series {
 /** Values over a shared x axis (seconds, dates), with an optional horizontal limit line. */
 export function lineChart(o: { x: Array<string | number>; series: Series[]; yName: string; limit?: { value: number; label: string } | undefined }): Promise<string> {
   return renderChart({
-    grid: { left: 56, right: 16, top: 36, bottom: 36 },
-    legend: { top: 4, right: 8 },
+    // the legend under the axis: at the top it ran into the axis name with three series
+    grid: { left: 56, right: 16, top: 36, bottom: 56 },
+    legend: { bottom: 0, left: 'center' },
     xAxis: { type: 'category', data: o.x.map(String), boundaryGap: false },
     yAxis: { type: 'value', name: o.yName, nameTextStyle: { align: 'left' } },
     series: o.series.map((s, i) => ({
@@ -64,8 +65,9 @@ export function histogramChart(o: { histogram: Histogram; name: string; color: s
 /** Groups of bars: one group per category, one bar per series. */
 export function groupedBars(o: { categories: string[]; series: Series[]; yName: string }): Promise<string> {
   return renderChart({
-    grid: { left: 56, right: 16, top: 36, bottom: 36 },
-    legend: { top: 4, right: 8 },
+    // the legend under the axis: at the top it ran into the axis name with three series
+    grid: { left: 56, right: 16, top: 36, bottom: 56 },
+    legend: { bottom: 0, left: 'center' },
     xAxis: { type: 'category', data: o.categories },
     yAxis: { type: 'value', name: o.yName },
     series: o.series.map((s) => ({ type: 'bar', name: s.name, data: s.values, color: s.color, label: { show: true, position: 'top', fontSize: 10 } })),

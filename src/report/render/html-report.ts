@@ -1,9 +1,9 @@
 import { METRIC_NAMES } from '../../qualify/summary.js';
 import type { Histogram } from '../histogram.js';
-import type { ReportDocument, ReportLine } from '../report-document.js';
+import type { DscpDirection, ReportDocument, ReportLine } from '../report-document.js';
 import { groupedBars, histogramChart, lineChart, PALETTE } from './charts.js';
 import { escapeHtml as e, htmlPage } from './html-page.js';
-import { formatNumber, labels, type Lang } from './i18n.js';
+import { formatNumber, labels, type LabelKey, type Lang } from './i18n.js';
 
 // The report a person reads, prints and signs off: identity, verdict, one line per criterion
 // with its limit and margin [reference qualification.md §9], what to do, the charts, and the
@@ -169,11 +169,18 @@ function round1(x: number): number {
   return Math.round(x * 10) / 10;
 }
 
+const DSCP_STATUS: Record<string, LabelKey> = { preserved: 'dscp_preserved', remarked: 'dscp_remarked', bleached: 'dscp_bleached', 'not-verified': 'dscp_not_verified' };
+
 function dscpTable(r: ReportDocument, lang: Lang): string {
   const t = labels(lang);
   const classes = r.details?.dscp?.classes ?? [];
   if (classes.length === 0) return `<p>${e(t('up'))}: <b>${e(r.measurements.dscp.up)}</b> · ${e(t('down'))}: <b>${e(r.measurements.dscp.down)}</b></p>`;
-  const cell = (d: { status: string; sent: string; received: string } | undefined) => (d ? `${e(d.status)} <span class="muted">(${e(t('sent'))} ${e(d.sent)}, ${e(t('received'))} ${e(d.received)})</span>` : '—');
+  const status = (s: string) => (DSCP_STATUS[s] ? t(DSCP_STATUS[s]) : s);
+  const cell = (d: DscpDirection | undefined) => {
+    if (!d) return '—';
+    const why = d.reason !== undefined ? d.reason : `${t('sent')} ${d.sent ?? '?'}, ${t('received')} ${d.received ?? '?'}`;
+    return `${e(status(d.status))} <span class="muted">(${e(why)})</span>`;
+  };
   return `<table><thead><tr><th>${e(t('class'))}</th><th>${e(t('up'))}</th><th>${e(t('down'))}</th></tr></thead><tbody>${classes.map((c) => `<tr><td>${e(c.class)}</td><td>${cell(c.up)}</td><td>${cell(c.down)}</td></tr>`).join('')}</tbody></table><p class="muted">${e(r.details?.dscp?.method ?? '')}</p>`;
 }
 
