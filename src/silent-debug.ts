@@ -22,8 +22,10 @@ function silentLogger(namespace: string): Logger {
   return logger;
 }
 
+type CreateDebug = ((namespace: string) => Logger) & { enable: (namespaces: string) => void; disable: () => string; enabled: (namespace: string) => boolean };
+
 /** The subset of debug's module API its users here call: createDebug(ns), enable, disable, enabled. */
-export function silentDebugModule(): (namespace: string) => Logger {
+export function silentDebugModule(): CreateDebug {
   const createDebug = (namespace: string) => silentLogger(namespace);
   return Object.assign(createDebug, {
     debug: createDebug,
