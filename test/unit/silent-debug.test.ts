@@ -23,8 +23,10 @@ function probe(debugEnv: string | undefined): Promise<{ silent: boolean; roundTr
     await import(${JSON.stringify(SILENT_DEBUG)});
     const { createRequire } = await import('node:module');
     const require = createRequire(${JSON.stringify(SILENT_DEBUG)});
-    const debug = require('debug');
     const mqttPacket = require('mqtt-packet');
+    // what the packages that trace get: resolved from where they live
+    const debug = createRequire(require.resolve('mqtt-packet'))('debug');
+    if (debug !== createRequire(require.resolve('mqtt'))('debug')) throw new Error('mqtt and mqtt-packet load different debug modules');
     const parser = mqttPacket.parser({ protocolVersion: 5 });
     let roundTrip = '';
     parser.on('packet', (p) => (roundTrip = p.topic + ' ' + p.payload.toString() + ' ' + p.properties.userProperties['usmp-msg-id']));
