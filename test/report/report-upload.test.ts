@@ -1,4 +1,6 @@
 import t from 'tap';
+import { chmodSync } from 'node:fs';
+import { get } from 'node:https';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { readdirSync, readFileSync, utimesSync } from 'node:fs';
@@ -8,6 +10,7 @@ import { ReportOutbox } from '../../src/report/upload/report-outbox.js';
 import { ReportUploader } from '../../src/report/upload/report-uploader.js';
 import { CollectorProcess } from '../fixtures/collector-process.js';
 import { enrolmentOf, fixtureReport, siteFixture, siteReport } from '../fixtures/national-reports.js';
+import { TestCa } from '../fixtures/test-pki.js';
 
 // [issue 7 "Done when"] Collector stopped for a while: appliances' reports queue up and all
 // arrive once it is back, none twice. Also: the outbox survives a restart of the appliance,
@@ -31,16 +34,33 @@ async function until(condition: () => boolean, timeoutMs: number, what: string):
   }
 }
 
+/** GET over HTTPS trusting `ca` (fetch cannot be given a CA on Node 20). */
+function getText(url: string, ca: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    get(url, { ca }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
+}
+
 t.test('reports queue while the collector is away and all arrive once, after restarts on both sides', async (t) => {
   const dir = t.testdir();
   const base = fixtureReport();
   const sites = [siteFixture(1), siteFixture(2), siteFixture(3)];
   const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const configFile = CollectorProcess.configFile(dir, sites.map((s) => enrolmentOf(s.key, s.applianceId)), `127.0.0.1:${port}`);
+  // HTTPS, as in the field: the collector's certificate from a CA the appliances are given
+  const ca = new TestCa('usmp test national CA');
+  t.teardown(() => ca.cleanup());
+  const certificate = ca.issue('127.0.0.1', 'IP:127.0.0.1');
+  chmodSync(certificate.keyFile, 0o600);
+  const url = `https://127.0.0.1:${port}`;
+  const configFile = CollectorProcess.configFile(dir, sites.map((s) => enrolmentOf(s.key, s.applianceId)), `127.0.0.1:${port}`, certificate);
   const uploaders: ReportUploader[] = [];
   const outboxes = sites.map((s) => new ReportOutbox(join(dir, `outbox-${s.applianceId}`)));
-  const makeUploader = (i: number) => new ReportUploader({ outbox: outboxes[i]!, post: collectorClient(url, '', 5000), log, expiryDays: 30, retryMinS: 0.2, retryMaxS: 1 });
+  const makeUploader = (i: number, caFile = ca.caFile) => new ReportUploader({ outbox: outboxes[i]!, post: collectorClient(url, caFile, 5000), log, expiryDays: 30, retryMinS: 0.2, retryMaxS: 1 });
   const sent: string[] = [];
 
   // the collector is down: every appliance queues 10 reports, its uploader retrying
@@ -64,8 +84,9 @@ t.test('reports queue while the collector is away and all arrive once, after res
 
   let collector = await CollectorProcess.start(configFile);
   t.teardown(() => collector.stop());
+  t.equal(collector.url, url, 'the collector serves HTTPS');
   await until(() => outboxes.every((o) => o.count() === 0), 20_000, 'the outboxes to drain');
-  let health = (await (await fetch(`${url}/health`)).json()) as { reports: number; stored: number; duplicates: number };
+  let health = JSON.parse(await getText(`${url}/health`, ca.caPem)) as { reports: number; stored: number; duplicates: number };
   t.equal(health.reports, 30, 'all 30 reports arrived');
 
   // the collector goes away again (killed), a report is queued, it comes back
@@ -88,9 +109,20 @@ t.test('reports queue while the collector is away and all arrive once, after res
   t.equal(pass2.duplicates, 1, 'the collector answers "duplicate" and the appliance deletes its copy');
   sent.push(extra['report_id'] as string);
 
-  health = (await (await fetch(`${url}/health`)).json()) as { reports: number; stored: number; duplicates: number };
-  t.equal(health.reports, 32, 'every report once');
-  const csv = (await (await fetch(`${url}/export/reports.csv`)).text()).trimEnd().split('\r\n').slice(1);
+  // an appliance that does not trust the collector's certificate keeps its report
+  const stranger = new TestCa('someone else');
+  t.teardown(() => stranger.cleanup());
+  const untrusting = siteReport(base, sites[0]!, 12);
+  outboxes[0]!.enqueue(JSON.stringify(untrusting));
+  const refusedPass = await makeUploader(0, stranger.caFile).runOnce();
+  t.match(refusedPass, { delivered: 0, left: 1 }, 'a collector certificate from another CA: not sent, still queued');
+  t.match(refusedPass.error, /certificate|self.signed|issuer/i, `and why: ${refusedPass.error}`);
+  await makeUploader(0).runOnce();
+  sent.push(untrusting['report_id'] as string);
+
+  health = JSON.parse(await getText(`${url}/health`, ca.caPem)) as { reports: number; stored: number; duplicates: number };
+  t.equal(health.reports, 33, 'every report once');
+  const csv = (await getText(`${url}/export/reports.csv`, ca.caPem)).trimEnd().split('\r\n').slice(1);
   const ids = csv.map((l) => l.split(',')[0]!);
   t.equal(new Set(ids).size, ids.length, 'none twice');
   t.ok(sent.every((id) => ids.includes(id)), 'every report queued arrived');
