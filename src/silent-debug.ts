@@ -41,9 +41,9 @@ export function silentDebugModule(): CreateDebug {
 }
 
 /** Installs the silent `debug` unless DEBUG is set or the real one is already loaded; says whether it did. */
-export function silenceDebugPackage(env: NodeJS.ProcessEnv = process.env, from: string = import.meta.url): boolean {
-  if (env['DEBUG']) return false;
-  const require = createRequire(from);
+export function silenceDebugPackage(): boolean {
+  if (process.env['DEBUG']) return false;
+  const require = createRequire(import.meta.url);
   let path: string;
   try {
     path = require.resolve('debug');

@@ -1,6 +1,5 @@
 import t from 'tap';
-import mqtt, { type MqttClient } from 'mqtt';
-import { REMOTE_PREFIX, startHospitalAndAppliance, waitUntil, type Device } from './fixtures.js';
+import { connectDevice, REMOTE_PREFIX, startHospitalAndAppliance, waitUntil, type Device } from './fixtures.js';
 import { missingCommand } from './requirements.js';
 
 // A full outbox refuses, raises one alarm and drops nothing: the hospital is away, the outbox
@@ -13,19 +12,11 @@ const missing = missingCommand('mosquitto');
 const ECG: Device = { name: 'ecg-1', password: 'ecg-1-password-0123456789' };
 const CAPACITY = 50;
 
-function connect(url: string): Promise<MqttClient> {
-  return new Promise((resolve, reject) => {
-    const client = mqtt.connect(url, { clientId: ECG.name, username: ECG.name, password: ECG.password, protocolVersion: 4, reconnectPeriod: 0, clean: true });
-    client.once('connect', () => resolve(client));
-    client.once('error', reject);
-  });
-}
-
 t.test('a full outbox refuses the next publish, alarms once, drops nothing, and recovers', missing ? { skip: missing } : {}, async (t) => {
   const { hospital, appliance, verifier } = await startHospitalAndAppliance(t, [ECG], { bridge: { outbox_max_messages: CAPACITY, stats_interval_s: 1 } });
   await hospital.stop();
 
-  let device = await connect(appliance.url);
+  let device = await connectDevice(appliance.url, ECG);
   for (let i = 0; i < CAPACITY; i++) await device.publishAsync('devices/ecg-1/ecg', `m${i}`, { qos: 1 });
   t.pass(`${CAPACITY} messages acknowledged while the hospital is away`);
 
@@ -36,7 +27,7 @@ t.test('a full outbox refuses the next publish, alarms once, drops nothing, and 
   t.ok(await waitUntil(() => appliance.events('device.refused').some((e) => e['reason'] === 'outbox_full'), 5000), 'the refusal is logged as outbox_full');
 
   // refused again while still full: still one alarm
-  device = await connect(appliance.url);
+  device = await connectDevice(appliance.url, ECG);
   const again = new Promise<'closed'>((resolve) => device.once('close', () => resolve('closed')));
   t.equal(await Promise.race([device.publishAsync('devices/ecg-1/ecg', `m${CAPACITY}`, { qos: 1 }).then(() => 'acknowledged' as const), again]), 'closed', 'still full: refused again');
   await device.endAsync(true);
@@ -46,7 +37,7 @@ t.test('a full outbox refuses the next publish, alarms once, drops nothing, and 
   await hospital.resume();
   t.ok(await waitUntil(() => appliance.events('alarm.outbox_full.cleared').length === 1, 20_000), 'the hospital takes the backlog: the alarm clears');
 
-  device = await connect(appliance.url);
+  device = await connectDevice(appliance.url, ECG);
   await device.publishAsync('devices/ecg-1/ecg', `m${CAPACITY}`, { qos: 1 });
   await device.endAsync();
   t.ok(await waitUntil(() => new Set(verifier.received.map((m) => m.payload)).size === CAPACITY + 1, 20_000), 'every message arrived, the refused one included');

@@ -1,11 +1,11 @@
 import t from 'tap';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import { freeTcpPorts } from '../../src/exec/ports.js';
 import { HOSPITAL_USERS, HospitalBroker } from '../fixtures/hospital-mosquitto.js';
 import { TestCa } from '../fixtures/test-pki.js';
-import { Appliance, HospitalVerifier, REMOTE_PREFIX, waitUntil, type Device } from './fixtures.js';
+import { Appliance, connectDevice, HospitalVerifier, REMOTE_PREFIX, waitUntil, type Device } from './fixtures.js';
 import { missingCommand } from './requirements.js';
 
 // The encrypted paths, end to end with real peers: devices on a TLS listener that requires a
@@ -17,28 +17,12 @@ const missing = missingCommand('mosquitto') ?? missingCommand('openssl');
 const ECG: Device = { name: 'ecg-1', password: 'ecg-1-password-0123456789' };
 const OTO: Device = { name: 'oto-1', password: 'oto-1-password-0123456789' };
 
-interface Attempt {
-  client: MqttClient;
-  accepted: boolean;
-  code?: number | string | undefined;
-}
-
-/** Connects a device; resolves once accepted or refused (CONNACK code or TLS error). */
-function connectDevice(url: string, device: Device, tls: IClientOptions = {}): Promise<Attempt> {
-  return new Promise((resolve) => {
-    const client = mqtt.connect(url, { clientId: device.name, username: device.name, password: device.password, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...tls });
-    client.once('connect', () => resolve({ client, accepted: true }));
-    client.once('error', (err: Error & { code?: number | string }) => resolve({ client, accepted: false, code: err.code }));
-    client.once('close', () => resolve({ client, accepted: false }));
-  });
-}
-
-async function hospitalWithTls(ca: TestCa, server: { certFile: string; keyFile: string }): Promise<{ hospital: HospitalBroker; tlsUrl: string }> {
-  const [tlsPort] = await freeTcpPorts(1);
-  const hospital = await HospitalBroker.start({
-    extraConfig: [`listener ${tlsPort} 127.0.0.1`, `cafile ${ca.caFile}`, `certfile ${server.certFile}`, `keyfile ${server.keyFile}`, 'require_certificate true'],
-  });
-  return { hospital, tlsUrl: `mqtts://127.0.0.1:${tlsPort}` };
+/** A device connection that may be refused: the client, or the CONNACK code / TLS error code. */
+function attempt(url: string, device: Device, options: IClientOptions = {}): Promise<{ client?: MqttClient; code?: number | string }> {
+  return connectDevice(url, device, options).then(
+    (client) => ({ client }),
+    (err: Error & { code?: number | string }) => ({ code: err.code ?? err.message }),
+  );
 }
 
 t.test('TLS and WebSocket listeners, and a TLS bridge with a client certificate', missing ? { skip: missing } : {}, async (t) => {
@@ -52,7 +36,11 @@ t.test('TLS and WebSocket listeners, and a TLS bridge with a client certificate'
   const passwordFile = join(ca.dir, 'hospital-password');
   writeFileSync(passwordFile, `${HOSPITAL_USERS.bridge.password}\n`, { mode: 0o600 });
 
-  const { hospital, tlsUrl } = await hospitalWithTls(ca, server);
+  const [hospitalTlsPort] = await freeTcpPorts(1);
+  const tlsUrl = `mqtts://127.0.0.1:${hospitalTlsPort}`;
+  const hospital = await HospitalBroker.start({
+    extraConfig: [`listener ${hospitalTlsPort} 127.0.0.1`, `cafile ${ca.caFile}`, `certfile ${server.certFile}`, `keyfile ${server.keyFile}`, 'require_certificate true'],
+  });
   t.teardown(() => hospital.destroy());
   const verifier = await HospitalVerifier.start(hospital); // the test's own view, on the plain loopback listener
   t.teardown(() => verifier.close());
@@ -76,28 +64,25 @@ t.test('TLS and WebSocket listeners, and a TLS bridge with a client certificate'
 
   const clients: MqttClient[] = [];
   t.teardown(() => Promise.all(clients.map((c) => c.endAsync(true))));
+  const connected = (a: { client?: MqttClient }) => (a.client ? (clients.push(a.client), true) : false);
   const withCert = (cert: { cert: string; key: string }): IClientOptions => ({ ca: [ca.caPem], cert: cert.cert, key: cert.key, rejectUnauthorized: true });
 
-  const ecg = await connectDevice(tlsDeviceUrl, ECG, withCert(ecgCert));
-  clients.push(ecg.client);
-  t.ok(ecg.accepted, 'ecg-1 with its own certificate and password is accepted on TLS');
-  await ecg.client.publishAsync('devices/ecg-1/ecg', 'tls-beat', { qos: 1 });
+  const ecg = await attempt(tlsDeviceUrl, ECG, withCert(ecgCert));
+  t.ok(connected(ecg), 'ecg-1 with its own certificate and password is accepted on TLS');
+  await ecg.client!.publishAsync('devices/ecg-1/ecg', 'tls-beat', { qos: 1 });
 
-  const impostor = await connectDevice(tlsDeviceUrl, ECG, withCert(otoCert));
-  clients.push(impostor.client);
-  t.notOk(impostor.accepted, 'ecg-1\'s password with oto-1\'s certificate is refused');
+  const impostor = await attempt(tlsDeviceUrl, ECG, withCert(otoCert));
+  t.notOk(connected(impostor), 'ecg-1\'s password with oto-1\'s certificate is refused');
   t.equal(impostor.code, 5, 'CONNACK 5 (not authorised)');
   t.ok(await waitUntil(() => appliance.events('device.refused').some((e) => e['reason'] === 'certificate_mismatch'), 5000), 'logged as certificate_mismatch');
 
-  const noCert = await connectDevice(tlsDeviceUrl, ECG, { ca: [ca.caPem], rejectUnauthorized: true });
-  clients.push(noCert.client);
-  t.notOk(noCert.accepted, 'no client certificate: the TLS handshake is refused');
+  const noCert = await attempt(tlsDeviceUrl, ECG, { ca: [ca.caPem], rejectUnauthorized: true });
+  t.notOk(connected(noCert), 'no client certificate: the TLS handshake is refused');
   t.ok(await waitUntil(() => appliance.events('device.tls_error').length > 0, 5000), 'logged as device.tls_error');
 
-  const oto = await connectDevice(`ws://127.0.0.1:${portOf('ws')}/mqtt`, OTO);
-  clients.push(oto.client);
-  t.ok(oto.accepted, 'oto-1 is accepted over WebSocket');
-  await oto.client.publishAsync('devices/oto-1/image', 'ws-image', { qos: 1 });
+  const oto = await attempt(`ws://127.0.0.1:${portOf('ws')}/mqtt`, OTO);
+  t.ok(connected(oto), 'oto-1 is accepted over WebSocket');
+  await oto.client!.publishAsync('devices/oto-1/image', 'ws-image', { qos: 1 });
 
   t.ok(await waitUntil(() => verifier.received.length >= 2, 10_000), 'both messages reached the hospital over the TLS bridge');
   t.same(verifier.received.map((m) => `${m.topic} ${m.payload}`).sort(), [`${REMOTE_PREFIX}/ecg-1/ecg tls-beat`, `${REMOTE_PREFIX}/oto-1/image ws-image`]);
@@ -125,8 +110,8 @@ t.test('a hospital certificate from another CA is refused; nothing leaves the ou
   t.teardown(() => appliance.destroy());
   await appliance.start();
   const ecg = await connectDevice(appliance.url, ECG);
-  t.teardown(() => ecg.client.endAsync(true));
-  await ecg.client.publishAsync('devices/ecg-1/ecg', 'kept', { qos: 1 });
+  t.teardown(() => ecg.endAsync(true));
+  await ecg.publishAsync('devices/ecg-1/ecg', 'kept', { qos: 1 });
   t.ok(await waitUntil(() => appliance.events('bridge.error').length > 0, 10_000), 'the TLS error is logged');
   const error = String(appliance.events('bridge.error')[0]?.['err']);
   t.match(error, /certificate|self.signed|issuer/i, `it says why: ${error}`);
