@@ -17,6 +17,8 @@ export interface EmulatorStats {
   write_errors: number;
   held: number;
   max_held: number;
+  /** Mean delay drawn for the packets taken in (delay ± jitter), before any lateness. */
+  scheduled_mean_us: number;
   lateness_mean_us: number;
   lateness_max_us: number;
 }

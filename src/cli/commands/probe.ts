@@ -5,6 +5,7 @@ import type { Direction } from '../../measure/iperf3/parse.js';
 import { summariseLatency } from '../../measure/stamp/metrics.js';
 import { DEFAULT_STAMP_PORT } from '../../measure/stamp/packets.js';
 import { runStampSession } from '../../measure/stamp/sender.js';
+import { holdForMeasurement } from './measurement-timing.js';
 import type { CliContext } from '../context.js';
 import { EXIT, reportError } from '../output.js';
 import { integerIn, port, positiveNumber } from './options.js';
@@ -24,7 +25,8 @@ export function registerProbeCommands(program: Command, context: () => CliContex
     .action(async (o: { target: string; port: number; count: number; intervalMs: number; size: number; json?: boolean }) => {
       const ctx = context();
       try {
-        const session = await runStampSession({ target: o.target, port: o.port, count: o.count, intervalMs: o.intervalMs, size: o.size, signal: interruptSignal() });
+        const timing = holdForMeasurement(ctx.logger(2));
+        const session = await runStampSession({ target: o.target, port: o.port, count: o.count, intervalMs: o.intervalMs, size: o.size, signal: interruptSignal() }).finally(() => timing.release());
         const s = summariseLatency(session);
         if (s.received === 0) {
           throw new UsmpError('USMP_E_RESPONDER_ABSENT', `no STAMP reply from ${o.target}:${o.port} (${s.sent} probes sent)`, {

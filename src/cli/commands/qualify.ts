@@ -16,6 +16,7 @@ import { EXIT, reportError } from '../output.js';
 import { progressPrinter } from '../progress.js';
 import { integerIn, port } from './options.js';
 import { interruptSignal } from './probe.js';
+import { holdForMeasurement } from './measurement-timing.js';
 
 export interface QualifyFlags {
   target?: string;
@@ -60,10 +61,11 @@ export async function runQualifyCommand(ctx: CliContext, flags: QualifyFlags): P
   const plan = flags.plan ?? (config.qualify.plan as PlanName);
   const lang = flags.lang ?? (config.qualify.lang as 'fr' | 'en');
   const startedAt = new Date();
+  const timing = holdForMeasurement(ctx.logger(2));
   const data = await runQualification(
     { target, stampPort: flags.stampPort, iperfPorts: Array.from({ length: flags.iperfPool }, (_, i) => flags.iperfPort + i), synchronized: false, signal: interruptSignal() },
     profile, plan, progressPrinter(),
-  );
+  ).finally(() => timing.release());
   const assessment = assess(data, profile, lang);
   const qos = await qosReportSection(ctx.config());
   const dir = flags.out ?? join(config.qualify.out_dir, `${startedAt.toISOString().replace(/[:.]/g, '-').slice(0, 19)}-${target}`);
