@@ -6,10 +6,10 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 // latency limit to /dev/cpu_dma_latency holds it until it closes the file; 0 keeps CPUs out of
 // every idle state that takes time to leave.]
 //
-// Measured here (benchmarks/stamp-timestamping.bench.ts): our T4 trails the kernel's capture
-// timestamp by ~170 µs median at 50 pps when the virtual CPU has gone idle; holding the limit
-// removes most of it. The kernel drops the request when the file is closed, also on SIGKILL,
-// so nothing outlives the process. It costs an idle CPU's power while held: for the minutes of
+// Measured here (benchmarks/stamp-timestamping.bench.ts, 50 pps on a 2-vCPU VM): our RTT
+// exceeds the kernel's capture RTT of the same packets by 318 µs mean, 287 median; holding the
+// limit brings that to 177 and 122. The kernel drops the request when the file is closed, also
+// on SIGKILL (test/unit/cpu-wake-latency.test.ts), so nothing outlives the process. It costs an idle CPU's power while held: for the minutes of
 // a probe or a qualification, never for the daemon's continuous monitoring.
 
 export const CPU_LATENCY_DEVICE = '/dev/cpu_dma_latency';
@@ -37,9 +37,8 @@ const nodeFileOps: FileOps = {
   close: (fd) => closeSync(fd),
 };
 
-export function holdCpuWakeLatency(options: { path?: string; files?: FileOps } = {}): CpuWakeLatencyHold {
-  const path = options.path ?? CPU_LATENCY_DEVICE;
-  const files = options.files ?? nodeFileOps;
+export function holdCpuWakeLatency(files: FileOps = nodeFileOps): CpuWakeLatencyHold {
+  const path = CPU_LATENCY_DEVICE;
   let fd: number;
   try {
     fd = files.open(path);

@@ -32,7 +32,7 @@ t.test('25 ± 5 ms each way: mean RTT within ±1 ms of 50 ms, median within max(
   const ours = await cliIn(lab, 'appliance', ['--log-level', 'debug', 'probe', 'latency', '--target', ADDRESSES.hospital, '--count', '1000', '--interval-ms', '20', '--json']);
   t.equal(ours.code, 0, 'probe latency succeeded');
   // As root the probe keeps the CPUs out of idle states while it measures: without it, the
-  // wake-up of an idle vCPU added 0.3-0.4 ms to every RTT here and CI saw a mean of 51.04 ms.
+  // wake-up of an idle vCPU added 0.3-0.4 ms to the mean RTT here and CI saw a mean of 51.04 ms.
   t.match(ours.stderr, /timing\.cpu_wake_latency_held/, 'CPU wake-up latency held during the probe');
   const s = JSON.parse(ours.stdout) as Latency;
   const irtt = await lab.exec('appliance', ['irtt', 'client', '-i', '20ms', '-d', '20s', '-l', '44', '-Q', '-o', '-', `${ADDRESSES.hospital}:2112`], { timeoutMs: 60_000 });

@@ -1,5 +1,8 @@
 import { Writable } from 'node:stream';
-import { existsSync, readdirSync, readlinkSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import t from 'tap';
 import { CPU_LATENCY_DEVICE, holdCpuWakeLatency, type FileOps } from '../../src/measure/cpu-wake-latency.js';
 import { holdForMeasurement } from '../../src/cli/commands/measurement-timing.js';
@@ -27,7 +30,7 @@ function fakeFiles(fail: { open?: string; write?: string } = {}): FileOps & { wr
 
 t.test('held: writes a 0 µs limit and closes the file once on release', async (t) => {
   const files = fakeFiles();
-  const hold = holdCpuWakeLatency({ files });
+  const hold = holdCpuWakeLatency(files);
   t.equal(hold.held, true);
   t.same(files.written, [Buffer.alloc(4)], 'one binary s32 of 0');
   t.same(files.closed, [], 'kept open while held');
@@ -38,7 +41,7 @@ t.test('held: writes a 0 µs limit and closes the file once on release', async (
 
 t.test('not root: not held, the reason says so, release does nothing', async (t) => {
   const files = fakeFiles({ open: 'EACCES' });
-  const hold = holdCpuWakeLatency({ files });
+  const hold = holdCpuWakeLatency(files);
   t.equal(hold.held, false);
   t.match(hold.reason, /writable by root only/);
   hold.release();
@@ -46,15 +49,19 @@ t.test('not root: not held, the reason says so, release does nothing', async (t)
 });
 
 t.test('no such device, or the write refused: not held, nothing left open', async (t) => {
-  t.match(holdCpuWakeLatency({ files: fakeFiles({ open: 'ENOENT' }) }).reason, /ENOENT/);
+  t.match(holdCpuWakeLatency(fakeFiles({ open: 'ENOENT' })).reason, /ENOENT/);
   const files = fakeFiles({ write: 'EINVAL' });
-  const hold = holdCpuWakeLatency({ files });
+  const hold = holdCpuWakeLatency(files);
   t.equal(hold.held, false);
   t.match(hold.reason, /EINVAL/);
   t.same(files.closed, [7], 'the file opened is closed again');
 });
 
-t.test('the real device, as root: open while held, closed after', { skip: process.getuid?.() !== 0 || !existsSync(CPU_LATENCY_DEVICE) ? 'needs root and /dev/cpu_dma_latency' : false }, async (t) => {
+const realDevice = { skip: process.getuid?.() !== 0 || !existsSync(CPU_LATENCY_DEVICE) ? 'needs root and /dev/cpu_dma_latency' : false };
+/** Reading the device gives the limit in force, the lowest of all requests held. [pm_qos_interface.rst] */
+const limitInForce = (): number => readFileSync(CPU_LATENCY_DEVICE).readInt32LE(0);
+
+t.test('the real device, as root: open while held, closed after', realDevice, async (t) => {
   const openOnDevice = (): number => readdirSync('/proc/self/fd').filter((fd) => {
     try {
       return readlinkSync(`/proc/self/fd/${fd}`) === CPU_LATENCY_DEVICE;
@@ -66,8 +73,24 @@ t.test('the real device, as root: open while held, closed after', { skip: proces
   const hold = holdCpuWakeLatency();
   t.equal(hold.held, true, hold.reason ?? 'held');
   t.equal(openOnDevice(), before + 1, 'the request lives as long as this open file');
+  t.equal(limitInForce(), 0, 'the kernel applies 0 µs');
   hold.release();
   t.equal(openOnDevice(), before, 'released');
+  t.ok(limitInForce() > 0, `no limit once released (${limitInForce()} µs)`);
+});
+
+t.test('a process killed with SIGKILL while holding leaves no limit behind', realDevice, async (t) => {
+  const module = new URL('../../dist/measure/cpu-wake-latency.js', import.meta.url).href;
+  const child = spawn(process.execPath, ['-e', `import(${JSON.stringify(module)}).then((m) => { console.log(m.holdCpuWakeLatency().held); setInterval(() => undefined, 60_000); })`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+  t.equal(line, 'true', 'the child holds the request');
+  t.equal(limitInForce(), 0, 'in force while the child lives');
+  child.kill('SIGKILL');
+  await once(child, 'exit');
+  t.ok(limitInForce() > 0, `gone with the process (${limitInForce()} µs)`);
 });
 
 t.test('the command log says whether the timestamps carry the wake-up delay', async (t) => {
