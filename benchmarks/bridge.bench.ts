@@ -5,7 +5,7 @@ import { inNamespace } from '../src/lab/exec.js';
 import { ADDRESSES, Lab } from '../src/lab/lab.js';
 import { labUnavailableReason } from '../src/lab/availability.js';
 import type { Benchmark, BenchRow } from './harness.js';
-import { memoryOf, startTool } from './bridge/processes.js';
+import { memoryOf, readyWithin, resultWithin, startTool } from './bridge/processes.js';
 
 // Device → hospital, durable, next to mosquitto in the same run: throughput, latency, backlog
 // drain over a 100 ms RTT lab link, memory with a 1 M-message backlog. Devices and the hospital
@@ -61,11 +61,12 @@ export async function endToEnd(kind: Kind, total: number, rate: number, log: (l:
       filter = 'devices/#';
     }
     const reader = startTool(['subscribe', readFrom, HOSPITAL_USERS.verifier.username, HOSPITAL_USERS.verifier.password, filter, String(total), 'bench-reader']);
-    await reader.ready;
+    await readyWithin(reader, 'the hospital reader');
     const creds = kind === 'usmp-edge' ? CREDS : kind === 'mosquitto alone' ? DEVICES.map(() => `${HOSPITAL_USERS.verifier.username}:${HOSPITAL_USERS.verifier.password}`).join(',') : ANON;
     const startedAt = performance.timeOrigin + performance.now();
     const publisher = startTool(['publish', deviceUrl, '4', String(total), '400', String(rate), creds]);
-    const [pub, sub] = await Promise.all([publisher.result, reader.result]);
+    const bound = 120_000 + total; // ≥ 1 000 msg/s plus two minutes: far below what any tool does
+    const [pub, sub] = await Promise.all([resultWithin(publisher, `${total} PUBACKs at the devices`, bound), resultWithin(reader, `${total} messages at the hospital reader`, bound)]);
     const figures = {
       messages: total,
       e2e_msg_per_s: Math.round(total / ((sub.last_at! - startedAt) / 1000)),
@@ -104,11 +105,10 @@ export async function drain(kind: Kind, total: number, log: (l: string) => void)
   let appliance: Appliance | undefined;
   let local: HospitalBroker | undefined;
   try {
-    // the reader's session exists before the outage, so it gets everything once back
-    const first = startTool(['subscribe', hospital.url, HOSPITAL_USERS.verifier.username, HOSPITAL_USERS.verifier.password, FILTER, '1', 'drain-reader'], inHospital);
-    await first.ready;
-    first.result.catch(() => undefined); // killed on purpose: its session stays at the hospital
-    first.child.kill('SIGKILL');
+    // The reader subscribes before the outage and stays through it (mqtt.js reconnects with its
+    // session), so that every message bridged after the hospital is back has a subscriber.
+    const reader = startTool(['subscribe', hospital.url, HOSPITAL_USERS.verifier.username, HOSPITAL_USERS.verifier.password, FILTER, String(total + 20), 'drain-reader'], inHospital);
+    await readyWithin(reader, 'the hospital reader');
     await hospital.stop();
     let deviceUrl: string;
     if (kind.startsWith('usmp-edge')) {
@@ -119,15 +119,14 @@ export async function drain(kind: Kind, total: number, log: (l: string) => void)
       local = await mosquittoBridge(hospital.url, MOSQUITTO_IN_FLIGHT, '127.0.0.1', inApp);
       deviceUrl = local.url;
     }
-    const filled = await startTool(['publish', deviceUrl, '4', String(total), '400', '0', appliance ? CREDS : ANON], inApp).result;
+    const bound = 120_000 + total * 10; // ≥ 100 msg/s plus two minutes: far below what any tool does
+    const filled = await resultWithin(startTool(['publish', deviceUrl, '4', String(total), '400', '0', appliance ? CREDS : ANON], inApp), `${total} PUBACKs while the hospital is away`, bound);
     log(`${kind}: backlog of ${total} stored (${Math.round(filled.puback_per_s!)} msg/s)`);
     await hospital.resume();
-    const reader = startTool(['subscribe', hospital.url, HOSPITAL_USERS.verifier.username, HOSPITAL_USERS.verifier.password, FILTER, String(total + 20), 'drain-reader'], inHospital);
-    await reader.ready;
     await new Promise((r) => setTimeout(r, 500));
     // 20 fresh messages while the backlog drains: how long do they wait?
-    await startTool(['publish', deviceUrl, '1', '20', '1', '20', appliance ? CREDS : ANON], inApp, { SEQ_BASE: String(FRESH_BASE) }).result;
-    const sub = await reader.result;
+    await resultWithin(startTool(['publish', deviceUrl, '1', '20', '1', '20', appliance ? CREDS : ANON], inApp, { SEQ_BASE: String(FRESH_BASE) }), '20 fresh PUBACKs during the drain', bound);
+    const sub = await resultWithin(reader, `${total + 20} messages at the hospital reader`, bound);
     const figures = {
       backlog: total,
       drain_msg_per_s: Math.round(sub.unique! / ((sub.last_at! - sub.first_at!) / 1000)),
@@ -163,7 +162,7 @@ export async function backlogMemory(kind: Kind, total: number, log: (l: string) 
       pid = local.pid!;
     }
     const idle = memoryOf(pid);
-    const filled = await startTool(['publish', deviceUrl, '4', String(total), '400', '0', kind === 'usmp-edge' ? CREDS : ANON]).result;
+    const filled = await resultWithin(startTool(['publish', deviceUrl, '4', String(total), '400', '0', kind === 'usmp-edge' ? CREDS : ANON]), `${total} PUBACKs for the backlog`, 120_000 + total * 10);
     const afterFill = memoryOf(pid);
     const figures: Record<string, number | string> = { backlog: total, idle_rss_mib: idle.rss_mib, after_fill_rss_mib: afterFill.rss_mib, fill_peak_rss_mib: afterFill.peak_rss_mib, store_msg_per_s: Math.round(filled.puback_per_s!) };
     if (appliance) {

@@ -5,7 +5,7 @@ import { ADDRESSES, Lab, labUnavailableReason } from '../test/lab/index.js';
 import { startResponder } from '../test/lab/cli-in-lab.js';
 import { Appliance, type Device } from '../test/bridge/fixtures.js';
 import { HospitalBroker } from '../test/fixtures/hospital-mosquitto.js';
-import { memoryOf, startTool } from './bridge/processes.js';
+import { memoryOf, resultWithin, startTool } from './bridge/processes.js';
 
 // npm run bench -- monitor [issue 6, "done when"]: in one run, in the lab,
 // - probe overhead on the wire, per direction, counted by tcpdump on the WAN link (≤ 10 kbit/s);
@@ -92,7 +92,7 @@ const bench: Benchmark = {
       const load = startTool(['publish', appliance.url, '2', '6000', '20', '100', creds], inLab('appliance'));
       await new Promise((r) => setTimeout(r, 2000));
       const busy = await footprint({ daemon: daemonPid, mosquitto: hospital.pid! }, 55);
-      await load.result;
+      await resultWithin(load, '6000 PUBACKs of the load', 180_000);
       rows.push({ group: 'Footprint on this machine (CPU: share of one core)', case: '100 msg/s from 2 devices, durable, to the hospital', tool: 'usmp-edge run', figures: busy.daemon! });
       rows.push({ group: 'Footprint on this machine (CPU: share of one core)', case: '100 msg/s from the bridge', tool: 'mosquitto (hospital broker)', figures: busy.mosquitto! });
       log(`busy: ${JSON.stringify(busy)}`);

@@ -9,7 +9,7 @@ import { runStampSession } from '../src/measure/stamp/sender.js';
 import { holdCpuWakeLatency } from '../src/measure/cpu-wake-latency.js';
 import { percentile, mean } from '../src/measure/statistics.js';
 import type { Benchmark, BenchRow } from './harness.js';
-import { readPcapUdp } from './pcap.js';
+import { readPcapUdp } from '../test/fixtures/pcap-udp.js';
 
 // How much a Node.js STAMP sender adds to each RTT: its T1 (read before send()) and T4 (read in
 // the 'message' handler) against the kernel's own capture timestamps of the same packets

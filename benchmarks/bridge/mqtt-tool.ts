@@ -73,6 +73,8 @@ if (mode === 'publish') {
   const client = await connect(url, { clientId: session, username: user, password: pass, clean: false, protocolVersion: 5, properties: { sessionExpiryInterval: 3600 } });
   await client.subscribeAsync(filter, { qos: 1 });
   process.stdout.write('ready\n');
+  // progress for the bounded wait of whoever started us: what arrived so far
+  setInterval(() => process.stderr.write(`progress ${seen.size} unique of ${total}, ${received} received\n`), 1000).unref();
   client.on('message', (_topic, payload) => {
     const at = now();
     received++;

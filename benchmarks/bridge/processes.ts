@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { WaitTimeout, within } from '../../test/fixtures/bounded.js';
 
 // Runs benchmarks/bridge/mqtt-tool.ts as a separate process (optionally inside a lab namespace)
 // and reads its JSON line back.
@@ -14,6 +15,8 @@ export interface Tool {
   /** Resolves with the JSON line the tool prints at the end. */
   result: Promise<Record<string, number>>;
   ready: Promise<void>;
+  /** The last progress line the tool printed on stderr, if any. */
+  progress(): string | undefined;
 }
 
 export function startTool(args: string[], wrap: Wrap = plain, env: Record<string, string> = {}): Tool {
@@ -35,7 +38,21 @@ export function startTool(args: string[], wrap: Wrap = plain, env: Record<string
       else reject(new Error(`mqtt-tool ${args[0]} exited ${code}: ${err.slice(-500)}`));
     });
   });
-  return { child, result, ready };
+  const progress = () => err.split('\n').filter((l) => l.startsWith('progress ')).at(-1)?.slice('progress '.length);
+  return { child, result, ready, progress };
+}
+
+/** The tool's result within `ms`; otherwise it is killed and the error names what it had done. */
+export async function resultWithin(tool: Tool, what: string, ms: number): Promise<Record<string, number>> {
+  return within(what, ms, tool.result).catch((err: unknown) => {
+    tool.child.kill('SIGKILL');
+    throw err instanceof WaitTimeout ? new WaitTimeout(what, ms, tool.progress() ?? 'no progress reported') : err;
+  });
+}
+
+/** The tool's readiness within `ms` (or its early end, which `result` reports). */
+export function readyWithin(tool: Tool, what: string, ms = 30_000): Promise<void> {
+  return within(`${what} to be ready`, ms, Promise.race([tool.ready, tool.result.then(() => undefined)]));
 }
 
 /** Resident and peak resident memory of a process, MiB, from /proc. */

@@ -71,13 +71,18 @@ export class UpstreamBridge {
   #stopped = true;
   #retryTimer: NodeJS.Timeout | undefined;
   #watchdog: NodeJS.Timeout | undefined;
-  readonly counters: BridgeCounters = { connected: false, protocol: undefined, sent: 0, acknowledged: 0, rejected_by_hospital: 0, connections: 0, in_flight: 0 };
+  readonly #counters: Omit<BridgeCounters, 'in_flight'> = { connected: false, protocol: undefined, sent: 0, acknowledged: 0, rejected_by_hospital: 0, connections: 0 };
 
   constructor(options: UpstreamBridgeOptions) {
     this.#o = options;
     this.#backoff = new DecorrelatedJitter(options.reconnectMinMs, options.reconnectMaxMs, options.random);
     this.#now = options.now ?? Date.now;
     this.#protocol = options.protocol === '3.1.1' ? 4 : 5;
+  }
+
+  /** A snapshot; `in_flight` is read from the window itself, so it is right after a drain. */
+  get counters(): BridgeCounters {
+    return { ...this.#counters, in_flight: this.#lanes?.inFlight ?? 0 };
   }
 
   start(): void {
@@ -100,7 +105,7 @@ export class UpstreamBridge {
     if (lanes) {
       lanes.closeForNew();
       const deadline = this.#now() + graceMs;
-      while (lanes.inFlight > 0 && this.#now() < deadline && this.counters.connected) await new Promise((r) => setTimeout(r, 20));
+      while (lanes.inFlight > 0 && this.#now() < deadline && this.#counters.connected) await new Promise((r) => setTimeout(r, 20));
     }
     const client = this.#client;
     this.#client = undefined;
@@ -119,9 +124,9 @@ export class UpstreamBridge {
     client.handleMessage = (packet: IPublishPacket, done) => void this.#command(packet).then(() => done(), (err: Error) => done(err));
     client.on('connect', (connack) => {
       if (generation !== this.#generation) return;
-      this.counters.connected = true;
-      this.counters.protocol = this.#protocol;
-      this.counters.connections++;
+      this.#counters.connected = true;
+      this.#counters.protocol = this.#protocol;
+      this.#counters.connections++;
       this.#backoff.reset();
       this.#o.log.info({ event: 'bridge.connected', protocol: this.#protocol === 5 ? '5' : '3.1.1', session_present: connack.sessionPresent }, 'connected to the hospital broker');
       // A v5 server's Receive Maximum caps what may be unacknowledged [MQTT 5.0 §3.3.4]
@@ -164,9 +169,8 @@ export class UpstreamBridge {
     });
     client.on('close', () => {
       if (generation !== this.#generation) return;
-      const wasConnected = this.counters.connected;
-      this.counters.connected = false;
-      this.counters.in_flight = 0;
+      const wasConnected = this.#counters.connected;
+      this.#counters.connected = false;
       this.#lanes?.closeForNew();
       this.#lanes = undefined;
       this.#generation++; // late PUBACK callbacks of this connection are ignored from now on
@@ -182,13 +186,12 @@ export class UpstreamBridge {
   #send(client: MqttClient, generation: number, message: OutboxMessage, acked: () => void): void {
     const topic = this.#o.topics.toRemote(message.topic) ?? message.topic;
     const properties = this.#protocol === 5 ? { userProperties: { [MESSAGE_ID_PROPERTY]: this.#o.outbox.messageId(message.seq) } } : undefined;
-    this.counters.sent++;
-    this.counters.in_flight = this.#lanes?.inFlight ?? 0;
+    this.#counters.sent++;
     client.publish(topic, message.payload, { qos: 1, ...(properties ? { properties } : {}) }, (err?: Error & { code?: number }) => {
       if (generation !== this.#generation) return; // that connection is gone; the message is sent again
       if (!err) {
         this.#o.outbox.ack(message.seq);
-        this.counters.acknowledged++;
+        this.#counters.acknowledged++;
         acked();
         return;
       }
@@ -196,7 +199,7 @@ export class UpstreamBridge {
         // The hospital refused this message for good: keep it aside, then let it leave the outbox.
         this.#o.log.error({ event: 'bridge.rejected_by_hospital', topic, reason_code: err.code, message_id: this.#o.outbox.messageId(message.seq) }, `the hospital broker refused a message: ${err.message}`);
         void this.#o.deadLetters.add(message).then(() => {
-          this.counters.rejected_by_hospital++;
+          this.#counters.rejected_by_hospital++;
           this.#o.outbox.ack(message.seq);
           acked();
         });

@@ -93,6 +93,7 @@ t.test('the hospital\'s Receive Maximum caps the window', missing ? { skip: miss
   t.ok(await waitUntil(() => outbox.depth === 0, 10_000), 'all 200 delivered');
   t.ok(lines.some((l) => l.includes('"event":"bridge.window_limited"') && l.includes('"window":5')), 'the smaller window is logged');
   t.ok(maxInFlight <= 5, `never more than 5 in flight (seen ${maxInFlight})`);
+  t.match(bridge.counters, { sent: 200, acknowledged: 200, in_flight: 0 }, 'after the drain nothing is counted in flight');
 });
 
 t.test('a hospital broker that speaks only 3.1.1: the bridge falls back and delivers', async (t) => {

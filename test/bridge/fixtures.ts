@@ -8,6 +8,7 @@ import { DeviceRegistry } from '../../src/broker/device-registry.js';
 import { hashPassword } from '../../src/broker/password-hash.js';
 import { freeTcpPorts } from '../../src/exec/ports.js';
 import { HOSPITAL_USERS, HospitalBroker } from '../fixtures/hospital-mosquitto.js';
+import { exitOf, within } from '../fixtures/bounded.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 export const REMOTE_PREFIX = 'usmp/test-site/devices';
@@ -104,7 +105,7 @@ export class Appliance {
   async signal(signal: NodeJS.Signals): Promise<number | null> {
     const child = this.#child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    const exited = exitOf(child, `usmp-edge run after ${signal}`, 30_000);
     child.kill(signal);
     return exited;
   }
@@ -145,9 +146,9 @@ export class HospitalVerifier {
       const id = packet.properties?.userProperties?.['usmp-msg-id'];
       v.received.push({ topic, payload: payload.toString(), id: Array.isArray(id) ? id[0] : id });
     });
-    await new Promise<void>((resolve, reject) => {
+    await within('the hospital verifier to connect and subscribe', 20_000, new Promise<void>((resolve, reject) => {
       v.#client!.once('connect', () => v.#client!.subscribe(filter, { qos: 1 }, (err) => (err ? reject(err) : resolve())));
-    });
+    }));
     return v;
   }
 

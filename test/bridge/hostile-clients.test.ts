@@ -2,6 +2,7 @@ import t from 'tap';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { connectDevice, REMOTE_PREFIX, startHospitalAndAppliance, type Device, waitUntil } from './fixtures.js';
 import { missingCommand } from './requirements.js';
+import { within } from '../fixtures/bounded.js';
 
 // Issue 5, done-when 3: the prison LAN is hostile. Each bad client is refused or dropped as
 // the README documents, logged with its reason, and the enrolled devices keep working.
@@ -40,7 +41,7 @@ t.test('hostile clients are refused and logged; enrolled devices keep working', 
       const steth = await connectDevice(appliance.url, STETH);
       const closed = new Promise<void>((r) => steth.once('close', () => r()));
       steth.publish(topic!, `forged-${label}`, { qos: 1 });
-      await closed;
+      await within(`the appliance to close a device publishing to ${label}`, 10_000, closed);
       t.pass(`${label}: the connection was closed`);
       steth.end(true);
     }
@@ -63,7 +64,7 @@ t.test('hostile clients are refused and logged; enrolled devices keep working', 
     const ecgGot = new Promise<string>((r) => ecg.once('message', (topic, payload) => r(`${topic} ${payload}`)));
     await ecg.subscribeAsync(`devices/${ECG.name}/cmd/#`, { qos: 1 });
     await verifier.publish(`${REMOTE_PREFIX}/${ECG.name}/cmd/start`, 'start-recording');
-    t.equal(await ecgGot, `devices/${ECG.name}/cmd/start start-recording`, 'a hospital command reaches its device');
+    t.equal(await within('the hospital command at the ECG', 10_000, ecgGot), `devices/${ECG.name}/cmd/start start-recording`, 'a hospital command reaches its device');
     await new Promise((r) => setTimeout(r, 300));
     t.same(got, [], 'and no other device');
   });
@@ -73,7 +74,7 @@ t.test('hostile clients are refused and logged; enrolled devices keep working', 
       const steth = await connectDevice(appliance.url, STETH);
       const closed = new Promise<void>((r) => steth.once('close', () => r()));
       steth.publish(`devices/${STETH.name}/image`, Buffer.alloc(size, 1), { qos: 1 });
-      await closed;
+      await within(`the appliance to close a device sending ${size} bytes`, 10_000, closed);
       t.pass(`${size} bytes: connection closed`);
       steth.end(true);
     }
@@ -85,7 +86,7 @@ t.test('hostile clients are refused and logged; enrolled devices keep working', 
       const socket = await rawConnection(appliance.port);
       const closed = new Promise<void>((r) => socket.once('close', () => r()));
       socket.write(Buffer.from(bytes));
-      await closed;
+      await within(`the appliance to close a socket that sent ${Buffer.from(bytes).toString('hex')}`, 10_000, closed);
     }
     t.ok(refused('malformed').length >= 3, 'three malformed streams logged');
   });

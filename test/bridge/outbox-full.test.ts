@@ -1,6 +1,7 @@
 import t from 'tap';
 import { connectDevice, REMOTE_PREFIX, startHospitalAndAppliance, waitUntil, type Device } from './fixtures.js';
 import { missingCommand } from './requirements.js';
+import { within } from '../fixtures/bounded.js';
 
 // A full outbox refuses, raises one alarm and drops nothing: the hospital is away, the outbox
 // fills to its capacity, the next publish is refused (connection closed without PUBACK, so the
@@ -21,7 +22,7 @@ t.test('a full outbox refuses the next publish, alarms once, drops nothing, and 
   t.pass(`${CAPACITY} messages acknowledged while the hospital is away`);
 
   const closed = new Promise<'closed'>((resolve) => device.once('close', () => resolve('closed')));
-  const refused = await Promise.race([device.publishAsync('devices/ecg-1/ecg', `m${CAPACITY}`, { qos: 1 }).then(() => 'acknowledged' as const), closed]);
+  const refused = await within('a PUBACK or the connection closed', 10_000, Promise.race([device.publishAsync('devices/ecg-1/ecg', `m${CAPACITY}`, { qos: 1 }).then(() => 'acknowledged' as const), closed]));
   t.equal(refused, 'closed', 'one more: the connection is closed, no PUBACK (the device keeps the message)');
   await device.endAsync(true);
   t.ok(await waitUntil(() => appliance.events('device.refused').some((e) => e['reason'] === 'outbox_full'), 5000), 'the refusal is logged as outbox_full');
@@ -29,7 +30,7 @@ t.test('a full outbox refuses the next publish, alarms once, drops nothing, and 
   // refused again while still full: still one alarm
   device = await connectDevice(appliance.url, ECG);
   const again = new Promise<'closed'>((resolve) => device.once('close', () => resolve('closed')));
-  t.equal(await Promise.race([device.publishAsync('devices/ecg-1/ecg', `m${CAPACITY}`, { qos: 1 }).then(() => 'acknowledged' as const), again]), 'closed', 'still full: refused again');
+  t.equal(await within('a PUBACK or the connection closed', 10_000, Promise.race([device.publishAsync('devices/ecg-1/ecg', `m${CAPACITY}`, { qos: 1 }).then(() => 'acknowledged' as const), again])), 'closed', 'still full: refused again');
   await device.endAsync(true);
   t.equal(appliance.events('alarm.outbox_full').length, 1, 'one alarm, not one per refusal');
   t.ok(await waitUntil(() => appliance.events('bridge.stats').some((e) => e['outbox_full'] === true && e['outbox_depth'] === CAPACITY), 5000), 'the stats say full, at capacity');

@@ -3,6 +3,7 @@ import { connect as tcpConnect } from 'node:net';
 import mqttPacket from 'mqtt-packet';
 import { connectDevice, REMOTE_PREFIX, startHospitalAndAppliance, waitUntil, type Device } from './fixtures.js';
 import { missingCommand } from './requirements.js';
+import { within } from '../fixtures/bounded.js';
 
 // A device that stops reading what it is sent (here: its commands from the hospital) is dropped
 // after broker.drain_timeout_s, so it cannot hold the broker's memory, and the other devices
@@ -22,7 +23,7 @@ t.test('a device that does not read is dropped after drain_timeout_s; the others
   const got: string[] = [];
   parser.on('packet', (p) => got.push(p.cmd));
   socket.on('data', (chunk) => parser.parse(chunk));
-  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  await within('a TCP connection to the device listener', 10_000, new Promise<void>((resolve) => socket.once('connect', () => resolve())));
   socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: SLOW.name, username: SLOW.name, password: Buffer.from(SLOW.password), keepalive: 60 }));
   socket.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: `devices/${SLOW.name}/cmd/#`, qos: 0 }] }));
   t.ok(await waitUntil(() => got.includes('suback'), 5000), 'the slow device is connected and subscribed');

@@ -5,6 +5,7 @@ import { binomialCountInterval, Z } from '../../src/measure/statistics.js';
 import { ADDRESSES, Lab, labUnavailableReason, measurePing, measureTcpGoodput, startIperfServer } from './index.js';
 import { listNamespaces } from '../../src/lab/namespaces.js';
 import { TCP_SHARE_OF_HTB_RATE } from '../../src/lab/shaping.js';
+import { exitOf, within } from '../fixtures/bounded.js';
 
 // The lab proves it does what it claims, with plain iperf3 and ping. [issue 2, item 7]
 
@@ -109,18 +110,18 @@ t.test('teardown leaves nothing, and leftovers of a killed run are removed at th
   // A run killed with SIGKILL cannot clean up: the next Lab.create must.
   const fixture = fileURLToPath(new URL('./fixtures/create-and-wait.ts', import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', fixture], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const id = await new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())));
+  const id = await within('the lab fixture to print its id', 30_000, new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()))));
   t.ok(listNamespaces().includes(`${id}-wan`), 'the killed run left its namespaces');
   child.kill('SIGKILL');
-  await new Promise((resolve) => child.once('exit', resolve));
+  await exitOf(child, 'the SIGKILLed lab fixture');
   const next = await Lab.create();
   await next.destroy();
   t.notOk(listNamespaces().some((ns) => ns.startsWith(`${id}-`)), 'removed by the next run');
 
   // A run stopped with SIGTERM cleans up itself.
   const polite = spawn(process.execPath, ['--import', 'tsx', fixture], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const politeId = await new Promise<string>((resolve) => polite.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())));
+  const politeId = await within('the lab fixture to print its id', 30_000, new Promise<string>((resolve) => polite.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()))));
   polite.kill('SIGTERM');
-  await new Promise((resolve) => polite.once('exit', resolve));
+  await exitOf(polite, 'the SIGTERMed lab fixture', 30_000);
   t.notOk(listNamespaces().some((ns) => ns.startsWith(`${politeId}-`)), 'SIGTERM tears the lab down');
 });

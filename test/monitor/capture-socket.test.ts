@@ -9,6 +9,7 @@ import { CLI, waitUntil } from '../bridge/fixtures.js';
 import { CaptureService } from '../../src/daemon/capture-service.js';
 import { createLogger } from '../../src/log/logger.js';
 import { parseCaptureRequest } from '../../src/monitor/rtp/capture-request.js';
+import { exitOf } from '../fixtures/bounded.js';
 
 // The installed split of privilege [issue 8 §1]: the daemon holds no capability and connects
 // to usmp-edge-capture.socket; systemd (Accept=yes, StandardInput/Output=socket) starts one
@@ -86,7 +87,7 @@ t.test('a helper behind the socket refuses a bad request before opening anything
   let stderr = '';
   helper.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   helper.stdin!.end('{"iface":"../etc","filter":"udp"}\n');
-  const code = await new Promise((r) => helper.once('exit', r));
+  const code = await exitOf(helper, 'the capture helper given a bad request');
   t.not(code, 0, 'the helper exits with an error');
   t.match(stderr, /USMP_E_CAPTURE_REQUEST/);
 });

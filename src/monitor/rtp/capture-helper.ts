@@ -28,6 +28,7 @@ export function runCaptureHelper(iface: string, filter: string, endWithStdin = f
   emit({ ready: { iface, filter } });
   setInterval(() => emit({ stats: capture.stats() }), 5000).unref();
   const end = (): never => {
+    emit({ stats: capture.stats() }); // the last word: what libpcap received and dropped in all
     flush();
     process.exit(0);
   };
