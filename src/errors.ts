@@ -10,6 +10,7 @@ export const ERROR_CODES = {
   USMP_E_TARGET_UNREACHABLE: 'Check the target address, the route to it, and that the responder runs there (usmp-edge responder).',
   USMP_E_RESPONDER_ABSENT: 'Start `usmp-edge responder` on the hospital side, and open its ports (UDP 862, TCP 5201+) in the firewalls.',
   USMP_E_IPERF_FAILED: 'Check that the responder\'s iperf3 servers run and that TCP 5201+ is open between the sites.',
+  USMP_E_CONGESTION_CONTROL: 'A load must run the congestion control of the load model at both ends; allow it on both hosts (net.ipv4.tcp_allowed_congestion_control) or choose another in load.congestion_control.',
   USMP_E_MEASUREMENT_TIMEOUT: 'The link or the responder stopped answering during the test; run it again and check the link.',
   USMP_E_PROFILE_UNKNOWN: 'Use one of the profiles listed by `usmp-edge qualify --help`, or define it under profiles in the configuration.',
   USMP_E_QOS_NO_POLICY: 'Define qos.up_mbps, qos.down_mbps and qos.classes in the configuration (see config/qos-policy.example.json).',

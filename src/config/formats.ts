@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import type convict from 'convict';
+import { CONGESTION_CONTROL_NAME } from '../measure/iperf3/load-model.js';
 
 // Formats convict lacks (its `url`/`ipaddress` need validator.js, which rejects mqtts://).
 // Each throws an Error whose message convict prefixes with the key path.
@@ -73,6 +74,18 @@ export const customFormats: convict.Format[] = [
     name: 'non-negative-number',
     validate(value: unknown) {
       if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new Error('must be a number, 0 or more');
+    },
+  },
+  {
+    name: 'congestion-control',
+    validate(value: unknown) {
+      if (typeof value !== 'string' || !CONGESTION_CONTROL_NAME.test(value)) throw new Error('must name a TCP congestion control of Linux, e.g. cubic or bbr');
+    },
+  },
+  {
+    name: 'flow-count',
+    validate(value: unknown) {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 16) throw new Error('must be a whole number of flows from 1 to 16');
     },
   },
   {

@@ -59,6 +59,10 @@ export const schemaDefinition = {
     out_dir: { doc: 'Where reports are written', format: String, default: './reports' },
     lang: { doc: 'Report language', format: ['fr', 'en'], default: 'fr' },
   },
+  load: {
+    congestion_control: { doc: 'TCP congestion control of every load the appliance generates (latency under load, qos verify\'s best effort, scheduled throughput tests), at both ends: cubic is what the unit\'s computers run; bbr shows what BBR senders would see', format: 'congestion-control', default: 'cubic' },
+    streams: { doc: 'TCP flows per direction in every load (as Flent\'s RRUL test loads)', format: 'flow-count', default: 4 },
+  },
   qos: {
     backend: { doc: 'Where the policy is enforced: linux (this appliance inline) or routeros (the site\'s MikroTik)', format: ['linux', 'routeros'], default: 'linux' },
     up_mbps: { doc: 'Link rate towards the hospital, Mbit/s (as qualified); 0 when no policy is configured', format: 'non-negative-number', default: 0 },

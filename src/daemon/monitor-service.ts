@@ -13,6 +13,7 @@ import { ThroughputSchedule } from '../monitor/throughput-schedule.js';
 import { DSCP_VALUES } from '../qualify/dscp-check.js';
 import { findProfile, loadProfiles } from '../qualify/profiles.js';
 import type { PartStatus } from './capture-service.js';
+import { loadModelFrom } from '../measure/iperf3/load-model.js';
 
 // The monitoring part of the daemon, wired from monitor.*: probes, throughput schedule, the
 // judging monitor and its alert sinks. The DSCP of replies is read through our nftables
@@ -74,6 +75,7 @@ export class MonitorService {
         ports: Array.from({ length: Math.max(1, t.iperf_ports) }, (_, i) => t.iperf_port + i),
         intervalMs: t.interval_min * 60_000,
         durationS: Math.min(10, Math.max(1, t.duration_s)),
+        load: loadModelFrom(this.#config.values),
         offPeak: { fromHour: t.off_peak_from_hour, toHour: t.off_peak_to_hour },
         callInProgress: () => t.skip_during_calls && this.#callInProgress(),
         onResult: (direction, mbps, at) => {

@@ -1,6 +1,7 @@
 import { runThroughput, type ThroughputOptions, type ThroughputResult } from '../measure/iperf3/client.js';
+import type { LoadModel } from '../measure/iperf3/load-model.js';
 
-// Scheduled short throughput tests [issue 6 §2]: every `intervalMs` (6 h by default), each
+// Scheduled short throughput tests: every `intervalMs` (6 h by default), each
 // direction for `durationS` (≤ 20 s in all), only inside the off-peak hours, never two at once,
 // and skipped while a consultation is in progress (RTP seen by the capture), since a test
 // would fill the link the call needs. Probe windows overlapping a test are not judged: the
@@ -11,6 +12,8 @@ export interface ScheduleOptions {
   ports: readonly number[];
   intervalMs: number;
   durationS: number;
+  /** Flows and congestion control of each test (load-model.ts). */
+  load: LoadModel;
   /** Local hours [from, to) when tests may run; from = to means any hour. */
   offPeak: { fromHour: number; toHour: number };
   callInProgress: () => boolean;
@@ -71,7 +74,7 @@ export class ThroughputSchedule {
     try {
       for (const direction of ['up', 'down'] as const) {
         if (this.#abort.signal.aborted) return;
-        const result = await (o.run ?? runThroughput)({ target: o.target, ports: o.ports, direction, protocol: 'tcp', durationS: o.durationS, omitS: 1, signal: this.#abort.signal });
+        const result = await (o.run ?? runThroughput)({ target: o.target, ports: o.ports, direction, protocol: 'tcp', durationS: o.durationS, omitS: 1, parallel: o.load.streams, congestionControl: o.load.congestionControl, signal: this.#abort.signal });
         const mbps = result[direction]?.mbps;
         if (mbps !== undefined) o.onResult(direction, mbps, Date.now());
       }

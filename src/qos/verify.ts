@@ -8,6 +8,7 @@ import type { QosBackend } from './backend.js';
 import { checkTarget } from './factory.js';
 import { diffObjects, isEmptyDiff } from './objects.js';
 import { shapedMbps, type QosPolicy } from './policy.js';
+import { describeLoadModel, loadModelFrom } from '../measure/iperf3/load-model.js';
 
 // `qos verify`: the proof that the policy protects the telemedicine flow, as a Y.1564
 // "service performance test" [ITU-T Y.1564 §8.2]: best effort saturates both directions (TCP)
@@ -23,8 +24,6 @@ const PROBE_INTERVAL_MS = 20;
 // datagram is 1242 octets on Ethernet (+8 UDP, +20 IPv4, +14 Ethernet).
 const DATAGRAM_PAYLOAD = 1200;
 const PAYLOAD_SHARE = DATAGRAM_PAYLOAD / (DATAGRAM_PAYLOAD + 42);
-/** Bulk downloads (system updates) open several connections. */
-const BULK_STREAMS = 4;
 
 export interface VerifyOptions {
   config: LoadedConfig;
@@ -59,7 +58,7 @@ export interface VerifyResult {
     rtt_increase_ms: number;
     probe_loss_pct: number;
   };
-  best_effort: { up_mbps: number; down_mbps: number; share_up_pct: number; share_down_pct: number };
+  best_effort: { up_mbps: number; down_mbps: number; share_up_pct: number; share_down_pct: number; load: string };
   lines: VerifyLine[];
   verdict: 'pass' | 'fail';
 }
@@ -80,8 +79,12 @@ export async function runQosVerify(o: VerifyOptions): Promise<VerifyResult> {
 
   progress(`best effort saturating both directions (TCP), then ${cls.name} at ${cls.rateMbps} Mbit/s each way for ${o.durationS} s`);
   const total = o.durationS + WARMUP_S + 1;
-  const beUp = runThroughput({ target, ports: rotate(0), direction: 'up', protocol: 'tcp', durationS: total, parallel: BULK_STREAMS });
-  const beDown = runThroughput({ target, ports: rotate(1), direction: 'down', protocol: 'tcp', durationS: total, parallel: BULK_STREAMS });
+  // Best effort is the load model's flows each way (bulk transfers open several connections,
+  // and with the unit's own congestion control, not the appliance's default).
+  const load = loadModelFrom(o.config.values);
+  const bulk = { protocol: 'tcp' as const, durationS: total, parallel: load.streams, congestionControl: load.congestionControl };
+  const beUp = runThroughput({ target, ports: rotate(0), direction: 'up', ...bulk });
+  const beDown = runThroughput({ target, ports: rotate(1), direction: 'down', ...bulk });
   await sleep(WARMUP_S * 1000);
   const udp = (direction: 'up' | 'down', k: number): Promise<ThroughputResult> =>
     runThroughput({ target, ports: rotate(k), direction, protocol: 'udp', durationS: o.durationS, udpRateMbps: round(cls.rateMbps * PAYLOAD_SHARE), udpLengthBytes: DATAGRAM_PAYLOAD });
@@ -128,6 +131,7 @@ export async function runQosVerify(o: VerifyOptions): Promise<VerifyResult> {
       probe_loss_pct: loaded.loss_pct,
     },
     best_effort: {
+      load: describeLoadModel(load),
       up_mbps: round(beUpMbps),
       down_mbps: round(beDownMbps),
       share_up_pct: round((100 * beUpMbps) / shapedMbps(o.policy, 'up')),
@@ -145,7 +149,7 @@ export function formatVerify(r: VerifyResult): string[] {
     `  delivered up ${t.up.delivered_mbps} Mbit/s (${t.up.delivered_pct} %), down ${t.down.delivered_mbps} Mbit/s (${t.down.delivered_pct} %)`,
     `  loss up ${t.up.loss_pct} %, down ${t.down.loss_pct} %; probes lost ${t.probe_loss_pct} %`,
     `  RTT median idle ${t.rtt_idle_ms.median} ms, loaded ${t.rtt_loaded_ms.median} ms (+${t.rtt_increase_ms} ms); p95 ${t.rtt_idle_ms.p95} → ${t.rtt_loaded_ms.p95} ms`,
-    `  best effort got up ${r.best_effort.up_mbps} Mbit/s (${r.best_effort.share_up_pct} % of the shaped rate), down ${r.best_effort.down_mbps} Mbit/s (${r.best_effort.share_down_pct} %)`,
+    `  best effort got up ${r.best_effort.up_mbps} Mbit/s (${r.best_effort.share_up_pct} % of the shaped rate), down ${r.best_effort.down_mbps} Mbit/s (${r.best_effort.share_down_pct} %); load: ${r.best_effort.load}`,
     ...r.lines.map((l) => `  ${l.verdict === 'pass' ? 'ok  ' : 'FAIL'} ${l.metric} ${l.value} (limit ${l.limit})`),
   ];
 }

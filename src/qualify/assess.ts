@@ -21,11 +21,20 @@ export interface Measurements {
   pdv_ms: LatencySummary['pdv_ms'];
   loss_pct: number;
   loaded_rtt_increase_ms: number | null;
-  loaded_rtt_increase_by_direction_ms: { up: number | null; down: number | null };
+  loaded_rtt_increase_by_direction_ms: { up: number | null; down: number | null; both?: number | null };
+  /** Loaded RTT over the loaded period of each load: one direction alone, and both at once. */
+  loaded_rtt_ms: { up: LoadedRtt | null; down: LoadedRtt | null; both?: LoadedRtt | null };
+  /** How the loads were generated (both ends' TCP congestion control, flows per direction). */
+  load_model: { congestion_control: string; streams_per_direction: number };
   dscp: { up: string; down: string };
 }
 
 export type RemediationCategory = 'none' | 'qos' | 'link-upgrade' | 'internal-cabling';
+
+export interface LoadedRtt {
+  median: number;
+  p95: number;
+}
 
 export interface Assessment {
   measurements: Measurements;
@@ -40,10 +49,17 @@ const round = (x: number): number => Math.round(x * 1000) / 1000;
 export function assess(data: QualificationData, profile: Profile, lang: Lang = 'fr'): Assessment {
   const up = data.load.up.throughput.up?.mbps ?? null;
   const down = data.load.down.throughput.down?.mbps ?? null;
-  const increase = (loaded: LatencySummary): number | null => (Number.isFinite(loaded.rtt_ms.mean) ? round(loaded.rtt_ms.mean - data.idle.rtt_ms.mean) : null);
+  // Medians over the loaded period, as Flent reports RRUL: a few probes caught before the
+  // queue filled, or behind a retransmission burst, move neither.
+  const increase = (loaded: LatencySummary | undefined): number | null => (loaded && Number.isFinite(loaded.rtt_ms.median) ? round(loaded.rtt_ms.median - data.idle.rtt_ms.median) : null);
   const incUp = increase(data.load.up.loaded);
   const incDown = increase(data.load.down.loaded);
-  const worstIncrease = incUp === null && incDown === null ? null : Math.max(incUp ?? -Infinity, incDown ?? -Infinity);
+  const incBoth = increase(data.load.bidir?.loaded);
+  // The verdict takes the worse direction alone: each direction's queue, as bufferbloat is
+  // graded. Both at once adds the two queues (a probe crosses both) and is reported beside it.
+  const increases = [incUp, incDown].filter((x): x is number => x !== null);
+  const worstIncrease = increases.length === 0 ? null : Math.max(...increases);
+  const loadedFigures = (l: LatencySummary | undefined) => (l ? { median: l.rtt_ms.median, p95: l.rtt_ms.p95 } : null);
   const measurements: Measurements = {
     up_mbps: up === null ? null : round(up),
     down_mbps: down === null ? null : round(down),
@@ -52,7 +68,9 @@ export function assess(data: QualificationData, profile: Profile, lang: Lang = '
     pdv_ms: data.idle.pdv_ms,
     loss_pct: data.idle.loss_pct,
     loaded_rtt_increase_ms: worstIncrease,
-    loaded_rtt_increase_by_direction_ms: { up: incUp, down: incDown },
+    loaded_rtt_increase_by_direction_ms: { up: incUp, down: incDown, ...(data.load.bidir ? { both: incBoth } : {}) },
+    loaded_rtt_ms: { up: loadedFigures(data.load.up.loaded), down: loadedFigures(data.load.down.loaded), ...(data.load.bidir ? { both: loadedFigures(data.load.bidir.loaded) } : {}) },
+    load_model: { congestion_control: data.load_model.congestionControl, streams_per_direction: data.load_model.streams },
     dscp: { up: data.dscp?.up ?? 'not-measured', down: data.dscp?.down ?? 'not-measured' },
   };
 

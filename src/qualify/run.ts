@@ -3,11 +3,13 @@ import type { LatencySummary } from '../measure/stamp/metrics.js';
 import type { ThroughputResult } from '../measure/iperf3/client.js';
 import { checkDscp, type DscpCheck } from './dscp-check.js';
 import type { Profile } from './profiles.js';
+import type { LoadModel } from '../measure/iperf3/load-model.js';
 import { latency, preflight, throughputUnderLoad, udpStep, type StepContext } from './steps.js';
 
-// The plans. quick: what an auditor runs by default, ≤ 90 s. full: adds a Y.1564-style UDP
-// ramp to the profile's rate, longer TCP tests with RFC 6349 metrics, and both directions at
-// once. [ITU-T Y.1564 §8; RFC 6349 §3]
+// The plans. quick: what an auditor runs by default, ≤ 90 s: idle latency, then latency under
+// each direction's load alone and under both at once (as Flent's RRUL does). full: adds a
+// Y.1564-style UDP ramp to the profile's rate and longer TCP tests with RFC 6349 metrics.
+// [ITU-T Y.1564 §8; RFC 6349 §3]
 
 export type PlanName = 'quick' | 'full';
 
@@ -36,6 +38,7 @@ export interface Rfc6349 {
 
 export interface QualificationData {
   plan: PlanName;
+  load_model: LoadModel;
   idle: LatencySummary;
   load: { up: { throughput: ThroughputResult; loaded: LatencySummary }; down: { throughput: ThroughputResult; loaded: LatencySummary }; bidir?: { throughput: ThroughputResult; loaded: LatencySummary } };
   ramp: RampStep[];
@@ -56,7 +59,7 @@ interface PlanShape {
 }
 
 const PLANS: Record<PlanName, PlanShape> = {
-  quick: { idleS: 15, tcpS: 10, omitS: 2, rampShares: [], rampStepS: 0, bidirS: 0 },
+  quick: { idleS: 15, tcpS: 10, omitS: 2, rampShares: [], rampStepS: 0, bidirS: 10 },
   full: { idleS: 30, tcpS: 20, omitS: 3, rampShares: [0.25, 0.5, 0.75, 1], rampStepS: 5, bidirS: 20 },
 };
 
@@ -84,10 +87,10 @@ export async function runQualification(ctx: StepContext, profile: Profile, plan:
   const cpu = startCpuSampler();
   begin(steps[2]!);
   const up = await throughputUnderLoad(stepCtx, 'up', shape.tcpS, shape.omitS);
-  figure(`${up.throughput.up?.mbps.toFixed(2)} Mbit/s, loaded RTT ${up.loaded.rtt_ms.mean} ms`);
+  figure(`${up.throughput.up?.mbps.toFixed(2)} Mbit/s, loaded RTT ${up.loaded.rtt_ms.median} ms (median)`);
   begin(steps[3]!);
   const down = await throughputUnderLoad(stepCtx, 'down', shape.tcpS, shape.omitS);
-  figure(`${down.throughput.down?.mbps.toFixed(2)} Mbit/s, loaded RTT ${down.loaded.rtt_ms.mean} ms`);
+  figure(`${down.throughput.down?.mbps.toFixed(2)} Mbit/s, loaded RTT ${down.loaded.rtt_ms.median} ms (median)`);
 
   const ramp: RampStep[] = [];
   if (shape.rampShares.length > 0) {
@@ -103,10 +106,13 @@ export async function runQualification(ctx: StepContext, profile: Profile, plan:
     }
   }
   let bidir: QualificationData['load']['bidir'];
+  let bidirRtts: Array<number | null> = [];
   if (shape.bidirS > 0) {
     begin('both directions at once');
     const b = await throughputUnderLoad(stepCtx, 'bidir', shape.bidirS, shape.omitS);
     bidir = { throughput: b.throughput, loaded: b.loaded };
+    bidirRtts = b.session.records.map((r) => (r.rttNs === undefined ? null : Number(r.rttNs)));
+    figure(`loaded RTT ${b.loaded.rtt_ms.median} ms (median)`);
   }
   const cpuFigures = cpu.stop();
 
@@ -119,6 +125,7 @@ export async function runQualification(ctx: StepContext, profile: Profile, plan:
 
   return {
     plan,
+    load_model: ctx.load,
     idle: idle.summary,
     load: { up: { throughput: up.throughput, loaded: up.loaded }, down: { throughput: down.throughput, loaded: down.loaded }, ...(bidir ? { bidir } : {}) },
     ramp,
@@ -130,6 +137,7 @@ export async function runQualification(ctx: StepContext, profile: Profile, plan:
       idle_rtt_ns: idle.session.records.map((r) => (r.rttNs === undefined ? null : Number(r.rttNs))),
       up_loaded_rtt_ns: up.session.records.map((r) => (r.rttNs === undefined ? null : Number(r.rttNs))),
       down_loaded_rtt_ns: down.session.records.map((r) => (r.rttNs === undefined ? null : Number(r.rttNs))),
+      bidir_loaded_rtt_ns: bidirRtts,
       up_series_mbps: up.throughput.up?.series_mbps ?? [],
       down_series_mbps: down.throughput.down?.series_mbps ?? [],
     },

@@ -4,6 +4,7 @@ import { runThroughput, type ThroughputResult } from '../measure/iperf3/client.j
 import type { Direction } from '../measure/iperf3/parse.js';
 import { UsmpError } from '../errors.js';
 import type { ProcessRunner } from '../exec/process-runner.js';
+import type { LoadModel } from '../measure/iperf3/load-model.js';
 
 // The building blocks of a plan. Each returns raw material and its summary; the plan decides
 // what they mean.
@@ -15,6 +16,8 @@ export interface StepContext {
   runner?: ProcessRunner;
   signal?: AbortSignal;
   synchronized: boolean;
+  /** How the TCP loads behave: congestion control and flows per direction. */
+  load: LoadModel;
   /** Live figures for the progress display. */
   onFigure?: (text: string) => void;
 }
@@ -51,8 +54,9 @@ export interface LoadedResult {
 }
 
 /**
- * RRUL-style latency under load: STAMP probes run while TCP saturates one direction; the
- * probes of the omitted warm-up seconds are left out of the loaded figures. [reference §3]
+ * RRUL-style latency under load: STAMP probes run while the load model's TCP flows saturate
+ * one direction or both; the probes of the warm-up seconds (iperf3's --omit, while the flows
+ * ramp up) are left out, so the loaded figures cover the loaded period only.
  */
 export async function throughputUnderLoad(ctx: StepContext, direction: Direction, seconds: number, omitS: number): Promise<LoadedResult> {
   const total = seconds + omitS;
@@ -62,6 +66,7 @@ export async function throughputUnderLoad(ctx: StepContext, direction: Direction
   });
   const throughput = runThroughput({
     target: ctx.target, ports: ctx.iperfPorts, direction, protocol: 'tcp', durationS: seconds, omitS,
+    parallel: ctx.load.streams, congestionControl: ctx.load.congestionControl,
     ...(ctx.runner ? { runner: ctx.runner } : {}), ...(ctx.signal ? { signal: ctx.signal } : {}),
   });
   // Both settle before we look at either, so nothing is left running on a failure.

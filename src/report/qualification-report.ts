@@ -10,6 +10,7 @@ import { histogramOf, type Histogram } from './histogram.js';
 import { signReport, type SigningKey } from './signing.js';
 import type { Assessment } from '../qualify/assess.js';
 import type { QualificationData } from '../qualify/run.js';
+import { describeLoadModel } from '../measure/iperf3/load-model.js';
 
 // report.json (validated against schemas/report.schema.json before it is written) and
 // raw.json, whose SHA-256 the report carries so the figures can be traced to the samples.
@@ -90,7 +91,7 @@ export function buildReport(input: ReportInput, rawText: string): Record<string,
     methods: {
       throughput: 'iperf3 TCP, receiver-side figures over non-omitted intervals (server intervals for upload via --get-server-output)',
       latency: 'STAMP (RFC 8762) from this appliance to the responder, 44-octet probes every 20 ms; RTT = (T4−T1)−(T3−T2); IPDV RFC 3393 on consecutive probes; PDV RFC 5481',
-      latency_under_load: 'STAMP probes during each TCP test, warm-up excluded; increase = loaded mean RTT − idle mean RTT (RRUL style)',
+      latency_under_load: `STAMP probes during each TCP load (upload alone, download alone${data.load.bidir ? ', both at once' : ''}), warm-up excluded; load: ${describeLoadModel(data.load_model)}; increase = loaded median RTT − idle median RTT, the worse direction alone (both at once crosses both queues and is reported beside it; RRUL style)`,
       dscp: data.dscp?.method ?? 'not measured (profile requires none)',
     },
     details: {
@@ -125,6 +126,7 @@ function distributionsOf(raw: Record<string, unknown>): Record<string, unknown> 
   put('idle_ipdv_ms', histogramOf(ipdv));
   put('up_loaded_rtt_ms', histogramOf(received(ms('up_loaded_rtt_ns'))));
   put('down_loaded_rtt_ms', histogramOf(received(ms('down_loaded_rtt_ns'))));
+  put('bidir_loaded_rtt_ms', histogramOf(received(ms('bidir_loaded_rtt_ns'))));
   return out;
 }
 

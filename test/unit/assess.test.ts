@@ -14,7 +14,7 @@ const latency = (mean: number, loss = 0): LatencySummary => ({
 function data(over: Partial<QualificationData> & { up?: number; down?: number; loadedUp?: number } = {}): QualificationData {
   const tp = (direction: 'up' | 'down', mbps: number) => ({ direction, protocol: 'tcp' as const, duration_s: 10, port: 5201, attempts: 1, cpu: { local_pct: 5, remote_pct: 5 }, [direction]: { mbps, bytes: 1, seconds: 10, series_mbps: [], source: 'receiver-intervals' as const } });
   return {
-    plan: 'quick', idle: latency(20), ramp: [], rfc6349: [], dscp: null,
+    plan: 'quick', load_model: { congestionControl: 'cubic', streams: 4 }, idle: latency(20), ramp: [], rfc6349: [], dscp: null,
     load: { up: { throughput: tp('up', over.up ?? 9.5), loaded: latency(over.loadedUp ?? 25) }, down: { throughput: tp('down', over.down ?? 19), loaded: latency(24) } },
     host: { interface: 'eth0', speed_mbps: 1000, duplex: 'full', mtu: 1500, rx_errors: 0, tx_errors: 0, rx_dropped: 0, problems: [] },
     cpu: { mean_pct: 10, max_pct: 20, iperf_local_pct: 3 }, raw: {},

@@ -52,6 +52,12 @@ t.test('arguments: explicit UDP size and rate, direction flags, DSCP', async (t)
   t.match(iperfArgs({ target: 'h', ports: [1], direction: 'bidir', protocol: 'tcp', durationS: 1 }, 1).join(' '), /--bidir/);
 });
 
+t.test('a TCP load names its flows and congestion control; UDP has none', async (t) => {
+  const load = { parallel: 4, congestionControl: 'cubic' };
+  t.match(iperfArgs({ target: 'h', ports: [1], direction: 'down', protocol: 'tcp', durationS: 10, ...load }, 1).join(' '), / -R -P 4 -C cubic$/);
+  t.notMatch(iperfArgs({ target: 'h', ports: [1], direction: 'up', protocol: 'udp', durationS: 10, udpRateMbps: 1, ...load }, 1).join(' '), /-C/);
+});
+
 function scripted(outcomes: Array<Partial<RunOutcome>>): ProcessRunner & { calls: string[][] } {
   const calls: string[][] = [];
   return {
@@ -95,6 +101,17 @@ t.test('failures map to stable codes', async (t) => {
   for (const [outcome, code] of cases) {
     await t.rejects(runThroughput({ target: 'h', ports: [5201], direction: 'down', protocol: 'tcp', durationS: 1, runner: scripted([outcome]) }), { code }, code);
   }
+});
+
+t.test('a congestion control an end refuses or did not run: its own code, never a silent fallback', async (t) => {
+  const refused = scripted([{ stdout: '{"error":"unable to set TCP_CONGESTION: Supplied congestion control algorithm not supported on this host"}' }]);
+  await t.rejects(runThroughput({ target: 'h', ports: [5201], direction: 'up', protocol: 'tcp', durationS: 1, congestionControl: 'cubic', runner: refused }), { code: 'USMP_E_CONGESTION_CONTROL', message: /cubic refused/ });
+  const json = fixture('tcp-up-omit');
+  const ranBbr = JSON.stringify({ ...json, end: { ...json.end, sender_tcp_congestion: 'bbr', receiver_tcp_congestion: 'cubic' } });
+  await t.rejects(runThroughput({ target: 'h', ports: [5201], direction: 'up', protocol: 'tcp', durationS: 1, congestionControl: 'cubic', runner: scripted([{ stdout: ranBbr }]) }), { code: 'USMP_E_CONGESTION_CONTROL', message: /sender bbr/ });
+  const ranCubic = JSON.stringify({ ...json, end: { ...json.end, sender_tcp_congestion: 'cubic', receiver_tcp_congestion: 'cubic' } });
+  const r = await runThroughput({ target: 'h', ports: [5201], direction: 'up', protocol: 'tcp', durationS: 1, congestionControl: 'cubic', runner: scripted([{ stdout: ranCubic }]) });
+  t.same(r.congestion, { sender: 'cubic', receiver: 'cubic' }, 'what each end ran is kept with the result');
 });
 
 t.test('responder iperf3 servers are bounded: rate ceiling, idle restart, receive timeout', async (t) => {

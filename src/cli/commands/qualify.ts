@@ -17,6 +17,7 @@ import { progressPrinter } from '../progress.js';
 import { integerIn, port } from './options.js';
 import { interruptSignal } from './probe.js';
 import { holdForMeasurement } from './measurement-timing.js';
+import { loadModelFrom } from '../../measure/iperf3/load-model.js';
 
 export interface QualifyFlags {
   target?: string;
@@ -63,7 +64,7 @@ export async function runQualifyCommand(ctx: CliContext, flags: QualifyFlags): P
   const startedAt = new Date();
   const timing = holdForMeasurement(ctx.logger(2));
   const data = await runQualification(
-    { target, stampPort: flags.stampPort, iperfPorts: Array.from({ length: flags.iperfPool }, (_, i) => flags.iperfPort + i), synchronized: false, signal: interruptSignal() },
+    { target, stampPort: flags.stampPort, iperfPorts: Array.from({ length: flags.iperfPool }, (_, i) => flags.iperfPort + i), synchronized: false, load: loadModelFrom(config), signal: interruptSignal() },
     profile, plan, progressPrinter(),
   ).finally(() => timing.release());
   const assessment = assess(data, profile, lang);

@@ -25,6 +25,11 @@ export interface ThroughputOptions {
   udpRetries?: number;
   /** Parallel TCP streams (iperf3 -P), e.g. to saturate a link as a bulk download does. */
   parallel?: number;
+  /**
+   * TCP congestion control of both ends (iperf3 -C; the client passes it to the server, which
+   * sets it on its own sockets too). Unset: each end's default — never for a load (load-model.ts).
+   */
+  congestionControl?: string;
 }
 
 export interface ThroughputResult extends ParsedThroughput {
@@ -38,6 +43,7 @@ export interface ThroughputResult extends ParsedThroughput {
 const BUSY = /busy/i;
 const REFUSED = /unable to connect|connection refused/i;
 const UNREACHABLE = /no route to host|network is unreachable|host is unreachable|name or service not known|unknown host/i;
+const CONGESTION_REFUSED = /TCP_CONGESTION/;
 const UDP_SETUP_LOST = /unable to read from stream socket|unable to receive|control socket has closed unexpectedly|timed out/i;
 
 export function iperfArgs(options: ThroughputOptions, port: number): string[] {
@@ -50,6 +56,7 @@ export function iperfArgs(options: ThroughputOptions, port: number): string[] {
   }
   if (options.dscp !== undefined) argv.push('--dscp', String(options.dscp));
   if (options.parallel !== undefined && options.parallel > 1) argv.push('-P', String(options.parallel));
+  if (options.protocol === 'tcp' && options.congestionControl !== undefined) argv.push('-C', options.congestionControl);
   return argv;
 }
 
@@ -76,9 +83,12 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
     const json = extractJson(outcome.stdout);
     const error = json?.error ?? (json ? undefined : (outcome.stderr.trim() || `iperf3 exited ${String(outcome.code)} without a result`));
     if (!error && json) {
-      return { ...parseThroughput(json, options.direction, options.protocol === 'udp'), direction: options.direction, protocol: options.protocol, duration_s: options.durationS, port, attempts };
+      const parsed = parseThroughput(json, options.direction, options.protocol === 'udp');
+      checkCongestionControl(options, parsed);
+      return { ...parsed, direction: options.direction, protocol: options.protocol, duration_s: options.durationS, port, attempts };
     }
     const message = error ?? 'unknown iperf3 failure';
+    if (CONGESTION_REFUSED.test(message)) throw congestionRefused(options, message);
     if (BUSY.test(message)) {
       portIndex++;
       continue;
@@ -94,5 +104,21 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
       throw new UsmpError('USMP_E_RESPONDER_ABSENT', `no iperf3 server answers at ${options.target}:${port} (${message})`);
     }
     throw new UsmpError('USMP_E_IPERF_FAILED', `iperf3 to ${options.target}:${port} failed: ${message}`);
+  }
+}
+
+function congestionRefused(options: ThroughputOptions, message: string): UsmpError {
+  return new UsmpError('USMP_E_CONGESTION_CONTROL', `TCP congestion control ${options.congestionControl ?? '?'} refused for the load to ${options.target}: ${message}`, {
+    hint: `allow it on this appliance and on the responder's host (as root: modprobe tcp_${options.congestionControl ?? 'cubic'}; add it to net.ipv4.tcp_allowed_congestion_control), or name another in load.congestion_control`,
+  });
+}
+
+/** Both ends must have run the congestion control asked for: a load that silently fell back measures another link. */
+function checkCongestionControl(options: ThroughputOptions, parsed: ParsedThroughput): void {
+  const wanted = options.congestionControl;
+  const seen = parsed.congestion;
+  if (options.protocol !== 'tcp' || wanted === undefined || !seen) return;
+  for (const end of [seen.sender, seen.receiver]) {
+    if (end !== undefined && end !== wanted) throw congestionRefused(options, `an end ran ${end} (sender ${seen.sender ?? '?'}, receiver ${seen.receiver ?? '?'})`);
   }
 }

@@ -28,6 +28,8 @@ interface EndBlock {
   sum_bidir_reverse?: { jitter_ms?: number; lost_packets?: number; packets?: number; lost_percent?: number };
   streams?: Array<{ sender?: { mean_rtt?: number; max_rtt?: number; min_rtt?: number } }>;
   cpu_utilization_percent?: { host_total: number; remote_total: number };
+  sender_tcp_congestion?: string;
+  receiver_tcp_congestion?: string;
 }
 
 export interface Iperf3Json {
@@ -59,6 +61,8 @@ export interface ParsedThroughput {
   up?: DirectionFigures;
   down?: DirectionFigures;
   cpu: { local_pct: number; remote_pct: number };
+  /** TCP congestion control each end reported (the data sender's and receiver's), when iperf3 says. */
+  congestion?: { sender?: string; receiver?: string };
 }
 
 /** iperf3 may print text after its JSON (#1143, #1631): take the first complete object. */
@@ -126,6 +130,9 @@ export function parseThroughput(json: Iperf3Json, direction: Direction, udp: boo
   const result: ParsedThroughput = {
     cpu: { local_pct: json.end?.cpu_utilization_percent?.host_total ?? NaN, remote_pct: json.end?.cpu_utilization_percent?.remote_total ?? NaN },
   };
+  const sender = json.end?.sender_tcp_congestion;
+  const receiver = json.end?.receiver_tcp_congestion;
+  if (sender !== undefined || receiver !== undefined) result.congestion = { ...(sender ? { sender } : {}), ...(receiver ? { receiver } : {}) };
   const wantUp = direction === 'up' || direction === 'bidir';
   const wantDown = direction === 'down' || direction === 'bidir';
   if (wantUp) {

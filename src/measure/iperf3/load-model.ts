@@ -1,0 +1,29 @@
+// The load model: how every TCP load the project generates behaves — qualification's latency
+// under load, the full plan's RFC 6349 buffer delay, `qos verify`'s best effort, the monitor's
+// scheduled tests. A load never inherits the machine's congestion control: with BBR (a common
+// server default) the sender keeps the bottleneck queue nearly empty and a bufferbloated link
+// looks fine, while the unit's PCs (cubic: Debian's, Windows' and macOS' default) fill it.
+// Several flows each way, as Flent's RRUL test loads (docs/architecture.md, "Load model").
+
+export interface LoadModel {
+  /** TCP congestion control of both ends of every load flow (iperf3 -C, applied by the server too). */
+  congestionControl: string;
+  /** TCP flows per direction. */
+  streams: number;
+}
+
+export const DEFAULT_LOAD_MODEL: LoadModel = { congestionControl: 'cubic', streams: 4 };
+
+/** The names Linux accepts for TCP_CONGESTION (net/ipv4/tcp_cong.c: TCP_CA_NAME_MAX 16). */
+export const CONGESTION_CONTROL_NAME = /^[a-z0-9_-]{1,15}$/;
+
+export function describeLoadModel(m: LoadModel, lang: 'fr' | 'en' = 'en'): string {
+  return lang === 'fr'
+    ? `${m.streams} flux TCP par sens, contrôle de congestion ${m.congestionControl} aux deux extrémités`
+    : `${m.streams} TCP flows per direction, ${m.congestionControl} congestion control at both ends`;
+}
+
+/** The load model of a validated configuration (its `load` section). */
+export function loadModelFrom(values: { load: { congestion_control: string; streams: number } }): LoadModel {
+  return { congestionControl: values.load.congestion_control, streams: values.load.streams };
+}
