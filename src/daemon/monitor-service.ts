@@ -104,6 +104,8 @@ export class MonitorService {
       port: m.stamp_port,
       windowMs: m.window_s * 1000,
       probesPerSecond: m.probes_per_s,
+      confirmationPerSecond: m.confirmation_probes_per_s,
+      wantsConfirmation: () => this.monitor?.wantsConfirmation ?? false,
       ...(dscp !== undefined ? { dscp } : {}),
       readsReplyDscp: this.#annotation !== undefined,
       onWindow: (w) => {
@@ -118,7 +120,7 @@ export class MonitorService {
     this.#prober.start();
     this.#schedule?.start();
     this.status = 'running';
-    log.info({ event: 'monitor.started', target: this.target, profile: profile.name, window_s: m.window_s, probes_per_s: m.probes_per_s, dscp: dscpClass ?? null }, `monitoring ${this.target} against ${profile.name}`);
+    log.info({ event: 'monitor.started', target: this.target, profile: profile.name, window_s: m.window_s, probes_per_s: m.probes_per_s, confirmation_probes_per_s: m.confirmation_probes_per_s, dscp: dscpClass ?? null }, `monitoring ${this.target} against ${profile.name}`);
   }
 
   async stop(): Promise<void> {

@@ -61,3 +61,25 @@ export function binomialCountInterval(trials: number, p: number, z: number = Z[0
   const sd = Math.sqrt(trials * p * (1 - p));
   return { low: Math.max(0, Math.floor(expected - z * sd - 0.5)), high: Math.ceil(expected + z * sd + 0.5) };
 }
+
+/**
+ * Distribution-free confidence interval of the median of sorted samples: the order statistics
+ * whose ranks bound it, from the binomial(n, ½) count of samples below the median (normal
+ * approximation; Conover, Practical Nonparametric Statistics, §3.2). Undefined below 6 samples.
+ */
+export function medianInterval(sorted: readonly number[], z: number = Z[0.99]): { low: number; high: number } | undefined {
+  const n = sorted.length;
+  if (n < 6) return undefined;
+  const half = (z * Math.sqrt(n)) / 2;
+  const lowRank = Math.max(0, Math.floor(n / 2 - half) - 1);
+  const highRank = Math.min(n - 1, Math.ceil(n / 2 + half));
+  return { low: sorted[lowRank]!, high: sorted[highRank]! };
+}
+
+/** Confidence interval of a mean, mean ± z·s/√n. Undefined below 2 samples. */
+export function meanInterval(values: readonly number[], z: number = Z[0.99]): { low: number; high: number } | undefined {
+  if (values.length < 2) return undefined;
+  const m = mean(values);
+  const half = (z * standardDeviation(values)) / Math.sqrt(values.length);
+  return { low: m - half, high: m + half };
+}

@@ -3,7 +3,8 @@ import type { Logger } from '../log/logger.js';
 import type { Profile } from '../qualify/profiles.js';
 import { describe, kindOf, type Alert, type AlertSink } from './alerts/alert.js';
 import { MetricState, worstOf, type Hysteresis, type LinkState, type Transition } from './degradation.js';
-import { affectedProfiles, judgeProbeWindow, judgeThroughput, RttBaseline, type Judgement, type MonitoredMetric, type ProbeWindow, type RuleOptions } from './link-rules.js';
+import { affectedProfiles, judgeProbeWindow, judgeThroughput, RttBaseline, type Judgement, type LossTests, type MonitoredMetric, type ProbeWindow, type RuleOptions } from './link-rules.js';
+import { LossEvidence } from './loss-evidence.js';
 
 // The link monitor: judges each probe window and throughput test, keeps one state machine per
 // metric and one overall, and turns every state change into an alert for every sink.
@@ -53,6 +54,7 @@ export class LinkMonitor {
   readonly #overall: MetricState;
   readonly #baseline: RttBaseline;
   readonly #throughput: Record<'up' | 'down', number[]> = { up: [], down: [] };
+  readonly #loss: LossTests;
   #lastWindow: ProbeWindow | undefined;
   #judged = 0;
   #setAside = 0;
@@ -62,10 +64,22 @@ export class LinkMonitor {
     this.#now = options.now ?? Date.now;
     this.#overall = new MetricState({ enterWindows: 1, leaveWindows: 1 }, this.#now());
     this.#baseline = new RttBaseline(options.baselinePeriodMs);
+    const lossLimit = options.profile.limits.loss_pct?.max ?? 1;
+    this.#loss = { up: new LossEvidence(lossLimit), down: new LossEvidence(lossLimit) };
   }
 
   get state(): LinkState {
     return this.#overall.state;
+  }
+
+  /**
+   * True while the loss evidence of a direction is building, or a direction is DEGRADED for
+   * loss: the prober then sends its confirmation rate, so that a loss is told from chance, and
+   * its end seen, in seconds rather than minutes.
+   */
+  get wantsConfirmation(): boolean {
+    const degraded = (m: MonitoredMetric) => (this.#metrics.get(m)?.machine.state ?? 'ok') !== 'ok';
+    return this.#loss.up.suspicious || this.#loss.down.suspicious || degraded('loss_up_pct') || degraded('loss_down_pct');
   }
 
   onWindow(w: ProbeWindow): void {
@@ -76,7 +90,7 @@ export class LinkMonitor {
     }
     this.#judged++;
     const baseline = this.#baseline.value;
-    const judgements = judgeProbeWindow(w, { ...this.#o.rules, profile: this.#o.profile }, baseline, (m) => this.#metrics.get(m)?.machine.state ?? 'ok');
+    const judgements = judgeProbeWindow(w, { ...this.#o.rules, profile: this.#o.profile }, baseline, (m) => this.#metrics.get(m)?.machine.state ?? 'ok', this.#loss);
     if (w.rttMedianMs !== undefined) this.#baseline.add(w.endedAt, w.rttMedianMs);
     for (const j of judgements) this.#observe(j, w.endedAt);
     this.#settleOverall(w.endedAt);

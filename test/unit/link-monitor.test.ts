@@ -7,7 +7,7 @@ import { LinkMonitor } from '../../src/monitor/link-monitor.js';
 import { MetricState } from '../../src/monitor/degradation.js';
 import { WebhookSink } from '../../src/monitor/alerts/webhook-sink.js';
 import type { Alert } from '../../src/monitor/alerts/alert.js';
-import type { ProbeWindow } from '../../src/monitor/link-rules.js';
+import { RttBaseline, type ProbeWindow } from '../../src/monitor/link-rules.js';
 import { loadProfiles } from '../../src/qualify/profiles.js';
 
 // The degradation state machine and the monitor's judgement, on synthetic windows with a
@@ -72,11 +72,66 @@ t.test('a link flapping every 5 s for 2 minutes gives one alert and one clear', 
   m.onWindow(win());
   // 15 s windows over 5 s down / 5 s up: each window loses a third to two thirds of its probes
   for (let i = 0; i < 8; i++) m.onWindow(win({ received: i % 2 ? 60 : 120, lossUpPct: i % 2 ? 66 : 33, lossDownPct: 0 }));
-  for (let i = 0; i < 3; i++) m.onWindow(win());
+  // the way back: 790 answered probes of evidence (12 / ln(0.995/0.98)), then leave_windows (2)
+  for (let i = 0; i < 7; i++) m.onWindow(win());
   const loss = alerts.filter((a) => a.metric === 'loss_up_pct');
   t.match(loss.map((a) => a.kind), ['raised', 'cleared']);
   t.match(alerts.filter((a) => a.metric === 'overall').map((a) => a.kind), ['raised', 'cleared']);
   t.same(loss[0]!.affects.sort(), ['connected-devices', 'tele-expertise-imaging', 'teleconsultation-hd'], 'every profile with a loss limit is affected');
+});
+
+t.test('loss is judged on evidence: 1 probe of 180 lost is no alert, a steady 2 % is, and its end clears it', async (t) => {
+  const alerts: Alert[] = [];
+  const m = monitor(alerts);
+  for (let i = 0; i < 20; i++) m.onWindow(win({ lossUpPct: 100 / 180, lossCounts: { up: { lost: 1, of: 180 }, down: { lost: 0, of: 180 } } }));
+  t.same(alerts.filter((a) => a.metric === 'loss_up_pct'), [], 'one loss a window (0.56 %, past a 1 % limit in 1 window of 90 as a point value at 0.3 %) raises nothing');
+  let windows = 0;
+  while (!alerts.some((a) => a.metric === 'loss_up_pct') && windows < 20) {
+    windows++;
+    m.onWindow(win({ lossUpPct: 2.2, lossCounts: { up: { lost: 4, of: 180 }, down: { lost: 0, of: 180 } } }));
+  }
+  // each such window adds 4·ln 4 + 176·ln(0.98/0.995) = 2.87 to the evidence, which must reach 12
+  const expected = Math.ceil(12 / (4 * Math.log(4) + 176 * Math.log(0.98 / 0.995)));
+  t.equal(windows, expected, `4 lost of 180 a window: raised after ${windows} windows`);
+  t.match(alerts.find((a) => a.metric === 'loss_up_pct'), { kind: 'raised', limit: 1, unit: '%' });
+  t.ok(m.wantsConfirmation, 'the prober confirms while the loss lasts');
+  for (let i = 0; i < 8; i++) m.onWindow(win());
+  t.match(alerts.filter((a) => a.metric === 'loss_up_pct').map((a) => a.kind), ['raised', 'cleared']);
+  t.notOk(m.wantsConfirmation, 'and stops confirming once it cleared');
+});
+
+t.test('RTT is judged on the interval of its median: a jittery window whose interval reaches under the limit is no alert', async (t) => {
+  const alerts: Alert[] = [];
+  const m = monitor(alerts);
+  for (let i = 0; i < 3; i++) m.onWindow(win());
+  m.onWindow(win({ rttMedianMs: 26, rttMedianCiMs: { low: 24, high: 28 } }));
+  t.same(alerts.filter((a) => a.metric === 'rtt_ms'), [], 'median 26 ms past the 25 ms limit, but its interval 24–28 is not all past it');
+  m.onWindow(win({ rttMedianMs: 45, rttMedianCiMs: { low: 43, high: 47 } }));
+  t.match(alerts.filter((a) => a.metric === 'rtt_ms'), [{ kind: 'raised', measured: 45 }]);
+  m.onWindow(win({ rttMedianMs: 14, rttMedianCiMs: { low: 10, high: 16 } }));
+  m.onWindow(win({ rttMedianMs: 14, rttMedianCiMs: { low: 10, high: 16 } }));
+  t.equal(alerts.filter((a) => a.metric === 'rtt_ms').length, 1, 'back under the leave value (15 ms) as a median, but not all of its interval: not cleared');
+  m.onWindow(win());
+  m.onWindow(win());
+  t.match(alerts.filter((a) => a.metric === 'rtt_ms').map((a) => a.kind), ['raised', 'cleared']);
+});
+
+t.test('the RTT baseline is the lowest window median of the period, as a plain minimum gives it', async (t) => {
+  const baseline = new RttBaseline(60_000);
+  const seen: Array<{ at: number; median: number }> = [];
+  let x = 7;
+  for (let at = 0; at < 3_000_000; at += 5000) {
+    x = (x * 48271) % 2147483647;
+    const median = 20 + (x % 1000) / 100;
+    baseline.add(at, median);
+    seen.push({ at, median });
+    const naive = Math.min(...seen.filter((s) => s.at >= at - 60_000).map((s) => s.median));
+    if (baseline.value !== naive) {
+      t.fail(`at ${at}: ${baseline.value} vs ${naive}`);
+      return;
+    }
+  }
+  t.pass('600 windows: the same minimum at each');
 });
 
 t.test('no reply at all: DOWN; DSCP bleached: DEGRADED for the profile that needs its marks', async (t) => {

@@ -26,14 +26,8 @@ export interface LatencySummary {
 const ms = (ns: bigint): number => Number(ns) / 1e6;
 const round = (x: number): number => (Number.isFinite(x) ? Math.round(x * 1000) / 1000 : x);
 
-export function summariseLatency(session: StampSessionResult, fromSeq = 0): LatencySummary {
-  if (fromSeq > 0) session = { ...session, records: session.records.filter((r) => r.seq >= fromSeq), sent: session.records.filter((r) => r.seq >= fromSeq).length };
-  const received = session.records.filter((r) => r.rttNs !== undefined);
-  const rtts = received.map((r) => ms(r.rttNs!));
-  const sorted = sortedCopy(rtts);
-  const lost = session.sent - received.length;
-  const interval = wilsonInterval(lost, session.sent, Z[0.95]);
-
+/** |IPDV| of consecutive probes both answered, ms [RFC 3393 §2.4]: one-way when the clocks allow, else RTT. */
+export function absoluteIpdv(session: StampSessionResult): number[] {
   const ipdv: number[] = [];
   for (let i = 1; i < session.records.length; i++) {
     const a = session.records[i - 1]!;
@@ -42,6 +36,18 @@ export function summariseLatency(session: StampSessionResult, fromSeq = 0): Late
     const delay = (r: typeof a): bigint => (session.oneWayValid && r.forwardNs !== undefined ? r.forwardNs : r.rttNs!);
     ipdv.push(Math.abs(ms(delay(b) - delay(a))));
   }
+  return ipdv;
+}
+
+export function summariseLatency(session: StampSessionResult, fromSeq = 0): LatencySummary {
+  if (fromSeq > 0) session = { ...session, records: session.records.filter((r) => r.seq >= fromSeq), sent: session.records.filter((r) => r.seq >= fromSeq).length };
+  const received = session.records.filter((r) => r.rttNs !== undefined);
+  const rtts = received.map((r) => ms(r.rttNs!));
+  const sorted = sortedCopy(rtts);
+  const lost = session.sent - received.length;
+  const interval = wilsonInterval(lost, session.sent, Z[0.95]);
+
+  const ipdv = absoluteIpdv(session);
   const ipdvSorted = sortedCopy(ipdv);
   const min = sorted[0] ?? NaN;
   const pdvSorted = sorted.map((x) => x - min);
