@@ -114,6 +114,17 @@ t.test('a congestion control an end refuses or did not run: its own code, never 
   t.same(r.congestion, { sender: 'cubic', receiver: 'cubic' }, 'what each end ran is kept with the result');
 });
 
+t.test('a responder host that does not allow the load model\'s congestion control is named at start', async (t) => {
+  const { congestionControlRefusal } = await import('../../src/measure/iperf3/load-model.js');
+  const allowed = (list: string) => () => `${list}\n`;
+  t.match(congestionControlRefusal('cubic', allowed('reno bbr'), false), /cubic is not in net\.ipv4\.tcp_allowed_congestion_control \(reno bbr\).*"reno bbr cubic"/);
+  t.equal(congestionControlRefusal('cubic', allowed('reno cubic'), false), undefined, 'Debian\'s default list');
+  t.equal(congestionControlRefusal('cubic', allowed('reno bbr'), true), undefined, 'root may choose any');
+  t.equal(congestionControlRefusal('cubic', () => { throw new Error('ENOENT'); }, false), undefined, 'no procfs: nothing to say');
+  const closed = scripted([{ stdout: '{"error":"control socket has closed unexpectedly"}' }]);
+  await t.rejects(runThroughput({ target: 'h', ports: [5201], direction: 'down', protocol: 'tcp', durationS: 1, congestionControl: 'cubic', runner: closed }), { code: 'USMP_E_IPERF_FAILED', hint: /does not allow cubic/ });
+});
+
 t.test('responder iperf3 servers are bounded: rate ceiling, idle restart, receive timeout', async (t) => {
   const { serverArgs } = await import('../../src/measure/iperf3/server-pool.js');
   t.same(serverArgs({ bind: '198.19.1.10', firstPort: 5201, size: 2, maxMbps: 1000 }, 5202), ['-s', '-J', '-p', '5202', '-B', '198.19.1.10', '--server-bitrate-limit', '1000M/5', '--idle-timeout', '120', '--rcv-timeout', '30000']);

@@ -63,7 +63,7 @@ t.test('interval of a median from order statistics, of a mean from its standard 
   t.equal(medianInterval([1, 2, 3]), undefined, 'too few samples');
   const sorted = Array.from({ length: 100 }, (_, i) => i + 1);
   const ci = medianInterval(sorted)!;
-  // n = 100, z = 2.576: ranks 50 ∓ 12.9 → the 37th and 63rd values (1-based), a 99 % interval
+  // n = 100, z = 2.576: ranks 50 ∓ 12.9 → the 37th and 64th values (1-based), a 99 % interval
   t.same(ci, { low: 37, high: 64 });
   t.ok(ci.low < 50.5 && ci.high > 50.5);
   const m = meanInterval([1, 2, 3, 4, 5])!;

@@ -6,6 +6,7 @@ import { IperfServerPool } from '../../measure/iperf3/server-pool.js';
 import type { CliContext } from '../context.js';
 import { EXIT, reportError } from '../output.js';
 import { integerIn, port } from './options.js';
+import { congestionControlRefusal, loadModelFrom } from '../../measure/iperf3/load-model.js';
 
 interface ResponderFlags {
   bind?: string;
@@ -55,6 +56,8 @@ async function runResponder(ctx: CliContext, flags: ResponderFlags): Promise<voi
     const installed = await installAnnotation(`usmp_edge_reflector_${process.pid}`, reflectorRuleset(`usmp_edge_reflector_${process.pid}`, stamp.port));
     if ('unavailable' in installed) log.warn({ reason: installed.unavailable }, 'DSCP cannot be read or set here: Class-of-Service requests will be answered as not processed');
     else annotation = installed;
+    const refusal = congestionControlRefusal(loadModelFrom(ctx.config().values).congestionControl);
+    if (refusal) log.warn({ event: 'responder.congestion_control_refused' }, refusal);
     log.info({ bind, stamp_port: stamp.port, iperf_ports: iperfPorts, dscp: annotation !== undefined }, 'responder ready');
     const signal = await stopped;
     log.info({ signal, stamp: reflector.stats() }, 'responder stopping');

@@ -44,6 +44,7 @@ const BUSY = /busy/i;
 const REFUSED = /unable to connect|connection refused/i;
 const UNREACHABLE = /no route to host|network is unreachable|host is unreachable|name or service not known|unknown host/i;
 const CONGESTION_REFUSED = /TCP_CONGESTION/;
+const SERVER_CLOSED = /control socket has closed unexpectedly/i;
 const UDP_SETUP_LOST = /unable to read from stream socket|unable to receive|control socket has closed unexpectedly|timed out/i;
 
 export function iperfArgs(options: ThroughputOptions, port: number): string[] {
@@ -103,7 +104,11 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
     if (REFUSED.test(message)) {
       throw new UsmpError('USMP_E_RESPONDER_ABSENT', `no iperf3 server answers at ${options.target}:${port} (${message})`);
     }
-    throw new UsmpError('USMP_E_IPERF_FAILED', `iperf3 to ${options.target}:${port} failed: ${message}`);
+    throw new UsmpError('USMP_E_IPERF_FAILED', `iperf3 to ${options.target}:${port} failed: ${message}`, {
+      ...(options.congestionControl !== undefined && SERVER_CLOSED.test(message)
+        ? { hint: `the responder's iperf3 server ended the test; a host that does not allow ${options.congestionControl} (net.ipv4.tcp_allowed_congestion_control) does so, and its responder says it at start` }
+        : {}),
+    });
   }
 }
 
