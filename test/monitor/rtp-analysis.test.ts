@@ -101,7 +101,10 @@ const ATTEMPTS = 3;
  * reported as not measurable (the test is skipped with that reason), neither passed nor failed.
  */
 async function measuredCall(dir: string): Promise<{ call?: CapturedCall; lossy: string[] }> {
-  const lab = await Lab.create({ down: { delayMs: 10, jitterMs: 4, lossPct: 2 } });
+  // FIFO: a busy sender may send two packets closer than the jitter, which the emulator could
+  // then swap; this test compares jitter and loss, not the handling of reordered packets (a CI
+  // run under load once gave a mean jitter 0.034 ms off tshark's with counts equal)
+  const lab = await Lab.create({ down: { delayMs: 10, jitterMs: 4, lossPct: 2, reorder: false } });
   try {
     // the hospital's video client marks its audio EF; the second stream stays unmarked
     await lab.exec('hospital', ['nft', '-f', '-'], { input: 'table ip rtp_mark {\n chain out {\n type filter hook output priority 0;\n udp dport 5004 ip dscp set ef\n }\n}\n' });

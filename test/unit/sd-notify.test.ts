@@ -1,5 +1,7 @@
 import t from 'tap';
 import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { SystemdNotifier } from '../../src/daemon/sd-notify.js';
@@ -15,7 +17,11 @@ const unixDgram = createRequire(import.meta.url)('unix-dgram') as { createSocket
 const log = pino({ level: 'silent' });
 
 t.test('READY, STATUS and the watchdog reach $NOTIFY_SOCKET', async (t) => {
-  const path = join(t.testdir(), 'notify.sock');
+  // a short directory: a unix socket path holds at most 107 octets, and tap's test directory
+  // under a long clone path does not fit
+  const dir = mkdtempSync(join(tmpdir(), 'usmp-sd-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'notify.sock');
   const received: string[] = [];
   const server = unixDgram.createSocket('unix_dgram', (m) => received.push(m.toString()));
   server.bind(path);
