@@ -31,18 +31,24 @@ export async function startIperfServer(lab: Lab, port = IPERF_PORT, role: Role =
 export interface TcpGoodput {
   mbps: number;
   retransmits: number;
+  /** iperf3's own CPU use at each end, %: near 100 it, not the link, set the rate. */
+  cpuPct: { local: number; remote: number };
 }
+
+/** The reference's congestion control, named so that the machine's default (BBR here) does not choose it. */
+export const REFERENCE_CONGESTION_CONTROL = 'cubic';
 
 /**
  * Plain iperf3 TCP, receiver-side goodput (sum_received), appliance ↔ hospital, after 2 s of
  * omitted slow start (without it an 8 Mbit/s run varies by ±5 % with its first loss event).
  */
 export async function measureTcpGoodput(lab: Lab, direction: Direction, seconds: number, port = IPERF_PORT): Promise<TcpGoodput> {
-  const argv = ['iperf3', '-c', ADDRESSES.hospital, '-p', String(port), '-t', String(seconds), '-O', '2', '-J', ...(direction === 'down' ? ['-R'] : [])];
+  const argv = ['iperf3', '-c', ADDRESSES.hospital, '-p', String(port), '-t', String(seconds), '-O', '2', '-C', REFERENCE_CONGESTION_CONTROL, '-J', ...(direction === 'down' ? ['-R'] : [])];
   const { stdout } = await lab.exec('appliance', argv, { timeoutMs: (seconds + 17) * 1000 });
-  const result = JSON.parse(stdout) as { error?: string; end: { sum_received: { bits_per_second: number }; sum_sent: { retransmits?: number } } };
+  const result = JSON.parse(stdout) as { error?: string; end: { sum_received: { bits_per_second: number }; sum_sent: { retransmits?: number }; cpu_utilization_percent?: { host_total: number; remote_total: number } } };
   if (result.error) throw new LabError(`iperf3 failed: ${result.error}`, argv);
-  return { mbps: result.end.sum_received.bits_per_second / 1e6, retransmits: result.end.sum_sent.retransmits ?? 0 };
+  const cpu = result.end.cpu_utilization_percent;
+  return { mbps: result.end.sum_received.bits_per_second / 1e6, retransmits: result.end.sum_sent.retransmits ?? 0, cpuPct: { local: cpu?.host_total ?? NaN, remote: cpu?.remote_total ?? NaN } };
 }
 
 export interface PingResult {
