@@ -9,7 +9,7 @@ import { percentile } from '../../src/measure/statistics.js';
 // (8 Mbit/s up, 20 down, 300 ms of buffer) must fail, whatever congestion control the
 // appliance and the responder's host run by default. BBR keeps a bottleneck queue nearly
 // empty; the unit's PCs run cubic and fill it. The reference is plain ping alongside a plain
-// `iperf3 -C cubic` upload on the same link, in the same lab.
+// `iperf3 -C cubic -P 4` upload (the load model's flows) on the same link, in the same lab.
 
 const unavailable = labUnavailableReason();
 const opts = unavailable ? { skip: unavailable } : {};
