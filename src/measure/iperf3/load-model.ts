@@ -17,10 +17,8 @@ export interface LoadModel {
 /** The names Linux accepts for TCP_CONGESTION (net/ipv4/tcp_cong.c: TCP_CA_NAME_MAX 16). */
 export const CONGESTION_CONTROL_NAME = /^[a-z0-9_-]{1,15}$/;
 
-export function describeLoadModel(m: LoadModel, lang: 'fr' | 'en' = 'en'): string {
-  return lang === 'fr'
-    ? `${m.streams} flux TCP par sens, contrôle de congestion ${m.congestionControl} aux deux extrémités`
-    : `${m.streams} TCP flows per direction, ${m.congestionControl} congestion control at both ends`;
+export function describeLoadModel(m: LoadModel): string {
+  return `${m.streams} TCP flows per direction, ${m.congestionControl} congestion control at both ends`;
 }
 
 /** The load model of a validated configuration (its `load` section). */
