@@ -81,7 +81,13 @@ export class CollectorServer {
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://collector.invalid');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://collector.invalid');
+      decodeURIComponent(url.pathname);
+    } catch {
+      return this.#json(res, 400, { error: { code: 'USMP_E_BAD_REQUEST', reason: 'malformed address' } });
+    }
     const lang: Lang = url.searchParams.get('lang') === 'en' ? 'en' : 'fr';
     const path = url.pathname;
     if (path === INTAKE_PATH) {
@@ -98,12 +104,12 @@ export class CollectorServer {
     const site = /^\/sites\/([^/]+)$/.exec(path);
     if (site) {
       const html = await renderSitePage(this.#o.store, decodeURIComponent(site[1]!), lang, this.#now());
-      return html ? this.#send(res, 200, 'text/html; charset=utf-8', html) : this.#json(res, 404, { error: { code: 'USMP_E_USAGE', reason: 'no such site' } });
+      return html ? this.#send(res, 200, 'text/html; charset=utf-8', html) : this.#json(res, 404, { error: { code: 'USMP_E_NOT_FOUND', reason: 'no such site' } });
     }
     const report = /^\/reports\/([0-9a-f-]{36})\.(json|html)$/.exec(path);
     if (report) {
       const text = this.#o.store.reportText(report[1]!);
-      if (text === undefined) return this.#json(res, 404, { error: { code: 'USMP_E_USAGE', reason: 'no such report' } });
+      if (text === undefined) return this.#json(res, 404, { error: { code: 'USMP_E_NOT_FOUND', reason: 'no such report' } });
       if (report[2] === 'json') return this.#send(res, 200, 'application/json; charset=utf-8', text);
       return this.#send(res, 200, 'text/html; charset=utf-8', await renderReportHtml(JSON.parse(text) as ReportDocument, lang));
     }
@@ -111,13 +117,14 @@ export class CollectorServer {
     if (exported) {
       const format = (Object.keys(EXPORT_TYPES) as ExportFormat[]).find((f) => EXPORT_TYPES[f].file === exported[1])!;
       res.writeHead(200, { 'content-type': EXPORT_TYPES[format].contentType, 'content-disposition': `attachment; filename="${EXPORT_TYPES[format].file}"`, 'cache-control': 'no-store', ...SECURITY_HEADERS });
-      for (const chunk of exportChunks(format, this.#o.store.eachReport())) {
+      const onSkip = (reportId: string, reason: string) => this.#o.log.warn({ event: 'collector.export_skipped', report_id: reportId, format, reason }, `report ${reportId} left out of ${EXPORT_TYPES[format].file}: ${reason}`);
+      for (const chunk of exportChunks(format, this.#o.store.eachReport(), { enrolment: 'checked', onSkip })) {
         if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
       }
       res.end();
       return;
     }
-    this.#json(res, 404, { error: { code: 'USMP_E_USAGE', reason: `nothing at ${path}` } });
+    this.#json(res, 404, { error: { code: 'USMP_E_NOT_FOUND', reason: `nothing at ${path}` } });
   }
 
   async #intake(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -23,6 +23,11 @@ export function watchedEnrolments(path: string, log: Logger): () => EnrolledKeys
         keys = new EnrolledKeys(mtime === 0 ? [] : loadEnrolments(path));
         lastError = undefined;
         log.info({ event: 'collector.enrolments_loaded', path, appliances: keys.size }, `${keys.size} enrolled appliance key(s)`);
+        const incomplete = keys.incomplete();
+        if (incomplete.length > 0) {
+          // named, and refused until set: a key without its establishment would speak for any site
+          log.warn({ event: 'collector.enrolments_incomplete', path, keys: incomplete.map((e) => ({ key_id: e.key_id, appliance_id: e.appliance_id })) }, `${incomplete.length} enrolled key(s) have no establishment code; their reports are refused until it is set (usmp-edge collector enroll … --establishment-code CODE): ${incomplete.map((e) => `${e.appliance_id} (${e.key_id})`).join(', ')}`);
+        }
       } catch (err) {
         lastError = err as Error;
         log.error({ event: 'collector.enrolments_refused', path, err: lastError.message }, `enrolment file refused, ${keys ? 'keeping the previous list' : 'no report can be accepted'}`);

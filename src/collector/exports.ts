@@ -1,9 +1,10 @@
-import { NATIONAL_COLUMNS, NATIONAL_HEADER, csvLine, nationalRow } from '../report/render/national-csv.js';
+import { NATIONAL_COLUMNS, NATIONAL_HEADER, csvLine, nationalRow, type EnrolmentCheck } from '../report/render/national-csv.js';
 import { pschedulerRuns } from '../report/render/pscheduler.js';
 import type { ReportDocument } from '../report/report-document.js';
 
 // The national exports, produced one report at a time (a generator of text chunks) so that the
-// collector streams them and `report merge` writes them, whatever the number of reports.
+// collector streams them and `report merge` writes them, whatever the number of reports. A
+// report that cannot be exported is left out with its reason (`onSkip`); the others go on.
 
 export type ExportFormat = 'csv' | 'json' | 'pscheduler';
 
@@ -13,21 +14,40 @@ export const EXPORT_TYPES: Record<ExportFormat, { contentType: string; file: str
   pscheduler: { contentType: 'application/x-ndjson; charset=utf-8', file: 'pscheduler.ndjson' },
 };
 
-export function* exportChunks(format: ExportFormat, reports: Iterable<ReportDocument>): Generator<string> {
+export interface ExportOptions {
+  enrolment: EnrolmentCheck;
+  onSkip: (reportId: string, reason: string) => void;
+}
+
+export function* exportChunks(format: ExportFormat, reports: Iterable<ReportDocument>, o: ExportOptions): Generator<string> {
+  const each = function* (render: (r: ReportDocument) => string): Generator<string> {
+    for (const r of reports) {
+      let text: string;
+      try {
+        text = render(r);
+      } catch (err) {
+        o.onSkip(typeof r.report_id === 'string' ? r.report_id : '?', (err as Error).message);
+        continue;
+      }
+      yield text;
+    }
+  };
   if (format === 'csv') {
     yield NATIONAL_HEADER;
-    for (const r of reports) yield csvLine(nationalRow(r));
+    yield* each((r) => csvLine(nationalRow(r, o.enrolment)));
   } else if (format === 'json') {
     // the same columns as the CSV, as objects: one per report
     yield '[';
     let first = true;
-    for (const r of reports) {
-      const values = nationalRow(r);
-      yield `${first ? '' : ','}\n${JSON.stringify(Object.fromEntries(NATIONAL_COLUMNS.map((c, i) => [c, values[i] ?? null])))}`;
+    for (const object of each((r) => {
+      const values = nationalRow(r, o.enrolment);
+      return JSON.stringify(Object.fromEntries(NATIONAL_COLUMNS.map((c, i) => [c, values[i] ?? null])));
+    })) {
+      yield `${first ? '' : ','}\n${object}`;
       first = false;
     }
     yield '\n]\n';
   } else {
-    for (const r of reports) for (const run of pschedulerRuns(r)) yield `${JSON.stringify(run)}\n`;
+    yield* each((r) => pschedulerRuns(r).map((run) => `${JSON.stringify(run)}\n`).join(''));
   }
 }

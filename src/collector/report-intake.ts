@@ -5,9 +5,11 @@ import type { EnrolledKeys } from '../report/enrolled-keys.js';
 import { verifyReportText } from '../report/verify-report.js';
 import type { ReportStore } from './report-store.js';
 
-// The collector's door: only reports that are JSON, follow the schema, carry a valid signature
-// by an enrolled, unexpired appliance key. Each refusal is answered with its stable code and
-// precise reason, and logged; nothing a sender does stops the collector serving others.
+// The collector's door: only reports signed by an enrolled key, valid when they arrive, for
+// the key's own appliance and establishment, following the schema (verify-report.ts, cheapest
+// checks first). What is stored is the canonical text that was verified. Each refusal is
+// answered with its stable code and precise reason, and logged; nothing a sender does stops
+// the collector serving others.
 
 export interface IntakeAnswer {
   status: number;
@@ -21,6 +23,10 @@ const STATUS_OF: Partial<Record<ErrorCode, number>> = {
   USMP_E_REPORT_SIGNATURE: 403,
   USMP_E_REPORT_KEY_UNKNOWN: 403,
   USMP_E_REPORT_KEY_EXPIRED: 403,
+  USMP_E_REPORT_KEY_REVOKED: 403,
+  USMP_E_REPORT_WRONG_SITE: 403,
+  USMP_E_ENROLMENT_INCOMPLETE: 403,
+  USMP_E_REPORT_TIME: 422,
   USMP_E_REPORT_CONFLICT: 409,
   USMP_E_REPORT_TOO_LARGE: 413,
   USMP_E_ENROLMENT_FILE: 503,
@@ -33,11 +39,14 @@ export class ReportIntake {
   readonly #keys: () => EnrolledKeys;
   readonly #log: Logger;
   readonly #now: () => Date;
+  readonly #graceMs: number;
 
-  constructor(o: { store: ReportStore; keys: () => EnrolledKeys; log: Logger; now?: () => Date }) {
+  /** `graceMs`: how long after a key expired the reports it signed before are still taken. */
+  constructor(o: { store: ReportStore; keys: () => EnrolledKeys; log: Logger; graceMs: number; now?: () => Date }) {
     this.#store = o.store;
     this.#keys = o.keys;
     this.#log = o.log;
+    this.#graceMs = o.graceMs;
     this.#now = o.now ?? (() => new Date());
   }
 
@@ -55,12 +64,12 @@ export class ReportIntake {
     } catch (err) {
       return this.refuse('USMP_E_ENROLMENT_FILE', (err as Error).message, remote);
     }
-    const outcome = verifyReportText(text, { keys, now });
+    const outcome = verifyReportText(text, { keys, now, expiry: 'receipt', graceMs: this.#graceMs });
     if (!outcome.ok) return this.refuse(outcome.code, outcome.reason, remote, idOf(text));
     const report = outcome.report as unknown as ReportDocument;
     let added;
     try {
-      added = this.#store.add(report, text, now);
+      added = this.#store.add(report, outcome.canonicalText, now);
     } catch (err) {
       this.#log.error({ event: 'collector.store_failed', report_id: report.report_id, err: (err as Error).message }, 'cannot store a report');
       return { status: 503, body: { error: { code: 'USMP_E_REPORT_STORE', reason: 'the collector cannot store reports right now; retry later' } } };

@@ -15,6 +15,11 @@ export interface ReportSummary {
   appliance_id: string;
   started_at: string;
   received_at: string;
+  /**
+   * What the site's current state is ordered by: the signature's time, bounded by receipt
+   * (min of the two). A sender cannot pin a report as current with a date it writes alone.
+   */
+  ordered_at: string;
   verdict: Verdict;
   profile: string;
   up_mbps: number | null;
@@ -28,7 +33,7 @@ export interface ReportSummary {
   missing_down_mbps: number | null;
 }
 
-/** A site as of its latest report (by started_at), and how many reports it has. */
+/** A site as of its latest report (by ordered_at), and how many reports it has. */
 export interface SiteSummary extends ReportSummary {
   report_count: number;
 }
@@ -62,6 +67,11 @@ export function siteKeyOf(report: ReportDocument): string {
   return report.site.establishment_code || `appliance:${report.site.appliance_id}`;
 }
 
+function orderedAt(report: ReportDocument, receivedAt: Date): string {
+  const signedAt = report.signature ? Date.parse(report.signature.signed_at) : Number.NaN;
+  return new Date(Number.isNaN(signedAt) ? receivedAt.getTime() : Math.min(signedAt, receivedAt.getTime())).toISOString();
+}
+
 export function summaryOf(report: ReportDocument, receivedAt: Date): ReportSummary {
   const s = report.site;
   const m = report.measurements;
@@ -76,6 +86,7 @@ export function summaryOf(report: ReportDocument, receivedAt: Date): ReportSumma
     appliance_id: s.appliance_id,
     started_at: report.started_at,
     received_at: receivedAt.toISOString(),
+    ordered_at: orderedAt(report, receivedAt),
     verdict: report.verdict,
     profile: report.profile,
     up_mbps: m.up_mbps,

@@ -8,12 +8,14 @@ import { summaryOf, type AddOutcome, type ReportStore, type ReportSummary, type 
 // SQLite (better-sqlite3): one file, no server, transactions. WAL with synchronous=FULL: a
 // report is on disk before the collector answers 201, so an appliance never deletes a report
 // the collector could still lose [sqlite.org/pragma.html#pragma_synchronous]. The signed text
-// is kept as received (it is the evidence); `summary` columns serve the national views, and
-// `sites` holds each site's latest report so the dashboard reads one row per site.
+// is kept in the canonical form that was verified (it is the evidence); `summary` columns
+// serve the national views, and `sites` holds each site's latest report (by ordered_at, see
+// report-store.ts) so the dashboard reads one row per site. PRAGMA user_version numbers the
+// layout; older databases are brought up to date when opened.
 
 const SUMMARY_COLUMNS = [
   'report_id', 'site_key', 'establishment_code', 'establishment', 'region', 'usmp', 'hospital', 'appliance_id', 'started_at', 'received_at',
-  'verdict', 'profile', 'up_mbps', 'down_mbps', 'rtt_mean_ms', 'ipdv_mean_ms', 'loss_pct', 'loaded_rtt_increase_ms', 'remediation', 'missing_up_mbps', 'missing_down_mbps',
+  'ordered_at', 'verdict', 'profile', 'up_mbps', 'down_mbps', 'rtt_mean_ms', 'ipdv_mean_ms', 'loss_pct', 'loaded_rtt_increase_ms', 'remediation', 'missing_up_mbps', 'missing_down_mbps',
 ] as const;
 
 const COLUMN_TYPES = SUMMARY_COLUMNS.map((c) => `${c} ${/mbps|_ms|_pct/.test(c) ? 'REAL' : 'TEXT'}`).join(', ');
@@ -32,20 +34,14 @@ export class SqliteReportStore implements ReportStore {
       this.#db = new Database(path);
       this.#db.pragma('journal_mode = WAL');
       this.#db.pragma('synchronous = FULL');
-      this.#db.exec(`
-        CREATE TABLE IF NOT EXISTS reports (${COLUMN_TYPES}, text TEXT NOT NULL, PRIMARY KEY (report_id)) WITHOUT ROWID;
-        CREATE INDEX IF NOT EXISTS reports_by_site ON reports (site_key, started_at);
-        CREATE INDEX IF NOT EXISTS reports_by_start ON reports (started_at);
-        CREATE TABLE IF NOT EXISTS sites (${COLUMN_TYPES.replace('report_id TEXT', 'report_id TEXT NOT NULL')}, report_count INTEGER NOT NULL, PRIMARY KEY (site_key)) WITHOUT ROWID;
-        CREATE INDEX IF NOT EXISTS sites_by_name ON sites (establishment, site_key);
-      `);
+      migrate(this.#db);
     } catch (err) {
       throw new UsmpError('USMP_E_REPORT_STORE', `cannot open the database ${path}: ${(err as Error).message}`, { cause: err });
     }
     const params = SUMMARY_COLUMNS.map((c) => `@${c}`).join(', ');
     this.#insert = this.#db.prepare(`INSERT INTO reports (${SUMMARY_COLUMNS.join(', ')}, text) VALUES (${params}, @text)`);
     this.#existing = this.#db.prepare('SELECT text FROM reports WHERE report_id = ?').pluck();
-    this.#siteLatest = this.#db.prepare('SELECT started_at, report_id FROM sites WHERE site_key = ?');
+    this.#siteLatest = this.#db.prepare('SELECT ordered_at, report_id FROM sites WHERE site_key = ?');
     this.#upsertSite = this.#db.prepare(`INSERT OR REPLACE INTO sites (${SUMMARY_COLUMNS.join(', ')}, report_count) VALUES (${params}, (SELECT COUNT(*) FROM reports WHERE site_key = @site_key))`);
     this.#bumpSite = this.#db.prepare('UPDATE sites SET report_count = report_count + 1 WHERE site_key = ?');
   }
@@ -56,9 +52,9 @@ export class SqliteReportStore implements ReportStore {
       if (existing !== undefined) return sameReport(existing, text) ? 'duplicate' : 'conflict';
       const summary = summaryOf(report, receivedAt);
       this.#insert.run({ ...summary, text });
-      const latest = this.#siteLatest.get(summary.site_key) as { started_at: string; report_id: string } | undefined;
+      const latest = this.#siteLatest.get(summary.site_key) as { ordered_at: string; report_id: string } | undefined;
       // the latest run describes the site; a report that arrives late only adds to its history
-      if (!latest || summary.started_at > latest.started_at || (summary.started_at === latest.started_at && summary.report_id > latest.report_id)) this.#upsertSite.run(summary);
+      if (!latest || summary.ordered_at > latest.ordered_at || (summary.ordered_at === latest.ordered_at && summary.report_id > latest.report_id)) this.#upsertSite.run(summary);
       else this.#bumpSite.run(summary.site_key);
       return 'stored';
     }).immediate();
@@ -101,6 +97,40 @@ export class SqliteReportStore implements ReportStore {
   close(): void {
     if (this.#db.open) this.#db.close();
   }
+}
+
+const LAYOUT_VERSION = 1;
+
+function migrate(db: Database.Database): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > LAYOUT_VERSION) throw new Error(`the database was written by a newer usmp-edge (layout ${version}; this one knows ${LAYOUT_VERSION})`);
+  db.transaction(() => {
+    const hadReports = (db.prepare("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'reports'").pluck().get() as number) > 0;
+    if (hadReports && version === 0) {
+      // layout 0 had no ordered_at: derive it from the stored signature, and choose each site's
+      // latest report again by it
+      db.exec(`
+        ALTER TABLE reports ADD COLUMN ordered_at TEXT;
+        UPDATE reports SET ordered_at = min(received_at, coalesce(json_extract(text, '$.signature.signed_at'), received_at));
+        DROP TABLE sites;
+      `);
+    }
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS reports (${COLUMN_TYPES}, text TEXT NOT NULL, PRIMARY KEY (report_id)) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS reports_by_site ON reports (site_key, started_at);
+      CREATE INDEX IF NOT EXISTS reports_by_start ON reports (started_at);
+      CREATE TABLE IF NOT EXISTS sites (${COLUMN_TYPES.replace('report_id TEXT', 'report_id TEXT NOT NULL')}, report_count INTEGER NOT NULL, PRIMARY KEY (site_key)) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS sites_by_name ON sites (establishment, site_key);
+    `);
+    if (hadReports && version === 0) {
+      db.exec(`
+        INSERT INTO sites (${SUMMARY_COLUMNS.join(', ')}, report_count)
+        SELECT ${SUMMARY_COLUMNS.join(', ')}, (SELECT COUNT(*) FROM reports c WHERE c.site_key = r.site_key) FROM reports r
+        WHERE NOT EXISTS (SELECT 1 FROM reports n WHERE n.site_key = r.site_key AND (n.ordered_at > r.ordered_at OR (n.ordered_at = r.ordered_at AND n.report_id > r.report_id)));
+      `);
+    }
+    db.pragma(`user_version = ${LAYOUT_VERSION}`);
+  }).immediate();
 }
 
 function siteWhere(filter: SiteFilter): { where: string; values: Record<string, string> } {

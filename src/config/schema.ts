@@ -30,12 +30,14 @@ export const schemaDefinition = {
     retry_max_s: { doc: 'Longest delay between upload attempts', format: 'positive-number', default: 3600 },
   },
   collector: {
-    listen: { doc: 'HOST:PORT of the national collector (HTTPS intake, dashboard, exports)', format: 'host-port', default: '0.0.0.0:8443' },
-    tls_cert_file: { doc: 'TLS certificate of the collector (PEM); empty with tls_key_file empty: plain HTTP, for a TLS proxy in front', format: String, default: '' },
+    listen: { doc: 'HOST:PORT of the national collector (HTTPS intake, dashboard, exports); loopback unless you open it', format: 'host-port', default: '127.0.0.1:8443' },
+    tls_cert_file: { doc: 'TLS certificate of the collector (PEM); required unless plain_http_behind_proxy', format: String, default: '' },
     tls_key_file: { doc: 'TLS private key of the collector (PEM)', format: String, default: '' },
     database: { doc: 'SQLite database of the collected reports', format: String, default: '/var/lib/usmp-edge-collector/reports.sqlite' },
     appliances_file: { doc: 'Enrolled appliances and their public keys (usmp-edge collector enroll adds one)', format: String, default: '/etc/usmp-edge/collector/appliances.json' },
+    plain_http_behind_proxy: { doc: 'Serve plain HTTP, for a TLS proxy in front on the same host; without it the collector refuses to start without TLS', format: Boolean, default: false },
     max_report_kib: { doc: 'Largest report accepted', format: 'nat', default: 512 },
+    expiry_grace_days: { doc: 'Reports signed before their key expired are still taken this long after (as long as the appliance\'s outbox keeps them: report.expiry_days)', format: 'nat', default: 30 },
   },
   log: {
     level: { doc: 'Log level', format: [...LOG_LEVELS], default: 'info' },

@@ -3,21 +3,26 @@ import { UsmpError } from '../errors.js';
 import { keyIdOf } from './signing.js';
 
 // The appliances a collector (or `report verify --keys`) trusts: one entry per appliance key,
-// valid from enrolled_at to expires_at. A report counts only if its key was valid when it was
-// signed: a key retired when its appliance is replaced still vouches for the reports that
-// appliance signed before, queued in its outbox.
+// bound to one establishment, valid from enrolled_at to expires_at, until revoked_at if it was
+// revoked. A key is found by the whole public key it carries, never by its short id alone.
+// How expiry is judged (at signature or at receipt) is verify-report.ts's concern.
 
 export interface EnrolledAppliance {
   appliance_id: string;
+  /** Empty in files written before codes were required: such a key vouches for nothing. */
   establishment_code: string;
   public_key: string;
   key_id: string;
   enrolled_at: string;
   /** null: no end date. */
   expires_at: string | null;
+  /** Set by `collector revoke`: from then on the key vouches for nothing. */
+  revoked_at?: string | undefined;
 }
 
-const RAW_KEY = /^[A-Za-z0-9+/]{43}=$/;
+export const RAW_KEY = /^[A-Za-z0-9+/]{43}=$/;
+/** FINESS-style codes (9 characters) and the like; what the national table uses as a site key. */
+export const ESTABLISHMENT_CODE = /^[0-9A-Za-z]{1,16}$/;
 
 /** Checks every entry and says which one and which key is wrong. */
 export function parseEnrolments(text: string, where: string): EnrolledAppliance[] {
@@ -49,13 +54,17 @@ export function parseEnrolments(text: string, where: string): EnrolledAppliance[
     if (entry['key_id'] !== undefined && entry['key_id'] !== keyId) throw new UsmpError('USMP_E_ENROLMENT_FILE', `${at}.key_id ${String(entry['key_id'])} does not match its public_key (${keyId})`);
     if (seen.has(keyId)) throw new UsmpError('USMP_E_ENROLMENT_FILE', `${at}: key ${keyId} is enrolled twice`);
     seen.add(keyId);
+    const code = entry['establishment_code'];
+    if (code !== undefined && code !== '' && (typeof code !== 'string' || !ESTABLISHMENT_CODE.test(code))) throw new UsmpError('USMP_E_ENROLMENT_FILE', `${at}.establishment_code must be an establishment code (letters and digits, up to 16), not ${JSON.stringify(code)}`);
+    const revokedAt = date('revoked_at', true);
     return {
       appliance_id: text('appliance_id'),
-      establishment_code: typeof entry['establishment_code'] === 'string' ? entry['establishment_code'] : '',
+      establishment_code: typeof code === 'string' ? code : '',
       public_key: publicKey,
       key_id: keyId,
       enrolled_at: date('enrolled_at', false)!,
       expires_at: date('expires_at', true),
+      ...(revokedAt ? { revoked_at: revokedAt } : {}),
     };
   });
 }
@@ -71,17 +80,30 @@ export function loadEnrolments(path: string): EnrolledAppliance[] {
 }
 
 export class EnrolledKeys {
-  readonly #byKeyId: Map<string, EnrolledAppliance>;
+  readonly #byKey: Map<string, EnrolledAppliance>;
 
   constructor(entries: EnrolledAppliance[]) {
-    this.#byKeyId = new Map(entries.map((e) => [e.key_id, e]));
+    this.#byKey = new Map(entries.map((e) => [keyBytesHex(e.public_key), e]));
   }
 
-  find(keyId: string): EnrolledAppliance | undefined {
-    return this.#byKeyId.get(keyId);
+  /** The enrolment of exactly this public key (all 32 octets compared). */
+  find(publicKeyB64: string): EnrolledAppliance | undefined {
+    if (!RAW_KEY.test(publicKeyB64)) return undefined;
+    return this.#byKey.get(keyBytesHex(publicKeyB64));
+  }
+
+  /** Keys enrolled without an establishment code (they vouch for nothing until one is set). */
+  incomplete(): EnrolledAppliance[] {
+    return [...this.#byKey.values()].filter((e) => e.establishment_code === '');
   }
 
   get size(): number {
-    return this.#byKeyId.size;
+    return this.#byKey.size;
   }
+}
+
+// base64 has more than one spelling of the same octets (the unused low bits of the last
+// character): compare the octets.
+function keyBytesHex(publicKeyB64: string): string {
+  return Buffer.from(publicKeyB64, 'base64').toString('hex');
 }

@@ -14,6 +14,8 @@ export interface MergeResult {
   merged: number;
   duplicates: number;
   refused: Array<{ file: string; code: string; reason: string }>;
+  /** Verified, but left out of the exports (a renderer failed on them). */
+  skipped: Array<{ report_id: string; reason: string }>;
   files: string[];
 }
 
@@ -29,27 +31,31 @@ function* reportFiles(dir: string): Generator<string> {
 export async function mergeReports(o: { dir: string; outDir: string; keys?: EnrolledKeys | undefined; lang: 'fr' | 'en'; now?: Date }): Promise<MergeResult> {
   statSync(o.dir);
   const store = new SqliteReportStore(':memory:');
-  const result: MergeResult = { merged: 0, duplicates: 0, refused: [], files: [] };
+  const result: MergeResult = { merged: 0, duplicates: 0, refused: [], skipped: [], files: [] };
   const now = o.now ?? new Date();
   try {
     for (const file of reportFiles(o.dir)) {
       const text = readFileSync(file, 'utf8');
-      const outcome = verifyReportText(text, { keys: o.keys, now });
+      // an archive's keys may have expired since: what counts is that they were valid when they signed
+      const outcome = verifyReportText(text, { keys: o.keys, now, expiry: 'signature' });
       if (!outcome.ok) {
         result.refused.push({ file: relative(o.dir, file), code: outcome.code, reason: outcome.reason });
         continue;
       }
-      const added = store.add(outcome.report as unknown as ReportDocument, text, now);
+      const added = store.add(outcome.report as unknown as ReportDocument, outcome.canonicalText, now);
       if (added === 'stored') result.merged++;
       else if (added === 'duplicate') result.duplicates++;
       else result.refused.push({ file: relative(o.dir, file), code: 'USMP_E_REPORT_CONFLICT', reason: 'another report with this report_id and a different content was merged already' });
     }
     mkdirSync(o.outDir, { recursive: true });
+    const skipped = new Map<string, string>();
+    const exportOptions = { enrolment: o.keys ? 'checked' : 'not checked', onSkip: (id: string, reason: string) => skipped.set(id, reason) } as const;
     for (const format of Object.keys(EXPORT_TYPES) as ExportFormat[]) {
       const path = join(o.outDir, EXPORT_TYPES[format].file);
-      writeFileSync(path, [...exportChunks(format, store.eachReport())].join(''));
+      writeFileSync(path, [...exportChunks(format, store.eachReport(), exportOptions)].join(''));
       result.files.push(path);
     }
+    result.skipped = [...skipped].map(([report_id, reason]) => ({ report_id, reason }));
     const index = join(o.outDir, 'index.html');
     writeFileSync(index, await renderDashboard(store, { page: 1 }, o.lang, now.getTime()));
     result.files.push(index);

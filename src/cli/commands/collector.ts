@@ -8,18 +8,23 @@ import { splitHostPort } from '../../config/formats.js';
 import { UsmpError } from '../../errors.js';
 import { writeFileDurably } from '../../exec/durable-file.js';
 import { parseEnrolments, type EnrolledAppliance } from '../../report/enrolled-keys.js';
-import { keyIdOf } from '../../report/signing.js';
 import type { CliContext } from '../context.js';
 import { EXIT, reportError } from '../output.js';
 
-// usmp-edge collector: the national collector (intake, dashboard, exports) [issue 7 §5];
-// usmp-edge collector enroll: trusts one more appliance key.
+// usmp-edge collector: the national collector (intake, dashboard, exports);
+// usmp-edge collector enroll: trusts one more appliance key, for one establishment;
+// usmp-edge collector revoke: that key vouches for nothing from now on.
 
 interface EnrollFlags {
   applianceId: string;
   publicKey: string;
-  establishmentCode?: string;
+  establishmentCode: string;
   expires?: string;
+  json?: boolean;
+}
+
+interface RevokeFlags {
+  keyId: string;
   json?: boolean;
 }
 
@@ -39,12 +44,14 @@ export function registerCollectorCommands(program: Command, context: () => CliCo
       }
     });
 
+  registerRevoke(collector, context, setExit);
+
   const enroll = collector
     .command('enroll')
     .description('trust an appliance key (the line printed by usmp-edge report keygen); writes collector.appliances_file')
     .requiredOption('--appliance-id <id>', 'the appliance (site.appliance_id in its configuration)')
     .requiredOption('--public-key <base64>', 'its Ed25519 public key')
-    .option('--establishment-code <code>', 'the establishment it serves')
+    .requiredOption('--establishment-code <code>', 'the establishment it serves: its reports are taken for this site only')
     .option('--expires <date>', `end of validity, YYYY-MM-DD (default: ${DEFAULT_VALIDITY_YEARS} years)`)
     .option('--json', 'print the entry on stdout');
   enroll.action(async () => {
@@ -52,23 +59,27 @@ export function registerCollectorCommands(program: Command, context: () => CliCo
     const flags = enroll.opts<EnrollFlags>();
     try {
       const path = ctx.config().values.collector.appliances_file;
-      let current: EnrolledAppliance[] = [];
-      let text: string | undefined;
-      try {
-        text = readFileSync(path, 'utf8');
-      } catch {
-        text = undefined;
-      }
-      if (text !== undefined) current = parseEnrolments(text, path);
+      const current = readEnrolments(path);
       const now = new Date();
       const expires = flags.expires ?? new Date(Date.UTC(now.getUTCFullYear() + DEFAULT_VALIDITY_YEARS, now.getUTCMonth(), now.getUTCDate())).toISOString().slice(0, 10);
-      const entry = { appliance_id: flags.applianceId, establishment_code: flags.establishmentCode ?? '', public_key: flags.publicKey, key_id: '', enrolled_at: now.toISOString().slice(0, 10), expires_at: expires };
+      const entry = { appliance_id: flags.applianceId, establishment_code: flags.establishmentCode, public_key: flags.publicKey, enrolled_at: now.toISOString().slice(0, 10), expires_at: expires };
       // the same checks as when the collector reads the file
-      const [checked] = parseEnrolments(JSON.stringify({ appliances: [{ ...entry, key_id: undefined }] }), '--public-key/--expires');
-      if (current.some((c) => c.key_id === checked!.key_id)) throw new UsmpError('USMP_E_USAGE', `key ${keyIdOf(flags.publicKey)} is enrolled already`);
-      writeFileDurably(path, `${JSON.stringify({ appliances: [...current, checked] }, null, 2)}\n`, 0o644, 0o755);
-      if (flags.json) ctx.out.json(checked);
-      ctx.out.say(`appliance ${checked!.appliance_id} enrolled (key ${checked!.key_id}, valid until ${checked!.expires_at}) in ${path}`);
+      const [checked] = parseEnrolments(JSON.stringify({ appliances: [entry] }), '--public-key/--establishment-code/--expires');
+      const same = current.findIndex((c) => c.key_id === checked!.key_id);
+      let next: EnrolledAppliance[];
+      if (same < 0) next = [...current, checked!];
+      else {
+        // a key enrolled before codes were required gets its code; anything else is refused
+        const existing = current[same]!;
+        if (existing.establishment_code !== '' || existing.appliance_id !== checked!.appliance_id) throw new UsmpError('USMP_E_USAGE', `key ${checked!.key_id} is enrolled already (appliance ${existing.appliance_id}, establishment ${existing.establishment_code || 'none'})`);
+        next = current.map((c, i) => (i === same ? { ...c, establishment_code: checked!.establishment_code } : c));
+      }
+      writeFileDurably(path, `${JSON.stringify({ appliances: next }, null, 2)}\n`, 0o644, 0o755);
+      const written = next.find((c) => c.key_id === checked!.key_id)!;
+      if (flags.json) ctx.out.json(written);
+      ctx.out.say(same < 0
+        ? `appliance ${written.appliance_id} enrolled for establishment ${written.establishment_code} (key ${written.key_id}, valid until ${written.expires_at ?? 'no end'}) in ${path}`
+        : `key ${written.key_id} of ${written.appliance_id} now speaks for establishment ${written.establishment_code} (${path})`);
       setExit(EXIT.OK);
     } catch (err) {
       setExit(reportError(err, ctx.out, flags.json === true));
@@ -76,14 +87,60 @@ export function registerCollectorCommands(program: Command, context: () => CliCo
   });
 }
 
+function registerRevoke(collector: Command, context: () => CliContext, setExit: (code: number) => void): void {
+  const revoke = collector
+    .command('revoke')
+    .description('stop trusting an appliance key (lost, stolen, or its appliance replaced): from now on its reports are refused; the reports taken before stay')
+    .requiredOption('--key-id <id>', 'the key (16 hex digits, as listed in collector.appliances_file)')
+    .option('--json', 'print the entry on stdout');
+  revoke.action(async () => {
+    const ctx = context();
+    const flags = revoke.opts<RevokeFlags>();
+    try {
+      const path = ctx.config().values.collector.appliances_file;
+      const current = readEnrolments(path);
+      const target = current.find((c) => c.key_id === flags.keyId);
+      if (!target) throw new UsmpError('USMP_E_USAGE', `no key ${flags.keyId} in ${path}`);
+      const revoked = target.revoked_at ? target : { ...target, revoked_at: new Date().toISOString() };
+      if (!target.revoked_at) writeFileDurably(path, `${JSON.stringify({ appliances: current.map((c) => (c === target ? revoked : c)) }, null, 2)}\n`, 0o644, 0o755);
+      if (flags.json) ctx.out.json(revoked);
+      ctx.out.say(target.revoked_at ? `key ${flags.keyId} was revoked already (${target.revoked_at})` : `key ${flags.keyId} of ${revoked.appliance_id} revoked (${revoked.revoked_at}); the collector refuses its reports from now on`);
+      setExit(EXIT.OK);
+    } catch (err) {
+      setExit(reportError(err, ctx.out, flags.json === true));
+    }
+  });
+}
+
+/** The enrolment file's entries; none when it does not exist yet. */
+function readEnrolments(path: string): EnrolledAppliance[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new UsmpError('USMP_E_ENROLMENT_FILE', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+  }
+  return parseEnrolments(text, path);
+}
+
+function readSecretOrCertificate(path: string, key: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new UsmpError('USMP_E_CONFIG_INVALID', `${key}: cannot read ${path || '(empty)'}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+  }
+}
+
 async function runCollector(ctx: CliContext): Promise<void> {
   const config = ctx.config().values.collector;
   const log = ctx.logger(1);
   const { host, port } = splitHostPort(config.listen);
-  const tls = config.tls_cert_file || config.tls_key_file ? { cert: readFileSync(config.tls_cert_file), key: readFileSync(config.tls_key_file) } : undefined;
-  if (!tls) log.warn({ event: 'collector.plain_http' }, 'collector.tls_cert_file is empty: serving plain HTTP (put a TLS proxy in front)');
+  const tls = config.tls_cert_file || config.tls_key_file ? { cert: readSecretOrCertificate(config.tls_cert_file, 'collector.tls_cert_file'), key: readSecretOrCertificate(config.tls_key_file, 'collector.tls_key_file') } : undefined;
+  if (!tls && !config.plain_http_behind_proxy) throw new UsmpError('USMP_E_CONFIG_INVALID', 'the collector serves HTTPS only: set collector.tls_cert_file and collector.tls_key_file, or collector.plain_http_behind_proxy when a TLS proxy on this host serves it');
+  if (!tls) log.warn({ event: 'collector.plain_http' }, 'collector.plain_http_behind_proxy: serving plain HTTP for the TLS proxy in front');
   const store = new SqliteReportStore(config.database);
-  const intake = new ReportIntake({ store, keys: watchedEnrolments(config.appliances_file, log), log });
+  const intake = new ReportIntake({ store, keys: watchedEnrolments(config.appliances_file, log), log, graceMs: config.expiry_grace_days * 86_400_000 });
   const server = new CollectorServer({ store, intake, log, host, port, maxReportBytes: config.max_report_kib * 1024, tls });
   try {
     await server.listen();

@@ -127,7 +127,7 @@ export function registerReportCommands(program: Command, context: () => CliConte
     if (!outcome.ok && outcome.code !== 'USMP_E_REPORT_UNSIGNED') throw new UsmpError(outcome.code, `${file}: ${outcome.reason}`);
     const lang = flags.lang ?? (ctx.config().values.qualify.lang as 'fr' | 'en');
     const format = flags.format ?? 'html';
-    const body = format === 'html' ? await renderReportHtml(r, lang) : format === 'csv' ? NATIONAL_HEADER + csvLine(nationalRow(r)) : pschedulerRuns(r).map((run) => `${JSON.stringify(run)}\n`).join('');
+    const body = format === 'html' ? await renderReportHtml(r, lang) : format === 'csv' ? NATIONAL_HEADER + csvLine(nationalRow(r, 'not checked')) : pschedulerRuns(r).map((run) => `${JSON.stringify(run)}\n`).join('');
     const out = flags.out ?? join(dirname(file), `${basename(file, '.json')}.${format === 'html' ? 'html' : format === 'csv' ? 'csv' : 'pscheduler.ndjson'}`);
     if (out === '-') process.stdout.write(body);
     else {
@@ -169,9 +169,12 @@ export function registerReportCommands(program: Command, context: () => CliConte
   merge.action(wrap(merge, async (ctx, flags, dir: string) => {
     const keys = flags.keys ? new EnrolledKeys(loadEnrolments(flags.keys)) : undefined;
     const result = await mergeReports({ dir, outDir: flags.out ?? 'merged', keys, lang: flags.lang ?? 'fr' });
-    if (flags.json) ctx.out.json(result);
+    if (flags.json) ctx.out.json({ ...result, enrolment: keys ? 'checked' : 'not checked' });
     for (const r of result.refused) ctx.out.say(`refused ${r.file}: ${r.code}: ${r.reason}`);
+    for (const s of result.skipped) ctx.out.say(`left out of the exports: report ${s.report_id}: ${s.reason}`);
     ctx.out.say(`${result.merged} report(s) merged, ${result.duplicates} duplicate(s), ${result.refused.length} refused; written: ${result.files.join(', ')}`);
+    // without --keys a self-signed forgery passes: every row and this summary say so
+    if (!keys) ctx.out.say('enrolment NOT checked (no --keys): each signature was checked against the key it carries, so anyone could have signed; the exports say "not checked" in their enrolment column');
     return result.refused.length > 0 ? EXIT.ERROR : EXIT.OK;
   }));
 }

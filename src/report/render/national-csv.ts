@@ -2,19 +2,29 @@ import type { ReportDocument } from '../report-document.js';
 
 // One row per qualification run in the columns of the national follow-up table (today a
 // spreadsheet filled by hand), RFC 4180 quoting, UTF-8. Column names are a contract: add
-// columns at the end, never rename.
+// columns at the end, never rename. Text from a report is written so that no spreadsheet runs
+// it as a formula (OWASP, "CSV Injection": a cell that starts with =, +, -, @, tab or carriage
+// return is prefixed with a single quote and quoted).
 
 export const NATIONAL_COLUMNS = [
   'report_id', 'establishment_code', 'establishment', 'region', 'usmp', 'hospital', 'hospital_used',
   'link_type', 'link_operator', 'cabling_date', 'connection_date', 'equipment', 'auditor', 'appliance_id',
   'started_at', 'plan', 'profile', 'verdict', 'up_mbps', 'down_mbps', 'rtt_mean_ms', 'rtt_p95_ms', 'ipdv_mean_ms',
   'loss_pct', 'loaded_rtt_increase_ms', 'dscp_up', 'dscp_down', 'remediation', 'missing_up_mbps', 'missing_down_mbps',
-  'qos_backend', 'qos_verified', 'raw_sha256', 'signed_by_key', 'signed_at',
+  'qos_backend', 'qos_verified', 'raw_sha256', 'signed_by_key', 'signed_at', 'enrolment',
 ] as const;
+
+/** Whether the signing key was checked against the enrolled appliances (the collector always does). */
+export type EnrolmentCheck = 'checked' | 'not checked';
+
+const FORMULA_START = /^[=+\-@\t\r]/;
 
 export function csvField(value: unknown): string {
   if (value === null || value === undefined) return '';
+  // numbers are the report's own figures (a negative one is a number, not a formula)
+  if (typeof value === 'number') return String(value);
   const text = String(value);
+  if (FORMULA_START.test(text)) return `"'${text.replace(/"/g, '""')}"`;
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
@@ -22,7 +32,7 @@ export function csvLine(values: unknown[]): string {
   return `${values.map(csvField).join(',')}\r\n`;
 }
 
-export function nationalRow(r: ReportDocument): unknown[] {
+export function nationalRow(r: ReportDocument, enrolment: EnrolmentCheck): unknown[] {
   const s = r.site;
   const m = r.measurements;
   const row: Record<(typeof NATIONAL_COLUMNS)[number], unknown> = {
@@ -61,6 +71,7 @@ export function nationalRow(r: ReportDocument): unknown[] {
     raw_sha256: r.raw_sha256,
     signed_by_key: r.signature?.key_id,
     signed_at: r.signature?.signed_at,
+    enrolment,
   };
   return NATIONAL_COLUMNS.map((c) => row[c]);
 }
