@@ -140,7 +140,14 @@ async function runCollector(ctx: CliContext): Promise<void> {
   if (!tls && !config.plain_http_behind_proxy) throw new UsmpError('USMP_E_CONFIG_INVALID', 'the collector serves HTTPS only: set collector.tls_cert_file and collector.tls_key_file, or collector.plain_http_behind_proxy when a TLS proxy on this host serves it');
   if (!tls) log.warn({ event: 'collector.plain_http' }, 'collector.plain_http_behind_proxy: serving plain HTTP for the TLS proxy in front');
   const store = new SqliteReportStore(config.database);
-  const intake = new ReportIntake({ store, keys: watchedEnrolments(config.appliances_file, log), log, graceMs: config.expiry_grace_days * 86_400_000 });
+  const keys = watchedEnrolments(config.appliances_file, log);
+  try {
+    // read at start, so that a damaged file or keys without an establishment are named now
+    keys();
+  } catch {
+    // logged by the watcher; intake answers 503 until the file is fixed
+  }
+  const intake = new ReportIntake({ store, keys, log, graceMs: config.expiry_grace_days * 86_400_000 });
   const server = new CollectorServer({ store, intake, log, host, port, maxReportBytes: config.max_report_kib * 1024, tls });
   try {
     await server.listen();
