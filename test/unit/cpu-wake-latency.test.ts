@@ -70,17 +70,21 @@ t.test('the real device, as root: open while held, closed after', realDevice, as
     }
   }).length;
   const before = openOnDevice();
+  // another process (a lab emulator) may hold its own request: the limit in force is the lowest
+  const baseline = limitInForce();
   const hold = holdCpuWakeLatency();
   t.equal(hold.held, true, hold.reason ?? 'held');
   t.equal(openOnDevice(), before + 1, 'the request lives as long as this open file');
   t.equal(limitInForce(), 0, 'the kernel applies 0 µs');
   hold.release();
   t.equal(openOnDevice(), before, 'released');
-  t.ok(limitInForce() > 0, `no limit once released (${limitInForce()} µs)`);
+  if (baseline === 0) t.comment('another process holds 0 µs: the release cannot be seen in the limit in force; the open-file count above shows it');
+  else t.equal(limitInForce(), baseline, `the limit in force is back to what it was (${baseline} µs)`);
 });
 
 t.test('a process killed with SIGKILL while holding leaves no limit behind', realDevice, async (t) => {
   const module = new URL('../../dist/measure/cpu-wake-latency.js', import.meta.url).href;
+  const baseline = limitInForce();
   const child = spawn(process.execPath, ['-e', `import(${JSON.stringify(module)}).then((m) => { console.log(m.holdCpuWakeLatency().held); setInterval(() => undefined, 60_000); })`], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -90,7 +94,8 @@ t.test('a process killed with SIGKILL while holding leaves no limit behind', rea
   t.equal(limitInForce(), 0, 'in force while the child lives');
   child.kill('SIGKILL');
   await once(child, 'exit');
-  t.ok(limitInForce() > 0, `gone with the process (${limitInForce()} µs)`);
+  if (baseline === 0) t.comment('another process holds 0 µs: the end of the child\'s request cannot be seen in the limit in force');
+  else t.equal(limitInForce(), baseline, `gone with the process (back to ${baseline} µs)`);
 });
 
 t.test('the command log says whether the timestamps carry the wake-up delay', async (t) => {
