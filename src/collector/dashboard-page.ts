@@ -2,7 +2,7 @@ import { groupedBars, PALETTE } from '../report/render/charts.js';
 import { escapeHtml as e, htmlPage } from '../report/render/html-page.js';
 import { formatNumber, labels, type Lang } from '../report/render/i18n.js';
 import { verdictClass } from '../report/render/html-report.js';
-import type { ReportStore, SiteSummary } from './report-store.js';
+import type { ReportView, SiteSummary } from './report-store.js';
 import { ageDays, siteStatus } from './site-status.js';
 
 // The national table: one row per site as of its latest report, filters by region and
@@ -17,7 +17,7 @@ export interface DashboardQuery {
   page?: number | undefined;
 }
 
-export async function renderDashboard(store: ReportStore, query: DashboardQuery, lang: Lang, nowMs: number): Promise<string> {
+export async function renderDashboard(store: ReportView, query: DashboardQuery, lang: Lang, nowMs: number): Promise<string> {
   const t = labels(lang);
   const page = Math.max(1, query.page ?? 1);
   const verdict = VERDICTS.find((v) => v === query.verdict);

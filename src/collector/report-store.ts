@@ -47,9 +47,25 @@ export interface SiteFilter {
 
 export type AddOutcome = 'stored' | 'duplicate' | 'conflict';
 
+/**
+ * Which sites a reader may see: every one (the national role), or those of some regions and
+ * some establishments. Every read goes through a scope, so counts and totals are scoped too.
+ */
+export type SiteScope = { kind: 'all' } | { kind: 'some'; regions: readonly string[]; establishments: readonly string[] };
+
+export const EVERY_SITE: SiteScope = { kind: 'all' };
+
 export interface ReportStore {
   /** Stores a verified report; idempotent by report_id (the same text again: 'duplicate'). */
   add(report: ReportDocument, text: string, receivedAt: Date): AddOutcome;
+  /** The reports as one reader may see them. */
+  scoped(scope: SiteScope): ReportView;
+  count(): number;
+  close(): void;
+}
+
+/** What a reader sees: the national views' reads, limited to the reader's sites. */
+export interface ReportView {
   sites(filter?: SiteFilter): { rows: SiteSummary[]; total: number };
   regions(): string[];
   /** Verdict of each site's latest report → number of sites. */
@@ -59,7 +75,6 @@ export interface ReportStore {
   /** Every stored report, oldest first, one at a time (exports never hold them all). */
   eachReport(): Iterable<ReportDocument>;
   count(): number;
-  close(): void;
 }
 
 /** The key a site is filed under: its establishment code, or its appliance when it has none. */

@@ -2,13 +2,13 @@ import { lineChart, PALETTE } from '../report/render/charts.js';
 import { escapeHtml as e, htmlPage } from '../report/render/html-page.js';
 import { dateTime, verdictClass } from '../report/render/html-report.js';
 import { formatNumber, labels, type Lang } from '../report/render/i18n.js';
-import type { ReportStore } from './report-store.js';
+import type { ReportView } from './report-store.js';
 import { siteStatus } from './site-status.js';
 
 // One site: who it is (from its latest report), its status, every report it sent with links
 // to each rendered report, and how its link evolved (throughput and RTT per report).
 
-export async function renderSitePage(store: ReportStore, siteKey: string, lang: Lang, nowMs: number): Promise<string | undefined> {
+export async function renderSitePage(store: ReportView, siteKey: string, lang: Lang, nowMs: number): Promise<string | undefined> {
   const history = store.siteHistory(siteKey);
   const latest = history.at(-1);
   if (!latest) return undefined;

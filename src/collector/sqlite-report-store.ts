@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { UsmpError } from '../errors.js';
 import type { ReportDocument } from '../report/report-document.js';
-import { summaryOf, type AddOutcome, type ReportStore, type ReportSummary, type SiteFilter, type SiteSummary } from './report-store.js';
+import { summaryOf, type AddOutcome, type ReportStore, type ReportSummary, type ReportView, type SiteFilter, type SiteScope, type SiteSummary } from './report-store.js';
 
 // SQLite (better-sqlite3): one file, no server, transactions. WAL with synchronous=FULL: a
 // report is on disk before the collector answers 201, so an appliance never deletes a report
@@ -60,34 +60,8 @@ export class SqliteReportStore implements ReportStore {
     }).immediate();
   }
 
-  sites(filter: SiteFilter = {}): { rows: SiteSummary[]; total: number } {
-    const { where, values } = siteWhere(filter);
-    const total = (this.#db.prepare(`SELECT COUNT(*) FROM sites ${where}`).pluck().get(values) as number) ?? 0;
-    const rows = this.#db.prepare(`SELECT * FROM sites ${where} ORDER BY establishment, site_key LIMIT @limit OFFSET @offset`).all({ ...values, limit: filter.limit ?? -1, offset: filter.offset ?? 0 }) as SiteSummary[];
-    return { rows, total };
-  }
-
-  regions(): string[] {
-    return this.#db.prepare("SELECT DISTINCT region FROM sites WHERE region <> '' ORDER BY region").pluck().all() as string[];
-  }
-
-  verdictCounts(filter: Pick<SiteFilter, 'region'> = {}): Record<string, number> {
-    const { where, values } = siteWhere(filter);
-    const rows = this.#db.prepare(`SELECT verdict, COUNT(*) AS n FROM sites ${where} GROUP BY verdict`).all(values) as Array<{ verdict: string; n: number }>;
-    return Object.fromEntries(rows.map((r) => [r.verdict, r.n]));
-  }
-
-  siteHistory(siteKey: string): ReportSummary[] {
-    return this.#db.prepare(`SELECT ${SUMMARY_COLUMNS.join(', ')} FROM reports WHERE site_key = ? ORDER BY started_at`).all(siteKey) as ReportSummary[];
-  }
-
-  reportText(reportId: string): string | undefined {
-    return this.#existing.get(reportId) as string | undefined;
-  }
-
-  *eachReport(): Iterable<ReportDocument> {
-    // a separate read of each row keeps memory flat; iterate() holds the connection busy
-    for (const text of this.#db.prepare('SELECT text FROM reports ORDER BY started_at, report_id').pluck().iterate()) yield JSON.parse(text as string) as ReportDocument;
+  scoped(scope: SiteScope): ReportView {
+    return new SqliteReportView(this.#db, scope);
   }
 
   count(): number {
@@ -133,9 +107,69 @@ function migrate(db: Database.Database): void {
   }).immediate();
 }
 
-function siteWhere(filter: SiteFilter): { where: string; values: Record<string, string> } {
+/** The reads of one reader: every query carries the reader's scope. */
+class SqliteReportView implements ReportView {
+  readonly #db: Database.Database;
+  readonly #scope: SiteScope;
+
+  constructor(db: Database.Database, scope: SiteScope) {
+    this.#db = db;
+    this.#scope = scope;
+  }
+
+  sites(filter: SiteFilter = {}): { rows: SiteSummary[]; total: number } {
+    const { where, values } = siteWhere(filter, this.#scope);
+    const total = (this.#db.prepare(`SELECT COUNT(*) FROM sites ${where}`).pluck().get(values) as number) ?? 0;
+    const rows = this.#db.prepare(`SELECT * FROM sites ${where} ORDER BY establishment, site_key LIMIT @limit OFFSET @offset`).all({ ...values, limit: filter.limit ?? -1, offset: filter.offset ?? 0 }) as SiteSummary[];
+    return { rows, total };
+  }
+
+  regions(): string[] {
+    const { where, values } = siteWhere({}, this.#scope);
+    return this.#db.prepare(`SELECT DISTINCT region FROM sites ${where ? `${where} AND` : 'WHERE'} region <> '' ORDER BY region`).pluck().all(values) as string[];
+  }
+
+  verdictCounts(filter: Pick<SiteFilter, 'region'> = {}): Record<string, number> {
+    const { where, values } = siteWhere(filter, this.#scope);
+    const rows = this.#db.prepare(`SELECT verdict, COUNT(*) AS n FROM sites ${where} GROUP BY verdict`).all(values) as Array<{ verdict: string; n: number }>;
+    return Object.fromEntries(rows.map((r) => [r.verdict, r.n]));
+  }
+
+  siteHistory(siteKey: string): ReportSummary[] {
+    const { where, values } = siteWhere({}, this.#scope);
+    return this.#db.prepare(`SELECT ${SUMMARY_COLUMNS.join(', ')} FROM reports ${where ? `${where} AND` : 'WHERE'} site_key = @site_key ORDER BY started_at`).all({ ...values, site_key: siteKey }) as ReportSummary[];
+  }
+
+  reportText(reportId: string): string | undefined {
+    const { where, values } = siteWhere({}, this.#scope);
+    return this.#db.prepare(`SELECT text FROM reports ${where ? `${where} AND` : 'WHERE'} report_id = @report_id`).pluck().get({ ...values, report_id: reportId }) as string | undefined;
+  }
+
+  *eachReport(): Iterable<ReportDocument> {
+    const { where, values } = siteWhere({}, this.#scope);
+    for (const text of this.#db.prepare(`SELECT text FROM reports ${where} ORDER BY started_at, report_id`).pluck().iterate(values)) yield JSON.parse(text as string) as ReportDocument;
+  }
+
+  count(): number {
+    const { where, values } = siteWhere({}, this.#scope);
+    return this.#db.prepare(`SELECT COUNT(*) FROM reports ${where}`).pluck().get(values) as number;
+  }
+}
+
+function siteWhere(filter: SiteFilter, scope: SiteScope): { where: string; values: Record<string, string> } {
   const clauses: string[] = [];
   const values: Record<string, string> = {};
+  if (scope.kind === 'some') {
+    // both tables carry region and establishment_code: the same clause scopes either
+    const names = (prefix: string, list: readonly string[]) => list.map((v, i) => {
+      values[`${prefix}${i}`] = v;
+      return `@${prefix}${i}`;
+    });
+    const regions = names('scope_region_', scope.regions);
+    const codes = names('scope_site_', scope.establishments);
+    const parts = [...(regions.length ? [`region IN (${regions.join(', ')})`] : []), ...(codes.length ? [`establishment_code IN (${codes.join(', ')})`] : [])];
+    clauses.push(parts.length ? `(${parts.join(' OR ')})` : '0 = 1');
+  }
   if (filter.region) {
     clauses.push('region = @region');
     values['region'] = filter.region;

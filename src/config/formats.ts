@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import type convict from 'convict';
+import { parseRole } from '../collector/auth/roles.js';
 import { CONGESTION_CONTROL_NAME } from '../measure/iperf3/load-model.js';
 
 // Formats convict lacks (its `url`/`ipaddress` need validator.js, which rejects mqtts://).
@@ -122,6 +123,20 @@ export const customFormats: convict.Format[] = [
     name: 'hour',
     validate(value: unknown) {
       if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 23) throw new Error('must be an hour of the day, 0 to 23');
+    },
+  },
+  {
+    name: 'role-map',
+    validate(value: unknown) {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('must be an object such as {"GRP-DISP-DIJON": "region:DISP Dijon"}');
+      for (const [group, role] of Object.entries(value as Record<string, unknown>)) {
+        if (typeof role !== 'string') throw new Error(`group ${JSON.stringify(group)}: the role must be a string`);
+        try {
+          parseRole(role);
+        } catch (err) {
+          throw new Error(`group ${JSON.stringify(group)}: ${(err as Error).message}`);
+        }
+      }
     },
   },
   {

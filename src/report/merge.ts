@@ -1,5 +1,6 @@
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { EVERY_SITE } from '../collector/report-store.js';
 import { SqliteReportStore } from '../collector/sqlite-report-store.js';
 import { EXPORT_TYPES, exportChunks, type ExportFormat } from '../collector/exports.js';
 import { renderDashboard } from '../collector/dashboard-page.js';
@@ -52,12 +53,12 @@ export async function mergeReports(o: { dir: string; outDir: string; keys?: Enro
     const exportOptions = { enrolment: o.keys ? 'checked' : 'not checked', onSkip: (id: string, reason: string) => skipped.set(id, reason) } as const;
     for (const format of Object.keys(EXPORT_TYPES) as ExportFormat[]) {
       const path = join(o.outDir, EXPORT_TYPES[format].file);
-      writeFileSync(path, [...exportChunks(format, store.eachReport(), exportOptions)].join(''));
+      writeFileSync(path, [...exportChunks(format, store.scoped(EVERY_SITE).eachReport(), exportOptions)].join(''));
       result.files.push(path);
     }
     result.skipped = [...skipped].map(([report_id, reason]) => ({ report_id, reason }));
     const index = join(o.outDir, 'index.html');
-    writeFileSync(index, await renderDashboard(store, { page: 1 }, o.lang, now.getTime()));
+    writeFileSync(index, await renderDashboard(store.scoped(EVERY_SITE), { page: 1 }, o.lang, now.getTime()));
     result.files.push(index);
   } finally {
     store.close();

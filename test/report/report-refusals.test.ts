@@ -3,6 +3,8 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { randomBytes } from 'node:crypto';
+import { AccessStore } from '../../src/collector/auth/access-store.js';
 import { CollectorServer } from '../../src/collector/collector-server.js';
 import { ReportIntake } from '../../src/collector/report-intake.js';
 import { SqliteReportStore } from '../../src/collector/sqlite-report-store.js';
@@ -63,10 +65,17 @@ t.test('refusals, by report verify and by the collector, with their reasons', as
 
   const store = new SqliteReportStore(join(dir, 'reports.sqlite'));
   const intake = new ReportIntake({ store, keys: () => new EnrolledKeys(enrolments), log, graceMs: 30 * 86_400_000 });
-  const server = new CollectorServer({ store, intake, log, host: '127.0.0.1', port: 0, maxReportBytes: 512 * 1024 });
-  const port = await server.listen();
+  const access = new AccessStore(':memory:');
+  const limits = { maxConnections: 64, requestsPerMinute: 1000 };
+  const server = new CollectorServer({
+    store, intake, access, log, behindProxy: false, maxReportBytes: 512 * 1024, cookieSecret: randomBytes(32), session: { idleMs: 60_000, absoluteMs: 600_000 },
+    people: { host: '127.0.0.1', port: 0, ...limits }, appliances: { host: '127.0.0.1', port: 0, ...limits },
+  });
+  await server.listen();
+  const port = server.intakePort;
   t.teardown(async () => {
     await server.close();
+    access.close();
     store.close();
   });
   const post = collectorClient(`http://127.0.0.1:${port}`);

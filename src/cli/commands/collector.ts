@@ -1,15 +1,20 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { AccessStore } from '../../collector/auth/access-store.js';
+import { OidcLogin } from '../../collector/auth/oidc-login.js';
 import { CollectorServer } from '../../collector/collector-server.js';
 import { watchedEnrolments } from '../../collector/enrolment-watch.js';
 import { ReportIntake } from '../../collector/report-intake.js';
 import { SqliteReportStore } from '../../collector/sqlite-report-store.js';
 import { splitHostPort } from '../../config/formats.js';
+import type { ConfigValues } from '../../config/load.js';
 import { UsmpError } from '../../errors.js';
 import { writeFileDurably } from '../../exec/durable-file.js';
 import { parseEnrolments, type EnrolledAppliance } from '../../report/enrolled-keys.js';
 import type { CliContext } from '../context.js';
 import { EXIT, reportError } from '../output.js';
+import { registerCollectorUsers } from './collector-users.js';
 
 // usmp-edge collector: the national collector (intake, dashboard, exports);
 // usmp-edge collector enroll: trusts one more appliance key, for one establishment;
@@ -45,6 +50,7 @@ export function registerCollectorCommands(program: Command, context: () => CliCo
     });
 
   registerRevoke(collector, context, setExit);
+  registerCollectorUsers(collector, context, setExit);
 
   const enroll = collector
     .command('enroll')
@@ -124,7 +130,7 @@ function readEnrolments(path: string): EnrolledAppliance[] {
   return parseEnrolments(text, path);
 }
 
-function readSecretOrCertificate(path: string, key: string): Buffer {
+function readPemFile(path: string, key: string): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
@@ -133,13 +139,15 @@ function readSecretOrCertificate(path: string, key: string): Buffer {
 }
 
 async function runCollector(ctx: CliContext): Promise<void> {
-  const config = ctx.config().values.collector;
+  const loaded = ctx.config();
+  const config = loaded.values.collector;
   const log = ctx.logger(1);
-  const { host, port } = splitHostPort(config.listen);
-  const tls = config.tls_cert_file || config.tls_key_file ? { cert: readSecretOrCertificate(config.tls_cert_file, 'collector.tls_cert_file'), key: readSecretOrCertificate(config.tls_key_file, 'collector.tls_key_file') } : undefined;
+  const tls = config.tls_cert_file || config.tls_key_file ? { cert: readPemFile(config.tls_cert_file, 'collector.tls_cert_file'), key: readPemFile(config.tls_key_file, 'collector.tls_key_file') } : undefined;
   if (!tls && !config.plain_http_behind_proxy) throw new UsmpError('USMP_E_CONFIG_INVALID', 'the collector serves HTTPS only: set collector.tls_cert_file and collector.tls_key_file, or collector.plain_http_behind_proxy when a TLS proxy on this host serves it');
   if (!tls) log.warn({ event: 'collector.plain_http' }, 'collector.plain_http_behind_proxy: serving plain HTTP for the TLS proxy in front');
+  const oidc = oidcFromConfig(config.oidc, loaded.secrets.get('collector.oidc.client_secret'));
   const store = new SqliteReportStore(config.database);
+  const access = new AccessStore(config.database);
   const keys = watchedEnrolments(config.appliances_file, log);
   try {
     // read at start, so that a damaged file or keys without an establishment are named now
@@ -148,15 +156,37 @@ async function runCollector(ctx: CliContext): Promise<void> {
     // logged by the watcher; intake answers 503 until the file is fixed
   }
   const intake = new ReportIntake({ store, keys, log, graceMs: config.expiry_grace_days * 86_400_000 });
-  const server = new CollectorServer({ store, intake, log, host, port, maxReportBytes: config.max_report_kib * 1024, tls });
+  const session = { idleMs: config.session_idle_minutes * 60_000, absoluteMs: config.session_absolute_hours * 3_600_000 };
+  const server = new CollectorServer({
+    store, intake, access, log, tls, oidc, session,
+    behindProxy: config.plain_http_behind_proxy,
+    people: { ...splitHostPort(config.listen), maxConnections: config.max_connections, requestsPerMinute: config.requests_per_minute },
+    appliances: { ...splitHostPort(config.intake_listen), maxConnections: config.max_connections, requestsPerMinute: config.intake_requests_per_minute },
+    maxReportBytes: config.max_report_kib * 1024,
+    // a restart signs everyone's forms anew; sessions themselves are in the database
+    cookieSecret: randomBytes(32),
+  });
+  const prune = setInterval(() => access.pruneSessions(Date.now(), session), 10 * 60_000);
+  prune.unref();
   try {
     await server.listen();
+    if (access.users().length === 0 && !oidc) log.warn({ event: 'collector.no_users' }, 'no local account and no OpenID provider: nobody can sign in yet (usmp-edge collector user add NAME --role national)');
     const signal = await new Promise<string>((resolve) => {
       for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => resolve(s));
     });
     log.info({ event: 'collector.stopping', signal }, 'stopping');
   } finally {
+    clearInterval(prune);
     await server.close();
+    access.close();
     store.close();
   }
+}
+
+function oidcFromConfig(c: ConfigValues['collector']['oidc'], clientSecret: string | undefined): OidcLogin | undefined {
+  if (!c.issuer) return undefined;
+  const missing = [!c.client_id && 'collector.oidc.client_id', !clientSecret && 'collector.oidc.client_secret_file', !c.redirect_uri && 'collector.oidc.redirect_uri'].filter(Boolean);
+  if (missing.length > 0) throw new UsmpError('USMP_E_CONFIG_INVALID', `collector.oidc.issuer is set: ${missing.join(', ')} must be too`);
+  if (!c.scopes.split(/\s+/).includes('openid')) throw new UsmpError('USMP_E_CONFIG_INVALID', 'collector.oidc.scopes must include openid');
+  return new OidcLogin({ issuer: c.issuer, clientId: c.client_id, clientSecret: clientSecret!, redirectUri: c.redirect_uri, scopes: c.scopes, groupsClaim: c.groups_claim, roleMap: c.role_map as Record<string, string> });
 }
