@@ -1,11 +1,13 @@
 import t from 'tap';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { collectorClient } from '../../src/report/upload/collector-client.js';
 import { PAGE_SIZE } from '../../src/collector/dashboard-page.js';
 import { NATIONAL_COLUMNS } from '../../src/report/render/national-csv.js';
 import { browserUnavailableReason, launchBrowser, watchedPage } from '../fixtures/browser.js';
 import { CollectorProcess } from '../fixtures/collector-process.js';
+import { httpsGet } from '../fixtures/https-get.js';
+import { TestCa } from '../fixtures/test-pki.js';
 import { enrolmentOf, fixtureReport, REGIONS, siteFixture, siteReport } from '../fixtures/national-reports.js';
 
 // [issue 7 "Done when"] 200 sites × 30 reports: the collector ingests them, the dashboard's
@@ -23,10 +25,18 @@ t.test('200 sites × 30 reports through the real collector', unavailable ? { ski
   const shots = SHOTS ?? join(dir, 'shots');
   mkdirSync(shots, { recursive: true });
   const sites = Array.from({ length: SITES }, (_, i) => siteFixture(i + 1));
-  const collector = await CollectorProcess.start(CollectorProcess.configFile(dir, sites.map((s) => enrolmentOf(s.key, s.applianceId, { establishmentCode: s.code }))));
+  const ca = new TestCa('usmp test national CA');
+  t.teardown(() => ca.cleanup());
+  const certificate = ca.issue('127.0.0.1', 'IP:127.0.0.1');
+  chmodSync(certificate.keyFile, 0o600);
+  // 200 appliances from one test address: the per-address limit raised as for 200 addresses
+  const collector = await CollectorProcess.start(CollectorProcess.configFile(dir, { enrolments: sites.map((s) => enrolmentOf(s.key, s.applianceId, { establishmentCode: s.code })), tls: certificate, extra: { intake_requests_per_minute: 100_000 } }));
   t.teardown(() => collector.stop());
+  const password = await collector.addUser('national-team', ['national']);
+  const token = await collector.token('national-team');
+  const read = async (path: string) => (await httpsGet(`${collector.url}${path}`, ca.caPem, 30_000, { authorization: `Bearer ${token}` })).body;
   const base = fixtureReport();
-  const post = collectorClient(collector.url);
+  const post = collectorClient(collector.intakeUrl, ca.caFile);
   const sent = new Set<string>();
   const reports = sites.flatMap((site) => Array.from({ length: RUNS }, (_, run) => siteReport(base, site, run)));
   const started = performance.now();
@@ -45,7 +55,14 @@ t.test('200 sites × 30 reports through the real collector', unavailable ? { ski
 
   const browser = await launchBrowser();
   t.teardown(() => browser.close());
-  const w = await watchedPage(browser);
+  const w = await watchedPage(browser, { ignoreHTTPSErrors: true });
+  // nothing without signing in: the dashboard sends the browser to the login page
+  await w.page.goto(`${collector.url}/`, { waitUntil: 'load' });
+  t.match(w.page.url(), /\/login\?next=%2F$/, 'signed out, the dashboard sends to the login page');
+  await w.page.fill('input[name=username]', 'national-team');
+  await w.page.fill('input[name=password]', password);
+  await Promise.all([w.page.waitForURL(`${collector.url}/`), w.page.click('[data-testid=login-form] button[type=submit]')]);
+  t.equal(await w.page.textContent('[data-testid=user]'), 'national-team', 'signed in with a local account');
   const timings: number[] = [];
   for (let i = 0; i < 3; i++) {
     await w.page.goto(`${collector.url}/`, { waitUntil: 'load' });
@@ -86,18 +103,23 @@ t.test('200 sites × 30 reports through the real collector', unavailable ? { ski
   t.ok(w.requests.every((u) => u.startsWith(collector.url)), 'no request outside the collector on any page');
 
   // exports: one CSV row per report, the JSON and pScheduler ones complete
-  const csv = await (await fetch(`${collector.url}/export/reports.csv`)).text();
+  const csv = await read('/export/reports.csv');
   const lines = csv.trimEnd().split('\r\n');
   t.equal(lines[0], NATIONAL_COLUMNS.join(','), 'the national columns');
   t.equal(lines.length - 1, SITES * RUNS, 'exactly one CSV row per report');
   const ids = new Set(lines.slice(1).map((l) => l.split(',')[0]!));
   t.equal(ids.size, SITES * RUNS, 'no report twice');
   t.ok([...sent].every((id) => ids.has(id)), 'every report sent is in the export');
-  const json = (await (await fetch(`${collector.url}/export/reports.json`)).json()) as Array<{ report_id: string }>;
+  const json = JSON.parse(await read('/export/reports.json')) as Array<{ report_id: string }>;
   t.equal(json.length, SITES * RUNS);
-  const ndjson = (await (await fetch(`${collector.url}/export/pscheduler.ndjson`)).text()).trimEnd().split('\n').map((l) => JSON.parse(l) as { test: { type: string }; result: Record<string, unknown> });
+  const ndjson = (await read('/export/pscheduler.ndjson')).trimEnd().split('\n').map((l) => JSON.parse(l) as { test: { type: string }; result: Record<string, unknown> });
   t.equal(ndjson.length, SITES * RUNS * 3, 'pScheduler: throughput up, throughput down and latency per report');
   t.ok(ndjson.every((r) => (r.test.type === 'throughput' ? typeof (r.result['summary'] as { summary: { 'throughput-bits': number } }).summary['throughput-bits'] === 'number' : typeof r.result['packets-sent'] === 'number')));
-  const health = (await (await fetch(`${collector.url}/health`)).json()) as { reports: number };
-  t.equal(health.reports, SITES * RUNS);
+  const status = JSON.parse(await read('/api/v1/status')) as { reports: number };
+  t.equal(status.reports, SITES * RUNS);
+
+  // signing out ends the session: the dashboard asks to sign in again
+  await Promise.all([w.page.waitForURL(/\/login$/), w.page.click('[data-testid=sign-out]')]);
+  await w.page.goto(`${collector.url}/`, { waitUntil: 'load' });
+  t.match(w.page.url(), /\/login\?next=/, 'signed out, the dashboard is closed again');
 });

@@ -34,10 +34,10 @@ async function until(condition: () => boolean, timeoutMs: number, what: string):
   }
 }
 
-/** GET over HTTPS trusting `ca` (fetch cannot be given a CA on Node 20). */
-function getText(url: string, ca: string): Promise<string> {
+/** GET over HTTPS trusting `ca` (fetch cannot be given a CA on Node 20), with a bearer token. */
+function getText(url: string, ca: string, token: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    get(url, { ca }, (res) => {
+    get(url, { ca, headers: { authorization: `Bearer ${token}` } }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
@@ -57,7 +57,7 @@ t.test('reports queue while the collector is away and all arrive once, after res
   const certificate = ca.issue('127.0.0.1', 'IP:127.0.0.1');
   chmodSync(certificate.keyFile, 0o600);
   const url = `https://127.0.0.1:${port}`;
-  const configFile = CollectorProcess.configFile(dir, sites.map((s) => enrolmentOf(s.key, s.applianceId, { establishmentCode: s.code })), `127.0.0.1:${port}`, certificate);
+  const configFile = CollectorProcess.configFile(dir, { enrolments: sites.map((s) => enrolmentOf(s.key, s.applianceId, { establishmentCode: s.code })), intakeListen: `127.0.0.1:${port}`, tls: certificate });
   const uploaders: ReportUploader[] = [];
   const outboxes = sites.map((s) => new ReportOutbox(join(dir, `outbox-${s.applianceId}`)));
   const makeUploader = (i: number, caFile = ca.caFile) => new ReportUploader({ outbox: outboxes[i]!, post: collectorClient(url, caFile, 5000), log, expiryDays: 30, retryMinS: 0.2, retryMaxS: 1 });
@@ -84,10 +84,13 @@ t.test('reports queue while the collector is away and all arrive once, after res
 
   let collector = await CollectorProcess.start(configFile);
   t.teardown(() => collector.stop());
-  t.equal(collector.url, url, 'the collector serves HTTPS');
+  t.equal(collector.intakeUrl, url, 'the collector\'s intake serves HTTPS');
+  await collector.addUser('national-team', ['national']);
+  const token = await collector.token('national-team');
+  const read = async (path: string) => getText(`${collector.url}${path}`, ca.caPem, token);
   await until(() => outboxes.every((o) => o.count() === 0), 20_000, 'the outboxes to drain');
-  let health = JSON.parse(await getText(`${url}/health`, ca.caPem)) as { reports: number; stored: number; duplicates: number };
-  t.equal(health.reports, 30, 'all 30 reports arrived');
+  let status = JSON.parse(await read('/api/v1/status')) as { reports: number };
+  t.equal(status.reports, 30, 'all 30 reports arrived');
 
   // the collector goes away again (killed), a report is queued, it comes back
   await collector.stop('SIGKILL');
@@ -120,9 +123,9 @@ t.test('reports queue while the collector is away and all arrive once, after res
   await makeUploader(0).runOnce();
   sent.push(untrusting['report_id'] as string);
 
-  health = JSON.parse(await getText(`${url}/health`, ca.caPem)) as { reports: number; stored: number; duplicates: number };
-  t.equal(health.reports, 33, 'every report once');
-  const csv = (await getText(`${url}/export/reports.csv`, ca.caPem)).trimEnd().split('\r\n').slice(1);
+  status = JSON.parse(await read('/api/v1/status')) as { reports: number };
+  t.equal(status.reports, 33, 'every report once');
+  const csv = (await read('/export/reports.csv')).trimEnd().split('\r\n').slice(1);
   const ids = csv.map((l) => l.split(',')[0]!);
   t.equal(new Set(ids).size, ids.length, 'none twice');
   t.ok(sent.every((id) => ids.includes(id)), 'every report queued arrived');
@@ -132,7 +135,7 @@ t.test('a refused report is set aside with the reason, an old one expires', asyn
   const dir = t.testdir();
   const site = siteFixture(9);
   const stranger = siteFixture(10);
-  const collector = await CollectorProcess.start(CollectorProcess.configFile(dir, [enrolmentOf(site.key, site.applianceId, { establishmentCode: site.code })]));
+  const collector = await CollectorProcess.start(CollectorProcess.configFile(dir, { enrolments: [enrolmentOf(site.key, site.applianceId, { establishmentCode: site.code })] }));
   t.teardown(() => collector.stop());
   const outbox = new ReportOutbox(join(dir, 'outbox'));
   const refused = outbox.enqueue(JSON.stringify(siteReport(fixtureReport(), stranger, 0)));
@@ -141,7 +144,7 @@ t.test('a refused report is set aside with the reason, an old one expires', asyn
   const oldFile = outbox.pending().find((p) => p.id === old)!;
   const fortyDaysAgo = new Date(Date.now() - 40 * 86_400_000);
   utimesSync(oldFile.path, fortyDaysAgo, fortyDaysAgo);
-  const result = await new ReportUploader({ outbox, post: collectorClient(collector.url), log, expiryDays: 30, retryMinS: 1, retryMaxS: 1 }).runOnce();
+  const result = await new ReportUploader({ outbox, post: collectorClient(collector.intakeUrl), log, expiryDays: 30, retryMinS: 1, retryMaxS: 1 }).runOnce();
   t.match(result, { delivered: 1, rejected: 1, expired: 1, left: 0 });
   t.same(readdirSync(join(dir, 'outbox', 'rejected')).sort(), [`${refused}.json`, `${refused}.reason.txt`]);
   t.match(readFileSync(join(dir, 'outbox', 'rejected', `${refused}.reason.txt`), 'utf8'), /USMP_E_REPORT_KEY_UNKNOWN: signed by key [0-9a-f]{16} \(appliance "usmp-010"\), which is not enrolled/);

@@ -1,4 +1,5 @@
-import type { FastifyServerOptions } from 'fastify';
+import type { FastifyReply, FastifyServerOptions } from 'fastify';
+import { errorBody, SECURITY_HEADERS } from './http-errors.js';
 
 // What both doors share: TLS (or plain HTTP to a proxy on this host), timeouts, and the
 // connection cap.
@@ -23,6 +24,11 @@ export function fastifyOptions(o: DoorOptions, bodyLimit: number): FastifyServer
     keepAliveTimeout: 5_000,
     maxParamLength: 200,
     trustProxy: o.behindProxy ? ['127.0.0.1', '::1'] : false,
+    // what the router refuses before any route (a malformed address): our error shape too
+    frameworkErrors: (error, _request, generic) => {
+      const reply = generic as unknown as FastifyReply;
+      void reply.code(400).headers(SECURITY_HEADERS).send(errorBody('USMP_E_BAD_REQUEST', error.code === 'FST_ERR_BAD_URL' ? 'malformed address' : error.message));
+    },
     ...(o.tls ? { https: { cert: o.tls.cert, key: o.tls.key, minVersion: 'TLSv1.2' as const } } : {}),
   };
 }

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import type { Logger } from 'pino';
 import { INTAKE_PATH } from '../../report/upload/collector-client.js';
@@ -15,7 +15,13 @@ export async function intakeDoor(o: DoorOptions & { intake: ReportIntake; log: L
   const app = Fastify(fastifyOptions(o, o.maxReportBytes));
   app.server.maxConnections = o.maxConnections;
   app.server.headersTimeout = 15_000;
-  app.setErrorHandler(errorHandler(o.log, 'intake'));
+  const generic = errorHandler(o.log, 'intake');
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    // counted and logged as the intake's own refusal
+    if (err.code !== 'FST_ERR_CTP_BODY_TOO_LARGE') return generic(err, request, reply);
+    const answer = o.intake.refuse('USMP_E_REPORT_TOO_LARGE', `larger than ${o.maxReportBytes} bytes`, request.ip);
+    void reply.code(answer.status).header('connection', 'close').send(answer.body);
+  });
   app.setNotFoundHandler((request, reply) => void reply.code(404).headers(SECURITY_HEADERS).send(errorBody('USMP_E_NOT_FOUND', `nothing at ${request.url.slice(0, 100)}: appliances POST to ${INTAKE_PATH}`)));
   await app.register(rateLimit, { max: o.requestsPerMinute, timeWindow: 60_000, cache: 10_000, errorResponseBuilder: rateLimitRefusal });
   // the intake reads the text itself: strict parse, canonical form
