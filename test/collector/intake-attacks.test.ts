@@ -1,6 +1,10 @@
 import t from 'tap';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { request } from 'node:https';
+import { pino } from 'pino';
+import { ReportOutbox } from '../../src/report/upload/report-outbox.js';
+import { ReportUploader } from '../../src/report/upload/report-uploader.js';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { schemaDefinition } from '../../src/config/schema.js';
@@ -8,7 +12,7 @@ import { EnrolledKeys } from '../../src/report/enrolled-keys.js';
 import { signReport, type SigningKey } from '../../src/report/signing.js';
 import { collectorClient, type IntakeAnswer } from '../../src/report/upload/collector-client.js';
 import { CLI } from '../bridge/fixtures.js';
-import { within } from '../fixtures/bounded.js';
+import { until, within } from '../fixtures/bounded.js';
 import { CollectorProcess } from '../fixtures/collector-process.js';
 import { httpsGet } from '../fixtures/https-get.js';
 import { enrolmentOf, fixtureReport, newSigningKey } from '../fixtures/national-reports.js';
@@ -22,6 +26,20 @@ const DAY = 86_400_000;
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => execFile(process.execPath, [CLI, ...args], (err, stdout, stderr) => resolve({ code: err ? Number(err.code) : 0, stdout, stderr })));
+}
+
+/** POST from a given loopback address; its status, or 'reset' when the collector cut it. */
+function postFrom(url: string, body: string, ca: string, localAddress: string): Promise<string> {
+  return new Promise((resolve) => {
+    const req = request(url, { method: 'POST', ca, localAddress, timeout: 30_000, headers: { 'content-type': 'application/json' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(String(res.statusCode)));
+      res.on('error', () => resolve('reset'));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (err) => resolve((err as NodeJS.ErrnoException).code === 'ECONNRESET' || (err as NodeJS.ErrnoException).code === 'EPIPE' ? 'reset' : `error ${(err as Error).message}`));
+    req.end(body);
+  });
 }
 
 function isoDaysAgo(days: number): string {
@@ -202,10 +220,42 @@ t.test('the intake holds against the reviewed attacks, over HTTPS, and keeps ser
     t.match(JSON.parse((await get('/nothing-here')).body), { error: { code: 'USMP_E_NOT_FOUND' } });
   });
 
+  t.test('200 anonymous 512 KiB POSTs a second from 4 addresses are limited; an enrolled appliance still gets its report in', async (t) => {
+    const stranger = newSigningKey();
+    const big = JSON.stringify(signReport({ ...(fixtureReport() as object), padding: 'x'.repeat(500 * 1024) }, stranger));
+    const outcomes: Record<string, number> = {};
+    const flood = async (localAddress: string): Promise<void> => {
+      const inFlight: Array<Promise<void>> = [];
+      for (let i = 0; i < 150; i++) {
+        inFlight.push(postFrom(`${collector.intakeUrl}/api/v1/reports`, big, ca.caPem, localAddress).then((o) => void (outcomes[o] = (outcomes[o] ?? 0) + 1)));
+        await new Promise((r) => setTimeout(r, 20)); // 50 a second from each address
+      }
+      await Promise.all(inFlight);
+    };
+    const appliance = reportFor(siteB.key, { code: siteB.code, applianceId: siteB.applianceId, daysAgo: 4 });
+    const outbox = new ReportOutbox(join(dir, 'appliance-outbox'));
+    outbox.enqueue(JSON.stringify(appliance));
+    const uploader = new ReportUploader({ outbox, post, log: pino({ level: 'silent' }), expiryDays: 30, retryMinS: 0.2, retryMaxS: 2 });
+    const flooding = Promise.all(['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5'].map(flood));
+    // the flood at its height: each address past its limit
+    await new Promise((r) => setTimeout(r, 1_500));
+    const started = performance.now();
+    uploader.start();
+    t.teardown(() => uploader.stop());
+    await until('the enrolled appliance\'s report to be taken during the flood', 30_000, () => outbox.count() === 0);
+    const tookMs = performance.now() - started;
+    await within('the flood to end', 120_000, flooding);
+    t.comment(`flood outcomes: ${JSON.stringify(outcomes)}; the appliance's report, sent 1.5 s into the flood, was taken ${(tookMs / 1000).toFixed(1)} s later`);
+    const examined = outcomes['403'] ?? 0;
+    t.ok(examined <= 4 * 60, `at most 60 a minute from each address were examined (${examined})`);
+    t.ok((outcomes['429'] ?? 0) + (outcomes['reset'] ?? 0) >= 600 - 4 * 60, `the rest were refused before being read (${outcomes['429'] ?? 0} × 429)`);
+    t.equal(outcomes['500'] ?? 0, 0, 'no 500');
+  });
+
   t.test('through all of it, the collector kept serving', async (t) => {
     const status = JSON.parse((await get('/api/v1/status')).body) as { status: string; intake: { stored: number; rejected: number } };
     t.equal(status.status, 'ok');
-    t.equal(status.intake.stored, 7, 'every genuine report was stored');
+    t.equal(status.intake.stored, 8, 'every genuine report was stored');
     t.ok(status.intake.rejected >= 20, `the attacks were refused (${status.intake.rejected})`);
     t.notOk(collector.logLines.some((l) => l['event'] === 'collector.request_failed'), 'no request failed inside the collector');
   });
