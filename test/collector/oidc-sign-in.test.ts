@@ -64,6 +64,7 @@ t.test('OpenID Connect sign-in maps a group to a region', unavailable ? { skip: 
   await w.page.fill('input[name=login]', 'alice');
   await w.page.fill('input[name=password]', 'any');
   await Promise.all([w.page.waitForURL(`${collector.url}/`, { timeout: 20_000 }), w.page.click('button[type=submit]')]);
+  const keysFetchedAt = performance.now();
   t.equal(await w.page.textContent('[data-testid=user]'), 'oidc:alice', 'signed in through the provider');
   t.equal(await w.page.textContent('[data-testid=site-total]'), '1', 'one site');
   const regions = await w.page.locator('[data-testid=sites] tbody tr td:nth-child(2)').allTextContents();
@@ -76,6 +77,21 @@ t.test('OpenID Connect sign-in maps a group to a region', unavailable ? { skip: 
   await Promise.all([w.page.waitForURL(/\/login$/), w.page.click('[data-testid=sign-out]')]);
   await w.page.goto(`${collector.url}/`, { waitUntil: 'load' });
   t.match(w.page.url(), /\/login\?next=/, 'signed out');
+
+  // the provider rotates its signing key: the collector fetches the new key set by itself. The
+  // library refetches for an unknown key id only once its copy is a minute old (so that tokens
+  // naming made-up keys cannot make it fetch at will), and every 5 minutes anyway: providers
+  // publish a new key before they sign with it. Wait out that minute.
+  const oldKid = provider.kid;
+  provider.rotateKeys();
+  t.not(provider.kid, oldKid);
+  await new Promise((r) => setTimeout(r, Math.max(0, 61_000 - (performance.now() - keysFetchedAt))));
+  await w.page.goto(`${collector.url}/login`, { waitUntil: 'load' });
+  await Promise.all([w.page.waitForURL(`${provider.issuer}/**`), w.page.click('[data-testid=sso]')]);
+  await w.page.fill('input[name=login]', 'alice');
+  await w.page.fill('input[name=password]', 'any');
+  await Promise.all([w.page.waitForURL(`${collector.url}/`, { timeout: 20_000 }), w.page.click('button[type=submit]')]);
+  t.equal(await w.page.textContent('[data-testid=user]'), 'oidc:alice', 'signed in again after the provider changed its signing key');
 
   // a user whose groups map to no role is signed in by the provider, but not let in here
   const bobPage = await watchedPage(browser, { ignoreHTTPSErrors: true });

@@ -5,9 +5,7 @@ import { rolesOfGroups, type Role } from './roles.js';
 
 // Sign-in through the ministries' single sign-on: OpenID Connect authorization code flow with
 // PKCE (RFC 7636), state and nonce checked (OpenID Connect Core 1.0 §3.1.2.1, §3.1.3.7), by
-// openid-client. The provider's metadata and keys come from its discovery document; the library
-// fetches the keys again when a token names one it does not hold, so a key rotation needs
-// nothing here. What a browser carries between the two legs is a random id in a cookie; the
+// openid-client. The provider's metadata and keys come from its discovery document. What a browser carries between the two legs is a random id in a cookie; the
 // state, nonce and verifier stay in this process, for ten minutes at most.
 
 export interface OidcSettings {
@@ -53,7 +51,10 @@ export class OidcLogin {
   }
 
   async #config(): Promise<oidc.Configuration> {
-    this.#configuration ??= oidc.discovery(new URL(this.#settings.issuer), this.#settings.clientId, this.#settings.clientSecret).catch((err: unknown) => {
+    // ID token signatures checked against the provider's published keys too, though TLS to the
+    // token endpoint already vouches for the issuer (OpenID Connect Core 1.0 §3.1.3.7 point 6):
+    // the key set is fetched again when a token names a key it does not hold (a rotation)
+    this.#configuration ??= oidc.discovery(new URL(this.#settings.issuer), this.#settings.clientId, this.#settings.clientSecret, undefined, { execute: [oidc.enableNonRepudiationChecks] }).catch((err: unknown) => {
       // try discovery again at the next sign-in
       this.#configuration = undefined;
       throw new UsmpError('USMP_E_SIGN_IN', `the OpenID provider ${this.#settings.issuer} cannot be reached or described: ${(err as Error).message}`, { cause: err });
