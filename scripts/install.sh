@@ -166,6 +166,16 @@ do_install() {
     say "systemd is not running here: $units enabled for the next boot"
   fi
   [ -n "$previous" ] && { say "upgrade done; configuration, keys and outboxes untouched"; return; }
+  if [ "$role" = collector ]; then
+    cat >&2 <<TEXT
+install: done. To fill in before use ($ETC/config.json; docs/national-team.md):
+  collector.tls_cert_file, collector.tls_key_file   its HTTPS certificate (it does not start without one)
+  collector.listen, collector.intake_listen          the people's door (8443) and the appliances' door (8444); loopback until opened
+  collector.oidc.*                                   the ministry's single sign-on, if any
+Accounts: usmp-edge collector user add NAME --role national. Appliances: usmp-edge collector enroll …
+TEXT
+    return
+  fi
   cat >&2 <<TEXT
 install: done. To fill in before use ($ETC/config.json; \`usmp-edge config check\` lists problems):
   site.*              the establishment, its code, USMP, region, hospital, link, auditor
