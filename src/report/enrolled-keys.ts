@@ -11,6 +11,8 @@ export interface EnrolledAppliance {
   appliance_id: string;
   /** Empty in files written before codes were required: such a key vouches for nothing. */
   establishment_code: string;
+  /** The interregional direction of the establishment; when set, a report naming another is refused. */
+  region?: string | undefined;
   public_key: string;
   key_id: string;
   enrolled_at: string;
@@ -57,9 +59,12 @@ export function parseEnrolments(text: string, where: string): EnrolledAppliance[
     const code = entry['establishment_code'];
     if (code !== undefined && code !== '' && (typeof code !== 'string' || !ESTABLISHMENT_CODE.test(code))) throw new UsmpError('USMP_E_ENROLMENT_FILE', `${at}.establishment_code must be an establishment code (letters and digits, up to 16), not ${JSON.stringify(code)}`);
     const revokedAt = date('revoked_at', true);
+    const region = entry['region'];
+    if (region !== undefined && (typeof region !== 'string' || region === '' || region.length > 200)) throw new UsmpError('USMP_E_ENROLMENT_FILE', `${at}.region must be the name of an interregional direction (1 to 200 characters)`);
     return {
       appliance_id: text('appliance_id'),
       establishment_code: typeof code === 'string' ? code : '',
+      ...(typeof region === 'string' ? { region } : {}),
       public_key: publicKey,
       key_id: keyId,
       enrolled_at: date('enrolled_at', false)!,

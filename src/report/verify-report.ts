@@ -89,6 +89,9 @@ function whatTheKeyVouchesFor(appliance: EnrolledAppliance, report: Record<strin
   if (appliance.appliance_id !== claimedAppliance) return refuse('USMP_E_REPORT_KEY_UNKNOWN', `key ${keyId} is enrolled for appliance "${appliance.appliance_id}", but the report says "${claimedAppliance}"`);
   if (appliance.establishment_code === '') return refuse('USMP_E_ENROLMENT_INCOMPLETE', `key ${keyId} of "${appliance.appliance_id}" was enrolled without an establishment code: it vouches for no site until one is set`);
   if (appliance.establishment_code !== claimedCode) return refuse('USMP_E_REPORT_WRONG_SITE', `key ${keyId} speaks for establishment ${appliance.establishment_code} only, but the report is for ${JSON.stringify(claimedCode)}`);
+  const claimedRegion = (report['site'] as { region: string }).region;
+  // regional readers see a site by its region: an appliance cannot move its site to another
+  if (appliance.region !== undefined && appliance.region !== claimedRegion) return refuse('USMP_E_REPORT_WRONG_SITE', `key ${keyId} speaks for establishment ${appliance.establishment_code} in region ${JSON.stringify(appliance.region)}, but the report says ${JSON.stringify(claimedRegion)}`);
 
   const signedAt = Date.parse(signature.signed_at);
   if (appliance.revoked_at !== undefined && (options.expiry !== 'receipt' || now.getTime() >= Date.parse(appliance.revoked_at))) return refuse('USMP_E_REPORT_KEY_REVOKED', `key ${keyId} of "${appliance.appliance_id}" was revoked on ${appliance.revoked_at}`);

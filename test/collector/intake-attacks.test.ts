@@ -71,7 +71,7 @@ t.test('the intake holds against the reviewed attacks, over HTTPS, and keeps ser
   const noCode = { key: newSigningKey(), applianceId: 'usmp-nocode', code: '0555555F' };
   const enrolments = [
     enrolmentOf(siteA.key, siteA.applianceId, { establishmentCode: siteA.code }),
-    enrolmentOf(siteB.key, siteB.applianceId, { establishmentCode: siteB.code }),
+    enrolmentOf(siteB.key, siteB.applianceId, { establishmentCode: siteB.code, region: 'DISP Paris' }),
     enrolmentOf(longExpired.key, longExpired.applianceId, { establishmentCode: longExpired.code, enrolledAt: '2024-01-01', expiresAt: isoDaysAgo(150).slice(0, 10) }),
     enrolmentOf(justExpired.key, justExpired.applianceId, { establishmentCode: justExpired.code, enrolledAt: '2024-01-01', expiresAt: isoDaysAgo(10).slice(0, 10) }),
     enrolmentOf(toRevoke.key, toRevoke.applianceId, { establishmentCode: toRevoke.code }),
@@ -109,6 +109,9 @@ t.test('the intake holds against the reviewed attacks, over HTTPS, and keeps ser
     t.match(answer.body.error?.reason, /speaks for establishment 0777777B only/);
     t.notOk((await sites()).some((s) => s.establishment_code === siteA.code), 'no trace of it for 0999001A');
     refused(await post(JSON.stringify(reportFor(noCode.key, { code: noCode.code, applianceId: noCode.applianceId, daysAgo: 1 }))), 403, 'USMP_E_ENROLMENT_INCOMPLETE', 'a key enrolled without its establishment');
+    const moved = await post(JSON.stringify(reportFor(siteB.key, { code: siteB.code, applianceId: siteB.applianceId, daysAgo: 1, edit: (r) => (r.site.region = 'DISP Dijon') })));
+    refused(moved, 403, 'USMP_E_REPORT_WRONG_SITE', 'an appliance of DISP Paris declaring its site in DISP Dijon');
+    t.match(moved.body.error?.reason, /in region "DISP Paris", but the report says "DISP Dijon"/);
   });
 
   t.test('the whole public key is compared, not its 64-bit id', async (t) => {
@@ -152,7 +155,7 @@ t.test('the intake holds against the reviewed attacks, over HTTPS, and keeps ser
     t.match(JSON.parse(readFileSync(appliancesFile, 'utf8')), { appliances: [{}, {}, {}, {}, { key_id: toRevoke.key.keyId, revoked_at: String }] });
     t.ok((await sites()).some((s) => s.establishment_code === toRevoke.code), 'what was taken before stays');
 
-    const fill = await cli(['--config', configFile, 'collector', 'enroll', '--appliance-id', noCode.applianceId, '--public-key', noCode.key.publicKeyB64, '--establishment-code', noCode.code]);
+    const fill = await cli(['--config', configFile, 'collector', 'enroll', '--appliance-id', noCode.applianceId, '--public-key', noCode.key.publicKeyB64, '--establishment-code', noCode.code, '--region', 'DISP Paris']);
     t.equal(fill.code, 0, fill.stderr);
     t.equal((await post(JSON.stringify(reportFor(noCode.key, { code: noCode.code, applianceId: noCode.applianceId, daysAgo: 1 })))).status, 201, 'once its code is set, the key is trusted for that site');
   });

@@ -29,10 +29,10 @@ t.test('keygen, enroll, sign, merge', async (t) => {
   const withoutCode = await cli(['-c', config, 'collector', 'enroll', '--appliance-id', 'usmp-merge-01', '--public-key', key.public_key]);
   t.equal(withoutCode.code, 2, 'a key is enrolled for an establishment, never without');
   t.match(withoutCode.stderr, /--establishment-code/);
-  const enroll = await cli(['-c', config, 'collector', 'enroll', '--appliance-id', 'usmp-merge-01', '--public-key', key.public_key, '--establishment-code', '0990001M', '--json']);
+  const enroll = await cli(['-c', config, 'collector', 'enroll', '--appliance-id', 'usmp-merge-01', '--public-key', key.public_key, '--establishment-code', '0990001M', '--region', 'DISP Paris', '--json']);
   t.equal(enroll.code, 0, enroll.stderr);
-  t.match(JSON.parse(enroll.stdout), { key_id: key.key_id, appliance_id: 'usmp-merge-01', establishment_code: '0990001M' });
-  t.match((await cli(['-c', config, 'collector', 'enroll', '--appliance-id', 'x', '--public-key', 'not-a-key', '--establishment-code', '0990002M'])).stderr, /USMP_E_ENROLMENT_FILE: .*public_key must be a raw Ed25519 public key/);
+  t.match(JSON.parse(enroll.stdout), { key_id: key.key_id, appliance_id: 'usmp-merge-01', establishment_code: '0990001M', region: 'DISP Paris' });
+  t.match((await cli(['-c', config, 'collector', 'enroll', '--appliance-id', 'x', '--public-key', 'not-a-key', '--establishment-code', '0990002M', '--region', 'DISP Paris'])).stderr, /USMP_E_ENROLMENT_FILE: .*public_key must be a raw Ed25519 public key/);
 
   // a folder as it comes back from the sites: reports signed here, one from elsewhere, one broken
   const reports = join(dir, 'from-sites');

@@ -24,6 +24,7 @@ interface EnrollFlags {
   applianceId: string;
   publicKey: string;
   establishmentCode: string;
+  region: string;
   expires?: string;
   json?: boolean;
 }
@@ -58,6 +59,7 @@ export function registerCollectorCommands(program: Command, context: () => CliCo
     .requiredOption('--appliance-id <id>', 'the appliance (site.appliance_id in its configuration)')
     .requiredOption('--public-key <base64>', 'its Ed25519 public key')
     .requiredOption('--establishment-code <code>', 'the establishment it serves: its reports are taken for this site only')
+    .requiredOption('--region <direction>', 'the establishment\'s interregional direction (e.g. "DISP Dijon"), as regional roles name it')
     .option('--expires <date>', `end of validity, YYYY-MM-DD (default: ${DEFAULT_VALIDITY_YEARS} years)`)
     .option('--json', 'print the entry on stdout');
   enroll.action(async () => {
@@ -68,7 +70,7 @@ export function registerCollectorCommands(program: Command, context: () => CliCo
       const current = readEnrolments(path);
       const now = new Date();
       const expires = flags.expires ?? new Date(Date.UTC(now.getUTCFullYear() + DEFAULT_VALIDITY_YEARS, now.getUTCMonth(), now.getUTCDate())).toISOString().slice(0, 10);
-      const entry = { appliance_id: flags.applianceId, establishment_code: flags.establishmentCode, public_key: flags.publicKey, enrolled_at: now.toISOString().slice(0, 10), expires_at: expires };
+      const entry = { appliance_id: flags.applianceId, establishment_code: flags.establishmentCode, region: flags.region, public_key: flags.publicKey, enrolled_at: now.toISOString().slice(0, 10), expires_at: expires };
       // the same checks as when the collector reads the file
       const [checked] = parseEnrolments(JSON.stringify({ appliances: [entry] }), '--public-key/--establishment-code/--expires');
       const same = current.findIndex((c) => c.key_id === checked!.key_id);
@@ -78,13 +80,13 @@ export function registerCollectorCommands(program: Command, context: () => CliCo
         // a key enrolled before codes were required gets its code; anything else is refused
         const existing = current[same]!;
         if (existing.establishment_code !== '' || existing.appliance_id !== checked!.appliance_id) throw new UsmpError('USMP_E_USAGE', `key ${checked!.key_id} is enrolled already (appliance ${existing.appliance_id}, establishment ${existing.establishment_code || 'none'})`);
-        next = current.map((c, i) => (i === same ? { ...c, establishment_code: checked!.establishment_code } : c));
+        next = current.map((c, i) => (i === same ? { ...c, establishment_code: checked!.establishment_code, region: checked!.region } : c));
       }
       writeFileDurably(path, `${JSON.stringify({ appliances: next }, null, 2)}\n`, 0o644, 0o755);
       const written = next.find((c) => c.key_id === checked!.key_id)!;
       if (flags.json) ctx.out.json(written);
       ctx.out.say(same < 0
-        ? `appliance ${written.appliance_id} enrolled for establishment ${written.establishment_code} (key ${written.key_id}, valid until ${written.expires_at ?? 'no end'}) in ${path}`
+        ? `appliance ${written.appliance_id} enrolled for establishment ${written.establishment_code}, ${written.region ?? ''} (key ${written.key_id}, valid until ${written.expires_at ?? 'no end'}) in ${path}`
         : `key ${written.key_id} of ${written.appliance_id} now speaks for establishment ${written.establishment_code} (${path})`);
       setExit(EXIT.OK);
     } catch (err) {

@@ -66,12 +66,13 @@ export function registerReportCommands(program: Command, context: () => CliConte
     const path = config.report.signing_key_file;
     const keep = (flags as Flags & { ifMissing?: boolean }).ifMissing === true && existsSync(path);
     const key = keep ? loadSigningKey(path) : generateSigningKey(path);
-    const enrolment = { appliance_id: config.site.appliance_id || hostname(), establishment_code: config.site.establishment_code, public_key: key.publicKeyB64, key_id: key.keyId };
+    const enrolment = { appliance_id: config.site.appliance_id || hostname(), establishment_code: config.site.establishment_code, region: config.site.region, public_key: key.publicKeyB64, key_id: key.keyId };
     if (flags.json) ctx.out.json({ ...enrolment, private_key_file: path });
     else {
       ctx.out.say(keep ? `appliance key kept: ${path}` : `appliance key created: ${path} (mode 600; only this appliance signs with it)`);
       ctx.out.say(`public key ${key.publicKeyB64} (key id ${key.keyId})`);
-      ctx.out.say(`enrol it at the national collector: usmp-edge collector enroll --appliance-id ${enrolment.appliance_id} --public-key ${key.publicKeyB64}${enrolment.establishment_code ? ` --establishment-code ${enrolment.establishment_code}` : ''}`);
+      const quoted = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`;
+      ctx.out.say(`enrol it at the national collector: usmp-edge collector enroll --appliance-id ${enrolment.appliance_id} --public-key ${key.publicKeyB64} --establishment-code ${enrolment.establishment_code || 'CODE'} --region ${enrolment.region ? quoted(enrolment.region) : 'REGION'}`);
     }
     return EXIT.OK;
   }));
