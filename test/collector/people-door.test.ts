@@ -159,11 +159,15 @@ t.test('the people\'s door', async (t) => {
     const attacker = new HttpsSession(collector.url, ca.caPem);
     const wrong = 'not-the-password-1234';
     const statuses: number[] = [];
+    let last = '';
     for (let i = 0; i < 6; i++) {
       const page = await attacker.get('/login');
-      statuses.push((await attacker.post('/login', { _csrf: HttpsSession.csrfOf(page.body), username: 'national-team', password: i < 5 ? wrong : passwords.national })).status);
+      const answer = await attacker.post('/login', { _csrf: HttpsSession.csrfOf(page.body), username: 'national-team', password: i < 5 ? wrong : passwords.national });
+      statuses.push(answer.status);
+      last = answer.body;
     }
     t.same(statuses, [401, 401, 401, 401, 401, 429], 'after 5 failures even the right password waits');
+    t.match(last, /data-code="USMP_E_SIGN_IN_LIMITED"/, 'the page says why, with its code');
     const failures = collector.logLines.filter((l) => l['event'] === 'collector.sign_in_failed' && l['user'] === 'national-team');
     t.equal(failures.length, 6);
     t.match(failures[0], { source: 'local', remote: '127.0.0.1', reason: 'wrong_password' });

@@ -5,6 +5,7 @@ import csrf from '@fastify/csrf-protection';
 import formbody from '@fastify/formbody';
 import rateLimit from '@fastify/rate-limit';
 import type { Logger } from 'pino';
+import type { ErrorCode } from '../../errors.js';
 import { verifyPassword } from '../../broker/password-hash.js';
 import { renderReportHtml } from '../../report/render/html-report.js';
 import type { Lang } from '../../report/render/i18n.js';
@@ -116,7 +117,7 @@ export async function peopleDoor(o: PeopleDoorOptions): Promise<FastifyInstance>
 
   app.get('/login', async (request, reply) => {
     const query = request.query as Record<string, string | undefined>;
-    return reply.type('text/html; charset=utf-8').send(loginPage({ lang: langOf(request), csrf: reply.generateCsrf(), next: safeNext(query['next']), error: query['error'] === 'oidc' ? 'OpenID Connect: sign-in refused' : undefined, oidc: o.oidc !== undefined }));
+    return reply.type('text/html; charset=utf-8').send(loginPage({ lang: langOf(request), csrf: reply.generateCsrf(), next: safeNext(query['next']), error: query['error'] === 'oidc' ? { code: 'USMP_E_SIGN_IN', message: 'OpenID Connect: sign-in refused' } : undefined, oidc: o.oidc !== undefined }));
   });
 
   app.post('/login', { preHandler: app.csrfProtection }, async (request, reply) => {
@@ -125,17 +126,17 @@ export async function peopleDoor(o: PeopleDoorOptions): Promise<FastifyInstance>
     const password = typeof body['password'] === 'string' ? body['password'].slice(0, 256) : '';
     const next = safeNext(typeof body['next'] === 'string' ? body['next'] : undefined);
     const lang = langOf(request);
-    const refuse = (status: number, reason: string, message: string) => {
-      o.log.warn({ event: 'collector.sign_in_failed', user, source: 'local', remote: request.ip, reason }, `sign-in refused for ${JSON.stringify(user)} from ${request.ip}: ${reason}`);
-      return reply.code(status).type('text/html; charset=utf-8').send(loginPage({ lang, csrf: reply.generateCsrf(), next, error: message, oidc: o.oidc !== undefined }));
+    const refuse = (status: number, code: ErrorCode, reason: string, message: string) => {
+      o.log.warn({ event: 'collector.sign_in_failed', code, user, source: 'local', remote: request.ip, reason }, `sign-in refused for ${JSON.stringify(user)} from ${request.ip}: ${reason}`);
+      return reply.code(status).type('text/html; charset=utf-8').send(loginPage({ lang, csrf: reply.generateCsrf(), next, error: { code, message }, oidc: o.oidc !== undefined }));
     };
     const blocked = o.limiter.blocked(user, request.ip, now());
-    if (blocked) return refuse(429, 'limited', blocked);
+    if (blocked) return refuse(429, 'USMP_E_SIGN_IN_LIMITED', 'limited', blocked);
     const credentials = o.access.credentialsOf(user);
     const ok = await verifyPassword(password, credentials?.passwordHash ?? TIMING_DECOY);
     if (!credentials || !ok) {
       o.limiter.failed(user, request.ip, now());
-      return refuse(401, credentials ? 'wrong_password' : 'unknown_user', lang === 'en' ? 'Wrong user name or password.' : 'Identifiant ou mot de passe incorrect.');
+      return refuse(401, 'USMP_E_SIGN_IN', credentials ? 'wrong_password' : 'unknown_user', lang === 'en' ? 'Wrong user name or password.' : 'Identifiant ou mot de passe incorrect.');
     }
     o.limiter.succeeded(user);
     startSession(reply, user, 'local', credentials.roles);

@@ -21,10 +21,10 @@ const TEXT = {
   },
 } as const;
 
-export function loginPage(o: { lang: Lang; csrf: string; next: string; error?: string | undefined; oidc: boolean }): string {
+export function loginPage(o: { lang: Lang; csrf: string; next: string; error?: { code: string; message: string } | undefined; oidc: boolean }): string {
   const t = TEXT[o.lang];
   const body = `<header><h1>${e(t.sign_in)}</h1></header>
-${o.error ? `<p class="verdict v-fail" data-testid="sign-in-error">${e(o.error)}</p>` : ''}
+${o.error ? `<p class="verdict v-fail" data-testid="sign-in-error" data-code="${e(o.error.code)}">${e(o.error.message)}</p>` : ''}
 <form method="post" action="/login" data-testid="login-form">
 <input type="hidden" name="_csrf" value="${e(o.csrf)}"><input type="hidden" name="next" value="${e(o.next)}"><input type="hidden" name="lang" value="${o.lang}">
 <p><label>${e(t.user)}<br><input name="username" autocomplete="username" required maxlength="64"></label></p>
