@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { collectorClient } from '../../src/report/upload/collector-client.js';
 import { browserUnavailableReason, launchBrowser, watchedPage } from '../fixtures/browser.js';
+import { until } from '../fixtures/bounded.js';
 import { CollectorProcess } from '../fixtures/collector-process.js';
 import { HttpsSession } from '../fixtures/https-session.js';
 import { enrolmentOf, fixtureReport, siteFixture, siteReport } from '../fixtures/national-reports.js';
@@ -71,8 +72,10 @@ t.test('OpenID Connect sign-in maps a group to a region', unavailable ? { skip: 
   t.same(regions, ['DISP Dijon'], 'Dijon only: the group mapped to region:DISP Dijon');
   t.notMatch(await w.page.content(), new RegExp(bordeaux.code), 'no trace of Bordeaux');
   t.equal((await w.page.goto(`${collector.url}/sites/${bordeaux.code}`))?.status(), 404);
-  const started = collector.logLines.find((l) => l['event'] === 'collector.sign_in' && l['source'] === 'oidc');
-  t.match(started, { user: 'oidc:alice' }, 'the sign-in is logged with who');
+  // the collector's log reaches the test through a pipe, a moment after the answer
+  const signedIn = () => collector.logLines.find((l) => l['event'] === 'collector.sign_in' && l['source'] === 'oidc');
+  await until('the sign-in log line', 10_000, () => signedIn() !== undefined);
+  t.match(signedIn(), { user: 'oidc:alice' }, 'the sign-in is logged with who');
   await w.page.goto(`${collector.url}/`, { waitUntil: 'load' });
   await Promise.all([w.page.waitForURL(/\/login$/), w.page.click('[data-testid=sign-out]')]);
   await w.page.goto(`${collector.url}/`, { waitUntil: 'load' });
@@ -102,7 +105,8 @@ t.test('OpenID Connect sign-in maps a group to a region', unavailable ? { skip: 
   const [answer] = await Promise.all([bobPage.page.waitForResponse((r) => r.url().startsWith(`${collector.url}/auth/oidc/callback`)), bobPage.page.click('button[type=submit]')]);
   t.equal(answer.status(), 403, 'no role: 403');
   t.match(await answer.json(), { error: { code: 'USMP_E_FORBIDDEN' } });
-  t.ok(collector.logLines.some((l) => l['event'] === 'collector.sign_in_failed' && l['user'] === 'oidc:bob' && l['reason'] === 'no_role'), 'and logged with who');
+  await until('bob\'s refusal in the log, with who', 10_000, () => collector.logLines.some((l) => l['event'] === 'collector.sign_in_failed' && l['user'] === 'oidc:bob' && l['reason'] === 'no_role'));
+  t.pass('and logged with who');
 
   // a callback this collector did not start (forged state) does not sign anyone in
   const forger = new HttpsSession(collector.url, ca.caPem);

@@ -2,6 +2,7 @@ import t from 'tap';
 import { chmodSync } from 'node:fs';
 import { AccessStore } from '../../src/collector/auth/access-store.js';
 import { collectorClient } from '../../src/report/upload/collector-client.js';
+import { until } from '../fixtures/bounded.js';
 import { CollectorProcess } from '../fixtures/collector-process.js';
 import { HttpsSession } from '../fixtures/https-session.js';
 import { enrolmentOf, fixtureReport, siteFixture, siteReport } from '../fixtures/national-reports.js';
@@ -168,9 +169,11 @@ t.test('the people\'s door', async (t) => {
     }
     t.same(statuses, [401, 401, 401, 401, 401, 429], 'after 5 failures even the right password waits');
     t.match(last, /data-code="USMP_E_SIGN_IN_LIMITED"/, 'the page says why, with its code');
-    const failures = collector.logLines.filter((l) => l['event'] === 'collector.sign_in_failed' && l['user'] === 'national-team');
-    t.equal(failures.length, 6);
-    t.match(failures[0], { source: 'local', remote: '127.0.0.1', reason: 'wrong_password' });
+    const failures = () => collector.logLines.filter((l) => l['event'] === 'collector.sign_in_failed' && l['user'] === 'national-team');
+    // the collector's log reaches the test through a pipe, a moment after the answer
+    await until('six sign_in_failed log lines', 10_000, () => failures().length >= 6);
+    t.equal(failures().length, 6);
+    t.match(failures()[0], { source: 'local', remote: '127.0.0.1', reason: 'wrong_password' });
     t.notOk(collector.logLines.some((l) => JSON.stringify(l).includes(wrong) || JSON.stringify(l).includes(passwords.national)), 'no log line holds a password');
   });
 });
