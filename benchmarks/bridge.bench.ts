@@ -9,7 +9,7 @@ import { memoryOf, readyWithin, resultWithin, startTool } from './bridge/process
 
 // Device → hospital, durable, next to mosquitto in the same run: throughput, latency, backlog
 // drain over a 100 ms RTT lab link, memory with a 1 M-message backlog. Devices and the hospital
-// reader are separate mqtt.js processes, the same for both. [issue 5 "Done when", benchmarks]
+// reader are separate mqtt.js processes, the same for both.
 
 const DEVICES: Device[] = ['ecg-1', 'steth-1', 'oto-1', 'audio-1'].map((name) => ({ name, password: `bench-${name}-0123456789` }));
 const CREDS = DEVICES.map((d) => `${d.name}:${d.password}`).join(',');

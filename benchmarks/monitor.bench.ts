@@ -7,7 +7,7 @@ import { Appliance, type Device } from '../test/bridge/fixtures.js';
 import { HospitalBroker } from '../test/fixtures/hospital-mosquitto.js';
 import { memoryOf, resultWithin, startTool } from './bridge/processes.js';
 
-// npm run bench -- monitor [issue 6, "done when"]: in one run, in the lab,
+// npm run bench -- monitor: in one run, in the lab,
 // - probe overhead on the wire, per direction, counted by tcpdump on the WAN link (≤ 10 kbit/s);
 // - the daemon's footprint (RSS, CPU of one core) idle with monitoring on, and under a device
 //   load, next to the hospital's mosquitto in the same run (≤ 120 MiB, ≤ 2 % idle);

@@ -5,7 +5,7 @@ import { percentile } from '../src/measure/statistics.js';
 import type { VerifyResult } from '../src/qos/verify.js';
 import type { Benchmark, BenchRow } from './harness.js';
 
-// The QoS proof, both sides, several runs [issue 4]: a 20/20 Mbit/s lab link with a 50 ms
+// The QoS proof, both sides, several runs: a 20/20 Mbit/s lab link with a 50 ms
 // buffer, best effort saturating both directions (4 TCP streams each way), the video class's
 // UDP flow at 4 Mbit/s each way, `qos verify` from the USMP station — without the policy, then
 // with the linux policy on the appliance. The flows are iperf3's; the reference is the same

@@ -4,7 +4,7 @@ import { encodeRecord, type OutboxMessage } from './outbox/record.js';
 
 // Messages the hospital broker refused outright (an MQTT 5 PUBACK reason code ≥ 0x80, e.g.
 // 0x87 not authorized) are not dropped: they go to rejected.log in the outbox directory, in
-// the outbox's own record format, before they leave the outbox. [issue 5 "never drop silently"]
+// the outbox's own record format, before they leave the outbox: nothing is dropped silently.
 export class DeadLetters {
   readonly file: string;
   #handle: FileHandle | undefined;

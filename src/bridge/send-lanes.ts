@@ -5,8 +5,7 @@ import type { OutboxMessage } from './outbox/record.js';
 // was stored before the connection came up, pipelined (up to window − reserve in flight, not one
 // per round trip); the live lane sends what arrives after, with a reserved share of the window,
 // so a fresh ECG is not queued behind an hour of backlog. Order is kept within each lane.
-// [issue 5 §3 "the backlog drains pipelined … while fresh messages still get through";
-//  reference broker-and-bridge.md G6/G7, Kura's priority lanes]
+// Eclipse Kura's data service does the like with message priorities.
 
 export interface SendLanesOptions {
   outbox: BridgeOutbox;

@@ -1,6 +1,7 @@
 // A token bucket: `rate` tokens per second, at most `burst` saved up. take() never refuses;
 // it says how long the caller should wait, so publishes beyond the rate are slowed down
-// (and the device's socket with them) instead of dropped. [issue 5 §1 "packets per second per client"]
+// (and the device's socket with them) instead of dropped: a device's measurements are never lost
+// to a rate limit.
 export class TokenBucket {
   #tokens: number;
   #at: number;

@@ -3,8 +3,8 @@
 //   publish   devices/ecg-1/<anything>        except devices/ecg-1/cmd[/…] (commands come from the hospital)
 //   subscribe devices/ecg-1/cmd[/…]           wildcards allowed only below cmd
 // and, for the supervision clients named as alert readers only, the monitor's topics
-//   subscribe usmp-edge/monitor[/…]           (retained link state, alert events) [issue 6 §5]
-// [issue 5 §1; reference broker-and-bridge.md §8: mosquitto `pattern write devices/%u/#`]
+//   subscribe usmp-edge/monitor[/…]           (retained link state, alert events)
+// The same rule as mosquitto's `pattern write devices/%u/#` (mosquitto.conf(5), "pattern").
 
 export type AclDecision = { allowed: true } | { allowed: false; reason: string };
 

@@ -1,7 +1,7 @@
 import { asUsmpError, type UsmpError } from '../errors.js';
 
-// Human output goes to stderr so that stdout stays clean for --json documents and pipes.
-// [DESIGN.md "Contracts": --json prints one JSON document on stdout and nothing else]
+// Human output goes to stderr so that stdout stays clean for --json documents and pipes:
+// with --json, stdout holds one JSON document and nothing else.
 
 export const EXIT = { OK: 0, MEASURED_FAIL: 1, ERROR: 2 } as const;
 

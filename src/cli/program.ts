@@ -19,7 +19,7 @@ import { consoleOutput, EXIT, reportError, type Output } from './output.js';
 
 /**
  * Parses argv, runs one command, and resolves to the process exit code:
- * 0 success/pass, 1 a measured FAIL, 2 usage or runtime error. [DESIGN.md "Contracts"]
+ * 0 success/pass, 1 a measured FAIL, 2 usage or runtime error (the README's contract).
  */
 export async function runCli(argv: string[], out: Output = consoleOutput): Promise<number> {
   let exitCode: number = EXIT.OK;

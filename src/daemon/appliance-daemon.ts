@@ -12,7 +12,7 @@ import { collectorClient } from '../report/upload/collector-client.js';
 import { ReportOutbox } from '../report/upload/report-outbox.js';
 import { ReportUploader } from '../report/upload/report-uploader.js';
 
-// `usmp-edge run` [issue 6 §1]: the parts started in dependency order — broker and bridge (the
+// `usmp-edge run`: the parts started in dependency order — broker and bridge (the
 // monitor publishes its alerts on the broker), capture (the monitor asks it whether a call is in
 // progress), monitor, then /metrics and /health — and stopped in the reverse order. A part that
 // fails is reported by name and retried with backoff; the others keep running. SIGHUP reloads:

@@ -6,7 +6,6 @@ import type { UpstreamBridge } from '../bridge/upstream-bridge.js';
 // What the broker and bridge are doing, for people and for /metrics (metrics-server.ts): queue depth,
 // age of the oldest message, in/out rates, devices connected, refusals by reason. A log event
 // every interval, and an alarm event when the outbox fills (raised once, cleared once).
-// [issue 5 §4]
 
 export interface BridgeSnapshot {
   outbox_depth: number;

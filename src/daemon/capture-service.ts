@@ -8,7 +8,7 @@ import type { Logger } from '../log/logger.js';
 import type { HelperLine } from '../monitor/rtp/capture-helper.js';
 import { RtpStreams } from '../monitor/rtp/rtp-streams.js';
 
-// Passive call quality in the daemon [issue 6 §4]: the capture helper (`usmp-edge
+// Passive call quality in the daemon: the capture helper (`usmp-edge
 // capture-helper`, the only process with CAP_NET_RAW) is started, watched and restarted with
 // backoff when it dies; its RTP headers feed the per-SSRC analysis here, without privilege.
 // Installed under systemd the daemon holds no capability at all: it connects to the socket of

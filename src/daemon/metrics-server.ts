@@ -4,7 +4,7 @@ import type { Logger } from '../log/logger.js';
 import type { HealthReport } from './health.js';
 import { splitHostPort } from '../config/formats.js';
 
-// /metrics (Prometheus text format, prom-client) and /health (JSON) [issue 6 §6]. Values are
+// /metrics (Prometheus text format, prom-client) and /health (JSON). Values are
 // read from the parts' snapshots when scraped, so nothing here keeps state of its own. Labels
 // come from closed lists (metric names, reasons, directions), never from device input.
 

@@ -4,7 +4,7 @@ const NEEDED = ['ip', 'tc', 'nft', 'iperf3', 'ping', 'gcc'];
 
 /**
  * Why the lab cannot run here, or undefined when it can. Tests skip with this text, so a
- * developer without root sees the reason instead of a silent pass. [issue 2, item 7]
+ * developer without root sees the reason instead of a silent pass.
  */
 export function labUnavailableReason(): string | undefined {
   if (process.platform !== 'linux') return 'the network lab needs Linux network namespaces';

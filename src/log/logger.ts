@@ -4,7 +4,7 @@ import pinoPretty from 'pino-pretty';
 export type { Logger };
 
 // Every key under which a secret may travel, at any depth we log. pino's redact takes one
-// wildcard per segment, so each depth is listed. [DESIGN.md "Logs are pino NDJSON"]
+// wildcard per segment, so each depth is listed. A secret never reaches a log line.
 const SECRET_KEYS = ['password', 'passphrase', 'secret', 'token', 'authorization', 'private_key', 'privateKey', 'key_pem'];
 export const REDACT_PATHS = SECRET_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`, `*.*.*.${key}`]);
 

@@ -1,4 +1,4 @@
-// The degradation state machine [issue 6 §3]: per metric and overall, OK / DEGRADED / DOWN,
+// The degradation state machine: per metric and overall, OK / DEGRADED / DOWN,
 // with hysteresis twice over — a window is judged against an enter threshold while the metric
 // is OK and against a lower leave threshold while it is not (rules.ts), and a state changes only
 // after `enterWindows` windows in a row say worse or `leaveWindows` in a row say better. So a

@@ -7,7 +7,7 @@ import { within } from '../fixtures/bounded.js';
 // fills to its capacity, the next publish is refused (connection closed without PUBACK, so the
 // device keeps the message), `alarm.outbox_full` is logged once; the hospital comes back, the
 // outbox drains, the alarm clears, the device sends its message again, and every message
-// arrives. [issue 5, Build 2: "when full, refuse new publishes and raise an alarm"]
+// arrives. When full, new publishes are refused and an alarm raised.
 
 const missing = missingCommand('mosquitto');
 const ECG: Device = { name: 'ecg-1', password: 'ecg-1-password-0123456789' };

@@ -7,7 +7,7 @@ import { within } from '../fixtures/bounded.js';
 
 // A device that stops reading what it is sent (here: its commands from the hospital) is dropped
 // after broker.drain_timeout_s, so it cannot hold the broker's memory, and the other devices
-// keep working. [issue 5, Build 1: "slow clients dropped"]
+// keep working. Slow clients are dropped.
 
 const missing = missingCommand('mosquitto');
 const ECG: Device = { name: 'ecg-1', password: 'ecg-1-password-0123456789' };

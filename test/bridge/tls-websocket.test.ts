@@ -11,7 +11,7 @@ import { missingCommand } from './requirements.js';
 // The encrypted paths, end to end with real peers: devices on a TLS listener that requires a
 // client certificate (whose CN must be the device's name) and on a WebSocket listener; the
 // bridge to a mosquitto that only takes TLS with our client certificate; and a hospital whose
-// certificate does not chain to the configured CA is refused. [issue 5, Build 1 and 3]
+// certificate does not chain to the configured CA is refused.
 
 const missing = missingCommand('mosquitto') ?? missingCommand('openssl');
 const ECG: Device = { name: 'ecg-1', password: 'ecg-1-password-0123456789' };

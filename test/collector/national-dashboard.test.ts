@@ -10,7 +10,7 @@ import { httpsGet } from '../fixtures/https-get.js';
 import { TestCa } from '../fixtures/test-pki.js';
 import { enrolmentOf, fixtureReport, REGIONS, siteFixture, siteReport } from '../fixtures/national-reports.js';
 
-// [issue 7 "Done when"] 200 sites × 30 reports: the collector ingests them, the dashboard's
+// 200 sites × 30 reports: the collector ingests them, the dashboard's
 // first page renders in under 1 s in the browser, and the exported CSV has exactly one row per
 // report. The dashboard and a site page render with no console error and no request outside.
 

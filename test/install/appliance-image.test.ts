@@ -12,7 +12,7 @@ import { ApplianceContainer } from './appliance-container.js';
 import { missingToolsReason } from '../../src/lab/availability.js';
 import type { HealthReport } from '../../src/daemon/health.js';
 
-// [issue 8, "done when"] The image builds from Debian's packages and the npm registry alone,
+// The image builds from Debian's packages and the npm registry alone,
 // boots (systemd-nspawn), and its daemon reports ready; the installer's clean install (the
 // image build runs it in the image's root), an upgrade with a non-empty outbox, and uninstalls
 // (keeping data, then all of it) run end to end in that throwaway root.

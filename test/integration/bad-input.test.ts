@@ -12,7 +12,6 @@ const noIperf = missingToolsReason(['iperf3']);
 const needsIperf = noIperf ? { skip: noIperf } : {};
 
 // Bad input gets one clear line with its code, exit 2, and the responder keeps serving.
-// [issue 3, "Done when"]
 
 interface Run {
   code: number;

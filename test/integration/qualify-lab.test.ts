@@ -7,7 +7,6 @@ import { validateReport } from '../../src/report/qualification-report.js';
 import { TCP_SHARE_OF_HTB_RATE } from '../../src/lab/shaping.js';
 
 // `usmp-edge qualify` over shaped lab links, with the responder in the hospital namespace.
-// [issue 3, "Done when"]
 
 const unavailable = labUnavailableReason();
 const opts = unavailable ? { skip: unavailable } : {};

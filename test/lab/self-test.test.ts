@@ -7,7 +7,7 @@ import { listNamespaces } from '../../src/lab/namespaces.js';
 import { TCP_SHARE_OF_HTB_RATE } from '../../src/lab/shaping.js';
 import { exitOf, within } from '../fixtures/bounded.js';
 
-// The lab proves it does what it claims, with plain iperf3 and ping. [issue 2, item 7]
+// The lab proves it does what it claims, with plain iperf3 and ping.
 
 const unavailable = labUnavailableReason();
 const opts = unavailable ? { skip: unavailable } : {};

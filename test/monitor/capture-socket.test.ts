@@ -11,7 +11,7 @@ import { createLogger } from '../../src/log/logger.js';
 import { parseCaptureRequest } from '../../src/monitor/rtp/capture-request.js';
 import { exitOf } from '../fixtures/bounded.js';
 
-// The installed split of privilege [issue 8 §1]: the daemon holds no capability and connects
+// The installed split of privilege: the daemon holds no capability and connects
 // to usmp-edge-capture.socket; systemd (Accept=yes, StandardInput/Output=socket) starts one
 // helper per connection with the connection as its stdin and stdout. This test does what
 // systemd does, with the real helper, so the daemon side and the helper side meet for real;

@@ -7,7 +7,7 @@ import { Appliance, CLI, waitUntil } from '../bridge/fixtures.js';
 import { HospitalBroker } from '../fixtures/hospital-mosquitto.js';
 import type { HealthReport } from '../../src/daemon/health.js';
 
-// The daemon tells the truth [issue 6, "done when"]: `kill -9` of the capture helper or of
+// The daemon tells the truth: `kill -9` of the capture helper or of
 // the hospital broker is reported, recovered from, and /health (and the Nagios check reading
 // it) says so throughout; /metrics carries the link, bridge, call and process figures; SIGHUP
 // reloads what changed and refuses a bad file while the old configuration keeps running.

@@ -1,8 +1,8 @@
 import type { Test } from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-// The one conformance suite every QoS backend passes [issue 4 "Both backends pass one shared
-// conformance suite"], driven through the CLI as an operator would. Each backend brings a
+// The one conformance suite every QoS backend passes, driven through the CLI as an operator
+// would. Each backend brings a
 // harness: how to run the CLI, how to read the whole device state (everything, not only our
 // objects) for exact comparisons, and how to make the hospital unreachable for marked traffic.
 

@@ -7,7 +7,7 @@ import { runConformance, type QosHarness } from './conformance.js';
 import { labPolicy, writeQosConfig } from './fixtures.js';
 
 // Backend `linux` through the conformance suite, in the lab: the CLI runs in the appliance
-// namespace (the USMP's gateway), the responder in the hospital's. [issue 4]
+// namespace (the USMP's gateway), the responder in the hospital's.
 
 const unavailable = labUnavailableReason();
 await t.test('backend linux passes the QoS conformance suite', unavailable ? { skip: unavailable } : {}, async (t) => {

@@ -4,7 +4,7 @@ import { cliIn, startResponder } from '../lab/cli-in-lab.js';
 import { labPolicy, writeQosConfig } from './fixtures.js';
 import { VERIFY_LIMITS, type VerifyResult } from '../../src/qos/verify.js';
 
-// The proof [issue 4 "Done when"]: a 20/20 Mbit/s link with a modem-like 50 ms buffer, best
+// The proof: a 20/20 Mbit/s link with a modem-like 50 ms buffer, best
 // effort (4 TCP streams each way) saturating both directions, a video-class UDP flow at its
 // committed 4 Mbit/s; `qos verify` from the USMP station, without then with the policy.
 // benchmarks/qos-proof repeats this five times and records both sides.

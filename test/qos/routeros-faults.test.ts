@@ -9,7 +9,7 @@ import { ROUTER_PASSWORD, ROUTER_USER, siteRouter } from './simulator/fixtures.j
 import type { Faults } from './simulator/server.js';
 import { labPolicy } from './fixtures.js';
 
-// Router faults [issue 4 "Done when"]: trap, stall, dropped connection, !empty, !fatal, wrong
+// Router faults: trap, stall, dropped connection, !empty, !fatal, wrong
 // password, TLS failure, garbage — each a clear error with its code, none a crash. The whole
 // file runs in one process: an uncaught exception would fail it.
 

@@ -7,7 +7,7 @@ import { signReport } from '../../src/report/signing.js';
 import { browserUnavailableReason, launchBrowser, watchedPage } from '../fixtures/browser.js';
 import { fixtureReport, newSigningKey } from '../fixtures/national-reports.js';
 
-// [issue 7 "Done when"] The HTML report, opened in headless Chromium, renders with no console
+// The HTML report, opened in headless Chromium, renders with no console
 // error and no request outside the page; the key figures shown are those of report.json.
 
 const unavailable = browserUnavailableReason();

@@ -15,7 +15,7 @@ import { collectorClient } from '../../src/report/upload/collector-client.js';
 import { CLI } from '../bridge/fixtures.js';
 import { enrolmentOf, fixtureReport, newSigningKey } from '../fixtures/national-reports.js';
 
-// [issue 7 "Done when"] A report with one byte changed, an unknown key, an expired or
+// A report with one byte changed, an unknown key, an expired or
 // unenrolled appliance key, or malformed JSON is refused by `report verify` and by the
 // collector, each with a precise reason; the collector keeps serving.
 

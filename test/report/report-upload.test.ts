@@ -12,7 +12,7 @@ import { CollectorProcess } from '../fixtures/collector-process.js';
 import { enrolmentOf, fixtureReport, siteFixture, siteReport } from '../fixtures/national-reports.js';
 import { TestCa } from '../fixtures/test-pki.js';
 
-// [issue 7 "Done when"] Collector stopped for a while: appliances' reports queue up and all
+// Collector stopped for a while: appliances' reports queue up and all
 // arrive once it is back, none twice. Also: the outbox survives a restart of the appliance,
 // a refused report is set aside with its reason, an old one expires.
 

@@ -11,7 +11,7 @@ import { RttBaseline, type ProbeWindow } from '../../src/monitor/link-rules.js';
 import { loadProfiles } from '../../src/qualify/profiles.js';
 
 // The degradation state machine and the monitor's judgement, on synthetic windows with a
-// controlled clock [issue 6 §3]; the webhook sink against a local HTTP server [§5].
+// controlled clock; the webhook sink against a local HTTP server.
 
 const log = pino({ level: 'silent' });
 const profiles = loadProfiles();

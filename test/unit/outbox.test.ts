@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { DurableOutbox } from '../../src/bridge/outbox/outbox.js';
 import { encodeRecord } from '../../src/bridge/outbox/record.js';
 
-// The durable outbox [issue 5 §2]: a message is acknowledged only once on disk; bounded; no
+// The durable outbox: a message is acknowledged only once on disk; bounded; no
 // silent drop; survives SIGKILL (every resolved append is there after a restart).
 
 const open = (dir: string, extra: Partial<Parameters<typeof DurableOutbox.open>[0]> = {}): Promise<DurableOutbox> =>

@@ -6,7 +6,7 @@ import { diffObjects, formatDiff } from '../../src/qos/objects.js';
 import { bestEffortMbps, parsePolicy, type PolicyInput } from '../../src/qos/policy.js';
 import { loadConfig } from '../../src/config/load.js';
 
-// The policy model's validation: every problem named with its key path. [issue 4 §1]
+// The policy model's validation: every problem named with its key path.
 
 const video = { name: 'video', dscp: 'AF41', priority: 2, rate_mbps: 4, ceil_mbps: 19, match: { local: ['198.18.1.10/32'], remote: ['198.19.0.0/16'], protocol: 'udp' } };
 const input = (over: Partial<PolicyInput> = {}): PolicyInput => ({ up_mbps: 20, down_mbps: 20, shape_percent: 95, classes: [video], ...over });

@@ -29,7 +29,7 @@ for (const unit of units) {
   });
 }
 
-// Only the capabilities each one needs [issue 8 §1]: the doc in docs/prison-it.md says the same.
+// Only the capabilities each one needs: the doc in docs/prison-it.md says the same.
 const EXPECTED_CAPABILITIES: Record<string, string> = {
   'usmp-edge.service': '',
   'usmp-edge-collector.service': '',

@@ -2,7 +2,7 @@ import t from 'tap';
 import { ThroughputSchedule, withinHours } from '../../src/monitor/throughput-schedule.js';
 import type { ThroughputOptions, ThroughputResult } from '../../src/measure/iperf3/client.js';
 
-// The schedule of short throughput tests [issue 6 §2]: off-peak hours only, never two at once,
+// The schedule of short throughput tests: off-peak hours only, never two at once,
 // none while a consultation is in progress; a probe window overlapping a test is set aside.
 
 t.test('off-peak hours, including a window across midnight', async (t) => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 // Which messages the hospital acknowledged: a watermark (every seq below it is acked) and the
 // acks above it, appended to acks.log as u64 little-endian. Acks are written in batches
 // without fsync: one lost in a crash only means that message is sent again, and the hospital
-// drops the duplicate by its stable id. [issue 5 "duplicates at most one in-flight window"]
+// drops the duplicate by its stable id: at most one in-flight window is sent twice.
 
 const FLUSH_EVERY = 1024;
 const COMPACT_BYTES = 1024 * 1024;

@@ -4,7 +4,7 @@ import { crc32 } from 'node:zlib';
 //   u32 length of what follows the CRC · u32 CRC-32 of it · u64 seq · f64 enqueued-at (ms)
 //   u8 qos · u16 topic length · topic (UTF-8) · payload
 // A torn write (power loss mid-append) leaves a record whose length or CRC does not match:
-// recovery stops there and truncates. [issue 5 "survives SIGKILL and power loss"]
+// recovery stops there and truncates, so the outbox survives SIGKILL and power loss.
 
 export const HEADER_BYTES = 8;
 const FIXED_BODY = 8 + 8 + 1 + 2;

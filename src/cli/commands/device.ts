@@ -6,7 +6,7 @@ import type { CliContext } from '../context.js';
 import { EXIT, reportError } from '../output.js';
 
 // usmp-edge device add|remove|list: enrolment of the medical devices. The password is made
-// here, printed once, and only its scrypt hash is kept. [issue 5 §1]
+// here, printed once, and only its scrypt hash is kept.
 
 interface Flags {
   json?: boolean;

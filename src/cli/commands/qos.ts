@@ -12,7 +12,7 @@ import type { CliContext } from '../context.js';
 import { EXIT, reportError } from '../output.js';
 import { integerIn } from './options.js';
 
-// usmp-edge qos plan|apply|status|rollback|verify [DESIGN.md "CLI"]
+// usmp-edge qos plan|apply|status|rollback|verify
 
 interface QosOptions {
   backend?: BackendName;

@@ -18,7 +18,7 @@ import { verifyReportText } from '../../report/verify-report.js';
 import type { CliContext } from '../context.js';
 import { EXIT, reportError } from '../output.js';
 
-// usmp-edge report keygen|sign|verify|render|upload|merge [issue 7]
+// usmp-edge report keygen|sign|verify|render|upload|merge
 
 interface Flags {
   json?: boolean;

@@ -5,7 +5,7 @@ import { SystemdNotifier } from '../../daemon/sd-notify.js';
 import type { CliContext } from '../context.js';
 import { EXIT, reportError } from '../output.js';
 
-// usmp-edge run: the appliance daemon [issue 6 §1]. systemd Type=notify: READY=1 once every
+// usmp-edge run: the appliance daemon. systemd Type=notify: READY=1 once every
 // part has started (or been reported failed), RELOADING=1 around a SIGHUP reload, STOPPING=1
 // on SIGTERM; the watchdog is fed from the event loop (sd-notify.ts).
 

@@ -103,7 +103,7 @@ export class StampReflector {
         else this.#stats.reflected++;
       });
     } catch (err) {
-      // [DESIGN.md] never throw inside a socket callback
+      // never throw inside a socket callback: one bad packet must not stop the reflector
       this.#stats.errors++;
       this.#options.logger?.error({ err: (err as Error).message }, 'STAMP reflector failed on a packet');
     }

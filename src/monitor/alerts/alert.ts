@@ -1,7 +1,7 @@
 import type { LinkState } from '../degradation.js';
 import type { MonitoredMetric } from '../link-rules.js';
 
-// What an alert says [issue 6 §5]: what, since when, measured against which limit, and which
+// What an alert says: what, since when, measured against which limit, and which
 // consultations (profiles) it affects. The same document goes to every sink.
 
 export interface Alert {

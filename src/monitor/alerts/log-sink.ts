@@ -1,7 +1,7 @@
 import type { Logger } from '../../log/logger.js';
 import type { Alert, AlertSink } from './alert.js';
 
-// Alerts in the logs: journald/syslog pick them up from the service's stdout [issue 6 §5].
+// Alerts in the logs: journald/syslog pick them up from the service's stdout.
 export class LogSink implements AlertSink {
   readonly name = 'log';
   constructor(private readonly log: Logger) {}

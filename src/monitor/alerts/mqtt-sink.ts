@@ -1,7 +1,7 @@
 import type { Logger } from '../../log/logger.js';
 import type { Alert, AlertSink } from './alert.js';
 
-// Alerts on the local broker [issue 6 §5]: every alert on the event topic, and the link's
+// Alerts on the local broker: every alert on the event topic, and the link's
 // current state retained on the state topic, so a supervision client that connects later reads
 // it at once. Readers are enrolled devices named in monitor.alert_readers (broker ACL).
 

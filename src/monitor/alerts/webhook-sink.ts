@@ -4,7 +4,7 @@ import type { Logger } from '../../log/logger.js';
 import { DecorrelatedJitter } from '../../bridge/backoff.js';
 import type { Alert, AlertSink } from './alert.js';
 
-// Alerts to a webhook [issue 6 §5]: HTTP POST of the alert as JSON, retried with backoff and
+// Alerts to a webhook: HTTP POST of the alert as JSON, retried with backoff and
 // jitter (network errors, 5xx, 429) until `maxAttempts`; then, or on a 4xx refusal, the alert
 // goes to a dead-letter file (one JSON line each) so nothing is lost silently. In order, one at
 // a time; a bounded queue (the oldest goes to the dead letters when it overflows).
