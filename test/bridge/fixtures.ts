@@ -7,6 +7,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { DeviceRegistry } from '../../src/broker/device-registry.js';
 import { hashPassword } from '../../src/broker/password-hash.js';
 import { freeTcpPorts } from '../../src/exec/ports.js';
+import { holdsWithin } from '../fixtures/bounded.js';
 import { HOSPITAL_USERS, HospitalBroker } from '../fixtures/hospital-mosquitto.js';
 import { exitOf, within } from '../fixtures/bounded.js';
 
@@ -183,12 +184,7 @@ export async function startHospitalAndAppliance(
   return { hospital, appliance, verifier };
 }
 
-/** Polls `predicate` every 50 ms; false if it is still false after `timeoutMs`. */
-export async function waitUntil(predicate: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return true;
+/** Polls `predicate` every 50 ms; false if it is still false after `timeoutMs` (test/fixtures/bounded.ts). */
+export function waitUntil(predicate: () => boolean, timeoutMs: number): Promise<boolean> {
+  return holdsWithin(timeoutMs, predicate);
 }

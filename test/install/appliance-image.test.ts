@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import mqtt from 'mqtt';
+import { valueWithin } from '../fixtures/bounded.js';
 import { ApplianceContainer } from './appliance-container.js';
 import { missingToolsReason } from '../../src/lab/availability.js';
 import type { HealthReport } from '../../src/daemon/health.js';
@@ -22,19 +23,8 @@ const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const why = process.getuid?.() !== 0 ? 'needs root (mmdebstrap, systemd-nspawn, network namespaces)' : missingToolsReason(['mmdebstrap', 'systemd-nspawn', 'ssh-keygen', 'nsenter']);
 const sha256 = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms (${String(last ?? 'no answer')})`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
+function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  return valueWithin(what, timeoutMs, probe);
 }
 
 t.test('appliance image: builds, boots, serves; upgrade keeps the outbox; uninstall leaves no trace', why ? { skip: why } : {}, async (t) => {

@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Appliance, CLI, waitUntil } from '../bridge/fixtures.js';
+import { holdsWithin } from '../fixtures/bounded.js';
 import { HospitalBroker } from '../fixtures/hospital-mosquitto.js';
 import type { HealthReport } from '../../src/daemon/health.js';
 
@@ -91,11 +92,6 @@ t.test('a part that cannot start is reported by name and the others run', async 
   t.match(unreachable, { code: 3, stdout: /^USMP-EDGE UNKNOWN/ });
 });
 
-async function waitUntilAsync(predicate: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await predicate().catch(() => false)) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return false;
+function waitUntilAsync(predicate: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  return holdsWithin(timeoutMs, predicate, { everyMs: 100 });
 }

@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { collectorClient } from '../../src/report/upload/collector-client.js';
 import { ReportOutbox } from '../../src/report/upload/report-outbox.js';
 import { ReportUploader } from '../../src/report/upload/report-uploader.js';
+import { until } from '../fixtures/bounded.js';
 import { CollectorProcess } from '../fixtures/collector-process.js';
 import { enrolmentOf, fixtureReport, siteFixture, siteReport } from '../fixtures/national-reports.js';
 import { TestCa } from '../fixtures/test-pki.js';
@@ -24,14 +25,6 @@ async function freePort(): Promise<number> {
   const port = (server.address() as { port: number }).port;
   await new Promise((resolve) => server.close(resolve));
   return port;
-}
-
-async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** GET over HTTPS trusting `ca` (fetch cannot be given a CA on Node 20), with a bearer token. */
@@ -88,7 +81,7 @@ t.test('reports queue while the collector is away and all arrive once, after res
   await collector.addUser('national-team', ['national']);
   const token = await collector.token('national-team');
   const read = async (path: string) => getText(`${collector.url}${path}`, ca.caPem, token);
-  await until(() => outboxes.every((o) => o.count() === 0), 20_000, 'the outboxes to drain');
+  await until('the outboxes to drain', 20_000, () => outboxes.every((o) => o.count() === 0));
   let status = JSON.parse(await read('/api/v1/status')) as { reports: number };
   t.equal(status.reports, 30, 'all 30 reports arrived');
 
@@ -100,7 +93,7 @@ t.test('reports queue while the collector is away and all arrive once, after res
   await new Promise((r) => setTimeout(r, 800));
   t.equal(outboxes[1]!.count(), 1, 'queued again while the collector is down');
   collector = await CollectorProcess.start(configFile);
-  await until(() => outboxes[1]!.count() === 0, 20_000, 'the late report');
+  await until('the late report', 20_000, () => outboxes[1]!.count() === 0);
 
   // an appliance that never heard the answer sends the same report again: stored once
   const extra = siteReport(base, sites[2]!, 11);
