@@ -19,7 +19,7 @@ const SENDER = fileURLToPath(new URL('../fixtures/rtp-sender.mjs', import.meta.u
 t.test('kill -9 of the capture helper and of the hospital broker: reported, recovered, /health true throughout', async (t) => {
   const hospital = await HospitalBroker.start();
   t.teardown(() => hospital.destroy());
-  const appliance = await Appliance.create(hospital, [], { sections: { capture: { interface: 'lo', filter: 'udp port 5004', idle_s: 2 } } });
+  const appliance = await Appliance.create(hospital, [], { sections: { capture: { interface: 'lo', filter: 'udp port 5004', idle_s: 30 } } });
   t.teardown(() => appliance.destroy());
   await appliance.start();
   const base = `http://127.0.0.1:${appliance.metricsPort}`;
@@ -33,7 +33,8 @@ t.test('kill -9 of the capture helper and of the hospital broker: reported, reco
 
   // a call passes: the helper sees it, /health and /metrics show it
   await run(process.execPath, [SENDER, '127.0.0.1', '5004', String(0xabcd), '0', '100', '10', '80']);
-  await waitUntilAsync(async () => (await health()).calls?.[0]?.packets === 100, 3000); // libpcap hands packets over every 100 ms
+  // libpcap hands packets over every 100 ms; the call stays in progress for idle_s (30 s) after its last packet, so a busy machine still sees it below
+  await waitUntilAsync(async () => (await health()).calls?.[0]?.packets === 100, 5000);
   const calls = (await health()).calls ?? [];
   t.match(calls, [{ ssrc: '0x0000abcd', packets: 100, lost: 0 }], 'the call is analysed live');
   const metrics = await (await fetch(`${base}/metrics`)).text();
