@@ -115,7 +115,7 @@ export const customFormats: convict.Format[] = [
     name: 'optional-http-url',
     validate(value: unknown) {
       if (value === '') return;
-      const url = parseUrl(value, 'https://collector.example:8443');
+      const url = parseUrl(value, 'https://collector.example:8444');
       if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`scheme ${url.protocol} is not https: (or http: behind a TLS proxy)`);
     },
   },
