@@ -22,7 +22,7 @@ export const schemaDefinition = {
   },
   report: {
     signing_key_file: { doc: 'Ed25519 private key signing this appliance\'s reports (usmp-edge report keygen creates it; readable by the service only)', format: String, default: '/var/lib/usmp-edge/keys/report-signing.pem' },
-    collector_url: { doc: 'HTTPS address of the national collector's appliances' door (e.g. https://collecteur.example:8444); empty: reports are not uploaded', format: 'optional-http-url', default: '' },
+    collector_url: { doc: 'HTTPS address of the national collector\'s appliances\' door (e.g. https://collecteur.example:8444); empty: reports are not uploaded', format: 'optional-http-url', default: '' },
     collector_ca_file: { doc: 'CA certificate the collector\'s TLS certificate chains to (empty: the system\'s)', format: String, default: '' },
     outbox_dir: { doc: 'Reports waiting for the collector (they survive restarts and outages)', format: String, default: '/var/lib/usmp-edge/report-outbox' },
     expiry_days: { doc: 'A report the collector has not taken after this many days is set aside (outbox/expired) with a warning', format: 'nat', default: 30 },
