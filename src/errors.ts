@@ -59,7 +59,9 @@ export const ERROR_CODES = {
   USMP_E_RATE_LIMITED: 'Too many requests from this address; wait a little and retry.',
   USMP_E_BAD_REQUEST: 'The request is not valid HTTP for this server (a malformed address or header); check the link or the client.',
   USMP_E_NOT_FOUND: 'Nothing is served at this address; start from the dashboard.',
+  USMP_E_REPORT_EXPIRED: 'The collector did not take the report within report.expiry_days; it was set aside in the outbox\'s expired/ folder. Check report.collector_url and the link, then upload it by hand (usmp-edge report upload FILE).',
   USMP_E_REPORT_STORE: 'The collector\'s database could not be opened or written; check collector.database (path, disk space, rights).',
+  USMP_E_LAB: 'A command of the network lab failed (tests and benchmarks only); its command line and output are above. Run as root with iproute2 and nftables.',
   USMP_E_ABORTED: 'The run was interrupted; nothing was left running.',
   USMP_E_INTERNAL: 'This is a bug in usmp-edge; report it with the log lines above.',
 } as const;

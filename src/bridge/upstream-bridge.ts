@@ -165,7 +165,7 @@ export class UpstreamBridge {
         this.#o.log.info({ event: 'bridge.protocol_fallback' }, 'the hospital broker does not speak MQTT 5; using 3.1.1 (no stable message id property)');
         this.#protocol = 4;
       }
-      this.#o.log.warn({ event: 'bridge.error', code: err.code, err: err.message }, `hospital broker: ${err.message}`);
+      this.#o.log.warn({ event: 'bridge.error', code: 'USMP_E_BRIDGE_UPSTREAM', mqtt_code: err.code, err: err.message }, `hospital broker: ${err.message}`);
     });
     client.on('close', () => {
       if (generation !== this.#generation) return;

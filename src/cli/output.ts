@@ -15,7 +15,7 @@ export const consoleOutput: Output = {
   json: (document) => process.stdout.write(`${JSON.stringify(document, null, 2)}\n`),
 };
 
-/** One line: `usmp-edge: USMP_E_X: what was wrong — what to do: …`, then located problems. */
+/** One line: `usmp-edge: CODE: what was wrong — what to do: …`, then located problems. */
 export function formatError(error: UsmpError): string {
   const lines = [`usmp-edge: ${error.code}: ${error.message} — what to do: ${error.hint}`];
   const problems = error.details?.['problems'];

@@ -1,3 +1,4 @@
+import { UsmpError } from '../../errors.js';
 import type { Command } from 'commander';
 import type { HealthReport } from '../../daemon/health.js';
 import type { CliContext } from '../context.js';
@@ -21,16 +22,23 @@ export function registerCheckCommand(program: Command, context: () => CliContext
     try {
       if (!url) {
         const listen = ctx.config().values.metrics.listen;
-        if (!listen) throw new Error('metrics.listen is empty: the daemon serves no /health (give --url)');
+        if (!listen) throw new UsmpError('USMP_E_HEALTH_UNREACHABLE', 'metrics.listen is empty: the daemon serves no /health (give --url)');
         url = `http://${listen.replace(/^0\.0\.0\.0:/, '127.0.0.1:').replace(/^\[::\]:/, '[::1]:')}/health`;
       }
-      const response = await fetch(url, { signal: AbortSignal.timeout(Number(opts.timeoutS) * 1000) });
-      const report = (await response.json()) as HealthReport;
+      let report: HealthReport;
+      try {
+        const response = await fetch(url, { signal: AbortSignal.timeout(Number(opts.timeoutS) * 1000) });
+        report = (await response.json()) as HealthReport;
+      } catch (err) {
+        const cause = (err as Error & { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+        throw new UsmpError('USMP_E_HEALTH_UNREACHABLE', `${cause}`, { cause: err });
+      }
       const { code, line } = nagiosLine(report);
       process.stdout.write(`${line}\n`);
       setExit(code);
     } catch (err) {
-      process.stdout.write(`USMP-EDGE UNKNOWN - no health from ${url ?? 'the daemon'}: ${(err as Error).message}\n`);
+      const code = err instanceof UsmpError ? `${err.code}: ` : '';
+      process.stdout.write(`USMP-EDGE UNKNOWN - no health from ${url ?? 'the daemon'}: ${code}${(err as Error).message}\n`);
       setExit(NAGIOS.UNKNOWN);
     }
   });

@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../../errors.js';
 import type { Logger } from 'pino';
 import { DecorrelatedJitter } from '../../bridge/backoff.js';
 import type { PostReport } from './collector-client.js';
@@ -122,6 +123,7 @@ export class ReportUploader {
 
   #setAside(report: PendingReport, where: 'rejected' | 'expired', reason: string): void {
     const path = this.#o.outbox.setAside(report, where, reason);
-    this.#o.log.error({ event: `report.${where}`, report_id: report.id, reason, path }, `report ${report.id} ${where === 'rejected' ? 'refused by the collector' : 'expired'}: ${reason}; kept in ${path}`);
+    const code: ErrorCode = where === 'rejected' ? 'USMP_E_COLLECTOR_REFUSED' : 'USMP_E_REPORT_EXPIRED';
+    this.#o.log.error({ event: `report.${where}`, code, report_id: report.id, reason, path }, `report ${report.id} ${where === 'rejected' ? 'refused by the collector' : 'expired'}: ${reason}; kept in ${path}`);
   }
 }
