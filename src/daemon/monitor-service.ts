@@ -10,7 +10,7 @@ import type { AlertSink } from '../monitor/alerts/alert.js';
 import { LinkMonitor } from '../monitor/link-monitor.js';
 import { LinkProber } from '../monitor/link-prober.js';
 import { ThroughputSchedule } from '../monitor/throughput-schedule.js';
-import { DSCP_VALUES } from '../qualify/dscp-check.js';
+import { dscpValue } from '../measure/dscp-names.js';
 import { findProfile, loadProfiles } from '../qualify/profiles.js';
 import type { PartStatus } from './capture-service.js';
 import { loadModelFrom } from '../measure/iperf3/load-model.js';
@@ -53,7 +53,7 @@ export class MonitorService {
     const profiles = loadProfiles([q.profiles_dir]);
     const profile = findProfile(profiles, m.profile || q.profile);
     const dscpClass = profile.limits.dscp?.required ? profile.limits.dscp.classes[0] : undefined;
-    const dscp = dscpClass === undefined ? undefined : DSCP_VALUES[dscpClass];
+    const dscp = dscpClass === undefined ? undefined : dscpValue(dscpClass);
     if (dscp !== undefined) {
       const table = `usmp_edge_monitor_${process.pid}`;
       const installed = await installAnnotation(table, senderRuleset(table, address, m.stamp_port));

@@ -1,3 +1,4 @@
+import { DSCP_BY_NAME, dscpValue } from '../measure/dscp-names.js';
 import type { ConfigProblem } from '../config/problems.js';
 import { cidrsOverlap, parseCidr, parsePortRange, portRangesOverlap, type Cidr, type PortRange } from './addresses.js';
 
@@ -6,10 +7,6 @@ import { cidrsOverlap, parseCidr, parsePortRange, portRangesOverlap, type Cidr, 
 // Linux is refused on RouterOS with the same words.
 
 /** DSCP names we accept, with their code points. [RFC 4594 §4; RFC 2597; RFC 3246 EF] */
-export const DSCP_NAMES: Record<string, number> = {
-  EF: 46, VA: 44, CS6: 48, CS5: 40, CS4: 32, CS3: 24, CS2: 16, CS1: 8,
-  AF41: 34, AF42: 36, AF43: 38, AF31: 26, AF32: 28, AF33: 30, AF21: 18, AF22: 20, AF23: 22, AF11: 10, AF12: 12, AF13: 14,
-};
 
 export type Protocol = 'tcp' | 'udp' | 'any';
 
@@ -127,7 +124,7 @@ function parseClass(raw: unknown, problem: FieldProblem): TrafficClass | undefin
   const name = typeof r.name === 'string' && NAME.test(r.name) ? r.name : undefined;
   if (!name) problem('name', 'must be lower-case letters, digits and dashes, starting with a letter, at most 24 characters');
   const dscp = parseDscp(r.dscp);
-  if (dscp === undefined) problem('dscp', `must be a DSCP name (${Object.keys(DSCP_NAMES).join(', ')}) or a number 1..63`);
+  if (dscp === undefined) problem('dscp', `must be a DSCP name (${Object.keys(DSCP_BY_NAME).filter((n) => n !== 'CS0').join(', ')}) or a number 1..63`);
   const priority = Number.isInteger(r.priority) && (r.priority as number) >= 1 && (r.priority as number) <= 7 ? (r.priority as number) : undefined;
   if (priority === undefined) problem('priority', 'must be an integer from 1 (served first) to 7');
   const rate = positive(r.rate_mbps);
@@ -200,7 +197,8 @@ function commonPart(x: Cidr[], y: Cidr[]): string {
 }
 
 function parseDscp(raw: unknown): number | undefined {
-  if (typeof raw === 'string' && DSCP_NAMES[raw.toUpperCase()] !== undefined) return DSCP_NAMES[raw.toUpperCase()];
+  // CS0 is best effort, the traffic every class is protected from: not a class's mark
+  if (typeof raw === 'string') return raw.toUpperCase() === 'CS0' ? undefined : dscpValue(raw);
   if (Number.isInteger(raw) && (raw as number) >= 1 && (raw as number) <= 63) return raw as number;
   return undefined;
 }

@@ -1,3 +1,4 @@
+import { dscpName, dscpValue } from '../measure/dscp-names.js';
 import { installAnnotation, senderRuleset } from '../measure/stamp/dscp-annotation.js';
 import { runStampSession } from '../measure/stamp/sender.js';
 import type { ProcessRunner } from '../exec/process-runner.js';
@@ -8,12 +9,6 @@ import type { StepContext } from './steps.js';
 // reply with the DSCP we asked for, whose arrival we note here (downstream). Both ends read
 // and set the TOS byte through nftables rules (dscp-annotation.ts).
 
-export const DSCP_NAMES: Record<number, string> = { 0: 'CS0', 8: 'CS1', 10: 'AF11', 18: 'AF21', 26: 'AF31', 32: 'CS4', 34: 'AF41', 36: 'AF42', 38: 'AF43', 40: 'CS5', 46: 'EF', 48: 'CS6' };
-export const DSCP_VALUES: Record<string, number> = Object.fromEntries(Object.entries(DSCP_NAMES).map(([v, n]) => [n, Number(v)]));
-
-export function dscpName(value: number): string {
-  return DSCP_NAMES[value] ?? `DSCP ${value}`;
-}
 
 export type DirectionOutcome =
   | { status: 'preserved'; sent: string; received: string }
@@ -40,7 +35,7 @@ export async function checkDscp(ctx: StepContext, classes: readonly string[], ru
   try {
     const results: DscpCheck['classes'] = [];
     for (const name of classes) {
-      const dscp = DSCP_VALUES[name] ?? Number(name);
+      const dscp = dscpValue(name) ?? Number(name);
       const session = await runStampSession({ target: ctx.target, port: ctx.stampPort, count: 20, intervalMs: 20, size: 64, cos: { dscp }, waitMs: 800, ...(ctx.signal ? { signal: ctx.signal } : {}) });
       const answered = session.records.filter((r) => r.rttNs !== undefined);
       if (answered.length === 0) {

@@ -1,6 +1,6 @@
 import type { RtpPacketInfo } from './rtp-packet.js';
 import { UsmpError } from '../../errors.js';
-import { dscpName } from '../../qualify/dscp-check.js';
+import { dscpName } from '../../measure/dscp-names.js';
 
 // Per-stream RTP analysis, as Wireshark's "RTP Streams" reports it, so our figures can be
 // checked against tshark on the same capture (reference qualification.md §8):
