@@ -27,12 +27,12 @@ export async function confirmedApply(backend: QosBackend, policy: QosPolicy, opt
   if (isEmptyDiff(diff)) return { changed: false, diff };
   const guard = await backend.armRollback(options.timeoutS);
   options.onStep?.('armed', `roll-back armed until ${guard.deadline.toISOString()}`);
-  options.log?.info({ event: 'qos_rollback_armed', backend: backend.name, deadline: guard.deadline.toISOString() }, 'qos roll-back armed');
+  options.log?.info({ event: 'qos.rollback_armed', backend: backend.name, deadline: guard.deadline.toISOString() }, 'qos roll-back armed');
   try {
     await backend.apply(policy);
   } catch (err) {
     await guard.fireNow();
-    options.log?.warn({ event: 'qos_apply_failed', backend: backend.name, err }, 'qos apply failed; previous state restored');
+    options.log?.warn({ event: 'qos.apply_failed', backend: backend.name, err }, 'qos apply failed; previous state restored');
     throw err;
   }
   options.onStep?.('applied', `${diff.create.length} created, ${diff.change.length} changed, ${diff.remove.length} removed`);
@@ -45,13 +45,13 @@ export async function confirmedApply(backend: QosBackend, policy: QosPolicy, opt
   options.onStep?.('checked', check.findings.join('; '));
   if (!check.ok) {
     await guard.fireNow();
-    options.log?.warn({ event: 'qos_check_failed', backend: backend.name, findings: check.findings }, 'qos check failed; previous state restored');
+    options.log?.warn({ event: 'qos.check_failed', backend: backend.name, findings: check.findings }, 'qos check failed; previous state restored');
     throw new UsmpError('USMP_E_QOS_CHECK_FAILED', `the change was rolled back: ${check.findings.join('; ')}`, { details: { findings: check.findings } });
   }
   if (!(await guard.disarm())) {
     throw new UsmpError('USMP_E_QOS_ROLLED_BACK', `the check passed after the confirm deadline (${guard.deadline.toISOString()}); the roll-back had already restored the previous state`);
   }
   options.onStep?.('confirmed', 'roll-back disarmed');
-  options.log?.info({ event: 'qos_confirmed', backend: backend.name }, 'qos change confirmed');
+  options.log?.info({ event: 'qos.confirmed', backend: backend.name }, 'qos change confirmed');
   return { changed: true, diff, check };
 }
