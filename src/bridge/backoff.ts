@@ -1,7 +1,7 @@
 // Reconnect delays with "decorrelated jitter": each delay is random between the base and three
 // times the previous one, capped. Many appliances cut off by the same outage do not come back
 // in step. [AWS Architecture Blog, "Exponential Backoff And Jitter", 2015; mosquitto's bridge
-// restart_timeout uses the same scheme, reference broker-and-bridge.md §1.1]
+// restart_timeout (mosquitto.conf(5)) backs off the same way]
 export class DecorrelatedJitter {
   readonly #baseMs: number;
   readonly #capMs: number;

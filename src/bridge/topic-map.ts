@@ -1,6 +1,6 @@
 // Local ↔ remote topic names: the local prefix of the devices' tree is swapped for the remote
 // one, e.g. devices/ecg-1/hr ↔ usmp/fr-075-fresnes/devices/ecg-1/hr. [like mosquitto's
-// `topic pattern out qos local-prefix remote-prefix`, reference broker-and-bridge.md §1.1]
+// `topic pattern out qos local-prefix remote-prefix`, mosquitto.conf(5)]
 export class TopicMap {
   readonly local: string;
   readonly remote: string;

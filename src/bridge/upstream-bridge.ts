@@ -9,8 +9,8 @@ import { SendLanes } from './send-lanes.js';
 // The bridge to the hospital broker. The outbox is the only queue: a message leaves it when the
 // hospital's PUBACK arrives, never before. mqtt.js is used one connection at a time
 // (reconnectPeriod 0, a fresh client — hence a fresh in-memory store — per connection), because
-// its store replays one message per round trip and overwrites ids past 65 535 [reference
-// broker-and-bridge.md §0.2]; our own window keeps up to `window` messages in flight.
+// its store replays one message per round trip and overwrites ids past 65 535 (MQTT.js
+// lib/store.js); our own window keeps up to `window` messages in flight.
 
 export interface BridgeOutbox {
   read(fromSeq: number, max: number): Promise<OutboxMessage[]>;

@@ -3,8 +3,8 @@ type ByteStream = Duplex & { remoteAddress?: string | undefined };
 
 // Sits between a device's socket and aedes. It follows the MQTT framing of the bytes it
 // passes (fixed header, remaining length [MQTT 3.1.1 §2.2.3]) and cuts the connection before
-// an oversized or malformed packet is buffered: aedes 1.2 has no packet-size option
-// [reference broker-and-bridge.md §8], so without this a device could make it hold 256 MiB.
+// an oversized or malformed packet is buffered: aedes 1.2 has no packet-size option (its
+// README lists none; mqtt-packet's parser takes any length up to 256 MiB), so without this a device could make it hold 256 MiB.
 
 export type GuardViolation = 'oversized' | 'malformed';
 

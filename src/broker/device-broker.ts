@@ -11,7 +11,7 @@ import { TokenBucket } from './token-bucket.js';
 // The devices' broker: aedes with our authentication, ACLs, limits, and the durable append
 // placed in authorizePublish — the only hook aedes runs before it sends PUBACK (it acks
 // before `published`/the publish event). So a device's PUBACK means "on disk".
-// [reference broker-and-bridge.md §0.1: aedes lib/handlers/publish.js]
+// [aedes lib/handlers/publish.js: authorizePublish runs before the PUBACK is written]
 
 export interface MessageStore {
   append(topic: string, payload: Buffer, qos: 0 | 1 | 2): Promise<number>;

@@ -4,8 +4,8 @@ import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOpti
 // `crypto`; scrypt N=2^14, r=8, p=5 is one of OWASP's equivalent scrypt settings (16 MiB per
 // check, the same work as N=2^17 p=1 with an eighth of the memory: a connection storm costs
 // the appliance 16 MiB per check in progress, and at most MAX_CONCURRENT run at once).
-// [OWASP Password Storage Cheat Sheet, scrypt; reference broker-and-bridge.md §8: mosquitto
-// 2.0 uses only 101 PBKDF2 rounds] Format: $scrypt$ln=14,r=8,p=5$<salt base64>$<hash base64>
+// [OWASP Password Storage Cheat Sheet, scrypt; mosquitto_passwd 2.0 uses 101 PBKDF2 rounds
+// by default (mosquitto_passwd(1))] Format: $scrypt$ln=14,r=8,p=5$<salt base64>$<hash base64>
 
 export interface ScryptCost {
   log2N: number;

@@ -1,4 +1,4 @@
-import type { Direction, LinkImpairment } from './link-model.js';
+import type { LinkDirection, LinkImpairment } from './link-model.js';
 
 // Loss and DSCP treatment of both directions, as one nftables table applied atomically.
 // Rules match the interface a packet finally leaves by, so traffic that first detours through
@@ -7,7 +7,7 @@ import type { Direction, LinkImpairment } from './link-model.js';
 export const LAB_TABLE = 'usmp_lab';
 const LOSS_SCALE = 1_000_000;
 
-export function impairmentRuleset(links: Record<Direction, { dev: string; link: LinkImpairment }>): string {
+export function impairmentRuleset(links: Record<LinkDirection, { dev: string; link: LinkImpairment }>): string {
   const rules: string[] = [];
   for (const direction of ['up', 'down'] as const) {
     const { dev, link } = links[direction];

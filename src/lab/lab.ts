@@ -3,7 +3,7 @@ import { terminateChild } from '../exec/terminate.js';
 import { DelayEmulator, type EmulatorStats } from './delay-emulator.js';
 import { inNamespace, LabError, run, type RunOptions, type RunResult } from './exec.js';
 import { impairmentRuleset, LAB_TABLE } from './impairments.js';
-import { needsDelayEmulator, validateImpairment, type Direction, type LinkImpairment } from './link-model.js';
+import { needsDelayEmulator, validateImpairment, type LinkDirection, type LinkImpairment } from './link-model.js';
 import { createNamespace, destroyNamespaceSync, newLabId, removeStaleNamespaces } from './namespaces.js';
 import { hasShaperRoot, shaperCommands, shaperRootCommand, unshapeCommand } from './shaping.js';
 
@@ -31,7 +31,7 @@ export const ADDRESSES = {
 const SHORT: Record<Role, string> = { usmp: 'lan', appliance: 'app', wan: 'wan', hospital: 'hos' };
 
 /** Egress device (where shaping, loss, DSCP apply) and ingress device (where delay diverts). */
-const WAN_DEVICES: Record<Direction, { egress: string; ingress: string; tun: string; table: number }> = {
+const WAN_DEVICES: Record<LinkDirection, { egress: string; ingress: string; tun: string; table: number }> = {
   up: { egress: 'to-hos', ingress: 'to-app', tun: 'dly-up', table: 100 },
   down: { egress: 'to-app', ingress: 'to-hos', tun: 'dly-down', table: 101 },
 };
@@ -68,8 +68,8 @@ function installExitHooks(): void {
 export class Lab {
   readonly id: string;
   readonly #children = new Set<ChildProcess>();
-  readonly #emulators = new Map<Direction, DelayEmulator>();
-  readonly #links: Record<Direction, LinkImpairment> = { up: {}, down: {} };
+  readonly #emulators = new Map<LinkDirection, DelayEmulator>();
+  readonly #links: Record<LinkDirection, LinkImpairment> = { up: {}, down: {} };
   readonly #seed: number;
   #destroyed = false;
 
@@ -115,12 +115,12 @@ export class Lab {
     return child;
   }
 
-  link(direction: Direction): Readonly<LinkImpairment> {
+  link(direction: LinkDirection): Readonly<LinkImpairment> {
     return this.#links[direction];
   }
 
   /** Changes the impairment of one or both directions while the lab runs. */
-  async setLinks(links: Partial<Record<Direction, LinkImpairment>>): Promise<void> {
+  async setLinks(links: Partial<Record<LinkDirection, LinkImpairment>>): Promise<void> {
     for (const direction of ['up', 'down'] as const) {
       const link = links[direction];
       if (!link) continue;
@@ -136,7 +136,7 @@ export class Lab {
     await this.exec('wan', ['nft', '-f', '-'], { input: ruleset });
   }
 
-  async emulatorStats(direction: Direction): Promise<EmulatorStats | undefined> {
+  async emulatorStats(direction: LinkDirection): Promise<EmulatorStats | undefined> {
     return this.#emulators.get(direction)?.stats();
   }
 
@@ -213,7 +213,7 @@ export class Lab {
     await this.exec(role, ['ip', 'addr', 'add', cidr, 'dev', dev]);
   }
 
-  async #applyShaper(direction: Direction, link: LinkImpairment): Promise<void> {
+  async #applyShaper(direction: LinkDirection, link: LinkImpairment): Promise<void> {
     const dev = WAN_DEVICES[direction].egress;
     const commands = shaperCommands(dev, link);
     if (commands.length === 0) {
@@ -225,7 +225,7 @@ export class Lab {
     for (const argv of commands) await this.exec('wan', argv);
   }
 
-  async #applyDelay(direction: Direction, link: LinkImpairment): Promise<void> {
+  async #applyDelay(direction: LinkDirection, link: LinkImpairment): Promise<void> {
     const { ingress, tun, table } = WAN_DEVICES[direction];
     const previous = this.#emulators.get(direction);
     if (previous) {

@@ -1,6 +1,6 @@
 // What one direction of the lab's WAN link does to traffic. "up" is USMP → hospital,
 // "down" is hospital → USMP.
-export type Direction = 'up' | 'down';
+export type LinkDirection = 'up' | 'down';
 
 export type DscpTreatment =
   | { kind: 'keep' }
@@ -39,7 +39,7 @@ export function needsDelayEmulator(link: LinkImpairment): boolean {
   return (link.delayMs ?? 0) > 0 || (link.jitterMs ?? 0) > 0;
 }
 
-export function validateImpairment(direction: Direction, link: LinkImpairment): void {
+export function validateImpairment(direction: LinkDirection, link: LinkImpairment): void {
   const problems: string[] = [];
   if (link.rateMbit !== undefined && !(link.rateMbit > 0)) problems.push('rateMbit must be > 0');
   if (link.lossPct !== undefined && !(link.lossPct >= 0 && link.lossPct <= 100)) problems.push('lossPct must be within 0..100');

@@ -33,7 +33,7 @@ export async function checkHost(target: string, runner: ProcessRunner = systemRu
   if (!dev) return check;
   const nic = (await si.networkInterfaces()) as si.Systeminformation.NetworkInterfacesData[];
   const info = Array.isArray(nic) ? nic.find((n) => n.iface === dev) : undefined;
-  // speed is -1/null on virtual NICs: report unknown, never judge on it [reference packages.md §3]
+  // speed is -1/null on virtual NICs (systeminformation's networkInterfaces()): report unknown, never judge on it
   if (info) {
     check.speed_mbps = typeof info.speed === 'number' && info.speed > 0 ? info.speed : null;
     check.duplex = info.duplex && info.duplex !== 'unknown' ? info.duplex : null;

@@ -1,7 +1,7 @@
 import { runStampSession, type StampSessionResult } from '../measure/stamp/sender.js';
 import { absoluteIpdv, summariseLatency } from '../measure/stamp/metrics.js';
 import { meanInterval, medianInterval, sortedCopy } from '../measure/statistics.js';
-import { classify } from '../qualify/dscp-check.js';
+import { classifyMarks } from '../qualify/dscp-check.js';
 import type { DscpStatus, ProbeWindow } from './link-rules.js';
 
 // Background latency probing: a STAMP session per window (5 s by default) at a low rate, like
@@ -96,7 +96,7 @@ function windowOf(result: StampSessionResult, startedAt: number, o: ProberOption
   const answered = result.records.filter((r) => r.rttNs !== undefined);
   const status = (seen: Array<number | undefined>): DscpStatus | undefined => {
     if (o.dscp === undefined || answered.length === 0) return undefined;
-    const c = classify(o.dscp, seen);
+    const c = classifyMarks(o.dscp, seen);
     return c.status === 'not-verified' ? undefined : c.status;
   };
   const rttInterval = medianInterval(sortedCopy(answered.map((r) => Number(r.rttNs!) / 1e6)));

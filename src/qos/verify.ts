@@ -25,7 +25,7 @@ const PROBE_INTERVAL_MS = 20;
 const DATAGRAM_PAYLOAD = 1200;
 const PAYLOAD_SHARE = DATAGRAM_PAYLOAD / (DATAGRAM_PAYLOAD + 42);
 
-export interface VerifyOptions {
+export interface QosVerifyOptions {
   config: LoadedConfig;
   policy: QosPolicy;
   /** Absent when the policy is enforced on another host (the gateway of this station). */
@@ -63,7 +63,7 @@ export interface VerifyResult {
   verdict: 'pass' | 'fail';
 }
 
-export async function runQosVerify(o: VerifyOptions): Promise<VerifyResult> {
+export async function runQosVerify(o: QosVerifyOptions): Promise<VerifyResult> {
   const cls = o.className ? o.policy.classes.find((c) => c.name === o.className) : o.policy.classes[0];
   if (!cls) throw new UsmpError('USMP_E_USAGE', `no class named ${o.className ?? '?'} in the policy (classes: ${o.policy.classes.map((c) => c.name).join(', ')})`);
   const target = checkTarget(o.config);

@@ -50,8 +50,8 @@ export async function checkDscp(ctx: StepContext, classes: readonly string[], ru
       }
       results.push({
         class: name,
-        up: classify(dscp, answered.map((r) => r.dscpAtReflector)),
-        down: classify(dscp, answered.map((r) => r.dscpAtSender)),
+        up: classifyMarks(dscp, answered.map((r) => r.dscpAtReflector)),
+        down: classifyMarks(dscp, answered.map((r) => r.dscpAtSender)),
       });
     }
     return { method: METHOD, classes: results, up: worst(results.map((r) => r.up.status)), down: worst(results.map((r) => r.down.status)) };
@@ -61,7 +61,7 @@ export async function checkDscp(ctx: StepContext, classes: readonly string[], ru
 }
 
 /** The most frequent DSCP seen decides; a mix still counts as altered. */
-export function classify(sent: number, seen: Array<number | undefined>): DirectionOutcome {
+export function classifyMarks(sent: number, seen: Array<number | undefined>): DirectionOutcome {
   const known = seen.filter((x): x is number => x !== undefined);
   if (known.length === 0) return { status: 'not-verified', reason: 'no DSCP could be read on arrival' };
   const counts = new Map<number, number>();

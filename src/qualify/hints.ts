@@ -1,6 +1,7 @@
 // What to do, in the auditor's language (French by default, like the report).
 
-export type Lang = 'fr' | 'en';
+export type { Lang } from '../report/render/i18n.js';
+import type { Lang } from '../report/render/i18n.js';
 
 type Hint = (p: Record<string, string | number>) => string;
 

@@ -2,7 +2,7 @@ import type { Limit, LimitedMetric, Profile } from './profiles.js';
 
 // One line per metric: value, limit, margin, verdict. A margin smaller than the measurement's
 // stated uncertainty gives pass*/fail*, as cable certifiers mark marginal results
-// (Fluke DSX, IDEAL LanTEK; reference §9).
+// (Fluke DSX, IDEAL LanTEK: a result within the tester's accuracy is starred).
 
 export type LineVerdict = 'pass' | 'pass*' | 'fail*' | 'fail' | 'info';
 export type GlobalVerdict = 'pass' | 'pass*' | 'fail*' | 'fail';

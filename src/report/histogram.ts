@@ -1,5 +1,5 @@
 // Compact distributions for the report's charts and for perfSONAR's histogram-latency
-// [reference qualification.md §4]: fixed-width buckets on a "nice" width (1, 2 or 5 × 10^k ms)
+// (perfSONAR pScheduler's latency test result, `histogram-latency`): fixed-width buckets on a "nice" width (1, 2 or 5 × 10^k ms)
 // so that a few hundred samples make about 30 bars, whatever the link.
 
 export interface Histogram {

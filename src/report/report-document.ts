@@ -1,3 +1,4 @@
+import type { GlobalVerdict, LineVerdict } from '../qualify/verdict.js';
 import type { ReportSignature } from './signing.js';
 import type { Histogram } from './histogram.js';
 import type { SiteIdentity } from './qualification-report.js';
@@ -5,8 +6,8 @@ import type { SiteIdentity } from './qualification-report.js';
 // What the renderers, exports and the collector read of a report (schemas/report.schema.json
 // is the contract; this is its typed view, for reports that passed the schema).
 
-export type Verdict = 'pass' | 'fail' | 'pass*' | 'fail*';
-export type LineVerdict = Verdict | 'info';
+export type Verdict = GlobalVerdict;
+export type { LineVerdict };
 
 /** One direction of one class in the DSCP check (qualify/dscp-check.ts DirectionOutcome). */
 export interface DscpDirection {

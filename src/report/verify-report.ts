@@ -21,7 +21,7 @@ export const CLOCK_SKEW_MS = 10 * 60_000;
 /** Reports nest 6 levels; anything far deeper is not a report. */
 export const MAX_REPORT_DEPTH = 16;
 
-export interface VerifyOptions {
+export interface ReportVerifyOptions {
   /** The trusted appliances; without them the signature is checked against its own key only. */
   keys?: EnrolledKeys | undefined;
   now?: Date;
@@ -38,7 +38,7 @@ export interface VerifyOptions {
 type Refusal = Extract<VerifyOutcome, { ok: false }>;
 const refuse = (code: ErrorCode, reason: string, problems?: string[]): Refusal => ({ ok: false, code, reason, ...(problems ? { problems } : {}) });
 
-export function verifyReportText(text: string, options: VerifyOptions = {}): VerifyOutcome {
+export function verifyReportText(text: string, options: ReportVerifyOptions = {}): VerifyOutcome {
   let report: unknown;
   try {
     report = parseStrictJson(text, { maxDepth: MAX_REPORT_DEPTH });
@@ -50,7 +50,7 @@ export function verifyReportText(text: string, options: VerifyOptions = {}): Ver
   return verifyReport(report as Record<string, unknown>, options);
 }
 
-export function verifyReport(report: Record<string, unknown>, options: VerifyOptions = {}): VerifyOutcome {
+export function verifyReport(report: Record<string, unknown>, options: ReportVerifyOptions = {}): VerifyOutcome {
   const now = options.now ?? new Date();
   const signature = signatureOf(report);
   if (signature === 'absent') return refuse('USMP_E_REPORT_UNSIGNED', 'the report carries no signature');
@@ -82,7 +82,7 @@ export function verifyReport(report: Record<string, unknown>, options: VerifyOpt
 }
 
 /** The refusal when this enrolled key may not vouch for this report now, else undefined. */
-function whatTheKeyVouchesFor(appliance: EnrolledAppliance, report: Record<string, unknown>, signature: ReportSignature, now: Date, options: VerifyOptions): Refusal | undefined {
+function whatTheKeyVouchesFor(appliance: EnrolledAppliance, report: Record<string, unknown>, signature: ReportSignature, now: Date, options: ReportVerifyOptions): Refusal | undefined {
   const keyId = signature.key_id;
   const claimedAppliance = applianceIdOf(report);
   const claimedCode = (report['site'] as { establishment_code: string }).establishment_code;

@@ -5,8 +5,9 @@ import { missingCommand } from './requirements.js';
 
 // Issue 5, done-when 2: the appliance is killed with SIGKILL at 20 moments during a stream —
 // half of them right after a device received a PUBACK — and restarted each time; every message
-// a device got a PUBACK for arrives at the hospital. [reference broker-and-bridge.md G2:
-// mosquitto lost 500/500 killed right after PUBACK]
+// a device got a PUBACK for arrives at the hospital (mosquitto, whose persistence is a
+// periodic snapshot, loses what it acknowledged since the last one: mosquitto.conf(5),
+// autosave_interval).
 
 const KILLS = 20;
 const DEVICES: Device[] = ['ecg-1', 'steth-1', 'oto-1'].map((name) => ({ name, password: `pw-${name}-0123456789` }));

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { schemaDefinition } from '../../src/config/schema.js';
 import { EnrolledKeys } from '../../src/report/enrolled-keys.js';
 import { signReport, type SigningKey } from '../../src/report/signing.js';
-import { collectorClient, type IntakeAnswer } from '../../src/report/upload/collector-client.js';
+import { collectorClient, type CollectorAnswer } from '../../src/report/upload/collector-client.js';
 import { CLI } from '../bridge/fixtures.js';
 import { until, within } from '../fixtures/bounded.js';
 import { CollectorProcess } from '../fixtures/collector-process.js';
@@ -88,7 +88,7 @@ t.test('the intake holds against the reviewed attacks, over HTTPS, and keeps ser
   const post = collectorClient(collector.intakeUrl, ca.caFile, 10_000);
   const get = (path: string) => httpsGet(`${collector.url}${path}`, ca.caPem, 10_000, { authorization: `Bearer ${token}` });
   const sites = async () => (JSON.parse((await get('/api/v1/sites')).body) as { sites: Array<{ establishment_code: string; report_id: string }> }).sites;
-  const refused = (answer: IntakeAnswer, status: number, code: string, what: string) => {
+  const refused = (answer: CollectorAnswer, status: number, code: string, what: string) => {
     t.equal(answer.status, status, `${what}: ${status}`);
     t.equal(answer.body.error?.code, code, `${what}: ${code} (${answer.body.error?.reason ?? ''})`);
   };

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { ADDRESSES, LabError, type Lab, type Role } from '../../src/lab/lab.js';
-import type { Direction } from '../../src/lab/link-model.js';
+import type { LinkDirection } from '../../src/lab/link-model.js';
 
 // The reference tools, run plainly, as a person checking the lab by hand would: iperf3 for
 // rate, ping for delay and loss. The lab self-test and the benchmarks use these.
@@ -42,7 +42,7 @@ export const REFERENCE_CONGESTION_CONTROL = 'cubic';
  * Plain iperf3 TCP, receiver-side goodput (sum_received), appliance ↔ hospital, after 2 s of
  * omitted slow start (without it an 8 Mbit/s run varies by ±5 % with its first loss event).
  */
-export async function measureTcpGoodput(lab: Lab, direction: Direction, seconds: number, port = IPERF_PORT): Promise<TcpGoodput> {
+export async function measureTcpGoodput(lab: Lab, direction: LinkDirection, seconds: number, port = IPERF_PORT): Promise<TcpGoodput> {
   const argv = ['iperf3', '-c', ADDRESSES.hospital, '-p', String(port), '-t', String(seconds), '-O', '2', '-C', REFERENCE_CONGESTION_CONTROL, '-J', ...(direction === 'down' ? ['-R'] : [])];
   const { stdout } = await lab.exec('appliance', argv, { timeoutMs: (seconds + 17) * 1000 });
   const result = JSON.parse(stdout) as { error?: string; end: { sum_received: { bits_per_second: number }; sum_sent: { retransmits?: number }; cpu_utilization_percent?: { host_total: number; remote_total: number } } };
@@ -86,7 +86,7 @@ export interface UdpResult {
 }
 
 /** Plain iperf3 UDP at a set rate with explicit datagram size; receiver-side figures. */
-export async function measureUdp(lab: Lab, direction: Direction, mbps: number, seconds: number, length = 1472, port = IPERF_PORT): Promise<UdpResult> {
+export async function measureUdp(lab: Lab, direction: LinkDirection, mbps: number, seconds: number, length = 1472, port = IPERF_PORT): Promise<UdpResult> {
   const argv = ['iperf3', '-c', ADDRESSES.hospital, '-p', String(port), '-u', '-b', `${mbps}M`, '-l', String(length), '-t', String(seconds), '-J', ...(direction === 'down' ? ['-R'] : [])];
   const { stdout } = await lab.exec('appliance', argv, { timeoutMs: (seconds + 40) * 1000 });
   const result = JSON.parse(stdout) as {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { classify } from '../../src/qualify/dscp-check.js';
+import { classifyMarks } from '../../src/qualify/dscp-check.js';
 import { findProfile, loadProfiles, parseProfile } from '../../src/qualify/profiles.js';
 import { globalVerdict, judge, type VerdictLine } from '../../src/qualify/verdict.js';
 
@@ -39,11 +39,11 @@ t.test('a bad site profile is refused with the reason', async (t) => {
 });
 
 t.test('DSCP outcome per direction', async (t) => {
-  t.match(classify(46, [46, 46, undefined]), { status: 'preserved', sent: 'EF', received: 'EF' });
-  t.match(classify(46, [0, 0]), { status: 'bleached', received: 'CS0' });
-  t.match(classify(34, [36, 36]), { status: 'remarked', received: 'AF42' });
-  t.match(classify(46, [46, 0, 46]), { status: 'remarked' }, 'a mix is not "preserved"');
-  t.match(classify(46, [undefined]), { status: 'not-verified' });
+  t.match(classifyMarks(46, [46, 46, undefined]), { status: 'preserved', sent: 'EF', received: 'EF' });
+  t.match(classifyMarks(46, [0, 0]), { status: 'bleached', received: 'CS0' });
+  t.match(classifyMarks(34, [36, 36]), { status: 'remarked', received: 'AF42' });
+  t.match(classifyMarks(46, [46, 0, 46]), { status: 'remarked' }, 'a mix is not "preserved"');
+  t.match(classifyMarks(46, [undefined]), { status: 'not-verified' });
 });
 
 t.test('a site profile directory adds to the built-in profiles', async (t) => {

@@ -10,8 +10,8 @@ import { outboxId, scanSegment } from './segment-files.js';
 // The durable outbox: an append-only log in segment files, the single source of truth between
 // a device's PUBACK and the hospital's. append() resolves only once its record is on stable
 // storage, and appends that arrive while a write runs share the next one (group commit), so one
-// device at a time pays ~1 sync and a busy cart pays one per batch. [reference
-// broker-and-bridge.md §5: 4.9 k commits/s one per record, 161 k records/s at 100 per sync]
+// device at a time pays ~1 sync and a busy cart pays one per batch (benchmarks/outbox.bench.ts
+// measures both).
 // Two batches may be on their way to disk at once (each at its own offset, O_DSYNC): under load
 // a synchronous write waits ~4 ms on this VM, and a second one overlapping it nearly doubles
 // what the disk takes. They are acknowledged in order, so what was acknowledged is always a

@@ -34,11 +34,11 @@ export function encodeRecord(m: OutboxMessage): Buffer {
   return record;
 }
 
-export type CheckOutcome = { body: Buffer; bytes: number } | { incomplete: true } | { corrupt: string };
+export type RecordCheck = { body: Buffer; bytes: number } | { incomplete: true } | { corrupt: string };
 export type DecodeOutcome = { message: OutboxMessage; bytes: number } | { incomplete: true } | { corrupt: string };
 
 /** Checks the record at `offset` of `buf` (length, CRC, topic) without copying anything out. */
-export function checkRecord(buf: Buffer, offset: number): CheckOutcome {
+export function checkRecord(buf: Buffer, offset: number): RecordCheck {
   if (buf.length - offset < HEADER_BYTES) return { incomplete: true };
   const length = buf.readUInt32LE(offset);
   if (length < FIXED_BODY || length > MAX_RECORD_BYTES) return { corrupt: `record length ${length} out of range` };

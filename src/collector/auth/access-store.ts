@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { UsmpError } from '../../errors.js';
-import { formatRole, parseRole, type Role } from './roles.js';
+import { formatRole, parseRole, type ReaderRole } from './roles.js';
 
 // The collector's people: local accounts (name, scrypt hash, roles), signed-in sessions and
 // the bearer tokens users make for spreadsheets and Grafana. In the collector's database, in
@@ -12,14 +12,14 @@ import { formatRole, parseRole, type Role } from './roles.js';
 
 export interface LocalUser {
   name: string;
-  roles: Role[];
+  roles: ReaderRole[];
   created_at: string;
 }
 
 export interface Session {
   user: string;
   source: 'local' | 'oidc';
-  roles: Role[];
+  roles: ReaderRole[];
   createdAtMs: number;
 }
 
@@ -37,8 +37,8 @@ export interface SessionLimits {
 
 const TOKEN = /^usmpc_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
-const rolesText = (roles: readonly Role[]): string => JSON.stringify(roles.map(formatRole));
-const rolesOf = (text: string): Role[] => (JSON.parse(text) as string[]).map(parseRole);
+const rolesText = (roles: readonly ReaderRole[]): string => JSON.stringify(roles.map(formatRole));
+const rolesOf = (text: string): ReaderRole[] => (JSON.parse(text) as string[]).map(parseRole);
 
 export class AccessStore {
   readonly #db: Database.Database;
@@ -61,7 +61,7 @@ export class AccessStore {
 
   // -- local accounts
 
-  addUser(name: string, passwordHash: string, roles: readonly Role[], now: Date): void {
+  addUser(name: string, passwordHash: string, roles: readonly ReaderRole[], now: Date): void {
     try {
       this.#db.prepare('INSERT INTO users (name, password_hash, roles, created_at) VALUES (?, ?, ?, ?)').run(name, passwordHash, rolesText(roles), now.toISOString());
     } catch (err) {
@@ -91,7 +91,7 @@ export class AccessStore {
     return (this.#db.prepare('SELECT name, roles, created_at FROM users ORDER BY name').all() as Array<{ name: string; roles: string; created_at: string }>).map((u) => ({ name: u.name, roles: rolesOf(u.roles), created_at: u.created_at }));
   }
 
-  credentialsOf(name: string): { passwordHash: string; roles: Role[] } | undefined {
+  credentialsOf(name: string): { passwordHash: string; roles: ReaderRole[] } | undefined {
     const row = this.#db.prepare('SELECT password_hash, roles FROM users WHERE name = ?').get(name) as { password_hash: string; roles: string } | undefined;
     return row ? { passwordHash: row.password_hash, roles: rolesOf(row.roles) } : undefined;
   }
@@ -130,7 +130,7 @@ export class AccessStore {
   // -- bearer tokens
 
   /** A new token with the roles its user has now; the returned text is shown once. */
-  createApiToken(user: string, label: string, roles: readonly Role[], now: Date): { id: string; token: string } {
+  createApiToken(user: string, label: string, roles: readonly ReaderRole[], now: Date): { id: string; token: string } {
     const id = randomBytes(8).toString('hex');
     const secret = randomBytes(32).toString('base64url');
     this.#db.prepare('INSERT INTO api_tokens (id, secret_hash, user, label, roles, created_at) VALUES (?, ?, ?, ?, ?, ?)').run(id, sha256(secret), user, label, rolesText(roles), now.toISOString());
@@ -147,7 +147,7 @@ export class AccessStore {
   }
 
   /** Who a bearer token speaks for, or undefined. */
-  apiTokenHolder(token: string, now: Date): { user: string; roles: Role[] } | undefined {
+  apiTokenHolder(token: string, now: Date): { user: string; roles: ReaderRole[] } | undefined {
     const match = TOKEN.exec(token);
     if (!match) return undefined;
     const row = this.#db.prepare('SELECT secret_hash, user, roles FROM api_tokens WHERE id = ?').get(match[1]) as { secret_hash: string; user: string; roles: string } | undefined;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as oidc from 'openid-client';
 import { UsmpError } from '../../errors.js';
-import { rolesOfGroups, type Role } from './roles.js';
+import { rolesOfGroups, type ReaderRole } from './roles.js';
 
 // Sign-in through the ministries' single sign-on: OpenID Connect authorization code flow with
 // PKCE (RFC 7636), state and nonce checked (OpenID Connect Core 1.0 §3.1.2.1, §3.1.3.7), by
@@ -27,7 +27,7 @@ interface PendingSignIn {
 
 export interface OidcIdentity {
   user: string;
-  roles: Role[];
+  roles: ReaderRole[];
 }
 
 const PENDING_TTL_MS = 10 * 60_000;

@@ -6,11 +6,11 @@ import type { SiteScope } from '../report-store.js';
 // sites of that region), `site:<establishment code>` (one establishment). A reader's scope is
 // the union of their roles; nothing is seen without one.
 
-export type Role = { kind: 'national' } | { kind: 'region'; region: string } | { kind: 'site'; code: string };
+export type ReaderRole = { kind: 'national' } | { kind: 'region'; region: string } | { kind: 'site'; code: string };
 
 const MAX_REGION_LENGTH = 200;
 
-export function parseRole(text: string): Role {
+export function parseRole(text: string): ReaderRole {
   if (text === 'national') return { kind: 'national' };
   const region = /^region:(.+)$/.exec(text);
   if (region && region[1]!.trim() === region[1] && region[1]!.length <= MAX_REGION_LENGTH) return { kind: 'region', region: region[1]! };
@@ -19,11 +19,11 @@ export function parseRole(text: string): Role {
   throw new UsmpError('USMP_E_USAGE', `${JSON.stringify(text.slice(0, 80))} is not a role: national, region:<interregional direction> (e.g. "region:DISP Dijon") or site:<establishment code>`);
 }
 
-export function formatRole(role: Role): string {
+export function formatRole(role: ReaderRole): string {
   return role.kind === 'national' ? 'national' : role.kind === 'region' ? `region:${role.region}` : `site:${role.code}`;
 }
 
-export function scopeOf(roles: readonly Role[]): SiteScope {
+export function scopeOf(roles: readonly ReaderRole[]): SiteScope {
   if (roles.some((r) => r.kind === 'national')) return { kind: 'all' };
   return {
     kind: 'some',
@@ -33,9 +33,9 @@ export function scopeOf(roles: readonly Role[]): SiteScope {
 }
 
 /** OpenID Connect groups → roles, through the configured map; unknown groups give nothing. */
-export function rolesOfGroups(groups: unknown, map: Readonly<Record<string, string>>): Role[] {
+export function rolesOfGroups(groups: unknown, map: Readonly<Record<string, string>>): ReaderRole[] {
   const list = Array.isArray(groups) ? groups : typeof groups === 'string' ? [groups] : [];
-  const roles: Role[] = [];
+  const roles: ReaderRole[] = [];
   for (const group of list) {
     if (typeof group !== 'string' || !Object.hasOwn(map, group)) continue;
     roles.push(parseRole(map[group]!));

@@ -12,7 +12,7 @@ import type { Lang } from '../../report/render/i18n.js';
 import type { ReportDocument } from '../../report/report-document.js';
 import type { AccessStore, SessionLimits } from '../auth/access-store.js';
 import type { OidcLogin } from '../auth/oidc-login.js';
-import { scopeOf, type Role } from '../auth/roles.js';
+import { scopeOf, type ReaderRole } from '../auth/roles.js';
 import type { SignInLimiter } from '../auth/sign-in-limiter.js';
 import { renderDashboard } from '../dashboard-page.js';
 import { EXPORT_TYPES, exportChunks, type ExportFormat } from '../exports.js';
@@ -43,7 +43,7 @@ export interface PeopleDoorOptions extends DoorOptions {
 
 interface Reader {
   user: string;
-  roles: Role[];
+  roles: ReaderRole[];
   via: 'session' | 'token';
   sessionId?: string;
 }
@@ -144,7 +144,7 @@ export async function peopleDoor(o: PeopleDoorOptions): Promise<FastifyInstance>
     return reply.redirect(next, 303);
   });
 
-  function startSession(reply: FastifyReply, user: string, source: 'local' | 'oidc', roles: Role[]): void {
+  function startSession(reply: FastifyReply, user: string, source: 'local' | 'oidc', roles: ReaderRole[]): void {
     const id = o.access.createSession({ user, source, roles }, now());
     void reply.setCookie(SESSION_COOKIE, id, { ...COOKIE_BASE, sameSite: 'lax' });
   }

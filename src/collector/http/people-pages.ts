@@ -1,7 +1,7 @@
 import { escapeHtml as e, htmlPage } from '../../report/render/html-page.js';
 import type { Lang } from '../../report/render/i18n.js';
 import type { ApiTokenInfo } from '../auth/access-store.js';
-import { formatRole, type Role } from '../auth/roles.js';
+import { formatRole, type ReaderRole } from '../auth/roles.js';
 
 // The pages of signing in and of one's account. Plain HTML forms, no script; every form that
 // changes something carries the CSRF token.
@@ -46,7 +46,7 @@ export function withAccountBar(html: string, bar: string): string {
   return html.replace('<body>\n', `<body>\n${bar}\n`);
 }
 
-export function accountPage(o: { lang: Lang; user: string; roles: readonly Role[]; csrf: string; tokens: ApiTokenInfo[]; newToken?: string | undefined; tokensAllowed: boolean }): string {
+export function accountPage(o: { lang: Lang; user: string; roles: readonly ReaderRole[]; csrf: string; tokens: ApiTokenInfo[]; newToken?: string | undefined; tokensAllowed: boolean }): string {
   const t = TEXT[o.lang];
   const rows = o.tokens.map((k) => `<tr data-token="${e(k.id)}"><td>${e(k.label)}</td><td>${e(k.created_at.slice(0, 16))}</td><td>${e(k.last_used_at?.slice(0, 16) ?? t.never)}</td><td><form method="post" action="/account/tokens/${e(k.id)}/revoke"><input type="hidden" name="_csrf" value="${e(o.csrf)}"><button type="submit">${e(t.revoke)}</button></form></td></tr>`);
   const body = `<header><h1>${e(t.account)}: ${e(o.user)}</h1><nav class="muted"><a href="/?lang=${o.lang}">${e(t.back)}</a></nav></header>

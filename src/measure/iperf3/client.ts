@@ -3,7 +3,7 @@ import { systemRunner, type ProcessRunner } from '../../exec/process-runner.js';
 import { extractJson, parseThroughput, type Direction, type ParsedThroughput } from './parse.js';
 
 // Runs Debian's iperf3 as a client against the responder's pool of servers.
-// Pitfalls handled here [reference qualification.md §1.3]: exit 0 with -J on failure (read the
+// Pitfalls handled here (iperf3 3.12, Debian 12): exit 0 with -J on failure (read the
 // "error" key), one test per server ("busy": try the next port of the pool), a UDP test whose
 // single set-up datagram is lost hangs ~30 s then fails (retry), and UDP size/rate always set.
 

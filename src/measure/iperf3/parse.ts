@@ -1,4 +1,4 @@
-// Receiver-side figures from iperf3 3.x JSON (-J). [reference: iperf3 JSON, issues #692, #951]
+// Receiver-side figures from iperf3 3.x JSON (-J). [esnet/iperf issues #692, #951]
 // The sender's numbers count data still sitting in socket buffers, so we never use them for
 // rates; and --omit summaries were buggy before 3.14, so we sum the receiver's non-omitted
 // intervals ourselves.

@@ -5,7 +5,8 @@ import type { LinkType } from './rtp-packet.js';
 // libpcap through node-pcap (an optional dependency: it needs libpcap-dev to build). Offline for
 // `usmp-edge rtp analyze FILE`, live in the capture helper, the only process given CAP_NET_RAW.
 // node-pcap reuses one buffer per packet, so a frame must be used before the callback returns.
-// [reference packages.md §5: session.close() leaves the process hanging; the helper exits instead]
+// node-pcap's session.close() leaves the process hanging (README "Dependencies and why"); the
+// helper exits instead.
 
 export interface CapturedFrame {
   timeMs: number;

@@ -3,7 +3,7 @@ import { UsmpError } from '../../errors.js';
 import { dscpName } from '../../measure/dscp-names.js';
 
 // Per-stream RTP analysis, as Wireshark's "RTP Streams" reports it, so our figures can be
-// checked against tshark on the same capture (reference qualification.md §8):
+// checked against tshark on the same capture (`tshark -z rtp,streams`):
 // - jitter [RFC 3550 §6.4.1, A.8]: expected arrival = arrival of the last in-order packet +
 //   Δtimestamp / clock rate; D = |arrival − expected|; J += (D − J) / 16, in ms;
 // - max and mean jitter over "regular" packets (not the first, not marked, not comfort noise,

@@ -9,7 +9,7 @@ import type { RouterItem, RouterSession } from './session.js';
 
 // Backend `routeros`: the appliance is a LAN host and configures the site's MikroTik over the
 // API. Idempotent by comment: we list what carries our comment prefix, diff it against the
-// policy, and add, set or remove only the difference. [reference A.2 "Idempotent algorithm"]
+// policy, and add, set or remove only the difference, so applying twice changes nothing.
 
 const MANAGED: Record<MenuKind, string[]> = {
   'address-list': ['list', 'address'],

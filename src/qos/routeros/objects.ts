@@ -2,7 +2,7 @@ import { portRangeText } from '../addresses.js';
 import type { QosObject } from '../objects.js';
 import { bestEffortMbps, shapedMbps, type QosPolicy, type TrafficClass } from '../policy.js';
 
-// The RouterOS objects of a policy [reference routeros-and-style.md A.2]: address lists,
+// The RouterOS objects of a policy [help.mikrotik.com "Queues", "Mangle", "FastTrack"]: address lists,
 // connection and packet marks, DSCP rewrite, the FastTrack exclusion (FastTracked packets
 // skip queue trees), and a queue tree per direction on the WAN (upload) and LAN (download)
 // interface. Every object carries comment=usmp-qos:v1:<key>, which is how we find ours, and

@@ -10,7 +10,7 @@ import { attributesOf, encodeSentence, SentenceDecoder, tagOf } from './words.js
 
 export type RouterItem = Record<string, string>;
 
-export interface RunOptions {
+export interface CommandOptions {
   timeoutMs?: number;
 }
 
@@ -45,11 +45,11 @@ export class RouterSession {
   }
 
   /** Runs one command; resolves with its !re items (none for !empty) when !done arrives. */
-  run(command: string, attributes: Record<string, string> = {}, queries: readonly string[] = [], options: RunOptions = {}): Promise<RouterItem[]> {
+  run(command: string, attributes: Record<string, string> = {}, queries: readonly string[] = [], options: CommandOptions = {}): Promise<RouterItem[]> {
     return this.runWithReturn(command, attributes, queries, options).then((r) => r.items);
   }
 
-  runWithReturn(command: string, attributes: Record<string, string> = {}, queries: readonly string[] = [], options: RunOptions = {}): Promise<{ items: RouterItem[]; ret?: string }> {
+  runWithReturn(command: string, attributes: Record<string, string> = {}, queries: readonly string[] = [], options: CommandOptions = {}): Promise<{ items: RouterItem[]; ret?: string }> {
     if (this.#closedBy) return Promise.reject(this.#closedBy);
     const tag = String(this.#nextTag++);
     const words = [command, ...Object.entries(attributes).map(([k, v]) => `=${k}=${v}`), ...queries, `.tag=${tag}`];

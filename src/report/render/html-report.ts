@@ -6,7 +6,7 @@ import { escapeHtml as e, htmlPage } from './html-page.js';
 import { formatNumber, labels, type LabelKey, type Lang } from './i18n.js';
 
 // The report a person reads, prints and signs off: identity, verdict, one line per criterion
-// with its limit and margin [reference qualification.md §9], what to do, the charts, and the
+// with its limit and margin (as cable certifiers print a test), what to do, the charts, and the
 // traceability (raw-data hash, signature). Key figures carry data-* attributes with the exact
 // values of report.json, so tests compare the page with the file.
 

@@ -2,7 +2,7 @@ import type { ReportDocument } from '../report-document.js';
 
 // Results in perfSONAR pScheduler's result format, so that an existing measurement archive
 // (Logstash + OpenSearch, the perfSONAR 5 central archive) can ingest them without custom code
-// [reference qualification.md §4; pscheduler-tool-iperf3/iperf3_parser.py,
+// [perfSONAR pscheduler-tool-iperf3/iperf3_parser.py,
 // pscheduler-test-latency validate.py RESPONSE_SCHEMA]. One run per test: throughput up,
 // throughput down, latency (idle); the participants are the appliance and the responder.
 

@@ -1,5 +1,5 @@
 // The RouterOS SIMULATOR's in-memory router: the menus usmp-edge uses, with the behaviour we
-// rely on [help.mikrotik.com "API", "Queues", "Scheduler"; reference routeros-and-style.md A]:
+// rely on [help.mikrotik.com "API", "Queues", "Scheduler"]:
 // ids like *1A, =ret= on add, place-before, "already have such name", queries by equality,
 // .proplist, defaults read back (priority=8, limit-at=0), rates read back with units (19M),
 // booleans as true/false, a scheduler that runs a script after its interval, /ping.
