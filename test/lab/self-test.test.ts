@@ -60,7 +60,6 @@ t.test('delay and jitter: delays drawn as configured; mean RTT within ±0.5 ms o
   // none is far out of it.
   const late = ping.samplesMs.filter((rtt) => rtt > 60 + 2).length;
   t.ok(late <= ping.received / 200, `${late} of ${ping.received} replies over 60 ms (+2 ms scheduling); at most 0.5 % allowed`);
-  t.ok(ping.rttMs.max <= 60 + 10, `max ${ping.rttMs.max} ms ≤ 70 ms`);
   // Independent directions, each uniform ±5 ms: RTT σ = √(2 × 10²/12) = 4.08 ms (σ of that
   // estimate ≈ 0.07 ms over 2000 replies); the same draw both ways would give 5.77 ms.
   const sd = Math.sqrt(ping.samplesMs.reduce((sum, x) => sum + (x - ping.rttMs.mean) ** 2, 0) / (ping.samplesMs.length - 1));
@@ -69,6 +68,10 @@ t.test('delay and jitter: delays drawn as configured; mean RTT within ±0.5 ms o
   const down = await lab.emulatorStats('down');
   t.equal(stats?.dropped_overflow, 0);
   t.ok((stats?.received ?? 0) >= 2000, 'the emulator saw every request');
+  // The worst reply: the band's edge, plus the worst lateness the emulator reports it had (a
+  // busy machine once held one reply 22 ms), plus 10 ms for ping's own scheduling.
+  const worstLateMs = ((stats?.lateness_max_us ?? 0) + (down?.lateness_max_us ?? 0)) / 1000;
+  t.ok(ping.rttMs.max <= 60 + worstLateMs + 10, `max ${ping.rttMs.max} ms ≤ 60 ms + ${worstLateMs.toFixed(3)} ms the emulator reports late at worst + 10 ms`);
   for (const [direction, s] of [['up', stats], ['down', down]] as const) {
     // Mean of ~2000 uniform draws of ±5 ms: σ ≈ 65 µs.
     t.ok(Math.abs((s?.scheduled_mean_us ?? 0) - 25_000) <= 250, `${direction}: delays drawn average ${s?.scheduled_mean_us} µs for 25 000 configured`);
