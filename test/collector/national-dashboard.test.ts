@@ -17,7 +17,7 @@ import { enrolmentOf, fixtureReport, REGIONS, siteFixture, siteReport } from '..
 const SITES = 200;
 const RUNS = 30;
 const unavailable = browserUnavailableReason();
-// screenshots for the README when asked (npm run screenshots), else in the test directory
+// screenshots for the docs when asked (npm run screenshots), else in the test directory
 const SHOTS = process.env['USMP_EDGE_SCREENSHOTS'];
 
 t.test('200 sites × 30 reports through the real collector', unavailable ? { skip: unavailable } : {}, async (t) => {
