@@ -8,7 +8,7 @@ import { Appliance, waitUntil } from '../bridge/fixtures.js';
 // needs a few lost probes; docs/architecture.md, "Alerts"), and its removal clears it within
 // 2 minutes; a link flapping every 5 s for 2 minutes gives one alert and one clear; and links
 // that are healthy but imperfect — 0.3 % loss upstream, 25 ± 5 ms of jitter each way — raise
-// nothing for QUIET_MINUTES (5 in CI; 30 for the record, see docs/development.md). Each scenario has its
+// nothing for QUIET_MINUTES (5 in CI; 30 for the record, see docs/supervision.md). Each scenario has its
 // own lab and its own `usmp-edge run` (default 5 s windows, 12 probes/s); they run side by side
 // to keep CI short. ONLY=<part of a name> (or ONLY=flap, ONLY=quiet) runs one scenario.
 
