@@ -88,3 +88,20 @@ t.test('replies for unknown tags and unknown reply words', async (t) => {
   t.same(await session.run('/a'), [], 'a reply for a tag nobody waits for is ignored (node-routeros throws UNREGISTEREDTAG)');
   await t.rejects(session.run('/b'), { code: 'USMP_E_ROUTER_PROTOCOL' }, 'an unknown reply word is a protocol error (node-routeros throws UNKNOWNREPLY)');
 });
+
+t.test('the decoder bounds what it holds: an announced giant word or an endless sentence is an error at once', async (t) => {
+  const limits = { maxWordBytes: 1024, maxSentenceBytes: 4096 };
+  // a word announcing 16 MiB (0xf0 + 4 octets, the longest form): refused from its header
+  const giant = new SentenceDecoder(limits).push(Buffer.concat([Buffer.from([0xf0]), Buffer.from([0x01, 0x00, 0x00, 0x00])]));
+  t.match(giant, [{ error: /a word of 16777216 octets announced, over the 1024-octet bound/ }]);
+  // words under the word bound that never end their sentence: refused at the sentence bound
+  const decoder = new SentenceDecoder(limits);
+  const word = encodeSentence(['=x=' + 'a'.repeat(1000)]).subarray(0, -1); // the word without the sentence's end
+  const events = [];
+  for (let i = 0; i < 10; i++) events.push(...decoder.push(word));
+  t.match(events, [{ error: /a sentence over the 4096-octet bound/ }], 'one error, after about four words');
+  t.same(decoder.push(encodeSentence(['!done'])), [], 'a broken decoder stays broken');
+  // the defaults take what a router sends
+  const big = new SentenceDecoder().push(encodeSentence(['!re', `=source=${'x'.repeat(200_000)}`]));
+  t.equal((big[0] as { sentence: string[] }).sentence[1]!.length, 200_008, 'a 200 kB script source passes the defaults');
+});

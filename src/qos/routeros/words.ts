@@ -27,11 +27,29 @@ export function encodeSentence(words: readonly string[]): Buffer {
 
 export type DecodeEvent = { sentence: string[] } | { error: string };
 
-/** Incremental decoder: feed it chunks as they arrive (frames may be split anywhere). */
+/** What one reply may hold: a router never sends words or sentences near these sizes. */
+export interface DecoderLimits {
+  maxWordBytes: number;
+  maxSentenceBytes: number;
+}
+
+const DEFAULT_LIMITS: DecoderLimits = { maxWordBytes: 1024 * 1024, maxSentenceBytes: 4 * 1024 * 1024 };
+
+/**
+ * Incremental decoder: feed it chunks as they arrive (frames may be split anywhere). A word or a
+ * sentence over its bound is an error at once, so a peer that is not a router (or a broken one)
+ * cannot make it buffer without bound until the command's timeout.
+ */
 export class SentenceDecoder {
   #buffer: Buffer = Buffer.alloc(0);
   #words: string[] = [];
+  #sentenceBytes = 0;
   #broken = false;
+  readonly #limits: DecoderLimits;
+
+  constructor(limits: DecoderLimits = DEFAULT_LIMITS) {
+    this.#limits = limits;
+  }
 
   push(chunk: Buffer): DecodeEvent[] {
     if (this.#broken) return [];
@@ -40,9 +58,14 @@ export class SentenceDecoder {
     for (;;) {
       const header = readLength(this.#buffer);
       if (header === undefined) break;
-      if ('error' in header) {
+      const refusal = 'error' in header ? header.error
+        : header.length > this.#limits.maxWordBytes ? `a word of ${header.length} octets announced, over the ${this.#limits.maxWordBytes}-octet bound`
+          : this.#sentenceBytes + header.length > this.#limits.maxSentenceBytes ? `a sentence over the ${this.#limits.maxSentenceBytes}-octet bound`
+            : undefined;
+      if (refusal !== undefined || 'error' in header) {
         this.#broken = true;
-        events.push({ error: header.error });
+        this.#buffer = Buffer.alloc(0);
+        events.push({ error: refusal! });
         break;
       }
       if (this.#buffer.length < header.headerBytes + header.length) break;
@@ -51,7 +74,11 @@ export class SentenceDecoder {
       if (header.length === 0) {
         if (this.#words.length > 0) events.push({ sentence: this.#words }); // empty sentences are ignored
         this.#words = [];
-      } else this.#words.push(word);
+        this.#sentenceBytes = 0;
+      } else {
+        this.#words.push(word);
+        this.#sentenceBytes += header.length;
+      }
     }
     return events;
   }
