@@ -150,7 +150,11 @@ do_install() {
     # The wrapper runs `report` as the service user, so the key is the service's.
     [ "$image" = yes ] || "$BIN" --config "$ETC/config.json" report keygen --if-missing >&2
   fi
-  if [ "$role" = collector ]; then install -d -o root -g "$USER_NAME" -m 0750 "$ETC/collector"; fi
+  if [ "$role" = collector ]; then
+    install -d -o root -g "$USER_NAME" -m 0750 "$ETC/collector"
+    # the collector's database, written by the service and by `collector user|token` (as the service user)
+    install -d -o "$USER_NAME" -g "$USER_NAME" -m 0700 "$STATE-collector"
+  fi
 
   # Keep the current and the previous release, for a roll-back by hand.
   for old in "$OPT"/releases/*; do

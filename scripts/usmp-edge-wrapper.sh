@@ -1,21 +1,34 @@
 #!/bin/sh
 # /usr/local/bin/usmp-edge, installed by scripts/install.sh. Run by root, the commands that
-# write the service's state (device, report, qualify, qos, run) run as the service user, so
-# what they write stays the service's; qos and qualify get CAP_NET_ADMIN alone (tc, nftables,
-# DSCP checks). Other commands (config check, check, probe, rtp) run as the caller.
+# write the service's state (device, report, qualify, qos, run, collector) run as the service
+# user, so what they write stays the service's; qos and qualify get CAP_NET_ADMIN alone (tc,
+# nftables, DSCP checks). Other commands (config check, check, probe, rtp) run as the caller.
+# USMP_EDGE_WRAPPER_PRINT=1 prints the decision instead (test/unit/wrapper.test.ts).
 set -eu
 cli=/opt/usmp-edge/current/dist/cli.js
-[ "$(id -u)" = 0 ] || exec /usr/bin/node "$cli" "$@"
-command=""
-for arg in "$@"; do
-  case "$arg" in
-    -c|--config) command=next-is-value ;;
-    -*) ;;
-    *) if [ "$command" = next-is-value ]; then command=""; else command=$arg; break; fi ;;
+decide() {
+  [ "$(id -u)" = 0 ] || { echo caller; return; }
+  # the command is the first word that is neither an option nor an option's value
+  command=""
+  expect_value=no
+  for arg in "$@"; do
+    if [ "$expect_value" = yes ]; then expect_value=no; continue; fi
+    case "$arg" in
+      -c|--config|--log-level) expect_value=yes ;;
+      -*) ;;
+      *) command=$arg; break ;;
+    esac
+  done
+  case "$command" in
+    qos|qualify) echo service-user+net_admin ;;
+    device|report|run|collector) echo service-user ;;
+    *) echo caller ;;
   esac
-done
-case "$command" in
-  qos|qualify) exec setpriv --reuid=usmp-edge --regid=usmp-edge --init-groups --inh-caps -all,+net_admin --ambient-caps -all,+net_admin --bounding-set -all,+net_admin /usr/bin/node "$cli" "$@" ;;
-  device|report|run) exec setpriv --reuid=usmp-edge --regid=usmp-edge --init-groups --bounding-set -all /usr/bin/node "$cli" "$@" ;;
+}
+decision=$(decide "$@")
+if [ "${USMP_EDGE_WRAPPER_PRINT:-}" = 1 ]; then echo "$decision"; exit 0; fi
+case "$decision" in
+  service-user+net_admin) exec setpriv --reuid=usmp-edge --regid=usmp-edge --init-groups --inh-caps -all,+net_admin --ambient-caps -all,+net_admin --bounding-set -all,+net_admin /usr/bin/node "$cli" "$@" ;;
+  service-user) exec setpriv --reuid=usmp-edge --regid=usmp-edge --init-groups --bounding-set -all /usr/bin/node "$cli" "$@" ;;
   *) exec /usr/bin/node "$cli" "$@" ;;
 esac
