@@ -18,6 +18,17 @@ export class TopicMap {
     return topic.startsWith(this.remote) ? this.local + topic.slice(this.remote.length) : undefined;
   }
 
+  /**
+   * The local topic of a hospital → device command: `<remote>/<device>/<level>[/…]` only, one
+   * non-empty device level; anything else the hospital broker sends is not a command.
+   */
+  commandToLocal(topic: string, commandLevel: string): string | undefined {
+    if (!topic.startsWith(this.remote)) return undefined;
+    const [device, level] = topic.slice(this.remote.length).split('/');
+    if (!device || level !== commandLevel || /[+#\u0000]/.test(topic)) return undefined;
+    return this.local + topic.slice(this.remote.length);
+  }
+
   /** The remote filter of every device's command topics. */
   remoteCommandFilter(commandLevel: string): string {
     return `${this.remote}+/${commandLevel}/#`;

@@ -208,8 +208,12 @@ export class UpstreamBridge {
   }
 
   async #command(packet: IPublishPacket): Promise<void> {
-    const local = this.#o.topics.toLocal(packet.topic);
-    if (!local || !this.#o.onCommand) return;
+    if (!this.#o.onCommand) return;
+    const local = this.#o.topics.commandToLocal(packet.topic, this.#o.commandLevel ?? 'cmd');
+    if (!local) {
+      this.#o.log.warn({ event: 'bridge.command_dropped', topic: packet.topic.slice(0, 200) }, `the hospital broker sent ${JSON.stringify(packet.topic.slice(0, 200))}, which is not a device's command topic: dropped`);
+      return;
+    }
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     await this.#o.onCommand(local, payload);
   }

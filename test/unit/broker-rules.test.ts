@@ -80,6 +80,15 @@ t.test('topic map: local ↔ remote prefixes', async (t) => {
   t.equal(map.remoteCommandFilter('cmd'), 'usmp/site-1/devices/+/cmd/#');
 });
 
+t.test('topic map: hospital → device, command topics only', async (t) => {
+  const map = new TopicMap('devices', 'usmp/site-1/devices/');
+  t.equal(map.commandToLocal('usmp/site-1/devices/ecg-1/cmd', 'cmd'), 'devices/ecg-1/cmd');
+  t.equal(map.commandToLocal('usmp/site-1/devices/ecg-1/cmd/start', 'cmd'), 'devices/ecg-1/cmd/start');
+  for (const topic of ['usmp/site-1/devices/ecg-1/hr', 'usmp/site-1/devices/ecg-1', 'usmp/site-1/devices//cmd/x', 'usmp/site-1/devices/ecg-1/config/cmd', 'usmp/site-2/devices/ecg-1/cmd', 'usmp/site-1/devices/+/cmd/x']) {
+    t.equal(map.commandToLocal(topic, 'cmd'), undefined, `${topic}: not a command`);
+  }
+});
+
 t.test('password hashes: scrypt, salted, constant-time check, malformed hashes refused', async (t) => {
   const cheap = { log2N: 10, r: 8, p: 1 };
   const a = await hashPassword('correct horse', cheap);
