@@ -45,7 +45,7 @@ static uint8_t *pool;
 static uint32_t *free_slots;
 static size_t heap_len, free_len, limit;
 static volatile sig_atomic_t want_stats, want_exit;
-static uint64_t received, sent, dropped_overflow, write_errors, max_held;
+static uint64_t received, sent, dropped_overflow, write_errors, max_held, late_over_1ms;
 static double lateness_sum_ns, lateness_max_ns, scheduled_sum_ns;
 static uint64_t rng_state;
 
@@ -101,11 +101,12 @@ static held_t heap_pop(void) {
 
 static void print_stats(void) {
   printf("{\"received\":%llu,\"sent\":%llu,\"dropped_overflow\":%llu,\"write_errors\":%llu,"
-         "\"held\":%zu,\"max_held\":%llu,\"scheduled_mean_us\":%.3f,\"lateness_mean_us\":%.3f,\"lateness_max_us\":%.3f}\n",
+         "\"held\":%zu,\"max_held\":%llu,\"scheduled_mean_us\":%.3f,\"lateness_mean_us\":%.3f,\"lateness_max_us\":%.3f,"
+         "\"late_over_1ms\":%llu}\n",
          (unsigned long long)received, (unsigned long long)sent, (unsigned long long)dropped_overflow,
          (unsigned long long)write_errors, heap_len, (unsigned long long)max_held,
          received > dropped_overflow ? scheduled_sum_ns / (double)(received - dropped_overflow) / 1000.0 : 0.0,
-         sent ? lateness_sum_ns / (double)sent / 1000.0 : 0.0, lateness_max_ns / 1000.0);
+         sent ? lateness_sum_ns / (double)sent / 1000.0 : 0.0, lateness_max_ns / 1000.0, (unsigned long long)late_over_1ms);
   fflush(stdout);
 }
 
@@ -220,6 +221,7 @@ int main(int argc, char **argv) {
       double late = (double)(now_ns() - item.release_ns);
       lateness_sum_ns += late;
       if (late > lateness_max_ns) lateness_max_ns = late;
+      if (late > 1e6) late_over_1ms++;
       free_slots[free_len++] = (uint32_t)((item.data - pool) / MAX_PACKET);
     }
   }

@@ -21,6 +21,8 @@ export interface EmulatorStats {
   scheduled_mean_us: number;
   lateness_mean_us: number;
   lateness_max_us: number;
+  /** Packets released more than 1 ms after their time (the emulator's thread was not running). */
+  late_over_1ms: number;
 }
 
 /** Compiles the emulator when its binary is missing or older than its source. */

@@ -55,11 +55,6 @@ t.test('delay and jitter: delays drawn as configured; mean RTT within ±0.5 ms o
   t.equal(ping.samplesMs.length, ping.received, 'one RTT per reply');
   // The emulator never releases a packet early: no RTT under 25 − 5 + 25 − 5 ms.
   t.ok(ping.rttMs.min >= 40 - 0.01, `min ${ping.rttMs.min} ms ≥ 40 ms`);
-  // Late is possible: on two shared cores the emulator's thread is sometimes scheduled a few
-  // ms late (CI saw one reply of 2000 at 64.06 ms). Nearly all replies stay in the band, and
-  // none is far out of it.
-  const late = ping.samplesMs.filter((rtt) => rtt > 60 + 2).length;
-  t.ok(late <= ping.received / 200, `${late} of ${ping.received} replies over 60 ms (+2 ms scheduling); at most 0.5 % allowed`);
   // Independent directions, each uniform ±5 ms: RTT σ = √(2 × 10²/12) = 4.08 ms (σ of that
   // estimate ≈ 0.07 ms over 2000 replies); the same draw both ways would give 5.77 ms.
   const sd = Math.sqrt(ping.samplesMs.reduce((sum, x) => sum + (x - ping.rttMs.mean) ** 2, 0) / (ping.samplesMs.length - 1));
@@ -68,10 +63,19 @@ t.test('delay and jitter: delays drawn as configured; mean RTT within ±0.5 ms o
   const down = await lab.emulatorStats('down');
   t.equal(stats?.dropped_overflow, 0);
   t.ok((stats?.received ?? 0) >= 2000, 'the emulator saw every request');
-  // The worst reply: the band's edge, plus the worst lateness the emulator reports it had (a
-  // busy machine once held one reply 22 ms), plus 10 ms for ping's own scheduling.
+  // Late is possible: with one of the two cores busy, the emulator's thread is sometimes not
+  // running when a packet is due (13 replies of 2000 over the band and one at 74 ms, once). It
+  // counts those itself: replies over the band are judged against its own count of packets it
+  // released more than 1 ms late, and the worst reply against the worst lateness it reports.
+  const lateReleases = (stats?.late_over_1ms ?? 0) + (down?.late_over_1ms ?? 0);
+  const late = ping.samplesMs.filter((rtt) => rtt > 60 + 2).length;
+  t.ok(late <= lateReleases + ping.received / 200, `${late} of ${ping.received} replies over 60 ms (+2 ms); the emulator released ${lateReleases} packets over 1 ms late; 0.5 % more allowed`);
   const worstLateMs = ((stats?.lateness_max_us ?? 0) + (down?.lateness_max_us ?? 0)) / 1000;
   t.ok(ping.rttMs.max <= 60 + worstLateMs + 10, `max ${ping.rttMs.max} ms ≤ 60 ms + ${worstLateMs.toFixed(3)} ms the emulator reports late at worst + 10 ms`);
+  for (const [direction, s] of [['up', stats], ['down', down]] as const) {
+    // on average it is punctual: a systematically late emulator would fail here
+    t.ok((s?.lateness_mean_us ?? Infinity) <= 500, `${direction}: released ${s?.lateness_mean_us} µs late on average (≤ 500 µs)`);
+  }
   for (const [direction, s] of [['up', stats], ['down', down]] as const) {
     // Mean of ~2000 uniform draws of ±5 ms: σ ≈ 65 µs.
     t.ok(Math.abs((s?.scheduled_mean_us ?? 0) - 25_000) <= 250, `${direction}: delays drawn average ${s?.scheduled_mean_us} µs for 25 000 configured`);
