@@ -83,18 +83,24 @@ export function summariseLatency(session: StampSessionResult, fromSeq = 0): Late
 }
 
 /**
- * A stateful reflector numbers what it received: for the last reply, sender seq − reflector seq
- * is how many requests were lost on the way there. Only meaningful when the numbers differ
- * somewhere (a stateless reflector copies ours) or when nothing was lost at all.
+ * Forward/backward split of the loss, from a stateful reflector's own sequence numbers: between
+ * two answered requests, the gap in the reflector's count is how many requests were lost on the
+ * way there, the rest of the gap in ours came back lost (RFC 8762 §4.3: a
+ * stateful reflector numbers what it received). Requests before the first answered one and
+ * after the last one of the window may have been lost either way: unattributed. Works on a
+ * window that starts past sequence 0 (the warm-up left out). Only meaningful when the numbers
+ * differ somewhere (a stateless reflector copies ours) or when nothing was lost at all.
  */
 function lossSplit(session: StampSessionResult): LatencySummary['loss_split'] {
-  const received = session.records.filter((r) => r.reflectorSeq !== undefined);
-  const lost = session.sent - received.length;
+  const answered = session.records.filter((r) => r.reflectorSeq !== undefined).sort((a, b) => a.seq - b.seq);
+  const lost = session.sent - answered.length;
   if (lost === 0) return { forward: 0, backward: 0, unattributed: 0 };
-  const last = received.reduce<(typeof received)[number] | undefined>((a, r) => (!a || r.seq > a.seq ? r : a), undefined);
-  if (!last || !received.some((r) => r.reflectorSeq !== r.seq)) return undefined;
-  // Requests after the last answered one may have been lost either way.
-  const unattributed = session.sent - 1 - last.seq;
-  const forward = last.seq - last.reflectorSeq!;
-  return { forward, backward: lost - forward - unattributed, unattributed };
+  const first = answered[0];
+  const last = answered.at(-1);
+  if (!first || !last || !answered.some((r) => r.reflectorSeq !== r.seq)) return undefined;
+  const forward = last.seq - last.reflectorSeq! - (first.seq - first.reflectorSeq!);
+  const lostBetween = last.seq - first.seq + 1 - answered.length;
+  // a reflector whose count went backwards (restarted, or its session evicted): no split
+  if (forward < 0 || forward > lostBetween) return undefined;
+  return { forward, backward: lostBetween - forward, unattributed: lost - lostBetween };
 }
