@@ -1,6 +1,6 @@
 import t from 'tap';
+import { freeTcpPorts } from '../../src/exec/ports.js';
 import { chmodSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { collectorClient } from '../../src/report/upload/collector-client.js';
 import { browserUnavailableReason, launchBrowser, watchedPage } from '../fixtures/browser.js';
@@ -17,14 +17,6 @@ import { TestCa } from '../fixtures/test-pki.js';
 
 const unavailable = browserUnavailableReason();
 
-/** The collector's people door must be known to the provider before it starts (its redirect URI). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 t.test('OpenID Connect sign-in maps a group to a region', unavailable ? { skip: unavailable } : {}, async (t) => {
   const dir = t.testdir();
@@ -32,7 +24,8 @@ t.test('OpenID Connect sign-in maps a group to a region', unavailable ? { skip: 
   t.teardown(() => ca.cleanup());
   const certificate = ca.issue('127.0.0.1', 'IP:127.0.0.1');
   chmodSync(certificate.keyFile, 0o600);
-  const peoplePort = await freePort();
+  // the provider must know the collector's redirect URI before either starts
+  const peoplePort = (await freeTcpPorts(1))[0]!;
   const redirectUri = `https://127.0.0.1:${peoplePort}/auth/oidc/callback`;
   const provider = await TestOpenIdProvider.start({
     cert: certificate.cert, key: certificate.key, clientId: 'usmp-collector', clientSecret: 'a client secret of the test provider', redirectUri,

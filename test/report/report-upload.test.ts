@@ -1,7 +1,7 @@
 import t from 'tap';
+import { freeTcpPorts } from '../../src/exec/ports.js';
 import { chmodSync } from 'node:fs';
 import { get } from 'node:https';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { readdirSync, readFileSync, utimesSync } from 'node:fs';
 import { pino } from 'pino';
@@ -19,13 +19,6 @@ import { TestCa } from '../fixtures/test-pki.js';
 
 const log = pino({ level: 'silent' });
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** GET over HTTPS trusting `ca` (fetch cannot be given a CA on Node 20), with a bearer token. */
 function getText(url: string, ca: string, token: string): Promise<string> {
@@ -43,7 +36,7 @@ t.test('reports queue while the collector is away and all arrive once, after res
   const dir = t.testdir();
   const base = fixtureReport();
   const sites = [siteFixture(1), siteFixture(2), siteFixture(3)];
-  const port = await freePort();
+  const port = (await freeTcpPorts(1))[0]!;
   // HTTPS, as in the field: the collector's certificate from a CA the appliances are given
   const ca = new TestCa('usmp test national CA');
   t.teardown(() => ca.cleanup());
