@@ -61,6 +61,8 @@ export const ERROR_CODES = {
   USMP_E_NOT_FOUND: 'Nothing is served at this address; start from the dashboard.',
   USMP_E_REPORT_EXPIRED: 'The collector did not take the report within report.expiry_days; it was set aside in the outbox\'s expired/ folder. Check report.collector_url and the link, then upload it by hand (usmp-edge report upload FILE).',
   USMP_E_REPORT_STORE: 'The collector\'s database could not be opened or written; check collector.database (path, disk space, rights).',
+  USMP_E_SECRET_FILE_UNSAFE: 'A secret file must be readable by its owner and group only, and owned by the service user or root: chmod 600 (or 640) and chown it as the message says.',
+  USMP_E_RESPONDER_CREDENTIALS: 'Make the appliance\'s credentials on the responder (usmp-edge responder enroll NAME --out FILE), copy the file to the appliance with mode 600 and name it in qualify.responder_credentials_file.',
   USMP_E_LAB: 'A command of the network lab failed (tests and benchmarks only); its command line and output are above. Run as root with iproute2 and nftables.',
   USMP_E_ABORTED: 'The run was interrupted; nothing was left running.',
   USMP_E_INTERNAL: 'This is a bug in usmp-edge; report it with the log lines above.',

@@ -12,6 +12,7 @@ import { registerQualifyCommand } from './commands/qualify.js';
 import { registerReportCommands } from './commands/report.js';
 import { registerCollectorCommands } from './commands/collector.js';
 import { registerResponderCommand } from './commands/responder.js';
+import { registerResponderKeysCommands } from './commands/responder-keys.js';
 import { registerRtpCommands } from './commands/rtp.js';
 import { registerRunCommand } from './commands/run.js';
 import { createContext, type CliContext, type GlobalOptions } from './context.js';
@@ -43,6 +44,7 @@ export async function runCli(argv: string[], out: Output = consoleOutput): Promi
 
   registerConfigCommands(program, getContext, setExit);
   registerResponderCommand(program, getContext, setExit);
+  registerResponderKeysCommands(program, getContext, setExit);
   registerProbeCommands(program, getContext, setExit);
   registerQualifyCommand(program, getContext, setExit);
   registerQosCommands(program, getContext, setExit);

@@ -96,6 +96,19 @@ export const customFormats: convict.Format[] = [
     },
   },
   {
+    name: 'prefix-list',
+    validate(value: unknown) {
+      const ok = (v: unknown): boolean => {
+        if (typeof v !== 'string') return false;
+        const [address = '', bits, extra] = v.split('/');
+        const family = isIP(address);
+        if (family === 0 || extra !== undefined) return false;
+        return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+      };
+      if (!Array.isArray(value) || !value.every(ok)) throw new Error('must be a list of addresses or prefixes, e.g. ["198.18.0.0/15", "2001:db8::/32"]');
+    },
+  },
+  {
     name: 'host-port',
     validate(value: unknown) {
       if (value === '') return;

@@ -67,6 +67,11 @@ export const schemaDefinition = {
     stamp_max_sessions: { doc: 'Most STAMP sessions tracked at once (stateful mode)', format: 'nat', default: 1024 },
     stamp_max_pps_per_peer: { doc: 'Most STAMP packets per second reflected to one peer address', format: 'nat', default: 1000 },
     stamp_mode: { doc: 'Reflector mode [RFC 8762 §4.3]', format: ['stateless', 'stateful'], default: 'stateful' },
+    stamp_max_pps_per_network: { doc: 'Most STAMP packets per second reflected to one source network (a /24 or a /64), all its addresses together', format: 'nat', default: 4000 },
+    auth: { doc: 'required: only enrolled appliances are answered (STAMP authenticated mode, iperf3 credentials); both: STAMP also answers unauthenticated senders (other STAMP/TWAMP-Light peers), iperf3 still asks credentials; open: nobody is authenticated', format: ['required', 'both', 'open'], default: 'required' },
+    keys_file: { doc: 'The enrolled appliances\' STAMP keys and iperf3 password hashes (written by usmp-edge responder-keys enroll)', format: String, default: '/var/lib/usmp-edge/responder/appliances.json' },
+    iperf_rsa_key_file: { doc: 'RSA private key the iperf3 servers decrypt credentials with (made at the first enrolment)', format: String, default: '/var/lib/usmp-edge/responder/iperf3-rsa.pem' },
+    allow_from: { doc: 'Source prefixes the responder answers (e.g. ["198.18.0.0/15"]); empty: any', format: 'prefix-list', default: [] as string[] },
   },
   qualify: {
     target: { doc: 'Default responder to qualify against (host name or address)', format: 'host', default: '' },
@@ -75,6 +80,7 @@ export const schemaDefinition = {
     plan: { doc: 'Default test plan', format: ['quick', 'full'], default: 'quick' },
     out_dir: { doc: 'Where reports are written', format: String, default: './reports' },
     lang: { doc: 'Report language', format: ['fr', 'en'], default: 'fr' },
+    responder_credentials_file: { doc: 'This appliance\'s credentials at the responder (made there by usmp-edge responder-keys enroll): used by qualify, probe, monitoring and qos verify; empty: unauthenticated', format: 'secret-file', default: '' },
   },
   load: {
     congestion_control: { doc: 'TCP congestion control of every load the appliance generates (latency under load, qos verify\'s best effort, scheduled throughput tests), at both ends: cubic is what the unit\'s computers run; bbr shows what BBR senders would see', format: 'congestion-control', default: 'cubic' },

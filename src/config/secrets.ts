@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
+import { UsmpError } from '../errors.js';
 import { SECRET_FILE_FORMAT } from './formats.js';
+import { checkSecretFileAccess } from './secret-file-access.js';
 import { listLeaves } from './schema.js';
 import type { ConfigProblem } from './problems.js';
 
@@ -48,10 +50,14 @@ export function secretNameFor(keyPath: string): string {
   return keyPath.replace(/_file$/, '');
 }
 
-/** Reads every non-empty secret-file key; each unreadable or empty file is one problem. */
+/**
+ * Reads every non-empty secret-file key; each unreadable, empty or unsafe file (open to other
+ * users, or owned by another user: secret-file-access.ts) is one problem.
+ */
 export function readSecrets(
   getValue: (path: string) => unknown,
   readText: ReadText = readUtf8,
+  checkAccess: (file: string) => void = checkSecretFileAccess,
 ): { store: SecretStore; problems: ConfigProblem[] } {
   const store = new SecretStore();
   const problems: ConfigProblem[] = [];
@@ -61,8 +67,13 @@ export function readSecrets(
     if (typeof file !== 'string' || file === '') continue;
     let text: string;
     try {
+      checkAccess(file);
       text = readText(file);
     } catch (err) {
+      if (err instanceof UsmpError) {
+        problems.push({ path, message: err.message });
+        continue;
+      }
       const code = (err as NodeJS.ErrnoException).code ?? 'error';
       problems.push({ path, message: `cannot read secret file ${file} (${code})` });
       continue;

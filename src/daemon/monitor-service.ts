@@ -14,6 +14,7 @@ import { dscpValue } from '../measure/dscp-names.js';
 import { findProfile, loadProfiles } from '../qualify/profiles.js';
 import type { PartStatus } from './capture-service.js';
 import { loadModelFrom } from '../measure/iperf3/load-model.js';
+import { configuredCredentials } from '../responder/appliance-credentials.js';
 
 // The monitoring part of the daemon, wired from monitor.*: probes, throughput schedule, the
 // judging monitor and its alert sinks. The DSCP of replies is read through our nftables
@@ -50,6 +51,7 @@ export class MonitorService {
       return;
     }
     const address = await resolveTarget(this.target);
+    const credentials = configuredCredentials(this.#config.secrets);
     const profiles = loadProfiles([q.profiles_dir]);
     const profile = findProfile(profiles, m.profile || q.profile);
     const dscpClass = profile.limits.dscp?.required ? profile.limits.dscp.classes[0] : undefined;
@@ -72,6 +74,7 @@ export class MonitorService {
     if (t.interval_min > 0) {
       this.#schedule = new ThroughputSchedule({
         target: address,
+        ...(credentials ? { credential: credentials.iperf3 } : {}),
         ports: Array.from({ length: Math.max(1, t.iperf_ports) }, (_, i) => t.iperf_port + i),
         intervalMs: t.interval_min * 60_000,
         durationS: Math.min(10, Math.max(1, t.duration_s)),
@@ -107,6 +110,7 @@ export class MonitorService {
       confirmationPerSecond: m.confirmation_probes_per_s,
       wantsConfirmation: () => this.monitor?.wantsConfirmation ?? false,
       ...(dscp !== undefined ? { dscp } : {}),
+      ...(credentials ? { credential: credentials.stamp } : {}),
       readsReplyDscp: this.#annotation !== undefined,
       onWindow: (w) => {
         this.lastError = undefined;

@@ -1,5 +1,6 @@
 import { runThroughput, type ThroughputOptions, type ThroughputResult } from '../measure/iperf3/client.js';
 import type { LoadModel } from '../measure/iperf3/load-model.js';
+import type { IperfCredential } from '../responder/appliance-credentials.js';
 
 // Scheduled short throughput tests: every `intervalMs` (6 h by default), each
 // direction for `durationS` (≤ 20 s in all), only inside the off-peak hours, never two at once,
@@ -9,6 +10,8 @@ import type { LoadModel } from '../measure/iperf3/load-model.js';
 
 export interface ScheduleOptions {
   target: string;
+  /** This appliance's iperf3 credentials at the responder, when it asks for them. */
+  credential?: IperfCredential;
   ports: readonly number[];
   intervalMs: number;
   durationS: number;
@@ -74,7 +77,7 @@ export class ThroughputSchedule {
     try {
       for (const direction of ['up', 'down'] as const) {
         if (this.#abort.signal.aborted) return;
-        const result = await (o.run ?? runThroughput)({ target: o.target, ports: o.ports, direction, protocol: 'tcp', durationS: o.durationS, omitS: 1, parallel: o.load.streams, congestionControl: o.load.congestionControl, signal: this.#abort.signal });
+        const result = await (o.run ?? runThroughput)({ ...(o.credential ? { credential: o.credential } : {}), target: o.target, ports: o.ports, direction, protocol: 'tcp', durationS: o.durationS, omitS: 1, parallel: o.load.streams, congestionControl: o.load.congestionControl, signal: this.#abort.signal });
         const mbps = result[direction]?.mbps;
         if (mbps !== undefined) o.onResult(direction, mbps, Date.now());
       }

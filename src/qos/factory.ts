@@ -2,6 +2,7 @@ import { UsmpError } from '../errors.js';
 import { systemRunner } from '../exec/process-runner.js';
 import type { LoadedConfig } from '../config/load.js';
 import { runStampSession } from '../measure/stamp/sender.js';
+import { configuredCredentials } from '../responder/appliance-credentials.js';
 import type { BackendName, QosBackend } from './backend.js';
 import { LinuxQosBackend } from './linux/backend.js';
 import { parsePolicy, type QosPolicy } from './policy.js';
@@ -34,6 +35,7 @@ export function checkTarget(config: LoadedConfig): string {
 export async function backendFromConfig(config: LoadedConfig, name: BackendName = config.values.qos.backend as BackendName): Promise<QosBackend> {
   const qos = config.values.qos;
   if (name === 'linux') {
+    const credentials = configuredCredentials(config.secrets);
     return new LinuxQosBackend({
       runner: systemRunner,
       interfaces: { wan: qos.linux.wan_interface, lan: qos.linux.lan_interface },
@@ -41,7 +43,7 @@ export async function backendFromConfig(config: LoadedConfig, name: BackendName 
       checkTarget: configuredCheckTarget(config),
       checkPort: qos.check_port,
       probe: async (target, port) => {
-        const s = await runStampSession({ target, port, count: 20, intervalMs: 20, size: 44, waitMs: 1000 });
+        const s = await runStampSession({ ...(credentials ? { credential: credentials.stamp } : {}), target, port, count: 20, intervalMs: 20, size: 44, waitMs: 1000 });
         return { sent: s.sent, received: s.records.filter((r) => r.receivedNs !== undefined).length };
       },
     });

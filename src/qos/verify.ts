@@ -4,6 +4,8 @@ import { UsmpError } from '../errors.js';
 import { runThroughput, type ThroughputResult } from '../measure/iperf3/client.js';
 import { summariseLatency } from '../measure/stamp/metrics.js';
 import { runStampSession } from '../measure/stamp/sender.js';
+import { configuredCredentials, type ResponderCredentials } from '../responder/appliance-credentials.js';
+import { iperfAuth, stampAuth } from '../qualify/steps.js';
 import type { QosBackend } from './backend.js';
 import { checkTarget } from './factory.js';
 import { diffObjects, isEmptyDiff } from './objects.js';
@@ -72,9 +74,10 @@ export async function runQosVerify(o: QosVerifyOptions): Promise<VerifyResult> {
   const rotate = (k: number): number[] => [...pool.slice(k), ...pool.slice(0, k)];
   const inForce = o.backend ? isEmptyDiff(diffObjects(o.backend.desired(o.policy), await o.backend.current())) : null;
   const progress = o.onProgress ?? (() => undefined);
+  const credentials = { ...credentialsFrom(o.config) };
 
   progress(`idle latency to ${target}:${port} (3 s)`);
-  const idle = summariseLatency(await runStampSession({ target, port, count: 150, intervalMs: PROBE_INTERVAL_MS, size: 44 }));
+  const idle = summariseLatency(await runStampSession({ ...stampAuth(credentials), target, port, count: 150, intervalMs: PROBE_INTERVAL_MS, size: 44 }));
   if (idle.received === 0) throw new UsmpError('USMP_E_RESPONDER_ABSENT', `no STAMP reply from ${target}:${port}`);
 
   progress(`best effort saturating both directions (TCP), then ${cls.name} at ${cls.rateMbps} Mbit/s each way for ${o.durationS} s`);
@@ -83,15 +86,15 @@ export async function runQosVerify(o: QosVerifyOptions): Promise<VerifyResult> {
   // and with the unit's own congestion control, not the appliance's default).
   const load = loadModelFrom(o.config.values);
   const bulk = { protocol: 'tcp' as const, durationS: total, parallel: load.streams, congestionControl: load.congestionControl };
-  const beUp = runThroughput({ target, ports: rotate(0), direction: 'up', ...bulk });
-  const beDown = runThroughput({ target, ports: rotate(1), direction: 'down', ...bulk });
+  const beUp = runThroughput({ ...iperfAuth(credentials), target, ports: rotate(0), direction: 'up', ...bulk });
+  const beDown = runThroughput({ ...iperfAuth(credentials), target, ports: rotate(1), direction: 'down', ...bulk });
   await sleep(WARMUP_S * 1000);
   const udp = (direction: 'up' | 'down', k: number): Promise<ThroughputResult> =>
-    runThroughput({ target, ports: rotate(k), direction, protocol: 'udp', durationS: o.durationS, udpRateMbps: round(cls.rateMbps * PAYLOAD_SHARE), udpLengthBytes: DATAGRAM_PAYLOAD });
+    runThroughput({ ...iperfAuth(credentials), target, ports: rotate(k), direction, protocol: 'udp', durationS: o.durationS, udpRateMbps: round(cls.rateMbps * PAYLOAD_SHARE), udpLengthBytes: DATAGRAM_PAYLOAD });
   const [teleUp, teleDown, loadedSession] = await Promise.all([
     udp('up', 2),
     udp('down', 3),
-    runStampSession({ target, port, count: Math.floor((o.durationS * 1000) / PROBE_INTERVAL_MS), intervalMs: PROBE_INTERVAL_MS, size: 44 }),
+    runStampSession({ ...stampAuth(credentials), target, port, count: Math.floor((o.durationS * 1000) / PROBE_INTERVAL_MS), intervalMs: PROBE_INTERVAL_MS, size: 44 }),
   ]);
   const [bu, bd] = await Promise.all([beUp, beDown]);
   const loaded = summariseLatency(loadedSession);
@@ -160,4 +163,9 @@ function line(metric: string, value: number, limit: number, ok: boolean): Verify
 
 function round(x: number): number {
   return Math.round(x * 1000) / 1000;
+}
+
+function credentialsFrom(config: LoadedConfig): { credentials?: ResponderCredentials } {
+  const credentials = configuredCredentials(config.secrets);
+  return credentials ? { credentials } : {};
 }

@@ -2,7 +2,7 @@ import { dscpName, dscpValue } from '../measure/dscp-names.js';
 import { installAnnotation, senderRuleset } from '../measure/stamp/dscp-annotation.js';
 import { runStampSession } from '../measure/stamp/sender.js';
 import type { ProcessRunner } from '../exec/process-runner.js';
-import type { StepContext } from './steps.js';
+import { stampAuth, type StepContext } from './steps.js';
 
 // Does a marked probe arrive with its mark, in each direction? STAMP probes carry the RFC 8972
 // Class-of-Service TLV: the reflector reports the DSCP that reached it (upstream) and marks its
@@ -36,7 +36,7 @@ export async function checkDscp(ctx: StepContext, classes: readonly string[], ru
     const results: DscpCheck['classes'] = [];
     for (const name of classes) {
       const dscp = dscpValue(name) ?? Number(name);
-      const session = await runStampSession({ target: ctx.target, port: ctx.stampPort, count: 20, intervalMs: 20, size: 64, cos: { dscp }, waitMs: 800, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+      const session = await runStampSession({ ...stampAuth(ctx), target: ctx.target, port: ctx.stampPort, count: 20, intervalMs: 20, size: 64, cos: { dscp }, waitMs: 800, ...(ctx.signal ? { signal: ctx.signal } : {}) });
       const answered = session.records.filter((r) => r.rttNs !== undefined);
       if (answered.length === 0) {
         const none: DirectionOutcome = { status: 'not-verified', reason: 'no reply to the marked probes (a firewall may drop marked packets)' };

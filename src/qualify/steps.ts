@@ -5,6 +5,7 @@ import type { Direction } from '../measure/iperf3/parse.js';
 import { UsmpError } from '../errors.js';
 import type { ProcessRunner } from '../exec/process-runner.js';
 import type { LoadModel } from '../measure/iperf3/load-model.js';
+import type { ResponderCredentials } from '../responder/appliance-credentials.js';
 
 // The building blocks of a plan. Each returns raw material and its summary; the plan decides
 // what they mean.
@@ -20,6 +21,16 @@ export interface StepContext {
   load: LoadModel;
   /** Live figures for the progress display. */
   onFigure?: (text: string) => void;
+  /** This appliance's credentials at the responder (responder.auth required or both). */
+  credentials?: ResponderCredentials;
+}
+
+export function stampAuth(ctx: { credentials?: ResponderCredentials }): { credential?: ResponderCredentials['stamp'] } {
+  return ctx.credentials ? { credential: ctx.credentials.stamp } : {};
+}
+
+export function iperfAuth(ctx: { credentials?: ResponderCredentials }): { credential?: ResponderCredentials['iperf3'] } {
+  return ctx.credentials ? { credential: ctx.credentials.iperf3 } : {};
 }
 
 export const PROBE_INTERVAL_MS = 20; // 50 packets/s, irtt's and Flent's RRUL step order
@@ -27,17 +38,24 @@ export const PROBE_SIZE = 44;
 
 /** A few probes first: a responder that does not answer is an error, not a 100 % loss. */
 export async function preflight(ctx: StepContext): Promise<void> {
-  const session = await runStampSession({ target: ctx.target, port: ctx.stampPort, count: 5, intervalMs: 100, size: PROBE_SIZE, waitMs: 1_500, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+  const session = await runStampSession({ ...stampAuth(ctx), target: ctx.target, port: ctx.stampPort, count: 5, intervalMs: 100, size: PROBE_SIZE, waitMs: 1_500, ...(ctx.signal ? { signal: ctx.signal } : {}) });
   if (session.records.every((r) => r.rttNs === undefined)) {
+    if (session.badHmac > 0) {
+      throw new UsmpError('USMP_E_RESPONDER_CREDENTIALS', `the STAMP replies from ${ctx.target}:${ctx.stampPort} are not signed with this appliance's key`, {
+        hint: 'the credentials file comes from another responder, or the appliance was enrolled again there: use the file its last enrolment wrote',
+      });
+    }
     throw new UsmpError('USMP_E_RESPONDER_ABSENT', `no STAMP reply from ${ctx.target}:${ctx.stampPort} within 2 s`, {
-      hint: 'start `usmp-edge responder` at the hospital and allow UDP to its STAMP port; check the target address',
+      hint: ctx.credentials
+        ? 'start `usmp-edge responder` at the hospital and allow UDP to its STAMP port; if it runs, it does not know this appliance\'s key (usmp-edge responder-keys list there; reload it after an enrolment)'
+        : 'start `usmp-edge responder` at the hospital and allow UDP to its STAMP port; a responder with responder.auth required answers only enrolled appliances (qualify.responder_credentials_file)',
     });
   }
 }
 
 export async function latency(ctx: StepContext, seconds: number): Promise<{ session: StampSessionResult; summary: LatencySummary }> {
   let replies = 0;
-  const session = await runStampSession({
+  const session = await runStampSession({ ...stampAuth(ctx),
     target: ctx.target, port: ctx.stampPort, count: Math.round((seconds * 1000) / PROBE_INTERVAL_MS), intervalMs: PROBE_INTERVAL_MS, size: PROBE_SIZE,
     synchronized: ctx.synchronized, ...(ctx.signal ? { signal: ctx.signal } : {}),
     onReply: (r) => {
@@ -60,11 +78,11 @@ export interface LoadedResult {
  */
 export async function throughputUnderLoad(ctx: StepContext, direction: Direction, seconds: number, omitS: number): Promise<LoadedResult> {
   const total = seconds + omitS;
-  const probes = runStampSession({
+  const probes = runStampSession({ ...stampAuth(ctx),
     target: ctx.target, port: ctx.stampPort, count: Math.round((total * 1000) / PROBE_INTERVAL_MS), intervalMs: PROBE_INTERVAL_MS, size: PROBE_SIZE,
     synchronized: ctx.synchronized, ...(ctx.signal ? { signal: ctx.signal } : {}),
   });
-  const throughput = runThroughput({
+  const throughput = runThroughput({ ...iperfAuth(ctx),
     target: ctx.target, ports: ctx.iperfPorts, direction, protocol: 'tcp', durationS: seconds, omitS,
     parallel: ctx.load.streams, congestionControl: ctx.load.congestionControl,
     ...(ctx.runner ? { runner: ctx.runner } : {}), ...(ctx.signal ? { signal: ctx.signal } : {}),
@@ -78,7 +96,7 @@ export async function throughputUnderLoad(ctx: StepContext, direction: Direction
 }
 
 export async function udpStep(ctx: StepContext, direction: 'up' | 'down', mbps: number, seconds: number): Promise<ThroughputResult> {
-  return runThroughput({
+  return runThroughput({ ...iperfAuth(ctx),
     target: ctx.target, ports: ctx.iperfPorts, direction, protocol: 'udp', durationS: seconds, udpRateMbps: mbps, udpLengthBytes: 1200,
     ...(ctx.runner ? { runner: ctx.runner } : {}), ...(ctx.signal ? { signal: ctx.signal } : {}),
   });

@@ -6,6 +6,8 @@ import { summariseLatency } from '../../measure/stamp/metrics.js';
 import { DEFAULT_STAMP_PORT } from '../../measure/stamp/packets.js';
 import { runStampSession } from '../../measure/stamp/sender.js';
 import { holdForMeasurement } from './measurement-timing.js';
+import { iperfAuth, stampAuth } from '../../qualify/steps.js';
+import { credentialsOf } from './qualify.js';
 import type { CliContext } from '../context.js';
 import { EXIT, reportError } from '../output.js';
 import { integerIn, port, positiveNumber } from './options.js';
@@ -26,11 +28,13 @@ export function registerProbeCommands(program: Command, context: () => CliContex
       const ctx = context();
       try {
         const timing = holdForMeasurement(ctx.logger(2));
-        const session = await runStampSession({ target: o.target, port: o.port, count: o.count, intervalMs: o.intervalMs, size: o.size, signal: interruptSignal() }).finally(() => timing.release());
+        const session = await runStampSession({ ...stampAuth({ ...credentialsOf(ctx) }), target: o.target, port: o.port, count: o.count, intervalMs: o.intervalMs, size: o.size, signal: interruptSignal() }).finally(() => timing.release());
         const s = summariseLatency(session);
         if (s.received === 0) {
           throw new UsmpError('USMP_E_RESPONDER_ABSENT', `no STAMP reply from ${o.target}:${o.port} (${s.sent} probes sent)`, {
-            hint: 'start `usmp-edge responder` there and allow UDP to its STAMP port',
+            hint: session.badHmac > 0
+              ? 'the replies are not signed with this appliance\'s key: use the credentials file its last enrolment at this responder wrote'
+              : 'start `usmp-edge responder` there and allow UDP to its STAMP port; a responder with responder.auth required answers only enrolled appliances (qualify.responder_credentials_file)',
           });
         }
         if (o.json) ctx.out.json(s);
@@ -56,7 +60,7 @@ export function registerProbeCommands(program: Command, context: () => CliContex
       try {
         const udp = o.udpRate !== undefined;
         const r = await runThroughput({
-          target: o.target, ports: Array.from({ length: o.pool }, (_, i) => o.port + i), direction: o.direction,
+          ...iperfAuth({ ...credentialsOf(ctx) }), target: o.target, ports: Array.from({ length: o.pool }, (_, i) => o.port + i), direction: o.direction,
           protocol: udp ? 'udp' : 'tcp', durationS: o.duration, omitS: udp ? 0 : 2, ...(udp ? { udpRateMbps: o.udpRate! } : {}), signal: interruptSignal(),
         });
         const doc: Record<string, unknown> = { direction: r.direction, protocol: r.protocol, duration_s: r.duration_s };

@@ -1,8 +1,14 @@
 import type { Command } from 'commander';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { encodeErrorEstimate } from '../../measure/stamp/clock.js';
 import { installAnnotation, reflectorRuleset, type Annotation } from '../../measure/stamp/dscp-annotation.js';
-import { StampReflector } from '../../measure/stamp/reflector.js';
+import { StampReflector, type ReflectorStats } from '../../measure/stamp/reflector.js';
+import type { StampAuthMode, StampKeyring } from '../../measure/stamp/authentication.js';
 import { IperfServerPool } from '../../measure/iperf3/server-pool.js';
+import { authorizedUsers, ensureIperfRsaKey, keyringOf, readResponderKeys } from '../../responder/responder-keys.js';
+import { writeFileDurably } from '../../exec/durable-file.js';
 import type { CliContext } from '../context.js';
 import { EXIT, reportError } from '../output.js';
 import { integerIn, port } from './options.js';
@@ -16,10 +22,12 @@ interface ResponderFlags {
   stateless?: boolean;
 }
 
+const STATS_EVERY_MS = 60_000;
+
 export function registerResponderCommand(program: Command, context: () => CliContext, setExit: (code: number) => void): void {
   program
     .command('responder')
-    .description('the hospital side: a STAMP session-reflector and a pool of iperf3 servers, until stopped (SIGTERM/SIGINT)')
+    .description('the hospital side: a STAMP session-reflector and a pool of iperf3 servers, until stopped (SIGTERM/SIGINT); SIGHUP re-reads the enrolled appliances')
     .option('--bind <addr>', 'address to listen on (default: responder.bind)')
     .option('--stamp-port <n>', 'STAMP UDP port, 0 for any (default: responder.stamp_port, 862)', port)
     .option('--iperf-port <n>', 'first iperf3 TCP port (default: responder.iperf_port, 5201)', integerIn(1, 65535))
@@ -36,20 +44,73 @@ export function registerResponderCommand(program: Command, context: () => CliCon
     });
 }
 
+/** The enrolled appliances' STAMP keys, swapped whole when the key file is read again. */
+class ReloadableKeyring implements StampKeyring {
+  #current: StampKeyring = { keyFor: () => undefined };
+  set(keyring: StampKeyring): void {
+    this.#current = keyring;
+  }
+  keyFor(ssid: number): Buffer | undefined {
+    return this.#current.keyFor(ssid);
+  }
+}
+
 async function runResponder(ctx: CliContext, flags: ResponderFlags): Promise<void> {
   const config = ctx.config().values.responder;
   const log = ctx.logger(1).child({ module: 'responder' });
   const bind = flags.bind ?? config.bind;
-  const reflector = new StampReflector({
-    bind, port: flags.stampPort ?? config.stamp_port, mode: flags.stateless ? 'stateless' : (config.stamp_mode as 'stateless' | 'stateful'),
-    maxSessions: config.stamp_max_sessions, maxPpsPerPeer: config.stamp_max_pps_per_peer,
-    errorEstimate: encodeErrorEstimate({ synchronized: false, errorSeconds: 0.1 }), logger: log,
-  });
-  const pool = new IperfServerPool({ bind, firstPort: flags.iperfPort ?? config.iperf_port, size: flags.iperfPool ?? config.iperf_pool_size, maxMbps: config.iperf_max_mbps, logger: log });
+  const mode = config.auth as StampAuthMode;
+  const keyring = new ReloadableKeyring();
+  // iperf3 reads its authorised users from a file: ours, private to this process, re-written on SIGHUP.
+  const runtimeDir = mode === 'open' ? undefined : mkdtempSync(join(tmpdir(), 'usmp-edge-responder-'));
+  const usersFile = runtimeDir ? join(runtimeDir, 'iperf3-users.csv') : undefined;
+  const loadKeys = (): number => {
+    const keys = readResponderKeys(config.keys_file);
+    keyring.set(keyringOf(keys));
+    if (usersFile) writeFileDurably(usersFile, authorizedUsers(keys), 0o600, 0o700);
+    return keys.appliances.length;
+  };
+  try {
+    if (mode !== 'open') ensureIperfRsaKey(config.iperf_rsa_key_file);
+    const enrolled = mode === 'open' ? 0 : loadKeys();
+    if (mode !== 'open' && enrolled === 0) log.warn({ event: 'responder.no_appliance', keys_file: config.keys_file }, 'no appliance is enrolled: every authenticated measurement will be refused (usmp-edge responder-keys enroll NAME --out FILE)');
+    if (mode === 'open') log.warn({ event: 'responder.open' }, 'responder.auth is open: anyone who reaches it can use it');
+    const reflector = new StampReflector({
+      bind, port: flags.stampPort ?? config.stamp_port, mode: flags.stateless ? 'stateless' : (config.stamp_mode as 'stateless' | 'stateful'),
+      maxSessions: config.stamp_max_sessions, maxPpsPerPeer: config.stamp_max_pps_per_peer, maxPpsPerNetwork: config.stamp_max_pps_per_network,
+      auth: { mode, keyring }, allowFrom: config.allow_from,
+      errorEstimate: encodeErrorEstimate({ synchronized: false, errorSeconds: 0.1 }), logger: log,
+    });
+    const pool = new IperfServerPool({
+      bind, firstPort: flags.iperfPort ?? config.iperf_port, size: flags.iperfPool ?? config.iperf_pool_size, maxMbps: config.iperf_max_mbps, logger: log,
+      ...(usersFile ? { auth: { rsaPrivateKeyFile: config.iperf_rsa_key_file, authorizedUsersFile: usersFile } } : {}),
+    });
+    await serve(ctx, log, reflector, pool, mode === 'open' ? undefined : () => loadKeys());
+  } finally {
+    if (runtimeDir) rmSync(runtimeDir, { recursive: true, force: true });
+  }
+}
+
+async function serve(ctx: CliContext, log: ReturnType<CliContext['logger']>, reflector: StampReflector, pool: IperfServerPool, reload: (() => number) | undefined): Promise<void> {
   let annotation: Annotation | undefined;
   const stopped = new Promise<string>((resolve) => {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve(signal));
   });
+  const onHup = (): void => {
+    try {
+      log.info({ event: 'responder.keys_reloaded', appliances: reload?.() ?? 0 }, 'enrolled appliances read again');
+    } catch (err) {
+      log.error({ event: 'responder.keys_reload_failed', err: (err as Error).message }, 'enrolled appliances could not be read again; the previous ones stay in force');
+    }
+  };
+  if (reload) process.on('SIGHUP', onHup);
+  let last: ReflectorStats | undefined;
+  const statsTimer = setInterval(() => {
+    const now = reflector.stats();
+    if (last && droppedTotal(now) > droppedTotal(last)) log.warn({ event: 'responder.stamp_dropped', stamp: now }, 'STAMP packets dropped since the last report');
+    last = now;
+  }, STATS_EVERY_MS);
+  statsTimer.unref();
   try {
     const stamp = await reflector.start();
     const iperfPorts = await pool.start();
@@ -58,12 +119,18 @@ async function runResponder(ctx: CliContext, flags: ResponderFlags): Promise<voi
     else annotation = installed;
     const refusal = congestionControlRefusal(loadModelFrom(ctx.config().values).congestionControl);
     if (refusal) log.warn({ event: 'responder.congestion_control_refused' }, refusal);
-    log.info({ bind, stamp_port: stamp.port, iperf_ports: iperfPorts, dscp: annotation !== undefined }, 'responder ready');
+    log.info({ bind: reflector.bind, stamp_port: stamp.port, iperf_ports: iperfPorts, dscp: annotation !== undefined, auth: reflector.authMode }, 'responder ready');
     const signal = await stopped;
     log.info({ signal, stamp: reflector.stats() }, 'responder stopping');
   } finally {
+    clearInterval(statsTimer);
+    process.off('SIGHUP', onHup);
     await annotation?.remove();
     await pool.stop();
     await reflector.stop();
   }
+}
+
+function droppedTotal(s: ReflectorStats): number {
+  return s.dropped_bad_hmac + s.dropped_unauthenticated + s.dropped_not_allowed + s.dropped_rate_limited + s.dropped_table_full + s.dropped_too_long + s.dropped_too_short;
 }

@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { UsmpError } from '../../errors.js';
+import type { IperfCredential } from '../../responder/appliance-credentials.js';
 import { systemRunner, type ProcessRunner } from '../../exec/process-runner.js';
 import { extractJson, parseThroughput, type Direction, type ParsedThroughput } from './parse.js';
 
@@ -30,6 +34,8 @@ export interface ThroughputOptions {
    * sets it on its own sockets too). Unset: each end's default — never for a load (load-model.ts).
    */
   congestionControl?: string;
+  /** The appliance's iperf3 credentials at a responder that asks for them (responder.auth). */
+  credential?: IperfCredential;
 }
 
 export interface ThroughputResult extends ParsedThroughput {
@@ -44,6 +50,7 @@ const BUSY = /busy/i;
 const REFUSED = /unable to connect|connection refused/i;
 const UNREACHABLE = /no route to host|network is unreachable|host is unreachable|name or service not known|unknown host/i;
 const CONGESTION_REFUSED = /TCP_CONGESTION/;
+const AUTH_REFUSED = /authoriz|authentic/i;
 const SERVER_CLOSED = /control socket has closed unexpectedly/i;
 const UDP_SETUP_LOST = /unable to read from stream socket|unable to receive|control socket has closed unexpectedly|timed out/i;
 
@@ -62,6 +69,20 @@ export function iperfArgs(options: ThroughputOptions, port: number): string[] {
 }
 
 export async function runThroughput(options: ThroughputOptions): Promise<ThroughputResult> {
+  if (!options.credential) return runAttempts(options, undefined);
+  // iperf3 takes the responder's public key from a file and the password from its environment
+  // (iperf3(1), IPERF3_PASSWORD): never on a command line others can read in /proc.
+  const dir = mkdtempSync(join(tmpdir(), 'usmp-edge-iperf3-'));
+  try {
+    const keyFile = join(dir, 'responder-rsa-public.pem');
+    writeFileSync(keyFile, options.credential.rsaPublicKeyPem, { mode: 0o600 });
+    return await runAttempts(options, { keyFile, credential: options.credential });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function runAttempts(options: ThroughputOptions, auth: { keyFile: string; credential: IperfCredential } | undefined): Promise<ThroughputResult> {
   const runner = options.runner ?? systemRunner;
   const retries = options.udpRetries ?? 2;
   let attempts = 0;
@@ -75,8 +96,11 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
       });
     }
     attempts++;
-    const argv = iperfArgs(options, port);
-    const outcome = await runner.run({ argv, timeoutMs: (options.durationS + (options.omitS ?? 0) + 45) * 1000, ...(options.signal ? { signal: options.signal } : {}) });
+    const argv = [...iperfArgs(options, port), ...(auth ? ['--username', auth.credential.username, '--rsa-public-key-path', auth.keyFile] : [])];
+    const outcome = await runner.run({
+      argv, timeoutMs: (options.durationS + (options.omitS ?? 0) + 45) * 1000, ...(options.signal ? { signal: options.signal } : {}),
+      ...(auth ? { env: { ...process.env, IPERF3_PASSWORD: auth.credential.password } } : {}),
+    });
     if (options.signal?.aborted) throw new UsmpError('USMP_E_ABORTED', 'throughput test interrupted');
     if (outcome.timedOut) {
       throw new UsmpError('USMP_E_MEASUREMENT_TIMEOUT', `iperf3 to ${options.target}:${port} did not finish in time`);
@@ -97,6 +121,13 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
     if (options.protocol === 'udp' && UDP_SETUP_LOST.test(message) && udpFailures < retries) {
       udpFailures++;
       continue;
+    }
+    if (AUTH_REFUSED.test(message)) {
+      throw new UsmpError('USMP_E_RESPONDER_CREDENTIALS', `the iperf3 server at ${options.target}:${port} refused this appliance: ${message}`, {
+        hint: options.credential
+          ? 'the responder does not know these credentials (revoked, or enrolled on another responder), or the clocks differ by more than 10 s; enrol the appliance again (usmp-edge responder-keys enroll) and check NTP'
+          : 'this responder asks for credentials: enrol the appliance on it (usmp-edge responder-keys enroll NAME --out FILE) and name the file in qualify.responder_credentials_file',
+      });
     }
     if (UNREACHABLE.test(message)) {
       throw new UsmpError('USMP_E_TARGET_UNREACHABLE', `iperf3 cannot reach ${options.target}:${port}: ${message}`);

@@ -17,6 +17,8 @@ export interface ServerPoolOptions {
   maxMbps?: number;
   logger?: Logger;
   restartDelayMs?: number;
+  /** iperf3's own authentication (RSA-encrypted user and password, iperf3(1) "-s ... --authorized-users-path"). */
+  auth?: { rsaPrivateKeyFile: string; authorizedUsersFile: string };
 }
 
 export class IperfServerPool {
@@ -101,6 +103,7 @@ export function serverArgs(options: ServerPoolOptions, port: number): string[] {
     ...(options.bind === '0.0.0.0' || options.bind === '::' ? [] : ['-B', options.bind]),
     ...(options.maxMbps ? ['--server-bitrate-limit', `${options.maxMbps}M/5`] : []),
     '--idle-timeout', '120', '--rcv-timeout', '30000',
+    ...(options.auth ? ['--rsa-private-key-path', options.auth.rsaPrivateKeyFile, '--authorized-users-path', options.auth.authorizedUsersFile] : []),
   ];
 }
 

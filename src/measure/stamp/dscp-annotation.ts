@@ -1,6 +1,6 @@
 import { UsmpError } from '../../errors.js';
 import { systemRunner, type ProcessRunner } from '../../exec/process-runner.js';
-import { ANNOTATION, BASE_LENGTH, TLV_TYPE } from './packets.js';
+import { ANNOTATION, AUTH_BASE_LENGTH, BASE_LENGTH, TLV_TYPE } from './packets.js';
 
 // Node can neither set nor read the TOS byte of a UDP datagram, so DSCP is handled by small
 // nftables tables of our own, in the kernel, per packet (IPv4):
@@ -12,13 +12,12 @@ import { ANNOTATION, BASE_LENGTH, TLV_TYPE } from './packets.js';
 // [RFC 8972 §4.4 Class of Service; nft(8) raw payload expressions @ih, @nh]
 
 const BITS = 8;
-// flags = 0 (processed), type = CoS, length = 4: the TLV header right after the 44-octet base.
+// flags = 0 (processed), type = CoS, length = 4: the TLV header right after the base packet,
+// 44 octets unauthenticated, 112 authenticated.
 const COS_HEADER = `0x${(0x00 << 24 | TLV_TYPE.CLASS_OF_SERVICE << 16 | 4).toString(16).padStart(8, '0')}`;
-const COS_HEADER_BITS = BASE_LENGTH * BITS;
-const DSCP1_BITS = (BASE_LENGTH + 4) * BITS;
 
 function markByDscp1(match: string): string[] {
-  return Array.from({ length: 64 }, (_, dscp) => `    ${match} @ih,${COS_HEADER_BITS},32 ${COS_HEADER} @ih,${DSCP1_BITS},6 ${dscp} ip dscp set ${dscp}`);
+  return [BASE_LENGTH, AUTH_BASE_LENGTH].flatMap((base) => Array.from({ length: 64 }, (_, dscp) => `    ${match} @ih,${base * BITS},32 ${COS_HEADER} @ih,${(base + 4) * BITS},6 ${dscp} ip dscp set ${dscp}`));
 }
 
 function table(name: string, input: string[], output: string[]): string {

@@ -3,7 +3,8 @@ import { lookup } from 'node:dns/promises';
 import { isIPv6 } from 'node:net';
 import { UsmpError } from '../../errors.js';
 import { decodeErrorEstimate, encodeErrorEstimate, systemClock, type Clock } from './clock.js';
-import { BASE_LENGTH, decodeReflectorPacket, encodeSenderPacket } from './packets.js';
+import { baseAuthentic, hmacTlvOffset, tlvsAuthentic, type StampCredential } from './authentication.js';
+import { BASE_LENGTH, decodeReflectorPacket, encodeSenderPacket, parseTlvs, REFLECTOR_LAYOUT } from './packets.js';
 
 // STAMP Session-Sender. [RFC 8762 §4.2] RTT = (T4 − T1) − (T3 − T2): the reflector's own
 // turnaround is removed, so the figure is the network's. T1 is read just before send() (libuv
@@ -18,6 +19,11 @@ export interface StampSessionOptions {
   /** Datagram payload size, ≥ 44 octets; the reply has the same size. */
   size: number;
   ssid?: number;
+  /**
+   * Authenticated mode [RFC 8762 §4.2.2]: requests signed with this key under its SSID, and
+   * replies without its valid HMAC ignored (counted in badHmac). Packets grow to 112 octets.
+   */
+  credential?: StampCredential;
   /** Ask the reflector which DSCP arrived and to mark its reply (RFC 8972 Class of Service). */
   cos?: { dscp: number; ecn?: number };
   clock?: Clock;
@@ -57,6 +63,8 @@ export interface StampSessionResult {
   duplicates: number;
   oneWayValid: boolean;
   sendErrors: number;
+  /** Authenticated mode: replies whose HMAC did not match, ignored. */
+  badHmac: number;
   durationMs: number;
 }
 
@@ -80,13 +88,20 @@ export async function runStampSession(options: StampSessionOptions): Promise<Sta
   let reordered = 0;
   let duplicates = 0;
   let sendErrors = 0;
+  let badHmac = 0;
+  const credential = options.credential;
+  const layout = credential ? REFLECTOR_LAYOUT.authenticated : REFLECTOR_LAYOUT.open;
   let maxRttMs = 0;
   let oneWayValid = options.synchronized ?? false;
 
   socket.on('message', (message, peer) => {
     const receivedNs = clock.nowNs(); // T4
     if (peer.address !== address || peer.port !== options.port) return;
-    const reply = decodeReflectorPacket(message);
+    if (credential && !baseAuthentic(message, credential.key)) {
+      badHmac++;
+      return;
+    }
+    const reply = decodeReflectorPacket(message, layout);
     const record = reply ? records[reply.senderSeq] : undefined;
     if (!reply || !record) return;
     if (record.receivedNs !== undefined) {
@@ -100,7 +115,9 @@ export async function runStampSession(options: StampSessionOptions): Promise<Sta
     if (!decodeErrorEstimate(reply.errorEstimate).synchronized) oneWayValid = false;
     record.forwardNs = reply.receiveTimestampNs - record.sentNs;
     record.backwardNs = receivedNs - reply.timestampNs;
-    if (reply.cos) {
+    if (reply.cos && credential && !repliedTlvsAuthentic(message, credential)) {
+      record.cosUnprocessed = true; // [RFC 8972 §4.8] TLVs without a valid HMAC TLV are not trusted
+    } else if (reply.cos) {
       if (reply.cos.flags & 0x80) record.cosUnprocessed = true;
       else record.dscpAtReflector = reply.cos.dscp2;
     }
@@ -124,7 +141,7 @@ export async function runStampSession(options: StampSessionOptions): Promise<Sta
       if (options.signal?.aborted) throw aborted();
       await sleepUntil(started + BigInt(Math.round(seq * options.intervalMs * 1e6)), options.signal);
       const sentNs = clock.nowNs(); // T1
-      const packet = encodeSenderPacket({ seq, timestampNs: sentNs, errorEstimate, ssid: options.ssid ?? 0, ...(options.cos ? { cos: { dscp: options.cos.dscp, ecn: options.cos.ecn ?? 0 } } : {}) }, options.size);
+      const packet = encodeSenderPacket({ seq, timestampNs: sentNs, errorEstimate, ssid: options.ssid ?? 0, ...(options.cos ? { cos: { dscp: options.cos.dscp, ecn: options.cos.ecn ?? 0 } } : {}) }, options.size, credential);
       records.push({ seq, sentNs, duplicates: 0, late: false });
       socket.send(packet, options.port, address, (err) => {
         if (err) sendErrors++;
@@ -143,9 +160,15 @@ export async function runStampSession(options: StampSessionOptions): Promise<Sta
     }
   }
   return {
-    target: options.target, port: options.port, records, sent: records.length, reordered, duplicates, oneWayValid, sendErrors,
+    target: options.target, port: options.port, records, sent: records.length, reordered, duplicates, oneWayValid, sendErrors, badHmac,
     durationMs: Number(process.hrtime.bigint() - started) / 1e6,
   };
+}
+
+function repliedTlvsAuthentic(reply: Buffer, credential: StampCredential): boolean {
+  const { tlvs, malformedAt } = parseTlvs(reply, REFLECTOR_LAYOUT.authenticated.base);
+  const at = malformedAt === undefined ? hmacTlvOffset(reply, tlvs.at(-1)) : undefined;
+  return at !== undefined && tlvsAuthentic(reply, REFLECTOR_LAYOUT.authenticated.base, at, credential.key);
 }
 
 function sleepUntil(deadline: bigint, signal?: AbortSignal): Promise<void> {
