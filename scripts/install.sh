@@ -155,6 +155,11 @@ do_install() {
     # the collector's database, written by the service and by `collector user|token` (as the service user)
     install -d -o "$USER_NAME" -g "$USER_NAME" -m 0700 "$STATE-collector"
   fi
+  if [ "$role" = responder ]; then
+    # the enrolled appliances' keys and the iperf3 RSA key, written by `responder-keys` (as the service user)
+    install -d -o "$USER_NAME" -g "$USER_NAME" -m 0700 "$STATE-responder"
+    chown -R "$USER_NAME:$USER_NAME" "$STATE-responder"
+  fi
 
   # Keep the current and the previous release, for a roll-back by hand.
   for old in "$OPT"/releases/*; do
@@ -177,6 +182,15 @@ install: done. To fill in before use ($ETC/config.json; docs/national-team.md):
   collector.listen, collector.intake_listen          the people's door (8443) and the appliances' door (8444); loopback until opened
   collector.oidc.*                                   the ministry's single sign-on, if any
 Accounts: usmp-edge collector user add NAME --role national. Appliances: usmp-edge collector enroll …
+TEXT
+    return
+  fi
+  if [ "$role" = responder ]; then
+    cat >&2 <<TEXT
+install: done. Only enrolled appliances are answered (responder.auth required; docs/prison-it.md):
+  usmp-edge responder-keys enroll NAME --out NAME.json   one per appliance; copy the file to it (mode 600)
+  systemctl reload usmp-edge-responder                   after each enrolment or revocation
+  responder.allow_from                                   the sites' prefixes, if known
 TEXT
     return
   fi
@@ -203,9 +217,9 @@ do_uninstall() {
   fi
   rm -rf "$OPT" "$BIN"
   if [ "$keep_data" = yes ]; then
-    say "kept: $ETC $STATE $STATE-collector (remove them by hand when no longer needed)"
+    say "kept: $ETC $STATE $STATE-collector $STATE-responder (remove them by hand when no longer needed)"
   else
-    rm -rf "$ETC" "$STATE" "$STATE-collector"
+    rm -rf "$ETC" "$STATE" "$STATE-collector" "$STATE-responder"
   fi
   getent passwd "$USER_NAME" >/dev/null && userdel "$USER_NAME"
   getent group "$USER_NAME" >/dev/null && groupdel "$USER_NAME"

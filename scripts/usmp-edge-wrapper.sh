@@ -1,6 +1,6 @@
 #!/bin/sh
 # /usr/local/bin/usmp-edge, installed by scripts/install.sh. Run by root, the commands that
-# write the service's state (device, report, qualify, qos, run, collector) run as the service
+# write the service's state (device, report, qualify, qos, run, collector, responder-keys) run as the service
 # user, so what they write stays the service's; qos and qualify get CAP_NET_ADMIN alone (tc,
 # nftables, DSCP checks). Other commands (config check, check, probe, rtp) run as the caller.
 # USMP_EDGE_WRAPPER_PRINT=1 prints the decision instead (test/unit/wrapper.test.ts).
@@ -21,7 +21,7 @@ decide() {
   done
   case "$command" in
     qos|qualify) echo service-user+net_admin ;;
-    device|report|run|collector) echo service-user ;;
+    device|report|run|collector|responder-keys) echo service-user ;;
     *) echo caller ;;
   esac
 }

@@ -69,8 +69,8 @@ export const schemaDefinition = {
     stamp_mode: { doc: 'Reflector mode [RFC 8762 §4.3]', format: ['stateless', 'stateful'], default: 'stateful' },
     stamp_max_pps_per_network: { doc: 'Most STAMP packets per second reflected to one source network (a /24 or a /64), all its addresses together', format: 'nat', default: 4000 },
     auth: { doc: 'required: only enrolled appliances are answered (STAMP authenticated mode, iperf3 credentials); both: STAMP also answers unauthenticated senders (other STAMP/TWAMP-Light peers), iperf3 still asks credentials; open: nobody is authenticated', format: ['required', 'both', 'open'], default: 'required' },
-    keys_file: { doc: 'The enrolled appliances\' STAMP keys and iperf3 password hashes (written by usmp-edge responder-keys enroll)', format: String, default: '/var/lib/usmp-edge/responder/appliances.json' },
-    iperf_rsa_key_file: { doc: 'RSA private key the iperf3 servers decrypt credentials with (made at the first enrolment)', format: String, default: '/var/lib/usmp-edge/responder/iperf3-rsa.pem' },
+    keys_file: { doc: 'The enrolled appliances\' STAMP keys and iperf3 password hashes (written by usmp-edge responder-keys enroll)', format: String, default: '/var/lib/usmp-edge-responder/appliances.json' },
+    iperf_rsa_key_file: { doc: 'RSA private key the iperf3 servers decrypt credentials with (made at the first enrolment)', format: String, default: '/var/lib/usmp-edge-responder/iperf3-rsa.pem' },
     allow_from: { doc: 'Source prefixes the responder answers (e.g. ["198.18.0.0/15"]); empty: any', format: 'prefix-list', default: [] as string[] },
   },
   qualify: {

@@ -38,7 +38,7 @@ export function credentialsDocument(c: ResponderCredentials): CredentialsDocumen
   };
 }
 
-/** Parses and checks a credentials file's text; every flaw is one USMP_E_CONFIG with what to do. */
+/** Parses and checks a credentials file's text; every flaw is one coded error saying what to do. */
 export function parseResponderCredentials(text: string, source: string): ResponderCredentials {
   const bad = (why: string): UsmpError => new UsmpError('USMP_E_RESPONDER_CREDENTIALS', `${source}: ${why}`, { hint: 'make it again with `usmp-edge responder enroll <appliance> --out FILE` on the responder' });
   if (Buffer.byteLength(text) > MAX_BYTES) throw bad(`larger than ${MAX_BYTES} octets`);

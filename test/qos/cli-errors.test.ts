@@ -1,3 +1,4 @@
+import { chmodSync } from 'node:fs';
 import t, { type Test } from 'tap';
 import { join } from 'node:path';
 import { runCli } from '../../src/cli/program.js';
@@ -13,6 +14,7 @@ function recorder(): Output & { said: string[] } {
 
 async function qos(t: Test, config: unknown, args: string[], files: Record<string, string> = {}): Promise<{ code: number; text: string }> {
   const dir = t.testdir({ 'config.json': JSON.stringify(config), ...files });
+  for (const name of Object.keys(files)) chmodSync(join(dir, name), 0o600); // secret files
   const out = recorder();
   const code = await runCli(['--config', join(dir, 'config.json'), 'qos', ...args], out);
   return { code, text: out.said.join('\n') };

@@ -1,3 +1,4 @@
+import { chmodSync } from 'node:fs';
 import t from 'tap';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -47,6 +48,7 @@ t.test('config check: every problem with its path, exit 2', async (t) => {
 
 t.test('config show masks secrets; --env lists variables', async (t) => {
   const dir = t.testdir({ pw: 'hunter2-secret', 'c.json': '{}' });
+  chmodSync(join(dir, 'pw'), 0o600);
   const out = recorder();
   const env = { USMP_EDGE_BRIDGE_UPSTREAM_PASSWORD_FILE: join(dir, 'pw') };
   const saved = { ...process.env };

@@ -1,5 +1,7 @@
 import t from 'tap';
+import { chmodSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { checkSecretFileAccess } from '../../src/config/secret-file-access.js';
 import { loadConfig } from '../../src/config/load.js';
 import { envNameFor, listLeaves } from '../../src/config/schema.js';
 import { parseConvictMessage, nearestKey, lineAndColumn } from '../../src/config/problems.js';
@@ -44,6 +46,7 @@ t.test('an unknown key, a wrong type and a missing secret file are all reported 
 
 t.test('secrets are read from *_file keys, trimmed, and never printed', async (t) => {
   const dir = t.testdir({ pw: 's3cret-value\n' });
+  chmodSync(join(dir, 'pw'), 0o600);
   const config = loadConfig({
     file: '/nonexistent',
     explicit: false,
@@ -58,8 +61,22 @@ t.test('secrets are read from *_file keys, trimmed, and never printed', async (t
   t.notMatch(printed, /s3cret/);
 });
 
+t.test('a secret file open to other users, or owned by another user, is refused with the command that fixes it', async (t) => {
+  const dir = t.testdir({ pw: 's3cret-value\n', 'c.json': '{}' });
+  const pw = join(dir, 'pw');
+  chmodSync(pw, 0o644); // what `echo secret > file` makes
+  const env = { USMP_EDGE_BRIDGE_UPSTREAM_PASSWORD_FILE: pw };
+  t.match(problemsOf(() => loadConfig({ file: join(dir, 'c.json'), env })), [{ path: 'bridge.upstream.password_file', message: new RegExp(`open to other users \\(mode 0644\\); run: chmod 640 ${pw}`) }]);
+  chmodSync(pw, 0o640);
+  t.equal(loadConfig({ file: join(dir, 'c.json'), env }).secrets.get('bridge.upstream.password'), 's3cret-value', '0640: owner and group only');
+  const stat = (path: string) => Object.assign(statSync(path), { uid: 4242 });
+  t.throws(() => checkSecretFileAccess(pw, { stat, uid: 1000 }), { code: 'USMP_E_SECRET_FILE_UNSAFE', message: /belongs to user 4242.*chown 1000/ });
+  t.doesNotThrow(() => checkSecretFileAccess(pw, { stat: (p) => Object.assign(statSync(p), { uid: 0 }), uid: 1000 }), 'root-owned (root:usmp-edge 0640) is the packaged layout');
+});
+
 t.test('an empty secret file is a problem', async (t) => {
   const dir = t.testdir({ pw: '\n', 'c.json': '{}' });
+  chmodSync(join(dir, 'pw'), 0o600);
   const problems = problemsOf(() =>
     loadConfig({ file: join(dir, 'c.json'), env: { USMP_EDGE_BRIDGE_UPSTREAM_PASSWORD_FILE: join(dir, 'pw') } }),
   );

@@ -2,7 +2,7 @@ import t from 'tap';
 import { decodeErrorEstimate, encodeErrorEstimate, readNtpTimestamp, writeNtpTimestamp } from '../../src/measure/stamp/clock.js';
 import { ANNOTATION, decodeReflectorPacket, encodeSenderPacket, parseTlvs, TLV_FLAG } from '../../src/measure/stamp/packets.js';
 import { reflect } from '../../src/measure/stamp/reflect.js';
-import { RateLimiter, SessionTable } from '../../src/measure/stamp/sessions.js';
+import { RateLimiter, SessionTable, sourceNetwork } from '../../src/measure/stamp/sessions.js';
 
 t.test('NTP timestamps: 1900 epoch, 2^-32 fraction, nanosecond round trip', async (t) => {
   const b = Buffer.alloc(8);
@@ -89,13 +89,23 @@ t.test('reflect: unknown TLVs flagged U, a truncated TLV flagged M', async (t) =
   t.same(parseTlvs(request(80)).tlvs, [], 'zero padding is not a TLV');
 });
 
-t.test('stateful sessions count per session, expire when idle, and are bounded', async (t) => {
+t.test('stateful sessions count per session, expire when idle, and are bounded without evicting an active one', async (t) => {
   const table = new SessionTable(2, 1000);
   t.same([table.nextSeq('a', 0), table.nextSeq('a', 10), table.nextSeq('b', 10), table.nextSeq('a', 20)], [0, 1, 0, 2]);
+  t.equal(table.nextSeq('c', 30), undefined, 'full of active sessions: the newcomer is refused');
+  t.same([table.nextSeq('a', 40), table.nextSeq('b', 40)], [3, 1], 'the active sessions kept their counters');
   t.equal(table.nextSeq('a', 5000), 0, 'idle session restarts');
-  table.nextSeq('c', 5000);
+  t.equal(table.nextSeq('c', 5000), 0, 'an expired session (b) makes room');
   t.equal(table.size, 2, 'capped');
-  t.equal(table.nextSeq('b', 5001), 0, 'the least recent session was evicted');
+  t.equal(table.nextSeq('b', 5001), undefined, 'b expired and the table is full of active ones again');
+});
+
+t.test('source networks: the /24 of IPv4 (also mapped), the /64 of IPv6', async (t) => {
+  t.equal(sourceNetwork('198.18.7.9'), '198.18.7.0/24');
+  t.equal(sourceNetwork('::ffff:198.18.7.9'), '198.18.7.0/24');
+  t.equal(sourceNetwork('2001:db8:0:12::1'), '2001:db8:0:12::/64');
+  t.equal(sourceNetwork('2001:db8::1'), '2001:db8:0:0::/64');
+  t.equal(sourceNetwork('::1'), '0:0:0:0::/64');
 });
 
 t.test('rate limiter: a burst of one second, then the steady rate', async (t) => {
@@ -106,6 +116,11 @@ t.test('rate limiter: a burst of one second, then the steady rate', async (t) =>
   t.notOk(limiter.allow('p', 50));
   t.ok(limiter.allow('p', 100), 'refilled after 100 ms at 10/s');
   t.ok(limiter.allow('other', 100), 'per peer');
+  const small = new RateLimiter(10, 2);
+  t.equal(small.check('x', 0), 'allowed');
+  t.equal(small.check('y', 0), 'allowed');
+  t.equal(small.check('z', 500), 'table_full', 'no bucket is dropped while in use: a flooder gets no fresh one');
+  t.equal(small.check('z', 1500), 'allowed', 'a bucket idle for a second is full anyway, so it may go');
 });
 
 t.test('a TWAMP-Light sender packet (RFC 5357 App. I: 14-octet header, arbitrary padding) is reflected', async (t) => {

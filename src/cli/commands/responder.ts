@@ -9,6 +9,8 @@ import type { StampAuthMode, StampKeyring } from '../../measure/stamp/authentica
 import { IperfServerPool } from '../../measure/iperf3/server-pool.js';
 import { authorizedUsers, ensureIperfRsaKey, keyringOf, readResponderKeys } from '../../responder/responder-keys.js';
 import { writeFileDurably } from '../../exec/durable-file.js';
+import { systemRunner } from '../../exec/process-runner.js';
+import { UsmpError } from '../../errors.js';
 import type { CliContext } from '../context.js';
 import { EXIT, reportError } from '../output.js';
 import { integerIn, port } from './options.js';
@@ -20,7 +22,11 @@ interface ResponderFlags {
   iperfPort?: number;
   iperfPool?: number;
   stateless?: boolean;
+  dscpRulesInstalled?: boolean;
 }
+
+/** The DSCP rules' table when a privileged step of the unit installs them (responder-dscp). */
+const UNIT_DSCP_TABLE = 'usmp_edge_reflector';
 
 const STATS_EVERY_MS = 60_000;
 
@@ -33,6 +39,7 @@ export function registerResponderCommand(program: Command, context: () => CliCon
     .option('--iperf-port <n>', 'first iperf3 TCP port (default: responder.iperf_port, 5201)', integerIn(1, 65535))
     .option('--iperf-pool <n>', 'number of iperf3 servers (default: responder.iperf_pool_size)', integerIn(1, 64))
     .option('--stateless', 'stateless reflector (copies the sender sequence numbers)')
+    .option('--dscp-rules-installed', 'the DSCP rules are installed by `responder-dscp install` (the systemd unit\'s privileged step): do not install them')
     .action(async (flags: ResponderFlags) => {
       const ctx = context();
       try {
@@ -42,6 +49,24 @@ export function registerResponderCommand(program: Command, context: () => CliCon
         setExit(reportError(err, ctx.out, false));
       }
     });
+
+  const dscp = program.command('responder-dscp').description('install or remove the responder\'s DSCP rules (nftables, needs CAP_NET_ADMIN): the systemd unit runs these as privileged steps around the responder');
+  for (const action of ['install', 'remove'] as const) {
+    dscp.command(action).description(`${action} the rules for responder.stamp_port`).action(async () => {
+      const ctx = context();
+      try {
+        if (action === 'remove') {
+          await systemRunner.run({ argv: ['nft', 'delete', 'table', 'ip', UNIT_DSCP_TABLE], timeoutMs: 10_000 });
+        } else {
+          const installed = await installAnnotation(UNIT_DSCP_TABLE, reflectorRuleset(UNIT_DSCP_TABLE, ctx.config().values.responder.stamp_port));
+          if ('unavailable' in installed) throw new UsmpError('USMP_E_QOS_PRIVILEGE', `the DSCP rules cannot be installed: ${installed.unavailable}`);
+        }
+        setExit(EXIT.OK);
+      } catch (err) {
+        setExit(reportError(err, ctx.out, false));
+      }
+    });
+  }
 }
 
 /** The enrolled appliances' STAMP keys, swapped whole when the key file is read again. */
@@ -85,13 +110,13 @@ async function runResponder(ctx: CliContext, flags: ResponderFlags): Promise<voi
       bind, firstPort: flags.iperfPort ?? config.iperf_port, size: flags.iperfPool ?? config.iperf_pool_size, maxMbps: config.iperf_max_mbps, logger: log,
       ...(usersFile ? { auth: { rsaPrivateKeyFile: config.iperf_rsa_key_file, authorizedUsersFile: usersFile } } : {}),
     });
-    await serve(ctx, log, reflector, pool, mode === 'open' ? undefined : () => loadKeys());
+    await serve(ctx, log, reflector, pool, mode === 'open' ? undefined : () => loadKeys(), flags.dscpRulesInstalled === true);
   } finally {
     if (runtimeDir) rmSync(runtimeDir, { recursive: true, force: true });
   }
 }
 
-async function serve(ctx: CliContext, log: ReturnType<CliContext['logger']>, reflector: StampReflector, pool: IperfServerPool, reload: (() => number) | undefined): Promise<void> {
+async function serve(ctx: CliContext, log: ReturnType<CliContext['logger']>, reflector: StampReflector, pool: IperfServerPool, reload: (() => number) | undefined, dscpRulesInstalled: boolean): Promise<void> {
   let annotation: Annotation | undefined;
   const stopped = new Promise<string>((resolve) => {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve(signal));
@@ -114,12 +139,14 @@ async function serve(ctx: CliContext, log: ReturnType<CliContext['logger']>, ref
   try {
     const stamp = await reflector.start();
     const iperfPorts = await pool.start();
-    const installed = await installAnnotation(`usmp_edge_reflector_${process.pid}`, reflectorRuleset(`usmp_edge_reflector_${process.pid}`, stamp.port));
-    if ('unavailable' in installed) log.warn({ reason: installed.unavailable }, 'DSCP cannot be read or set here: Class-of-Service requests will be answered as not processed');
-    else annotation = installed;
+    if (!dscpRulesInstalled) {
+      const installed = await installAnnotation(`usmp_edge_reflector_${process.pid}`, reflectorRuleset(`usmp_edge_reflector_${process.pid}`, stamp.port));
+      if ('unavailable' in installed) log.warn({ reason: installed.unavailable }, 'DSCP cannot be read or set here: Class-of-Service requests will be answered as not processed');
+      else annotation = installed;
+    }
     const refusal = congestionControlRefusal(loadModelFrom(ctx.config().values).congestionControl);
     if (refusal) log.warn({ event: 'responder.congestion_control_refused' }, refusal);
-    log.info({ bind: reflector.bind, stamp_port: stamp.port, iperf_ports: iperfPorts, dscp: annotation !== undefined, auth: reflector.authMode }, 'responder ready');
+    log.info({ bind: reflector.bind, stamp_port: stamp.port, iperf_ports: iperfPorts, dscp: dscpRulesInstalled || annotation !== undefined, auth: reflector.authMode }, 'responder ready');
     const signal = await stopped;
     log.info({ signal, stamp: reflector.stats() }, 'responder stopping');
   } finally {
