@@ -72,6 +72,7 @@ export class Lab {
   readonly #links: Record<LinkDirection, LinkImpairment> = { up: {}, down: {} };
   readonly #seed: number;
   #destroyed = false;
+  readonly #cleanups: Array<() => void> = [];
 
   readonly #wireSized: boolean;
 
@@ -153,6 +154,11 @@ export class Lab {
     return counters;
   }
 
+  /** Runs at teardown, after the lab's processes have ended (e.g. removing their files). */
+  onDestroy(cleanup: () => void): void {
+    this.#cleanups.push(cleanup);
+  }
+
   /** Processes the lab started and still runs (emulators and spawned children). */
   processIds(): number[] {
     const pids = [...this.#emulators.values()].map((e) => e.pid);
@@ -173,6 +179,13 @@ export class Lab {
     if (this.#destroyed) return;
     this.#destroyed = true;
     for (const child of this.#children) child.kill('SIGKILL');
+    for (const cleanup of this.#cleanups.splice(0)) {
+      try {
+        cleanup();
+      } catch {
+        // teardown goes on: one failed cleanup must not leave the namespaces behind
+      }
+    }
     for (const role of ROLES) destroyNamespaceSync(this.ns(role));
     liveLabs.delete(this);
   }

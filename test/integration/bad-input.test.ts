@@ -7,6 +7,7 @@ import { Lab, labUnavailableReason } from '../lab/index.js';
 import { CLI, cliIn } from '../lab/cli-in-lab.js';
 import { freeTcpPorts } from '../../src/exec/ports.js';
 import { missingToolsReason } from '../../src/lab/availability.js';
+import { enrolResponder } from '../fixtures/responder-keys.js';
 
 const noIperf = missingToolsReason(['iperf3']);
 const needsIperf = noIperf ? { skip: noIperf } : {};
@@ -39,15 +40,16 @@ async function freeUdpPort(): Promise<number> {
   return port;
 }
 
-/** A responder on loopback with any free ports; resolves with its STAMP port. */
-async function loopbackResponder(t: Test, iperfPort: number): Promise<number> {
-  const child = spawn(process.execPath, [CLI, 'responder', '--bind', '127.0.0.1', '--stamp-port', '0', '--iperf-port', String(iperfPort), '--iperf-pool', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** A responder on loopback with any free ports and one appliance enrolled; resolves with its STAMP port and the appliance's environment. */
+async function loopbackResponder(t: Test, iperfPort: number): Promise<{ port: number; applianceEnv: Record<string, string> }> {
+  const keys = enrolResponder('bad-input', t.testdir());
+  const child = spawn(process.execPath, [CLI, 'responder', '--bind', '127.0.0.1', '--stamp-port', '0', '--iperf-port', String(iperfPort), '--iperf-pool', '1'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...keys.responderEnv } });
   t.teardown(() => {
     child.kill('SIGTERM');
   });
   return new Promise((resolve, reject) => {
     createInterface({ input: child.stdout }).on('line', (line) => {
-      if (line.includes('responder ready')) resolve((JSON.parse(line) as { stamp_port: number }).stamp_port);
+      if (line.includes('responder ready')) resolve({ port: (JSON.parse(line) as { stamp_port: number }).stamp_port, applianceEnv: keys.applianceEnv });
     });
     child.once('exit', (code) => reject(new Error(`responder exited ${String(code)}`)));
   });
@@ -106,13 +108,13 @@ t.test('ports in use: STAMP and iperf3', needsIperf, async (t) => {
 });
 
 t.test('malformed STAMP packets to the responder: it keeps serving', needsIperf, async (t) => {
-  const port = await loopbackResponder(t, await freeTcpPort());
+  const { port, applianceEnv } = await loopbackResponder(t, await freeTcpPort());
   const junk = createSocket('udp4');
   t.teardown(() => junk.close());
   for (const p of [Buffer.alloc(3), Buffer.from('not stamp at all'), Buffer.alloc(2000, 0xff), Buffer.concat([Buffer.alloc(44), Buffer.from([0, 4, 0, 99])])]) {
     junk.send(p, port, '127.0.0.1');
   }
-  const run = await cli(['probe', 'latency', '--target', '127.0.0.1', '--port', String(port), '--count', '20', '--interval-ms', '5', '--json']);
+  const run = await cli(['probe', 'latency', '--target', '127.0.0.1', '--port', String(port), '--count', '20', '--interval-ms', '5', '--json'], applianceEnv);
   t.equal(run.code, 0);
   t.match(JSON.parse(run.stdout), { sent: 20, received: 20 });
 });

@@ -109,11 +109,15 @@ t.test('DSCP read through the delay emulator: marks kept up, re-marked down, no 
   // made every such reply fail (UdpInCsumErrors), and the check said "no reply".
   const lab = await Lab.create({ up: { delayMs: 10 }, down: { delayMs: 10, dscp: { kind: 'remap', map: { 46: 0, 34: 26 } } } });
   t.teardown(() => lab.destroy());
-  const { stampPort } = await startResponder(lab);
+  const { stampPort, credentialsFile } = await startResponder(lab);
   const csumErrors = async () => Number(/UdpInCsumErrors\s+(\d+)/.exec((await lab.exec('appliance', ['nstat', '-az', 'UdpInCsumErrors'])).stdout)?.[1]);
   const before = await csumErrors();
   const dscpCheck = new URL('../../dist/qualify/dscp-check.js', import.meta.url).href;
-  const script = `import(${JSON.stringify(dscpCheck)}).then(async (m) => console.log(JSON.stringify(await m.checkDscp({ target: ${JSON.stringify(ADDRESSES.hospital)}, stampPort: ${stampPort} }, ['EF', 'AF41']))))`;
+  const credentialsModule = new URL('../../dist/responder/appliance-credentials.js', import.meta.url).href;
+  const script = `Promise.all([import(${JSON.stringify(dscpCheck)}), import(${JSON.stringify(credentialsModule)}), import('node:fs')]).then(async ([m, c, fs]) => {
+    const credentials = c.parseResponderCredentials(fs.readFileSync(${JSON.stringify(credentialsFile)}, 'utf8'), 'credentials');
+    console.log(JSON.stringify(await m.checkDscp({ target: ${JSON.stringify(ADDRESSES.hospital)}, stampPort: ${stampPort}, credentials }, ['EF', 'AF41'])));
+  })`;
   const run = await lab.exec('appliance', [process.execPath, '-e', script], { timeoutMs: 60_000 });
   const check = JSON.parse(run.stdout) as { classes: Array<{ class: string; up: { status: string }; down: { status: string; received?: string } }> };
   t.same(check.classes.map((c) => [c.class, c.up.status, c.down.status, c.down.received]), [['EF', 'preserved', 'bleached', 'CS0'], ['AF41', 'preserved', 'remarked', 'AF31']], 'each class read both ways');

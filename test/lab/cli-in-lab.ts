@@ -1,14 +1,24 @@
+import { rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ADDRESSES, type Lab } from '../../src/lab/lab.js';
+import { enrolResponder } from '../fixtures/responder-keys.js';
 
 // The built CLI, run inside lab namespaces: how the integration tests drive the product.
 
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
-/** Starts `usmp-edge responder` in the hospital namespace; resolves when it logs "ready". */
-export async function startResponder(lab: Lab, extra: string[] = []): Promise<{ stampPort: number; log: string[] }> {
-  const child = lab.spawn('hospital', [process.execPath, CLI, 'responder', '--bind', ADDRESSES.hospital, '--stamp-port', '862', '--iperf-port', '5201', '--iperf-pool', '2', ...extra]);
+/**
+ * Starts `usmp-edge responder` in the hospital namespace as shipped (responder.auth required),
+ * with one appliance enrolled by `responder-keys enroll`; resolves when it logs "ready". The
+ * appliance's credentials are this test process's qualify.responder_credentials_file (its
+ * environment), so every command it runs on the appliance side uses them.
+ */
+export async function startResponder(lab: Lab, extra: string[] = []): Promise<{ stampPort: number; log: string[]; credentialsFile: string }> {
+  const keys = enrolResponder();
+  lab.onDestroy(() => rmSync(keys.dir, { recursive: true, force: true }));
+  Object.assign(process.env, keys.applianceEnv);
+  const child = lab.spawn('hospital', [process.execPath, CLI, 'responder', '--bind', ADDRESSES.hospital, '--stamp-port', '862', '--iperf-port', '5201', '--iperf-pool', '2', ...extra], { env: { ...process.env, ...keys.responderEnv } });
   const log: string[] = [];
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`responder did not start:\n${log.join('\n')}`)), 10_000);
@@ -17,7 +27,7 @@ export async function startResponder(lab: Lab, extra: string[] = []): Promise<{ 
       log.push(line);
       if (line.includes('responder ready')) {
         clearTimeout(timer);
-        resolve({ stampPort: (JSON.parse(line) as { stamp_port: number }).stamp_port, log });
+        resolve({ stampPort: (JSON.parse(line) as { stamp_port: number }).stamp_port, log, credentialsFile: keys.credentialsFile });
       }
     });
     child.once('exit', (code) => reject(new Error(`responder exited ${String(code)}:\n${log.join('\n')}`)));

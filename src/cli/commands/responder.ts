@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeErrorEstimate } from '../../measure/stamp/clock.js';
@@ -96,7 +96,10 @@ async function runResponder(ctx: CliContext, flags: ResponderFlags): Promise<voi
     return keys.appliances.length;
   };
   try {
-    if (mode !== 'open') ensureIperfRsaKey(config.iperf_rsa_key_file);
+    // Before the first enrolment there is no RSA key: iperf3 gets a throw-away one, whose public
+    // half nobody holds, so it refuses everyone, as it should (nothing is written outside runtimeDir).
+    const rsaKeyFile = runtimeDir && !existsSync(config.iperf_rsa_key_file) ? join(runtimeDir, 'iperf3-rsa.pem') : config.iperf_rsa_key_file;
+    if (runtimeDir && rsaKeyFile !== config.iperf_rsa_key_file) ensureIperfRsaKey(rsaKeyFile);
     const enrolled = mode === 'open' ? 0 : loadKeys();
     if (mode !== 'open' && enrolled === 0) log.warn({ event: 'responder.no_appliance', keys_file: config.keys_file }, 'no appliance is enrolled: every authenticated measurement will be refused (usmp-edge responder-keys enroll NAME --out FILE)');
     if (mode === 'open') log.warn({ event: 'responder.open' }, 'responder.auth is open: anyone who reaches it can use it');
@@ -108,7 +111,7 @@ async function runResponder(ctx: CliContext, flags: ResponderFlags): Promise<voi
     });
     const pool = new IperfServerPool({
       bind, firstPort: flags.iperfPort ?? config.iperf_port, size: flags.iperfPool ?? config.iperf_pool_size, maxMbps: config.iperf_max_mbps, logger: log,
-      ...(usersFile ? { auth: { rsaPrivateKeyFile: config.iperf_rsa_key_file, authorizedUsersFile: usersFile } } : {}),
+      ...(usersFile ? { auth: { rsaPrivateKeyFile: rsaKeyFile, authorizedUsersFile: usersFile } } : {}),
     });
     await serve(ctx, log, reflector, pool, mode === 'open' ? undefined : () => loadKeys(), flags.dscpRulesInstalled === true);
   } finally {
