@@ -16,8 +16,11 @@ export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
  */
 export async function startResponder(lab: Lab, extra: string[] = []): Promise<{ stampPort: number; log: string[]; credentialsFile: string }> {
   const keys = enrolResponder();
-  lab.onDestroy(() => rmSync(keys.dir, { recursive: true, force: true }));
   Object.assign(process.env, keys.applianceEnv);
+  lab.onDestroy(() => {
+    rmSync(keys.dir, { recursive: true, force: true });
+    if (process.env['USMP_EDGE_QUALIFY_RESPONDER_CREDENTIALS_FILE'] === keys.credentialsFile) delete process.env['USMP_EDGE_QUALIFY_RESPONDER_CREDENTIALS_FILE'];
+  });
   const child = lab.spawn('hospital', [process.execPath, CLI, 'responder', '--bind', ADDRESSES.hospital, '--stamp-port', '862', '--iperf-port', '5201', '--iperf-pool', '2', ...extra], { env: { ...process.env, ...keys.responderEnv } });
   const log: string[] = [];
   return new Promise((resolve, reject) => {
