@@ -58,7 +58,7 @@ else
 fi
 cp "$ssh_key" "$work/authorized_keys"
 
-packages=systemd,systemd-sysv,dbus,nodejs,iperf3,nftables,iproute2,iputils-ping,ethtool,libpcap0.8t64,openssh-server,ca-certificates,util-linux,passwd
+packages=systemd,systemd-sysv,dbus,nodejs,iperf3,nftables,openssl,iproute2,iputils-ping,ethtool,libpcap0.8t64,openssh-server,ca-certificates,util-linux,passwd
 say "building $out from $mirror (trixie) with $(cat "$release/RELEASE")"
 rm -rf "$out"
 mmdebstrap --variant=minbase --mode=root --include="$packages" \

@@ -149,6 +149,8 @@ do_install() {
     # ExecStartPre runs `report keygen --if-missing`).
     # The wrapper runs `report` as the service user, so the key is the service's.
     [ "$image" = yes ] || "$BIN" --config "$ETC/config.json" report keygen --if-missing >&2
+    # the device broker's TLS certificate (its fingerprint is printed for the devices); an image makes it at first boot
+    [ "$image" = yes ] || "$BIN" --config "$ETC/config.json" device tls-cert --if-missing >&2
   fi
   if [ "$role" = collector ]; then
     install -d -o root -g "$USER_NAME" -m 0750 "$ETC/collector"

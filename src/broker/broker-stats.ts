@@ -4,7 +4,7 @@
 export const REJECT_REASONS = [
   'unknown_device', 'wrong_password', 'no_credentials', 'client_id_mismatch', 'certificate_mismatch',
   'too_many_connections', 'connect_rate', 'acl', 'oversized', 'malformed', 'flood', 'outbox_full', 'outbox_io',
-  'subscribe_acl', 'slow_client',
+  'subscribe_acl', 'slow_client', 'outbox_share', 'retained', 'unauthenticated_limit',
 ] as const;
 
 export type RejectReason = (typeof REJECT_REASONS)[number];

@@ -86,6 +86,11 @@ export class GuardedConnection extends Duplex {
     socket.on('close', () => this.destroy());
   }
 
+  /** Called once the device has signed in (the broker's authenticate hook): its slot is kept. */
+  authenticated(): void {
+    this.emit('authenticated');
+  }
+
   override _read(): void {
     this.socket.resume();
   }

@@ -15,12 +15,20 @@ import { TokenBucket } from './token-bucket.js';
 
 export interface MessageStore {
   append(topic: string, payload: Buffer, qos: 0 | 1 | 2): Promise<number>;
+  /** What one device holds in the store, not yet taken by the hospital. */
+  usageOf(device: string): { messages: number; bytes: number };
 }
 
 export interface BrokerLimits {
   maxPayloadBytes: number;
   publishesPerSecond: number;
   publishBurst: number;
+  /** Payload bytes per second per device (burst: one largest message, or a second's worth). */
+  bytesPerSecond: number;
+  /** Most one device may hold in the store: over it, that device alone is refused. */
+  outboxShare: { messages: number; bytes: number };
+  /** Retained payload bytes one device may keep on the broker; 0: retained publishes refused. */
+  retainedBytesPerDevice: number;
   /** A client that owes more than this much waiting (a flood) is disconnected. */
   floodDisconnectMs: number;
   maxTopicLevels: number;
@@ -44,6 +52,7 @@ export interface DeviceBrokerOptions {
 interface ClientState {
   device: string;
   bucket: TokenBucket;
+  byteBucket: TokenBucket;
   /** messageId → "topic length" of the last message stored under it, to spot a DUP resend. */
   recent: Map<number, string>;
 }
@@ -56,6 +65,8 @@ export class DeviceBroker {
   readonly acl: TopicAcl;
   readonly #o: DeviceBrokerOptions;
   readonly #clients = new WeakMap<Client, ClientState>();
+  /** Retained bytes per device, by topic: what each device keeps on the broker. */
+  readonly #retained = new Map<string, Map<string, number>>();
   readonly #now: () => number;
 
   private constructor(aedes: Aedes, options: DeviceBrokerOptions) {
@@ -119,8 +130,10 @@ export class DeviceBroker {
       this.#clients.set(client, {
         device: outcome.device,
         bucket: new TokenBucket(this.#o.limits.publishesPerSecond, this.#o.limits.publishBurst, this.#now),
+        byteBucket: new TokenBucket(this.#o.limits.bytesPerSecond, Math.max(this.#o.limits.maxPayloadBytes, this.#o.limits.bytesPerSecond), this.#now),
         recent: new Map(),
       });
+      (client.conn as { authenticated?: () => void }).authenticated?.(); // its slot is no longer a stranger's
       this.stats.connectionsAccepted++;
       done(null, true);
     } catch (err) {
@@ -154,15 +167,48 @@ export class DeviceBroker {
       done(new Error('payload too large'));
       return;
     }
-    const waitMs = state.bucket.take();
+    if (packet.retain && !this.#retainAllowed(state.device, packet.topic, payload.length)) {
+      const limit = this.#o.limits.retainedBytesPerDevice;
+      this.#refuse('retained', { device: state.device, topic: packet.topic, bytes: payload.length, limit }, limit === 0
+        ? 'publish refused: retained messages are not kept for devices (broker.retained_bytes_per_device is 0)'
+        : `publish refused: the device's retained messages would exceed ${limit} bytes`);
+      done(new Error('retained refused'));
+      return;
+    }
+    const share = this.#o.limits.outboxShare;
+    const held = this.#o.store.usageOf(state.device);
+    if (held.messages + 1 > share.messages || held.bytes + payload.length > share.bytes) {
+      // this device alone: the others keep their room in the outbox
+      this.#refuse('outbox_share', { device: state.device, held_messages: held.messages, held_bytes: held.bytes, share_messages: share.messages, share_bytes: share.bytes }, 'publish refused: this device holds its whole share of the outbox');
+      done(new Error('outbox share exceeded'));
+      return;
+    }
+    const waitMs = Math.max(state.bucket.take(), state.byteBucket.take(payload.length));
     if (waitMs > this.#o.limits.floodDisconnectMs) {
-      this.#refuse('flood', { device: state.device, rate_limit: this.#o.limits.publishesPerSecond }, 'device disconnected: publishing far above its rate limit');
+      this.#refuse('flood', { device: state.device, rate_limit: this.#o.limits.publishesPerSecond, byte_rate_limit: this.#o.limits.bytesPerSecond }, 'device disconnected: publishing far above its rate limit');
       done(new Error('flood'));
       return;
     }
     const store = () => this.#store(state, packet, payload, done);
     if (waitMs > 0) setTimeout(store, waitMs);
     else store();
+  }
+
+  /** A retained publish fits the device's retained budget (an empty one deletes, always allowed) [MQTT-3.3.1-10]. */
+  #retainAllowed(device: string, topic: string, bytes: number): boolean {
+    const limit = this.#o.limits.retainedBytesPerDevice;
+    const mine = this.#retained.get(device) ?? new Map<string, number>();
+    if (bytes === 0) {
+      mine.delete(topic);
+      return true;
+    }
+    if (limit === 0) return false;
+    let total = bytes;
+    for (const [t, b] of mine) if (t !== topic) total += b;
+    if (total > limit) return false;
+    mine.set(topic, bytes);
+    this.#retained.set(device, mine);
+    return true;
   }
 
   #store(state: ClientState, packet: PublishPacket, payload: Buffer, done: (error?: Error | null) => void): void {

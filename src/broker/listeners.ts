@@ -28,7 +28,13 @@ export interface ConnectionLimits {
   maxConnections: number;
   connectsPerSecondPerAddress: number;
   maxPacketBytes: number;
+  /** Connections of one address not yet signed in (before and during CONNECT). */
+  unauthenticatedPerAddress: number;
+  /** Connections not yet signed in, all addresses: the rest of maxConnections is for devices. */
+  unauthenticatedMax: number;
 }
+
+const ADDRESS_TABLE = 4096;
 
 export interface BoundListener {
   type: ListenerConfig['type'];
@@ -42,6 +48,9 @@ export class BrokerListeners {
   readonly #servers: Array<Server | HttpServer> = [];
   readonly #open = new Set<{ destroy(): void }>();
   readonly #buckets = new Map<string, TokenBucket>();
+  /** Connections not yet signed in, by address. */
+  readonly #strangers = new Map<string, number>();
+  #strangerCount = 0;
   readonly #limits: ConnectionLimits;
   readonly #stats: BrokerStats;
   readonly #log: Logger;
@@ -65,26 +74,46 @@ export class BrokerListeners {
     await Promise.all(this.#servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   }
 
-  /** Admission: room left and the address not reconnecting in a loop. */
+  /**
+   * Admission: room left, the address not reconnecting in a loop, and not too many connections
+   * that have not signed in (from it, and from everyone: the rest of the slots are kept for
+   * devices that did) — idle sockets that never send CONNECT cannot take the broker.
+   */
   #admit(remote: string | undefined): boolean {
-    if (this.#open.size >= this.#limits.maxConnections) {
-      this.#stats.reject('too_many_connections');
-      this.#log.warn({ event: 'device.refused', reason: 'too_many_connections', remote, limit: this.#limits.maxConnections }, 'connection refused: too many connections');
-      return false;
-    }
     const key = remote ?? '?';
-    let bucket = this.#buckets.get(key);
-    if (!bucket) {
-      if (this.#buckets.size > 4096) this.#buckets.clear();
-      bucket = new TokenBucket(this.#limits.connectsPerSecondPerAddress, this.#limits.connectsPerSecondPerAddress * 5);
-      this.#buckets.set(key, bucket);
-    }
-    if (bucket.take() > 0) {
-      this.#stats.reject('connect_rate');
-      this.#log.warn({ event: 'device.refused', reason: 'connect_rate', remote }, 'connection refused: this address connects too often');
+    const refuse = (reason: 'too_many_connections' | 'connect_rate' | 'unauthenticated_limit', message: string, fields: Record<string, unknown> = {}): false => {
+      this.#stats.reject(reason);
+      this.#log.warn({ event: 'device.refused', reason, remote, ...fields }, message);
       return false;
+    };
+    if (this.#open.size >= this.#limits.maxConnections) return refuse('too_many_connections', 'connection refused: too many connections', { limit: this.#limits.maxConnections });
+    if ((this.#strangers.get(key) ?? 0) >= this.#limits.unauthenticatedPerAddress) {
+      return refuse('unauthenticated_limit', 'connection refused: this address already has connections that have not signed in', { limit: this.#limits.unauthenticatedPerAddress });
     }
+    if (this.#strangerCount >= this.#limits.unauthenticatedMax) {
+      return refuse('unauthenticated_limit', 'connection refused: too many connections have not signed in', { limit: this.#limits.unauthenticatedMax });
+    }
+    let bucket = this.#buckets.get(key);
+    if (bucket) this.#buckets.delete(key); // re-inserted below: the map stays in least-recently-seen order
+    else {
+      bucket = new TokenBucket(this.#limits.connectsPerSecondPerAddress, this.#limits.connectsPerSecondPerAddress * 5);
+      this.#evictAddresses();
+    }
+    this.#buckets.set(key, bucket);
+    if (bucket.take() > 0) return refuse('connect_rate', 'connection refused: this address connects too often');
     return true;
+  }
+
+  /** Makes room in the per-address table: full (idle) buckets first, oldest first; one at a time, never all. */
+  #evictAddresses(): void {
+    if (this.#buckets.size < ADDRESS_TABLE) return;
+    for (const [address, bucket] of this.#buckets) {
+      if (bucket.full) {
+        this.#buckets.delete(address);
+        return;
+      }
+    }
+    this.#buckets.delete(this.#buckets.keys().next().value!); // every address busy: the least recently seen goes
   }
 
   #accept(stream: ConstructorParameters<typeof GuardedConnection>[0]): void {
@@ -92,6 +121,7 @@ export class BrokerListeners {
       stream.destroy();
       return;
     }
+    const key = stream.remoteAddress ?? '?';
     const guarded = new GuardedConnection(stream, {
       maxPacketBytes: this.#limits.maxPacketBytes,
       onViolation: (kind, detail) => {
@@ -99,8 +129,23 @@ export class BrokerListeners {
         this.#log.warn({ event: 'device.refused', reason: kind, remote: stream.remoteAddress, detail }, `connection closed: ${detail}`);
       },
     });
+    let stranger = true;
+    this.#strangers.set(key, (this.#strangers.get(key) ?? 0) + 1);
+    this.#strangerCount++;
+    const known = (): void => {
+      if (!stranger) return;
+      stranger = false;
+      this.#strangerCount--;
+      const left = (this.#strangers.get(key) ?? 1) - 1;
+      if (left <= 0) this.#strangers.delete(key);
+      else this.#strangers.set(key, left);
+    };
+    guarded.once('authenticated', known);
     this.#open.add(guarded);
-    guarded.on('close', () => this.#open.delete(guarded));
+    guarded.on('close', () => {
+      known();
+      this.#open.delete(guarded);
+    });
     guarded.on('error', () => undefined); // aedes reports it through clientError
     this.#handle(guarded);
   }

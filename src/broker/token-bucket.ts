@@ -17,12 +17,22 @@ export class TokenBucket {
     this.#at = now();
   }
 
-  /** Takes one token; returns the milliseconds to wait before it is really available (0: now). */
-  take(): number {
+  /** Takes `cost` tokens (one message, or its bytes); returns the milliseconds to wait before they are really available (0: now). */
+  take(cost = 1): number {
+    this.#refill();
+    this.#tokens -= cost;
+    return this.#tokens >= 0 ? 0 : (-this.#tokens / this.#rate) * 1000;
+  }
+
+  /** Full again: forgetting this bucket gives nobody anything (a new one starts full). */
+  get full(): boolean {
+    this.#refill();
+    return this.#tokens >= this.#burst;
+  }
+
+  #refill(): void {
     const now = this.#now();
     this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#at) / 1000) * this.#rate);
     this.#at = now;
-    this.#tokens -= 1;
-    return this.#tokens >= 0 ? 0 : (-this.#tokens / this.#rate) * 1000;
   }
 }

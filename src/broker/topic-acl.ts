@@ -26,6 +26,13 @@ export class TopicAcl {
     return [...this.#prefix, device].join('/');
   }
 
+  /** The device whose tree `topic` is in (`<prefix>/<device>/…`), or undefined. */
+  deviceOf(topic: string): string | undefined {
+    const levels = topic.split('/');
+    if (levels.length <= this.#prefix.length + 1 || this.#prefix.some((level, i) => levels[i] !== level)) return undefined;
+    return levels[this.#prefix.length] || undefined;
+  }
+
   canPublish(device: string, topic: string): AclDecision {
     if (topic.startsWith('$')) return deny(`${topic} is a reserved topic`);
     const levels = topic.split('/');

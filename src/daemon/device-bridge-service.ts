@@ -4,6 +4,7 @@ import type { LoadedConfig } from '../config/load.js';
 import { readPemFile } from '../config/pem.js';
 import type { Logger } from '../log/logger.js';
 import { DeviceBroker } from '../broker/device-broker.js';
+import { TopicAcl } from '../broker/topic-acl.js';
 import { DeviceRegistry } from '../broker/device-registry.js';
 import { BrokerListeners, type BoundListener, type ListenerConfig } from '../broker/listeners.js';
 import { COMMAND_LEVEL } from '../broker/topic-acl.js';
@@ -48,11 +49,13 @@ export class DeviceBridgeService {
   async start(): Promise<void> {
     const { broker: b, bridge: br } = this.#config.values;
     const log = this.#log;
+    const devices = new TopicAcl(b.topic_prefix);
     const outbox = await DurableOutbox.open({
       dir: br.outbox_dir,
       maxMessages: br.outbox_max_messages,
       maxBytes: br.outbox_max_mb * 1024 * 1024,
       onRecoveryProblem: (p) => log.error({ event: 'outbox.recovery', ...p }, `outbox recovery: ${p.reason}`),
+      ownerOf: (topic) => devices.deviceOf(topic),
     });
     this.#outbox = outbox;
     log.info({ event: 'outbox.opened', dir: br.outbox_dir, depth: outbox.depth }, `outbox holds ${outbox.depth} messages`);
@@ -61,6 +64,7 @@ export class DeviceBridgeService {
 
     const bridge = this.#bridge;
     const store = {
+      usageOf: (device: string) => outbox.usageOf(device),
       append: async (topic: string, payload: Buffer, qos: 0 | 1 | 2) => {
         try {
           const seq = await outbox.append(topic, payload, qos);
@@ -82,6 +86,9 @@ export class DeviceBridgeService {
         maxPayloadBytes: b.max_payload_bytes,
         publishesPerSecond: b.publishes_per_s,
         publishBurst: b.publish_burst,
+        bytesPerSecond: b.bytes_per_s,
+        outboxShare: { messages: Math.floor((br.outbox_max_messages * b.device_outbox_share_percent) / 100), bytes: Math.floor((br.outbox_max_mb * 1024 * 1024 * b.device_outbox_share_percent) / 100) },
+        retainedBytesPerDevice: b.retained_bytes_per_device,
         floodDisconnectMs: b.flood_disconnect_s * 1000,
         maxTopicLevels: b.max_topic_levels,
         drainTimeoutMs: b.drain_timeout_s * 1000,
@@ -95,10 +102,16 @@ export class DeviceBridgeService {
     this.#listeners = new BrokerListeners((stream) => broker.aedes.handle(stream), {
       maxConnections: b.max_connections,
       connectsPerSecondPerAddress: b.connects_per_s_per_address,
+      unauthenticatedPerAddress: b.unauthenticated_per_address,
+      unauthenticatedMax: b.unauthenticated_max,
       // the payload limit plus the largest topic and header MQTT allows [MQTT 3.1.1 §3.3]
       maxPacketBytes: b.max_payload_bytes + 65_535 + 8,
     }, broker.stats, log.child({ module: 'broker' }));
-    await this.#listeners.start(b.listeners as unknown as ListenerConfig[]);
+    const bound = await this.#listeners.start(b.listeners as unknown as ListenerConfig[]);
+    for (const l of bound.filter((x) => x.type !== 'tls')) {
+      // an explicit choice, said at every start: passwords and medical payloads cross the LAN in clear
+      log.warn({ event: 'broker.plaintext', type: l.type, host: l.host, port: l.port }, `the device broker listens WITHOUT encryption (${l.type}) on ${l.host}:${l.port}: anyone on the LAN who can spoof ARP reads device passwords and measurements; use a tls listener`);
+    }
     this.#observer.start(br.stats_interval_s * 1000);
   }
 

@@ -120,8 +120,8 @@ t.test('hostile clients are refused and logged; enrolled devices keep working', 
     const sockets: Socket[] = [];
     for (let i = 0; i < 120; i++) sockets.push(await rawConnection(appliance.port).catch(() => undefined as unknown as Socket));
     t.teardown(() => sockets.forEach((s) => s?.destroy()));
-    const logged = await waitUntil(() => refused('too_many_connections').length + refused('connect_rate').length > 0, 5000);
-    t.ok(logged, 'refusals logged (too_many_connections / connect_rate)');
+    const logged = await waitUntil(() => refused('too_many_connections').length + refused('connect_rate').length + refused('unauthenticated_limit').length > 0, 5000);
+    t.ok(logged, 'refusals logged (too_many_connections / connect_rate / unauthenticated_limit)');
     await ecg.publishAsync(`devices/${ECG.name}/ecg`, 'after-connection-flood', { qos: 1 });
     t.ok(await arrived('after-connection-flood'), 'the ECG still publishes to the hospital');
   });

@@ -14,7 +14,8 @@ const ECG: Device = { name: 'ecg-1', password: 'ecg-1-password-0123456789' };
 const CAPACITY = 50;
 
 t.test('a full outbox refuses the next publish, alarms once, drops nothing, and recovers', missing ? { skip: missing } : {}, async (t) => {
-  const { hospital, appliance, verifier } = await startHospitalAndAppliance(t, [ECG], { bridge: { outbox_max_messages: CAPACITY, stats_interval_s: 1 } });
+  // one device may take the whole outbox here (its share is 100 %): the outbox's own limit is what is tested
+  const { hospital, appliance, verifier } = await startHospitalAndAppliance(t, [ECG], { bridge: { outbox_max_messages: CAPACITY, stats_interval_s: 1 }, broker: { device_outbox_share_percent: 100 } });
   await hospital.stop();
 
   let device = await connectDevice(appliance.url, ECG);

@@ -74,7 +74,8 @@ t.test('appliance image: builds, boots, serves; upgrade keeps the outbox; uninst
   const connect = (port: number): Promise<string> =>
     run('timeout', ['3', 'bash', '-c', `</dev/tcp/${addresses.appliance}/${port}`]).then(() => 'open', (e: { code?: number }) => (e.code === 124 ? 'dropped' : 'refused'));
   t.equal(await connect(22), 'open', 'SSH from the admin network');
-  t.equal(await connect(1883), 'open', 'MQTT from the device network');
+  t.equal(await connect(8883), 'open', 'MQTT over TLS from the device network');
+  t.equal(await connect(1883), 'dropped', 'no plaintext MQTT: the default configuration has none, nor the firewall');
   t.equal(await connect(8080), 'dropped', 'any other port is dropped, not even refused');
   t.match((await container.exec(['nft', 'list', 'table', 'inet', 'usmp_firewall'])).stdout, /policy drop/);
 
@@ -112,7 +113,15 @@ t.test('appliance image: builds, boots, serves; upgrade keeps the outbox; uninst
 
   // --- a device publishes while the hospital is away: a non-empty outbox ---
   const device = JSON.parse((await container.exec(['usmp-edge', 'device', 'add', 'ecg-1', '--json'])).stdout) as { username: string; password: string; publish: string };
-  const client = await mqtt.connectAsync(`mqtt://${addresses.appliance}:1883`, { username: device.username, password: device.password, clientId: device.username, reconnectPeriod: 0 });
+  // The device trusts the certificate made at first boot, pinned by the fingerprint `device tls-cert` prints.
+  const tlsCert = JSON.parse((await container.exec(['usmp-edge', 'device', 'tls-cert', '--if-missing', '--json'])).stdout) as { cert_file: string; fingerprint_sha256: string; created: boolean };
+  t.equal(tlsCert.created, false, 'the broker certificate was made at first boot');
+  t.match((await container.exec(['stat', '-c', '%U %a', '/var/lib/usmp-edge/broker-tls/key.pem'])).stdout.trim(), 'usmp-edge 600', 'its key readable by the service only');
+  const pinned = readFileSync(join(root, tlsCert.cert_file.slice(1)));
+  const client = await mqtt.connectAsync(`mqtts://${addresses.appliance}:8883`, {
+    username: device.username, password: device.password, clientId: device.username, reconnectPeriod: 0,
+    ca: pinned, checkServerIdentity: (_host: string, cert: { fingerprint256: string }) => (cert.fingerprint256 === tlsCert.fingerprint_sha256 ? undefined : new Error(`fingerprint ${cert.fingerprint256}`)),
+  } as mqtt.IClientOptions);
   for (let i = 0; i < 200; i++) await client.publishAsync(device.publish.replace('#', 'ecg'), Buffer.from(`ecg sample ${i}`), { qos: 1 });
   await client.endAsync();
   const before = await health();

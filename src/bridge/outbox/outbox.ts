@@ -3,7 +3,8 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsmpError } from '../../errors.js';
 import { AckLog } from './ack-log.js';
-import { decodeRecord, encodeRecord, enqueuedAtOf, seqOf, type OutboxMessage } from './record.js';
+import { decodeRecord, encodeRecord, enqueuedAtOf, payloadBytesOf, seqOf, topicOf, type OutboxMessage } from './record.js';
+import { OwnerUsage, type Usage } from './owner-usage.js';
 import { syncDirectory } from '../../exec/durable-file.js';
 import { outboxId, scanSegment } from './segment-files.js';
 
@@ -36,6 +37,8 @@ export interface OutboxOptions {
   openSegmentFile?: (path: string) => Promise<SegmentFile>;
   /** Told about a torn or corrupt tail found at recovery (count of bytes dropped). */
   onRecoveryProblem?: (problem: { file: string; offset: number; reason: string }) => void;
+  /** Who a message belongs to (a device, from its topic): each owner's share is kept (usageOf). */
+  ownerOf?: (topic: string) => string | undefined;
 }
 
 interface Segment {
@@ -49,6 +52,7 @@ interface Segment {
 
 interface PendingAppend {
   message: OutboxMessage;
+  owner: string | undefined;
   bytes: Buffer;
   resolve: (seq: number) => void;
   reject: (err: Error) => void;
@@ -60,7 +64,8 @@ const RECENT_BYTES = 16 * 1024 * 1024;
 const SEGMENT_NAME = /^seg-(\d{16})\.log$/;
 
 export class DurableOutbox {
-  readonly #o: Required<Omit<OutboxOptions, 'onRecoveryProblem'>>;
+  readonly #o: Required<Omit<OutboxOptions, 'onRecoveryProblem' | 'ownerOf'>> & Pick<OutboxOptions, 'ownerOf'>;
+  readonly #owners = new OwnerUsage();
   readonly #segments: Segment[] = [];
   readonly #acks: AckLog;
   #nextSeq = 0;
@@ -127,6 +132,11 @@ export class DurableOutbox {
     return this.#nextSeq;
   }
 
+  /** What one owner holds (messages stored or being stored, not yet acknowledged; payload bytes). */
+  usageOf(owner: string): Usage {
+    return this.#owners.of(owner);
+  }
+
   /** When the oldest unacknowledged message was stored, or undefined when empty. */
   get oldestEnqueuedAt(): number | undefined {
     for (let seq = this.#acks.watermark; seq < this.#nextSeq; seq++) {
@@ -144,8 +154,10 @@ export class DurableOutbox {
       return Promise.reject(new UsmpError('USMP_E_OUTBOX_FULL', `the outbox holds ${this.depth} messages (${this.#bytes} bytes), its limit`, { details: { depth: this.depth, bytes: this.#bytes } }));
     }
     const message: OutboxMessage = { seq: this.#nextSeq++, enqueuedAtMs: this.#o.now(), qos, topic, payload };
+    const owner = this.#o.ownerOf?.(topic);
+    if (owner !== undefined) this.#owners.charge(owner, payload.length);
     return new Promise((resolve, reject) => {
-      this.#queue.push({ message, bytes: encodeRecord(message), resolve, reject });
+      this.#queue.push({ message, owner, bytes: encodeRecord(message), resolve, reject });
       if (this.#flushing) this.#wakeFlush?.();
       else this.#flushing = this.#flush();
     });
@@ -154,6 +166,7 @@ export class DurableOutbox {
   /** Records that the hospital acknowledged a message; its segment goes when all of it is acked. */
   ack(seq: number): void {
     if (!this.#acks.ack(seq)) return;
+    this.#owners.release(seq);
     this.#forget(seq);
     while (this.#segments.length > 1 && this.#segments[1]!.firstSeq <= this.#acks.watermark) {
       const done = this.#segments.shift()!;
@@ -266,7 +279,10 @@ export class DurableOutbox {
     if (failure) {
       this.#writeFailure = failure;
       const error = new UsmpError('USMP_E_OUTBOX_IO', `cannot write the outbox: ${failure.message}`, { cause: failure });
-      for (const p of batch) p.reject(error);
+      for (const p of batch) {
+        if (p.owner !== undefined) this.#owners.uncharge(p.owner, p.message.payload.length);
+        p.reject(error);
+      }
       return;
     }
     let at = offset;
@@ -285,7 +301,10 @@ export class DurableOutbox {
       this.#recentBytes += p.bytes.length;
     }
     while (this.#recent.size > RECENT_MESSAGES || this.#recentBytes > RECENT_BYTES) this.#forget(this.#recent.keys().next().value!);
-    for (const p of batch) p.resolve(p.message.seq);
+    for (const p of batch) {
+      if (p.owner !== undefined) this.#owners.bind(p.message.seq, p.owner, p.message.payload.length);
+      p.resolve(p.message.seq);
+    }
   }
 
   /**
@@ -336,6 +355,12 @@ export class DurableOutbox {
         if (seq !== firstSeq + segment.offsets.length) return `record ${seq} where ${firstSeq + segment.offsets.length} was due`;
         segment.offsets.push(at);
         segment.enqueuedAt.push(enqueuedAtOf(body));
+        const owner = this.#o.ownerOf?.(topicOf(body));
+        if (owner !== undefined && seq >= this.#acks.watermark && !this.#acks.isAcked(seq)) {
+          const bytes = payloadBytesOf(body);
+          this.#owners.charge(owner, bytes);
+          this.#owners.bind(seq, owner, bytes);
+        }
         return undefined;
       }, (at, reason) => {
         onProblem?.({ file, offset: at, reason });

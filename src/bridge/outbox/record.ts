@@ -59,6 +59,16 @@ export function enqueuedAtOf(body: Buffer): number {
   return body.readDoubleLE(8);
 }
 
+/** The topic of a checked record. */
+export function topicOf(body: Buffer): string {
+  return body.subarray(FIXED_BODY, FIXED_BODY + body.readUInt16LE(17)).toString('utf8');
+}
+
+/** The payload size of a checked record. */
+export function payloadBytesOf(body: Buffer): number {
+  return body.length - FIXED_BODY - body.readUInt16LE(17);
+}
+
 /** Decodes the record at `offset` of `buf`. */
 export function decodeRecord(buf: Buffer, offset: number): DecodeOutcome {
   const checked = checkRecord(buf, offset);

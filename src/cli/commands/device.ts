@@ -2,6 +2,12 @@ import type { Command } from 'commander';
 import { checkDeviceName, DeviceRegistry } from '../../broker/device-registry.js';
 import { generatePassword, hashPassword } from '../../broker/password-hash.js';
 import { COMMAND_LEVEL, TopicAcl } from '../../broker/topic-acl.js';
+import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { ensureBrokerCertificate } from '../../broker/broker-certificate.js';
+import type { ListenerConfig } from '../../broker/listeners.js';
+import { UsmpError } from '../../errors.js';
+import { systemRunner } from '../../exec/process-runner.js';
 import type { CliContext } from '../context.js';
 import { EXIT, reportError } from '../output.js';
 
@@ -66,5 +72,31 @@ export function registerDeviceCommands(program: Command, context: () => CliConte
       else if (devices.length === 0) ctx.out.say(`no device enrolled (${registry.file})`);
       else for (const d of devices) ctx.out.say(`${d.name.padEnd(24)} ${d.created_at}  ${d.description}`);
     }, () => list.opts<Flags>())();
+  });
+
+  const tls = device
+    .command('tls-cert')
+    .description('make the broker\'s TLS certificate (the first tls listener\'s cert_file and key_file) and print its fingerprint for the devices')
+    .option('--if-missing', 'keep an existing certificate (and print its fingerprint); the daemon unit runs this at each start, so an image gets its certificate at first boot')
+    .option('--json', 'print one JSON document on stdout');
+  tls.action(async () => {
+    const flags = tls.opts<Flags & { ifMissing?: boolean }>();
+    const ctx = context();
+    try {
+      const values = ctx.config().values;
+      const listener = (values.broker.listeners as unknown as ListenerConfig[]).find((l) => l.type === 'tls' && l.cert_file && l.key_file);
+      if (!listener) throw new UsmpError('USMP_E_USAGE', 'no tls listener with cert_file and key_file in broker.listeners: nothing to make');
+      if (!flags.ifMissing && existsSync(listener.cert_file!)) throw new UsmpError('USMP_E_USAGE', `${listener.cert_file} exists; devices pin it: remove it first to make a new one, or use --if-missing`);
+      const name = values.site.appliance_id || hostname();
+      const cert = await ensureBrokerCertificate({ certFile: listener.cert_file!, keyFile: listener.key_file!, commonName: name, names: [name, hostname()].filter((n, i, all) => all.indexOf(n) === i), runner: systemRunner });
+      if (flags.json) ctx.out.json({ cert_file: cert.certFile, fingerprint_sha256: cert.fingerprint256, subject: cert.subject, valid_to: cert.validTo, created: cert.created });
+      else {
+        ctx.out.say(`${cert.created ? 'broker certificate made' : 'broker certificate kept'}: ${cert.certFile} (${cert.subject.replace(/\n/g, ', ')}, valid to ${cert.validTo})`);
+        ctx.out.say(`devices connect with TLS to port ${listener.port}; certificate SHA-256 fingerprint to give them: ${cert.fingerprint256}`);
+      }
+      setExit(EXIT.OK);
+    } catch (err) {
+      setExit(reportError(err, ctx.out, flags.json === true));
+    }
   });
 }
