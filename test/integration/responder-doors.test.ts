@@ -2,6 +2,7 @@ import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { CLI } from '../lab/cli-in-lab.js';
 import { freeTcpPorts } from '../../src/exec/ports.js';
@@ -171,4 +172,30 @@ t.test('iperf3: refused without credentials or with wrong ones, measures with th
   const measured = await runThroughput({ ...test, credential: r.credentials.iperf3 });
   t.ok((measured.up?.mbps ?? 0) > 10, `with its credentials: ${measured.up?.mbps.toFixed(0)} Mbit/s`);
   await r.stop();
+});
+
+t.test('enrolled while running: after a reload the new appliance measures, STAMP and iperf3', needsIperf, async (t) => {
+  // As at a hospital: the responder is installed and started first, appliances enrolled later.
+  const dir = t.testdir();
+  const responderEnv = { USMP_EDGE_RESPONDER_KEYS_FILE: join(dir, 'appliances.json'), USMP_EDGE_RESPONDER_IPERF_RSA_KEY_FILE: join(dir, 'iperf3-rsa.pem') };
+  const [iperfPort] = await freeTcpPorts(1);
+  const child = spawn(process.execPath, [CLI, 'responder', '--bind', '127.0.0.1', '--stamp-port', '0', '--iperf-port', String(iperfPort), '--iperf-pool', '1'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...responderEnv } });
+  t.teardown(() => {
+    child.kill('SIGTERM');
+  });
+  const lines: string[] = [];
+  createInterface({ input: child.stdout! }).on('line', (l) => lines.push(l));
+  const ready = await valueWithin('the responder to log "responder ready"', 15_000, async () => lines.find((l) => l.includes('responder ready')));
+  const stampPort = (JSON.parse(ready) as { stamp_port: number }).stamp_port;
+  t.ok(lines.some((l) => l.includes('responder.no_appliance')), 'it says nobody is enrolled');
+
+  const keys = enrolResponder('late', dir);
+  const credentials = parseResponderCredentials(readFileSync(keys.credentialsFile, 'utf8'), keys.credentialsFile);
+  const probe = { target: '127.0.0.1', port: stampPort, count: 10, intervalMs: 5, size: 44, waitMs: 300, credential: credentials.stamp };
+  t.equal(answered(await runStampSession(probe)), 0, 'before the reload: not known yet');
+  child.kill('SIGHUP');
+  await valueWithin('the reload to be logged', 15_000, async () => lines.find((l) => l.includes('responder.keys_reloaded')));
+  t.equal(answered(await runStampSession(probe)), 10, 'after it: every probe answered');
+  const measured = await runThroughput({ target: '127.0.0.1', ports: [iperfPort!], direction: 'down', protocol: 'tcp', durationS: 1, credential: credentials.iperf3 });
+  t.ok((measured.down?.mbps ?? 0) > 10, `iperf3 with the new credentials: ${measured.down?.mbps.toFixed(0)} Mbit/s (its servers restarted on the RSA key made by the enrolment)`);
 });

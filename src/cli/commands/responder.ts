@@ -100,6 +100,7 @@ async function runResponder(ctx: CliContext, flags: ResponderFlags): Promise<voi
     // half nobody holds, so it refuses everyone, as it should (nothing is written outside runtimeDir).
     const rsaKeyFile = runtimeDir && !existsSync(config.iperf_rsa_key_file) ? join(runtimeDir, 'iperf3-rsa.pem') : config.iperf_rsa_key_file;
     if (runtimeDir && rsaKeyFile !== config.iperf_rsa_key_file) ensureIperfRsaKey(rsaKeyFile);
+    const iperfAuth = usersFile ? { rsaPrivateKeyFile: rsaKeyFile, authorizedUsersFile: usersFile } : undefined;
     const enrolled = mode === 'open' ? 0 : loadKeys();
     if (mode !== 'open' && enrolled === 0) log.warn({ event: 'responder.no_appliance', keys_file: config.keys_file }, 'no appliance is enrolled: every authenticated measurement will be refused (usmp-edge responder-keys enroll NAME --out FILE)');
     if (mode === 'open') log.warn({ event: 'responder.open' }, 'responder.auth is open: anyone who reaches it can use it');
@@ -111,25 +112,37 @@ async function runResponder(ctx: CliContext, flags: ResponderFlags): Promise<voi
     });
     const pool = new IperfServerPool({
       bind, firstPort: flags.iperfPort ?? config.iperf_port, size: flags.iperfPool ?? config.iperf_pool_size, maxMbps: config.iperf_max_mbps, logger: log,
-      ...(usersFile ? { auth: { rsaPrivateKeyFile: rsaKeyFile, authorizedUsersFile: usersFile } } : {}),
+      ...(iperfAuth ? { auth: iperfAuth } : {}),
     });
-    await serve(ctx, log, reflector, pool, mode === 'open' ? undefined : () => loadKeys(), flags.dscpRulesInstalled === true);
+    // After the first enrolment the real RSA key exists: the iperf3 servers restart on it.
+    const reload = async (): Promise<number> => {
+      const appliances = loadKeys();
+      if (iperfAuth && iperfAuth.rsaPrivateKeyFile !== config.iperf_rsa_key_file && existsSync(config.iperf_rsa_key_file)) {
+        iperfAuth.rsaPrivateKeyFile = config.iperf_rsa_key_file;
+        await pool.restart();
+      }
+      return appliances;
+    };
+    await serve(ctx, log, reflector, pool, mode === 'open' ? undefined : reload, flags.dscpRulesInstalled === true);
   } finally {
     if (runtimeDir) rmSync(runtimeDir, { recursive: true, force: true });
   }
 }
 
-async function serve(ctx: CliContext, log: ReturnType<CliContext['logger']>, reflector: StampReflector, pool: IperfServerPool, reload: (() => number) | undefined, dscpRulesInstalled: boolean): Promise<void> {
+async function serve(ctx: CliContext, log: ReturnType<CliContext['logger']>, reflector: StampReflector, pool: IperfServerPool, reload: (() => Promise<number>) | undefined, dscpRulesInstalled: boolean): Promise<void> {
   let annotation: Annotation | undefined;
   const stopped = new Promise<string>((resolve) => {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve(signal));
   });
+  let reloading = Promise.resolve();
   const onHup = (): void => {
-    try {
-      log.info({ event: 'responder.keys_reloaded', appliances: reload?.() ?? 0 }, 'enrolled appliances read again');
-    } catch (err) {
-      log.error({ event: 'responder.keys_reload_failed', err: (err as Error).message }, 'enrolled appliances could not be read again; the previous ones stay in force');
-    }
+    reloading = reloading.then(async () => {
+      try {
+        log.info({ event: 'responder.keys_reloaded', appliances: await reload!() }, 'enrolled appliances read again');
+      } catch (err) {
+        log.error({ event: 'responder.keys_reload_failed', err: (err as Error).message }, 'enrolled appliances could not be read again; the previous ones stay in force');
+      }
+    });
   };
   if (reload) process.on('SIGHUP', onHup);
   let last: ReflectorStats | undefined;
@@ -155,6 +168,7 @@ async function serve(ctx: CliContext, log: ReturnType<CliContext['logger']>, ref
   } finally {
     clearInterval(statsTimer);
     process.off('SIGHUP', onHup);
+    await reloading;
     await annotation?.remove();
     await pool.stop();
     await reflector.stop();

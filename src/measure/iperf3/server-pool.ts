@@ -47,6 +47,13 @@ export class IperfServerPool {
     this.#children.clear();
   }
 
+  /** Ends every server and starts them again (with the options as they are now). */
+  async restart(): Promise<void> {
+    await this.stop();
+    this.#stopping = false;
+    await this.start();
+  }
+
   async #startOne(port: number): Promise<void> {
     // Our readiness check looks for a listening socket: one that is already there is not ours.
     if (isListening(port)) {
