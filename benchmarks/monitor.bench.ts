@@ -69,11 +69,11 @@ const bench: Benchmark = {
     let appliance: Appliance | undefined;
     let hospital: HospitalBroker | undefined;
     try {
-      await startResponder(lab);
+      const { credentialsFile } = await startResponder(lab);
       const inLab = (role: 'appliance' | 'hospital') => (argv: string[]) => ['ip', 'netns', 'exec', lab.ns(role), ...argv];
       hospital = await HospitalBroker.start({ host: ADDRESSES.hospital, wrap: inLab('hospital') });
       appliance = await Appliance.create(hospital, DEVICES, {
-        sections: { monitor: { target: ADDRESSES.hospital, profile: 'teleconsultation-hd', throughput: { interval_min: 0 } } },
+        sections: { monitor: { target: ADDRESSES.hospital, profile: 'teleconsultation-hd', throughput: { interval_min: 0 } }, qualify: { responder_credentials_file: credentialsFile } },
       });
       await appliance.start(inLab('appliance'));
       const daemonPid = appliance.pid!;

@@ -20,6 +20,8 @@ export interface RunOptions {
   /** Resolve with the result instead of throwing on a non-zero exit. */
   allowFailure?: boolean;
   input?: string;
+  /** The child's environment (default: this process's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Runs argv (no shell), collecting output; rejects with LabError on failure or timeout. */
@@ -27,7 +29,7 @@ export function run(argv: readonly string[], options: RunOptions = {}): Promise<
   const [file, ...args] = argv;
   if (!file) return Promise.reject(new LabError('empty command', argv));
   return new Promise((resolve, reject) => {
-    const child = execFile(file, args, { timeout: options.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
+    const child = execFile(file, args, { timeout: options.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024, killSignal: 'SIGKILL', ...(options.env ? { env: options.env } : {}) }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
       if (error && !options.allowFailure) {
         reject(new LabError(error.killed ? 'timed out' : `exit ${String(error.code)}`, argv, stderr));

@@ -73,6 +73,7 @@ export class Lab {
   readonly #seed: number;
   #destroyed = false;
   readonly #cleanups: Array<() => void> = [];
+  readonly #env = new Map<Role, Record<string, string>>();
 
   readonly #wireSized: boolean;
 
@@ -102,15 +103,27 @@ export class Lab {
     return `${this.id}-${SHORT[role]}`;
   }
 
+  /** Variables every later command of this role gets (e.g. the appliance's credentials at the responder). */
+  setEnvironment(role: Role, env: Record<string, string>): void {
+    this.#env.set(role, { ...this.#env.get(role), ...env });
+  }
+
+  #environment(role: Role, env: NodeJS.ProcessEnv | undefined): NodeJS.ProcessEnv | undefined {
+    const own = this.#env.get(role);
+    return own ? { ...(env ?? process.env), ...own } : env;
+  }
+
   /** Runs a command inside a role's namespace and collects its output. */
-  exec(role: Role, argv: readonly string[], options?: RunOptions): Promise<RunResult> {
-    return run(inNamespace(this.ns(role), argv), options);
+  exec(role: Role, argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+    const env = this.#environment(role, options.env);
+    return run(inNamespace(this.ns(role), argv), { ...options, ...(env ? { env } : {}) });
   }
 
   /** Starts a long-running process inside a namespace; destroy() ends it. */
   spawn(role: Role, argv: readonly string[], options: SpawnOptions = {}): ChildProcess {
     const full = inNamespace(this.ns(role), argv);
-    const child = spawn(full[0]!, full.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+    const env = this.#environment(role, options.env);
+    const child = spawn(full[0]!, full.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], ...options, ...(env ? { env } : {}) });
     this.#children.add(child);
     child.once('exit', () => this.#children.delete(child));
     return child;

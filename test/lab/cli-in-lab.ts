@@ -11,17 +11,17 @@ export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 /**
  * Starts `usmp-edge responder` in the hospital namespace as shipped (responder.auth required),
  * with one appliance enrolled by `responder-keys enroll`; resolves when it logs "ready". The
- * appliance's credentials are this test process's qualify.responder_credentials_file (its
- * environment), so every command it runs on the appliance side uses them.
+ * appliance's credentials become qualify.responder_credentials_file of every later command the
+ * lab runs on the appliance and the unit's host (their environment); a daemon started another
+ * way takes `credentialsFile` in its configuration.
  */
 export async function startResponder(lab: Lab, extra: string[] = []): Promise<{ stampPort: number; log: string[]; credentialsFile: string }> {
   const keys = enrolResponder();
-  Object.assign(process.env, keys.applianceEnv);
-  lab.onDestroy(() => {
-    rmSync(keys.dir, { recursive: true, force: true });
-    if (process.env['USMP_EDGE_QUALIFY_RESPONDER_CREDENTIALS_FILE'] === keys.credentialsFile) delete process.env['USMP_EDGE_QUALIFY_RESPONDER_CREDENTIALS_FILE'];
-  });
-  const child = lab.spawn('hospital', [process.execPath, CLI, 'responder', '--bind', ADDRESSES.hospital, '--stamp-port', '862', '--iperf-port', '5201', '--iperf-pool', '2', ...extra], { env: { ...process.env, ...keys.responderEnv } });
+  lab.onDestroy(() => rmSync(keys.dir, { recursive: true, force: true }));
+  lab.setEnvironment('appliance', keys.applianceEnv);
+  lab.setEnvironment('usmp', keys.applianceEnv);
+  lab.setEnvironment('hospital', keys.responderEnv);
+  const child = lab.spawn('hospital', [process.execPath, CLI, 'responder', '--bind', ADDRESSES.hospital, '--stamp-port', '862', '--iperf-port', '5201', '--iperf-pool', '2', ...extra]);
   const log: string[] = [];
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`responder did not start:\n${log.join('\n')}`)), 10_000);

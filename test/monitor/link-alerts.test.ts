@@ -34,11 +34,11 @@ async function withMonitoredLab(name: string, base: Scenario['base'], monitor: R
   const lab = await Lab.create({ up: base?.up ?? {}, down: base?.down ?? {} });
   let appliance: Appliance | undefined;
   try {
-    await startResponder(lab);
+    const { credentialsFile } = await startResponder(lab);
     appliance = await Appliance.create(undefined, [], {
       sections: {
         monitor: { target: ADDRESSES.hospital, profile: 'teleconsultation-hd', throughput: { interval_min: 0 }, ...monitor },
-        qualify: { profiles_dir: '/nonexistent' },
+        qualify: { profiles_dir: '/nonexistent', responder_credentials_file: credentialsFile },
       },
     });
     await appliance.start((argv) => ['ip', 'netns', 'exec', lab.ns('appliance'), ...argv]);
