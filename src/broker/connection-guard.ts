@@ -6,10 +6,12 @@ type ByteStream = Duplex & { remoteAddress?: string | undefined };
 // an oversized or malformed packet is buffered: aedes 1.2 has no packet-size option (its
 // README lists none; mqtt-packet's parser takes any length up to 256 MiB), so without this a device could make it hold 256 MiB.
 
-export type GuardViolation = 'oversized' | 'malformed';
+export type GuardViolation = 'oversized' | 'malformed' | 'retained';
 
 export interface GuardOptions {
   maxPacketBytes: number;
+  /** A retained PUBLISH longer than this is refused on its first octets, before its body is buffered; undefined: no such limit. */
+  maxRetainedPacketBytes?: number;
   onViolation: (kind: GuardViolation, detail: string) => void;
 }
 
@@ -19,10 +21,13 @@ export class MqttFramingGuard {
   #length = 0;
   #lengthBytes = 0;
   #remaining = 0;
+  #retained = false;
   readonly #max: number;
+  readonly #maxRetained: number;
 
-  constructor(maxPacketBytes: number) {
+  constructor(maxPacketBytes: number, maxRetainedPacketBytes = Number.POSITIVE_INFINITY) {
     this.#max = maxPacketBytes;
+    this.#maxRetained = maxRetainedPacketBytes;
   }
 
   /** Follows `chunk`; returns a violation, or undefined when the bytes are well framed so far. */
@@ -32,6 +37,7 @@ export class MqttFramingGuard {
       if (this.#state === 'type') {
         const type = chunk[i]! >> 4;
         if (type === 0 || type === 15) return { kind: 'malformed', detail: `reserved packet type ${type}` };
+        this.#retained = type === 3 && (chunk[i]! & 1) === 1; // PUBLISH with RETAIN [MQTT 3.1.1 §3.3.1.3]
         this.#state = 'length';
         this.#multiplier = 1;
         this.#length = 0;
@@ -47,6 +53,7 @@ export class MqttFramingGuard {
           continue;
         }
         if (this.#length > this.#max) return { kind: 'oversized', detail: `packet of ${this.#length} bytes over the limit of ${this.#max}` };
+        if (this.#retained && this.#length > this.#maxRetained) return { kind: 'retained', detail: `retained publish of ${this.#length} bytes over the limit of ${this.#maxRetained}` };
         this.#remaining = this.#length;
         this.#state = this.#remaining === 0 ? 'type' : 'body';
       } else {
@@ -70,7 +77,7 @@ export class GuardedConnection extends Duplex {
     super({ allowHalfOpen: false });
     this.socket = socket;
     this.remoteAddress = socket.remoteAddress;
-    this.#framing = new MqttFramingGuard(options.maxPacketBytes);
+    this.#framing = new MqttFramingGuard(options.maxPacketBytes, options.maxRetainedPacketBytes);
     socket.on('data', (chunk: Buffer) => {
       const violation = this.#framing.feed(chunk);
       if (violation) {

@@ -32,6 +32,8 @@ export interface ConnectionLimits {
   unauthenticatedPerAddress: number;
   /** Connections not yet signed in, all addresses: the rest of maxConnections is for devices. */
   unauthenticatedMax: number;
+  /** Retained PUBLISH packets longer than this are cut before they are buffered (undefined: no limit here). */
+  maxRetainedPacketBytes?: number;
 }
 
 const ADDRESS_TABLE = 4096;
@@ -50,7 +52,8 @@ export class BrokerListeners {
   readonly #buckets = new Map<string, TokenBucket>();
   /** Connections not yet signed in, by address. */
   readonly #strangers = new Map<string, number>();
-  #strangerCount = 0;
+  /** The same connections, oldest first. */
+  readonly #strangerQueue = new Set<GuardedConnection>();
   readonly #limits: ConnectionLimits;
   readonly #stats: BrokerStats;
   readonly #log: Logger;
@@ -76,8 +79,9 @@ export class BrokerListeners {
 
   /**
    * Admission: room left, the address not reconnecting in a loop, and not too many connections
-   * that have not signed in (from it, and from everyone: the rest of the slots are kept for
-   * devices that did) — idle sockets that never send CONNECT cannot take the broker.
+   * that have not signed in: from one address, refused; from everyone, the oldest of them is
+   * closed to make room (the rest of the slots are kept for devices that did sign in) — idle
+   * sockets that never send CONNECT cannot take the broker.
    */
   #admit(remote: string | undefined): boolean {
     const key = remote ?? '?';
@@ -90,8 +94,14 @@ export class BrokerListeners {
     if ((this.#strangers.get(key) ?? 0) >= this.#limits.unauthenticatedPerAddress) {
       return refuse('unauthenticated_limit', 'connection refused: this address already has connections that have not signed in', { limit: this.#limits.unauthenticatedPerAddress });
     }
-    if (this.#strangerCount >= this.#limits.unauthenticatedMax) {
-      return refuse('unauthenticated_limit', 'connection refused: too many connections have not signed in', { limit: this.#limits.unauthenticatedMax });
+    if (this.#strangerQueue.size >= this.#limits.unauthenticatedMax) {
+      // the one that has waited longest without signing in makes room: idle sockets cannot hold
+      // the door shut against a device that is about to sign in
+      const oldest = this.#strangerQueue.values().next().value!;
+      this.#strangerQueue.delete(oldest);
+      this.#stats.reject('unauthenticated_limit');
+      this.#log.warn({ event: 'device.refused', reason: 'unauthenticated_limit', remote: oldest.remoteAddress, limit: this.#limits.unauthenticatedMax }, 'connection closed: the oldest of too many connections that have not signed in, to make room');
+      oldest.destroy();
     }
     let bucket = this.#buckets.get(key);
     if (bucket) this.#buckets.delete(key); // re-inserted below: the map stays in least-recently-seen order
@@ -124,6 +134,7 @@ export class BrokerListeners {
     const key = stream.remoteAddress ?? '?';
     const guarded = new GuardedConnection(stream, {
       maxPacketBytes: this.#limits.maxPacketBytes,
+      ...(this.#limits.maxRetainedPacketBytes === undefined ? {} : { maxRetainedPacketBytes: this.#limits.maxRetainedPacketBytes }),
       onViolation: (kind, detail) => {
         this.#stats.reject(kind);
         this.#log.warn({ event: 'device.refused', reason: kind, remote: stream.remoteAddress, detail }, `connection closed: ${detail}`);
@@ -131,11 +142,11 @@ export class BrokerListeners {
     });
     let stranger = true;
     this.#strangers.set(key, (this.#strangers.get(key) ?? 0) + 1);
-    this.#strangerCount++;
+    this.#strangerQueue.add(guarded);
     const known = (): void => {
       if (!stranger) return;
       stranger = false;
-      this.#strangerCount--;
+      this.#strangerQueue.delete(guarded);
       const left = (this.#strangers.get(key) ?? 1) - 1;
       if (left <= 0) this.#strangers.delete(key);
       else this.#strangers.set(key, left);

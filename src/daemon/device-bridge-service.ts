@@ -104,6 +104,9 @@ export class DeviceBridgeService {
       connectsPerSecondPerAddress: b.connects_per_s_per_address,
       unauthenticatedPerAddress: b.unauthenticated_per_address,
       unauthenticatedMax: b.unauthenticated_max,
+      // a retained publish bigger than a device's whole retained budget (all of them when it is 0) is cut
+      // on its first octets, before its body is buffered; the topic and header take up to 65 537 more [MQTT 3.1.1 §3.3]
+      maxRetainedPacketBytes: b.retained_bytes_per_device === 0 ? 0 : b.retained_bytes_per_device + 65_535 + 4,
       // the payload limit plus the largest topic and header MQTT allows [MQTT 3.1.1 §3.3]
       maxPacketBytes: b.max_payload_bytes + 65_535 + 8,
     }, broker.stats, log.child({ module: 'broker' }));

@@ -21,7 +21,7 @@ const MIB = 1024 * KIB;
 async function publishUntilRefused(device: MqttClient, topic: string, payload: Buffer, max: number): Promise<number> {
   const closed = new Promise<'closed'>((resolve) => device.once('close', () => resolve('closed')));
   for (let i = 0; i < max; i++) {
-    const outcome = await within(`PUBACK or close of publish ${i}`, 15_000, Promise.race([device.publishAsync(topic, payload, { qos: 1 }).then(() => 'acknowledged' as const), closed]));
+    const outcome = await within(`PUBACK or close of publish ${i}`, 15_000, Promise.race([device.publishAsync(topic, payload, { qos: 1 }).then(() => 'acknowledged' as const, () => 'closed' as const), closed]));
     if (outcome === 'closed') return i;
   }
   return max;
@@ -55,27 +55,48 @@ t.test('a device over its share of the outbox is refused alone; the share surviv
   await again.endAsync(true);
 });
 
-t.test('retained publishes are refused by default: 32 × 2 MiB leave the daemon\'s memory within 20 MiB', skip, async (t) => {
+t.test('retained publishes are refused by default: 32 × 2 MiB are cut before they are read, the daemon\'s memory does not take them', skip, async (t) => {
   const { appliance } = await startHospitalAndAppliance(t, [ECG1], { broker: { connects_per_s_per_address: 100 } });
-  const before = rssKiB(appliance.pid!);
+  const pid = appliance.pid!;
+  // What the daemon never read, it cannot hold: its read(2) count (/proc/PID/io rchar, every
+  // byte it read from sockets and files) is the robust figure. Its RSS is shown beside it, as
+  // the low point over 32 plain sign-ins before and after: RSS swings by about 32 MiB here
+  // whatever the daemon is sent (V8's young generation, the 16 MiB of scrypt memory a password
+  // check takes, kept or given back by the allocator), too much for a 20 MiB bound to be judged
+  // on it without a coin toss.
+  const lowPoint = async (): Promise<number> => {
+    let low = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < 32; i++) {
+      const device = await connectDevice(appliance.url, ECG1);
+      await device.publishAsync('devices/ecg-1/hr', '70', { qos: 1 });
+      await device.endAsync(true);
+      low = Math.min(low, rssKiB(pid));
+    }
+    return low;
+  };
+  const before = await lowPoint();
+  const readBefore = bytesRead(pid);
   let refused = 0;
   for (let i = 0; i < 32; i++) {
     const device = await connectDevice(appliance.url, ECG1);
     if ((await publishRetained(device, `devices/ecg-1/big-${i}`, Buffer.alloc(2 * MIB, i))) === 'closed') refused++;
     await device.endAsync(true);
   }
+  const read = bytesRead(pid) - readBefore;
   t.equal(refused, 32, 'every retained publish refused (the connection closed, no PUBACK)');
   t.equal(appliance.events('device.refused').filter((e) => e['reason'] === 'retained').length, 32, 'each logged with reason "retained"');
-  const grown = (rssKiB(appliance.pid!) - before) / 1024;
-  t.ok(grown < 20, `RSS grew by ${grown.toFixed(1)} MiB (before ${(before / 1024).toFixed(0)} MiB)`);
-  const ecg = await connectDevice(appliance.url, ECG1);
-  await within('a plain publish after them', 10_000, ecg.publishAsync('devices/ecg-1/hr', '70', { qos: 1 }));
-  await ecg.endAsync(true);
+  t.ok(read < 8 * MIB, `the daemon read ${(read / MIB).toFixed(2)} MiB of the 64 MiB sent: each publish was cut on its first octets`);
+  const after = await lowPoint();
+  t.comment(`RSS low point ${(before / 1024).toFixed(0)} → ${(after / 1024).toFixed(0)} MiB (${((after - before) / 1024).toFixed(1)} MiB)`);
 });
+
+function bytesRead(pid: number): number {
+  return Number(/^rchar: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1]);
+}
 
 async function publishRetained(device: MqttClient, topic: string, payload: Buffer): Promise<'acknowledged' | 'closed'> {
   const closed = new Promise<'closed'>((resolve) => device.once('close', () => resolve('closed')));
-  return within(`PUBACK or close of ${topic}`, 15_000, Promise.race([device.publishAsync(topic, payload, { qos: 1, retain: true }).then(() => 'acknowledged' as const), closed]));
+  return within(`PUBACK or close of ${topic}`, 15_000, Promise.race([device.publishAsync(topic, payload, { qos: 1, retain: true }).then(() => 'acknowledged' as const, () => 'closed' as const), closed]));
 }
 
 t.test('a byte rate as well as a message rate: 6 × 1 MiB at 1 MiB/s take about 5 s', skip, async (t) => {
@@ -103,7 +124,7 @@ t.test('70 idle sockets from 7 addresses, sending no CONNECT: an enrolled device
   t.ok(ms < 1000, `the ECG connected in ${ms.toFixed(0)} ms`);
   await ecg.endAsync(true);
   const refusals = appliance.events('device.refused').filter((e) => e['reason'] === 'unauthenticated_limit').length;
-  t.ok(refusals >= 70 - 16, `${refusals} idle sockets refused (3 per address, 16 in all may wait)`);
+  t.ok(refusals >= 70 - 16, `${refusals} idle sockets refused or closed (3 per address; past 16 in all, the oldest is closed to make room)`);
   t.ok(await waitUntil(() => sockets.every((s) => s.destroyed || s.readyState === 'closed'), 10_000), 'the ones let in were closed at the CONNECT deadline (3 s)');
 });
 
