@@ -87,7 +87,10 @@ export class DeviceBridgeService {
         publishesPerSecond: b.publishes_per_s,
         publishBurst: b.publish_burst,
         bytesPerSecond: b.bytes_per_s,
-        outboxShare: { messages: Math.floor((br.outbox_max_messages * b.device_outbox_share_percent) / 100), bytes: Math.floor((br.outbox_max_mb * 1024 * 1024 * b.device_outbox_share_percent) / 100) },
+        // 100 % or more: no share of its own, the outbox's own limit (outbox_full) applies
+        outboxShare: b.device_outbox_share_percent >= 100
+          ? { messages: Number.POSITIVE_INFINITY, bytes: Number.POSITIVE_INFINITY }
+          : { messages: Math.floor((br.outbox_max_messages * b.device_outbox_share_percent) / 100), bytes: Math.floor((br.outbox_max_mb * 1024 * 1024 * b.device_outbox_share_percent) / 100) },
         retainedBytesPerDevice: b.retained_bytes_per_device,
         floodDisconnectMs: b.flood_disconnect_s * 1000,
         maxTopicLevels: b.max_topic_levels,
