@@ -107,6 +107,8 @@ export const customFormats: convict.Format[] = [
       };
       if (!Array.isArray(value) || !value.every(ok)) throw new Error('must be a list of addresses or prefixes, e.g. ["198.18.0.0/15", "2001:db8::/32"]');
     },
+    // from the environment: "198.18.0.0/15,2001:db8::/32"
+    coerce: (value: unknown) => (typeof value === 'string' ? value.split(',').map((p) => p.trim()).filter((p) => p !== '') : value),
   },
   {
     name: 'host-port',

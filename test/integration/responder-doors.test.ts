@@ -13,7 +13,7 @@ import { runStampSession } from '../../src/measure/stamp/sender.js';
 import type { ReflectorStats } from '../../src/measure/stamp/reflector.js';
 import { parseResponderCredentials, type ResponderCredentials } from '../../src/responder/appliance-credentials.js';
 import { enrolResponder } from '../fixtures/responder-keys.js';
-import { valueWithin } from '../fixtures/bounded.js';
+import { valueWithin, within } from '../fixtures/bounded.js';
 
 // The responder's doors against anonymous hosts, on loopback against the real responder
 // process: forged and unauthenticated STAMP, a flood of spoofed sources (127.1.0.0/22: every
@@ -198,4 +198,19 @@ t.test('enrolled while running: after a reload the new appliance measures, STAMP
   t.equal(answered(await runStampSession(probe)), 10, 'after it: every probe answered');
   const measured = await runThroughput({ target: '127.0.0.1', ports: [iperfPort!], direction: 'down', protocol: 'tcp', durationS: 1, credential: credentials.iperf3 });
   t.ok((measured.down?.mbps ?? 0) > 10, `iperf3 with the new credentials: ${measured.down?.mbps.toFixed(0)} Mbit/s (its servers restarted on the RSA key made by the enrolment)`);
+});
+
+const asRoot = noIperf ?? (process.getuid?.() === 0 ? undefined : 'needs root: the filter of the iperf3 ports is an nftables table');
+t.test('responder.allow_from: STAMP and iperf3 answer only the allowed prefixes', asRoot ? { skip: asRoot } : {}, async (t) => {
+  // 127.0.0.2 is allowed, 127.0.0.1 is not: both are this host (every 127/8 address is local).
+  const r = await responder(t, { USMP_EDGE_RESPONDER_ALLOW_FROM: '127.0.0.2/32', USMP_EDGE_RESPONDER_AUTH: 'both' });
+  const fromAllowed = await udpSocket('127.0.0.2');
+  t.teardown(() => fromAllowed.close());
+  const reply = new Promise<Buffer>((resolve) => fromAllowed.once('message', resolve));
+  fromAllowed.send(encodeSenderPacket({ seq: 7, timestampNs: 1n, errorEstimate: 1, ssid: 1 }, 44), r.stampPort, '127.0.0.1');
+  t.equal((await within('a reply to the allowed source', 5_000, reply)).readUInt32BE(24), 7, 'an allowed source is answered');
+  const outside = await runStampSession({ target: '127.0.0.1', port: r.stampPort, count: 10, intervalMs: 5, size: 44, waitMs: 300, credential: r.credentials.stamp });
+  t.equal(answered(outside), 0, 'a source outside the list is not, even with a valid key');
+  await t.rejects(runThroughput({ target: '127.0.0.1', ports: [r.iperfPort], direction: 'up', protocol: 'tcp', durationS: 1, credential: r.credentials.iperf3 }), { code: /USMP_E_(RESPONDER_ABSENT|TARGET_UNREACHABLE|IPERF_FAILED)/ }, 'iperf3 from outside the list: its connection is dropped before the server sees it');
+  await r.stop();
 });

@@ -50,7 +50,7 @@ export function registerResponderCommand(program: Command, context: () => CliCon
       }
     });
 
-  const dscp = program.command('responder-dscp').description('install or remove the responder\'s DSCP rules (nftables, needs CAP_NET_ADMIN): the systemd unit runs these as privileged steps around the responder');
+  const dscp = program.command('responder-dscp').description('install or remove the responder\'s nftables rules, DSCP and the responder.allow_from filter of its ports (needs CAP_NET_ADMIN): the systemd unit runs these as privileged steps around the responder');
   for (const action of ['install', 'remove'] as const) {
     dscp.command(action).description(`${action} the rules for responder.stamp_port`).action(async () => {
       const ctx = context();
@@ -58,7 +58,9 @@ export function registerResponderCommand(program: Command, context: () => CliCon
         if (action === 'remove') {
           await systemRunner.run({ argv: ['nft', 'delete', 'table', 'ip', UNIT_DSCP_TABLE], timeoutMs: 10_000 });
         } else {
-          const installed = await installAnnotation(UNIT_DSCP_TABLE, reflectorRuleset(UNIT_DSCP_TABLE, ctx.config().values.responder.stamp_port));
+          const r = ctx.config().values.responder;
+          const filter = { iperfPorts: Array.from({ length: r.iperf_pool_size }, (_, i) => r.iperf_port + i), allowFrom: r.allow_from };
+          const installed = await installAnnotation(UNIT_DSCP_TABLE, reflectorRuleset(UNIT_DSCP_TABLE, r.stamp_port, filter));
           if ('unavailable' in installed) throw new UsmpError('USMP_E_QOS_PRIVILEGE', `the DSCP rules cannot be installed: ${installed.unavailable}`);
         }
         setExit(EXIT.OK);
@@ -123,13 +125,13 @@ async function runResponder(ctx: CliContext, flags: ResponderFlags): Promise<voi
       }
       return appliances;
     };
-    await serve(ctx, log, reflector, pool, mode === 'open' ? undefined : reload, flags.dscpRulesInstalled === true);
+    await serve(ctx, log, reflector, pool, mode === 'open' ? undefined : reload, flags.dscpRulesInstalled === true, config.allow_from);
   } finally {
     if (runtimeDir) rmSync(runtimeDir, { recursive: true, force: true });
   }
 }
 
-async function serve(ctx: CliContext, log: ReturnType<CliContext['logger']>, reflector: StampReflector, pool: IperfServerPool, reload: (() => Promise<number>) | undefined, dscpRulesInstalled: boolean): Promise<void> {
+async function serve(ctx: CliContext, log: ReturnType<CliContext['logger']>, reflector: StampReflector, pool: IperfServerPool, reload: (() => Promise<number>) | undefined, dscpRulesInstalled: boolean, allowFrom: readonly string[]): Promise<void> {
   let annotation: Annotation | undefined;
   const stopped = new Promise<string>((resolve) => {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve(signal));
@@ -156,8 +158,12 @@ async function serve(ctx: CliContext, log: ReturnType<CliContext['logger']>, ref
     const stamp = await reflector.start();
     const iperfPorts = await pool.start();
     if (!dscpRulesInstalled) {
-      const installed = await installAnnotation(`usmp_edge_reflector_${process.pid}`, reflectorRuleset(`usmp_edge_reflector_${process.pid}`, stamp.port));
-      if ('unavailable' in installed) log.warn({ reason: installed.unavailable }, 'DSCP cannot be read or set here: Class-of-Service requests will be answered as not processed');
+      const filter = { iperfPorts, allowFrom };
+      const installed = await installAnnotation(`usmp_edge_reflector_${process.pid}`, reflectorRuleset(`usmp_edge_reflector_${process.pid}`, stamp.port, filter));
+      if ('unavailable' in installed) {
+        log.warn({ reason: installed.unavailable }, 'DSCP cannot be read or set here: Class-of-Service requests will be answered as not processed');
+        if (allowFrom.length > 0) log.warn({ event: 'responder.iperf_unfiltered', reason: installed.unavailable }, 'responder.allow_from applies to STAMP only: the iperf3 servers cannot be filtered without CAP_NET_ADMIN (the systemd unit installs the filter)');
+      }
       else annotation = installed;
     }
     const refusal = congestionControlRefusal(loadModelFrom(ctx.config().values).congestionControl);

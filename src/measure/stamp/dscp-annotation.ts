@@ -44,9 +44,29 @@ export function senderRuleset(name: string, target: string, port: number): strin
   return table(name, [`    ${reply} @ih,${ANNOTATION.REFLECTOR_PACKET_OFFSET * BITS},16 set @nh,0,16`], markByDscp1(`ip daddr ${target} udp dport ${port}`));
 }
 
-/** The reflector's side: note the TOS requests arrive with; mark replies with the DSCP1 asked. */
-export function reflectorRuleset(name: string, port: number): string {
-  return table(name, [`    udp dport ${port} @ih,${ANNOTATION.SENDER_PACKET_OFFSET * BITS},16 set @nh,0,16`], markByDscp1(`udp sport ${port}`));
+/** Who may reach the responder at all (responder.allow_from), for its STAMP port and iperf3 pool. */
+export interface SourceFilter {
+  iperfPorts: readonly number[];
+  allowFrom: readonly string[];
+}
+
+/**
+ * The reflector's side: note the TOS requests arrive with; mark replies with the DSCP1 asked.
+ * With a source filter, IPv4 sources outside the allowed prefixes are dropped before the STAMP
+ * socket and the iperf3 servers see them: iperf3 has no source filter of its own, and a host
+ * that may not connect cannot hold one of its servers (this table is IPv4; the reflector
+ * applies the list itself for IPv6 STAMP).
+ */
+export function reflectorRuleset(name: string, port: number, filter?: SourceFilter): string {
+  const input: string[] = [];
+  if (filter && filter.allowFrom.length > 0) {
+    const v4 = filter.allowFrom.filter((p) => !p.includes(':'));
+    const outside = v4.length > 0 ? `ip saddr != { ${v4.join(', ')} } ` : '';
+    input.push(`    ${outside}udp dport ${port} drop`);
+    if (filter.iperfPorts.length > 0) input.push(`    ${outside}tcp dport { ${filter.iperfPorts.join(', ')} } drop`);
+  }
+  input.push(`    udp dport ${port} @ih,${ANNOTATION.SENDER_PACKET_OFFSET * BITS},16 set @nh,0,16`);
+  return table(name, input, markByDscp1(`udp sport ${port}`));
 }
 
 /** An installed annotation table; remove() deletes it (idempotent). */
