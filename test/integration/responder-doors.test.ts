@@ -39,7 +39,7 @@ async function responder(t: Test, env: Record<string, string> = {}): Promise<Res
   });
   const lines: string[] = [];
   createInterface({ input: child.stdout! }).on('line', (l) => lines.push(l));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve())); // 'close': its output read to the end
   t.teardown(() => {
     child.kill('SIGTERM');
   });

@@ -1,3 +1,5 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
@@ -63,7 +65,14 @@ async function loopbackDemo(ctx: CliContext, out: string): Promise<void> {
 
 async function labDemo(ctx: CliContext, out: string): Promise<void> {
   const lab = await Lab.create({ up: DEMO_LINK.up, down: DEMO_LINK.down });
+  // As at a hospital: the responder answers enrolled appliances only, so the demo appliance is
+  // enrolled first (its credentials and the responder's keys in a directory of the demo's own).
+  const keys = mkdtempSync(join(tmpdir(), 'usmp-edge-demo-'));
   try {
+    lab.setEnvironment('hospital', { USMP_EDGE_RESPONDER_KEYS_FILE: join(keys, 'appliances.json'), USMP_EDGE_RESPONDER_IPERF_RSA_KEY_FILE: join(keys, 'iperf3-rsa.pem') });
+    const credentials = join(keys, 'demo-appliance.json');
+    await lab.exec('hospital', [process.execPath, CLI, 'responder-keys', 'enroll', 'demo-appliance', '--out', credentials], { timeoutMs: 60_000 });
+    lab.setEnvironment('appliance', { USMP_EDGE_QUALIFY_RESPONDER_CREDENTIALS_FILE: credentials });
     const responder = lab.spawn('hospital', [process.execPath, CLI, 'responder', '--bind', ADDRESSES.hospital, '--stamp-port', '862', '--iperf-port', '5201', '--iperf-pool', '2', '--log-level', 'info']);
     responder.stderr?.resume(); // never let an unread pipe block it
     await waitForLine(responder.stdout!, /responder ready/, 10_000, 'the demo responder did not start');
@@ -72,6 +81,7 @@ async function labDemo(ctx: CliContext, out: string): Promise<void> {
     if (code !== EXIT.OK && code !== EXIT.MEASURED_FAIL) throw new UsmpError('USMP_E_INTERNAL', `the demo qualification ended with code ${String(code)} (see above)`);
   } finally {
     await lab.destroy();
+    rmSync(keys, { recursive: true, force: true });
   }
 }
 
