@@ -4,6 +4,7 @@ import { UsmpError } from '../errors.js';
 import { runThroughput, type ThroughputResult } from '../measure/iperf3/client.js';
 import { summariseLatency } from '../measure/stamp/metrics.js';
 import { runStampSession } from '../measure/stamp/sender.js';
+import { minimumSenderLength } from '../measure/stamp/packets.js';
 import { configuredCredentials, type ResponderCredentials } from '../responder/appliance-credentials.js';
 import { iperfAuth, stampAuth } from '../qualify/steps.js';
 import type { QosBackend } from './backend.js';
@@ -89,8 +90,11 @@ export async function runQosVerify(o: QosVerifyOptions): Promise<VerifyResult> {
   const beUp = runThroughput({ ...iperfAuth(credentials), target, ports: rotate(0), direction: 'up', ...bulk });
   const beDown = runThroughput({ ...iperfAuth(credentials), target, ports: rotate(1), direction: 'down', ...bulk });
   await sleep(WARMUP_S * 1000);
+  // The probes ride in the class beside the test flow: the flow leaves them their wire rate, so
+  // together they fill the class's rate, no more (authenticated probes are 112 octets, not 44).
+  const probeWireMbps = ((1000 / PROBE_INTERVAL_MS) * (minimumSenderLength(false, credentials.credentials !== undefined) + 42) * 8) / 1e6;
   const udp = (direction: 'up' | 'down', k: number): Promise<ThroughputResult> =>
-    runThroughput({ ...iperfAuth(credentials), target, ports: rotate(k), direction, protocol: 'udp', durationS: o.durationS, udpRateMbps: round(cls.rateMbps * PAYLOAD_SHARE), udpLengthBytes: DATAGRAM_PAYLOAD });
+    runThroughput({ ...iperfAuth(credentials), target, ports: rotate(k), direction, protocol: 'udp', durationS: o.durationS, udpRateMbps: round((cls.rateMbps - probeWireMbps) * PAYLOAD_SHARE), udpLengthBytes: DATAGRAM_PAYLOAD });
   const [teleUp, teleDown, loadedSession] = await Promise.all([
     udp('up', 2),
     udp('down', 3),
@@ -105,7 +109,7 @@ export async function runQosVerify(o: QosVerifyOptions): Promise<VerifyResult> {
     // cut by the end of the test) and read low whatever the network did.
     const series = f?.series_mbps ?? [];
     const steady = series.length >= 5 ? series.slice(1, -1).reduce((a, b) => a + b, 0) / (series.length - 2) : (f?.mbps ?? 0);
-    const delivered = steady / PAYLOAD_SHARE; // back to a wire rate, comparable with the class's
+    const delivered = steady / PAYLOAD_SHARE + probeWireMbps; // back to a wire rate, with the probes' share, comparable with the class's
     return { delivered_mbps: round(delivered), delivered_pct: round((100 * delivered) / cls.rateMbps), loss_pct: round(f?.loss_pct ?? 100) };
   };
   const up = figures(teleUp, 'up');
