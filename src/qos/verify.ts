@@ -5,7 +5,7 @@ import { runThroughput, type ThroughputResult } from '../measure/iperf3/client.j
 import { summariseLatency } from '../measure/stamp/metrics.js';
 import { runStampSession } from '../measure/stamp/sender.js';
 import { minimumSenderLength } from '../measure/stamp/packets.js';
-import { configuredCredentials, type ResponderCredentials } from '../responder/appliance-credentials.js';
+import { credentialsField } from '../responder/appliance-credentials.js';
 import { iperfAuth, stampAuth } from '../qualify/steps.js';
 import type { QosBackend } from './backend.js';
 import { checkTarget } from './factory.js';
@@ -75,7 +75,7 @@ export async function runQosVerify(o: QosVerifyOptions): Promise<VerifyResult> {
   const rotate = (k: number): number[] => [...pool.slice(k), ...pool.slice(0, k)];
   const inForce = o.backend ? isEmptyDiff(diffObjects(o.backend.desired(o.policy), await o.backend.current())) : null;
   const progress = o.onProgress ?? (() => undefined);
-  const credentials = { ...credentialsFrom(o.config) };
+  const credentials = credentialsField(o.config.secrets);
 
   progress(`idle latency to ${target}:${port} (3 s)`);
   const idle = summariseLatency(await runStampSession({ ...stampAuth(credentials), target, port, count: 150, intervalMs: PROBE_INTERVAL_MS, size: 44 }));
@@ -167,9 +167,4 @@ function line(metric: string, value: number, limit: number, ok: boolean): Verify
 
 function round(x: number): number {
   return Math.round(x * 1000) / 1000;
-}
-
-function credentialsFrom(config: LoadedConfig): { credentials?: ResponderCredentials } {
-  const credentials = configuredCredentials(config.secrets);
-  return credentials ? { credentials } : {};
 }

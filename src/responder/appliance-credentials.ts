@@ -71,3 +71,9 @@ export function configuredCredentials(secrets: { get(name: string): string | und
   const text = secrets.get('qualify.responder_credentials');
   return text === undefined ? undefined : parseResponderCredentials(text, 'qualify.responder_credentials_file');
 }
+
+/** The same, as the optional field the measuring steps take (`{ credentials }` or nothing). */
+export function credentialsField(secrets: { get(name: string): string | undefined }): { credentials?: ResponderCredentials } {
+  const credentials = configuredCredentials(secrets);
+  return credentials ? { credentials } : {};
+}

@@ -7,7 +7,7 @@ import { DEFAULT_STAMP_PORT } from '../../measure/stamp/packets.js';
 import { runStampSession } from '../../measure/stamp/sender.js';
 import { holdForMeasurement } from './measurement-timing.js';
 import { iperfAuth, stampAuth } from '../../qualify/steps.js';
-import { credentialsOf } from './qualify.js';
+import { credentialsField } from '../../responder/appliance-credentials.js';
 import type { CliContext } from '../context.js';
 import { EXIT, reportError } from '../output.js';
 import { integerIn, port, positiveNumber } from './options.js';
@@ -28,7 +28,7 @@ export function registerProbeCommands(program: Command, context: () => CliContex
       const ctx = context();
       try {
         const timing = holdForMeasurement(ctx.logger(2));
-        const session = await runStampSession({ ...stampAuth({ ...credentialsOf(ctx) }), target: o.target, port: o.port, count: o.count, intervalMs: o.intervalMs, size: o.size, signal: interruptSignal() }).finally(() => timing.release());
+        const session = await runStampSession({ ...stampAuth(credentialsField(ctx.config().secrets)), target: o.target, port: o.port, count: o.count, intervalMs: o.intervalMs, size: o.size, signal: interruptSignal() }).finally(() => timing.release());
         const s = summariseLatency(session);
         if (s.received === 0) {
           throw new UsmpError('USMP_E_RESPONDER_ABSENT', `no STAMP reply from ${o.target}:${o.port} (${s.sent} probes sent)`, {
@@ -60,7 +60,7 @@ export function registerProbeCommands(program: Command, context: () => CliContex
       try {
         const udp = o.udpRate !== undefined;
         const r = await runThroughput({
-          ...iperfAuth({ ...credentialsOf(ctx) }), target: o.target, ports: Array.from({ length: o.pool }, (_, i) => o.port + i), direction: o.direction,
+          ...iperfAuth(credentialsField(ctx.config().secrets)), target: o.target, ports: Array.from({ length: o.pool }, (_, i) => o.port + i), direction: o.direction,
           protocol: udp ? 'udp' : 'tcp', durationS: o.duration, omitS: udp ? 0 : 2, ...(udp ? { udpRateMbps: o.udpRate! } : {}), signal: interruptSignal(),
         });
         const doc: Record<string, unknown> = { direction: r.direction, protocol: r.protocol, duration_s: r.duration_s };

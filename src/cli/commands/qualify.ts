@@ -18,7 +18,7 @@ import { integerIn, port } from './options.js';
 import { interruptSignal } from './probe.js';
 import { holdForMeasurement } from './measurement-timing.js';
 import { loadModelFrom } from '../../measure/iperf3/load-model.js';
-import { configuredCredentials, type ResponderCredentials } from '../../responder/appliance-credentials.js';
+import { credentialsField } from '../../responder/appliance-credentials.js';
 
 export interface QualifyFlags {
   target?: string;
@@ -55,12 +55,6 @@ export function registerQualifyCommand(program: Command, context: () => CliConte
     });
 }
 
-/** The appliance's credentials at the responder, from qualify.responder_credentials_file. */
-export function credentialsOf(ctx: CliContext): { credentials?: ResponderCredentials } {
-  const credentials = configuredCredentials(ctx.config().secrets);
-  return credentials ? { credentials } : {};
-}
-
 export async function runQualifyCommand(ctx: CliContext, flags: QualifyFlags): Promise<number> {
   const config = ctx.config().values;
   const target = flags.target ?? config.qualify.target;
@@ -73,7 +67,7 @@ export async function runQualifyCommand(ctx: CliContext, flags: QualifyFlags): P
   const data = await runQualification(
     {
       target, stampPort: flags.stampPort, iperfPorts: Array.from({ length: flags.iperfPool }, (_, i) => flags.iperfPort + i), synchronized: false, load: loadModelFrom(config), signal: interruptSignal(),
-      ...credentialsOf(ctx),
+      ...credentialsField(ctx.config().secrets),
     },
     profile, plan, progressPrinter(),
   ).finally(() => timing.release());
