@@ -42,7 +42,7 @@ async function applyWith(faults: Faults): Promise<string> {
   try {
     return await codeOf(async () => {
       const session = await connectRouter(options());
-      const backend = new RouterOsQosBackend({ session, interfaces: { wan: 'ether1', lan: 'bridge' }, checkTarget: '198.19.1.10' });
+      const backend = new RouterOsQosBackend({ session, interfaces: { wan: 'ether1', lan: 'bridge' }, checkTarget: '198.19.1.10', username: ROUTER_USER });
       try {
         await backend.prepare();
         await backend.apply(policy!);

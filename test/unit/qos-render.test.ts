@@ -2,19 +2,20 @@ import t from 'tap';
 import { parsePolicy, type PolicyInput } from '../../src/qos/policy.js';
 import { renderRuleset, desiredNftObjects, parseNftState } from '../../src/qos/linux/nft-ruleset.js';
 import { desiredTcObjects, parseRate, parseTcState, treeBatch } from '../../src/qos/linux/tc-tree.js';
-import { desiredRouterObjects, normaliseValue } from '../../src/qos/routeros/objects.js';
+import { desiredRouterObjects, normaliseValue, routerAddress } from '../../src/qos/routeros/objects.js';
 import { rollbackScript } from '../../src/qos/routeros/rollback-script.js';
-import { durationMs } from '../../src/qos/routeros/backend.js';
+import { durationMs, parseRouterDate, parseRouterDateTime } from '../../src/qos/routeros/router-time.js';
 
 // What each backend would write for a policy, and how it reads the device back.
 
-const { policy } = parsePolicy({
+const input = {
   up_mbps: 20, down_mbps: 40, shape_percent: 95,
   classes: [
     { name: 'voice', dscp: 'EF', priority: 1, rate_mbps: 0.5, ceil_mbps: 2, match: { local: ['198.18.1.10'], remote: ['198.19.0.0/16'], protocol: 'udp', remote_ports: ['5004', '5006-5100'] } },
     { name: 'devices', dscp: 'AF21', priority: 3, rate_mbps: 1, ceil_mbps: 19, match: { remote_ports: ['8883'], protocol: 'any' } },
   ],
-} as PolicyInput);
+} as PolicyInput;
+const { policy } = parsePolicy(input);
 const ifs = { wan: 'wan0', lan: 'lan0' };
 
 t.test('nftables: one transaction, classes marked, the trust boundary last', async (t) => {
@@ -51,17 +52,39 @@ t.test('tc: the htb tree and its read-back', async (t) => {
 });
 
 t.test('RouterOS: the recipe, read-back normalisation, the roll-back script', async (t) => {
-  const objects = desiredRouterObjects(policy!, { wan: 'ether1', lan: 'bridge' }, true);
+  const both = { 4: true, 6: true };
+  const objects = desiredRouterObjects(policy!, { wan: 'ether1', lan: 'bridge' }, both);
   const byKey = new Map(objects.map((o) => [o.key, o.props]));
   t.match(byKey.get('mangle:voice:conn-out'), { 'src-address-list': 'usmp-qos-voice-local', 'dst-address-list': 'usmp-qos-voice-remote', protocol: 'udp', 'dst-port': '5004,5006-5100', 'new-connection-mark': 'usmp-qos-voice' });
+  t.same(byKey.get('address-list:usmp-qos-voice-local:198.18.1.10/32'), { list: 'usmp-qos-voice-local', address: '198.18.1.10' }, 'a single IPv4 host is written as RouterOS prints it, without /32');
+  t.notOk([...byKey.keys()].some((k) => k.startsWith('mangle6:voice')), 'an IPv4-only class has no IPv6 rules');
   t.ok(byKey.has('mangle:devices:conn-out:tcp') && byKey.has('mangle:devices:conn-out:udp'), 'ports with protocol any: one rule per protocol (RouterOS needs one)');
+  t.ok(byKey.has('mangle6:devices:conn-out:tcp') && byKey.has('mangle6:devices:packet'), 'a class without addresses is marked in both families');
   t.match(byKey.get('filter:voice:no-fasttrack'), { action: 'accept', 'connection-mark': 'usmp-qos-voice' });
-  t.notOk(desiredRouterObjects(policy!, { wan: 'ether1', lan: 'bridge' }, false).some((o) => o.key.startsWith('filter:')), 'no FastTrack rule, no exclusion');
+  t.notOk(desiredRouterObjects(policy!, { wan: 'ether1', lan: 'bridge' }, { 4: false, 6: false }).some((o) => /^filter6?:/.test(o.key)), 'no FastTrack rule, no exclusion');
   t.match(byKey.get('queue:down-best-effort'), { parent: 'usmp-qos-down', 'packet-mark': 'no-mark', priority: '8', 'limit-at': '36500000', 'max-limit': '38000000' });
   t.same([normaliseValue('max-limit', '19M'), normaliseValue('limit-at', '500k'), normaliseValue('passthrough', 'true'), normaliseValue('comment', '19M')], ['19000000', '500000', 'yes', '19M']);
-  const script = rollbackScript([{ key: 'queue:up', props: { name: 'usmp-qos-up', parent: 'ether1', comment: 'x"y$z' } }], 'abc', true);
-  t.match(script, /^\/queue tree remove \[find where comment~"\^usmp-qos:v1:"\]\n/);
+  t.same([routerAddress('198.18.1.10/32'), routerAddress('198.18.0.0/24'), routerAddress('2001:db8::1'), routerAddress('2001:db8::/48')], ['198.18.1.10', '198.18.0.0/24', '2001:db8::1/128', '2001:db8::/48']);
+
+  const { policy: v6 } = parsePolicy({ ...input, classes: [{ name: 'video', dscp: 'AF41', priority: 2, rate_mbps: 4, ceil_mbps: 19, match: { local: ['2001:db8:1::10'], remote: ['2001:db8:2::/48'], protocol: 'udp' } }] });
+  const v6Keys = desiredRouterObjects(v6!, { wan: 'ether1', lan: 'bridge' }, both).map((o) => o.key);
+  t.ok(v6Keys.includes('address-list6:usmp-qos-video-remote:2001:db8:2::/48') && v6Keys.includes('mangle6:video:conn-out'), 'IPv6 classes go to /ipv6/firewall');
+  t.ok(v6Keys.includes('address-list6:usmp-qos-video-local:2001:db8:1::10/128'), 'an IPv6 host with its /128, as RouterOS prints it');
+  t.notOk(v6Keys.some((k) => /^(mangle|address-list|filter):/.test(k)), 'an IPv6 class writes nothing to /ip/firewall');
+
+  const script = rollbackScript([{ key: 'queue:up', props: { name: 'usmp-qos-up', parent: 'ether1', comment: 'x"y$z' } }], 'abc', { 4: true, 6: false });
+  t.match(script, /^\/system scheduler remove \[find where name="usmp-qos-rollback"\]\n/, 'the script removes its scheduler first: it runs once, whatever fails after');
+  t.match(script, /:do \{ \/queue tree remove \[find where comment~"\^usmp-qos:v1:"\] \} on-error=\{ :log warning "usmp-qos roll-back: remove queue failed" \}/);
   t.match(script, /\/queue tree add name="usmp-qos-up" parent="ether1" comment="x\\"y\\\$z" comment="usmp-qos:v1:queue:up"/, 'values quoted and escaped');
   t.match(script, /\/system script remove \[find where comment="usmp-qos:v1:script:abc"\]\n$/, 'the script removes itself last');
-  t.same([durationMs('1m30s'), durationMs('00:01:30'), durationMs('45s')], [90_000, 90_000, 45_000]);
+  t.same([durationMs('1m30s'), durationMs('00:01:30'), durationMs('45s'), durationMs('1d02:00:00')], [90_000, 90_000, 45_000, 93_600_000]);
+});
+
+t.test('RouterOS dates and times, in every form the router prints', async (t) => {
+  const today = parseRouterDate('2026-12-02')!;
+  t.same(parseRouterDate('dec/02/2026'), today, 'the pre-7.10 form of the same day');
+  const at = Date.UTC(2026, 11, 2, 15, 38, 3);
+  for (const text of ['2026-12-02 15:38:03', '12-02 15:38:03', 'dec/02/2026 15:38:03', 'Dec/02 15:38:03', '15:38:03']) t.equal(parseRouterDateTime(text, today), at, text);
+  t.equal(parseRouterDateTime('2026-12-03 00:00:10', today)! - parseRouterDateTime('23:59:50', today)!, 20_000, 'a deadline past midnight');
+  t.equal(parseRouterDateTime('20s', today), undefined, 'a duration is not a date');
 });

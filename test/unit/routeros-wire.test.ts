@@ -1,7 +1,7 @@
 import t from 'tap';
 import { Duplex, PassThrough } from 'node:stream';
 import { RouterSession, login } from '../../src/qos/routeros/session.js';
-import { encodeLength, encodeSentence, SentenceDecoder } from '../../src/qos/routeros/words.js';
+import { attributesOf, encodeLength, encodeSentence, SentenceDecoder } from '../../src/qos/routeros/words.js';
 import { UsmpError } from '../../src/errors.js';
 
 // The RouterOS API wire format [help.mikrotik.com "API" §Protocol], and exchanges as
@@ -13,6 +13,33 @@ t.test('length prefixes, one per width of the table', async (t) => {
     [0x200000, 'e0200000'], [0xfffffff, 'efffffff'], [0x10000000, 'f010000000'],
   ];
   for (const [length, hex] of cases) t.equal(encodeLength(length).toString('hex'), hex, `length ${length}`);
+});
+
+t.test('length vectors of an independent client (jda/routeros-api-go mtbyteproto_test.go), both ways', async (t) => {
+  const vectors: Array<[number, string]> = [[0x01, '01'], [0x87, '8087'], [0x4321, 'c04321'], [0x2acdef, 'e02acdef'], [0x10000080, 'f010000080']];
+  for (const [length, hex] of vectors) {
+    t.equal(encodeLength(length).toString('hex'), hex, `encode ${length.toString(16)}`);
+    const decoder = new SentenceDecoder({ maxWordBytes: 0x20000000, maxSentenceBytes: 0x20000000 });
+    if (length > 0x10000) {
+      t.same(decoder.push(Buffer.from(hex, 'hex')), [], `decode ${length.toString(16)}: a complete header, waiting for the word`);
+      continue;
+    }
+    const [event] = decoder.push(Buffer.concat([Buffer.from(hex, 'hex'), Buffer.alloc(length, 0x61), Buffer.from([0])]));
+    t.equal((event as { sentence: string[] }).sentence[0]!.length, length, `decode ${length.toString(16)}`);
+  }
+});
+
+t.test('a reply word =key without a value is the property with an empty value (go-routeros proto/reader.go)', async (t) => {
+  t.same(attributesOf(['!re', '=comment', '=name=x=y', '=.id=*1', '=']), { comment: '', name: 'x=y', '.id': '*1' });
+});
+
+t.test('text outside ASCII is refused, never cut (Node\'s latin1 sends \u20ac as 0xAC)', async (t) => {
+  t.equal(encodeSentence(['/x', '=comment=plain']).includes(0xac), false);
+  for (const word of ['=comment=prix 5€', '=name=Łódź', '/ip/address/print\u00e9']) {
+    t.throws(() => encodeSentence([word]), { code: 'USMP_E_ROUTER_TEXT' }, JSON.stringify(word));
+  }
+  t.throws(() => encodeSentence(['/login', '=password=sécret']), { message: /the attribute password holds a character outside ASCII/ });
+  t.notMatch((() => { try { encodeSentence(['=password=sécret']); return ''; } catch (e) { return String(e); } })(), /sécret/, 'the value is never in the message');
 });
 
 t.test('decoding survives any split and ignores empty sentences', async (t) => {

@@ -3,8 +3,9 @@ import { UsmpError } from '../../errors.js';
 import type { ArmedRollback, CheckOutcome, QosBackend, RollbackGuard } from '../backend.js';
 import { diffObjects, isEmptyDiff, type QosObject } from '../objects.js';
 import type { QosPolicy } from '../policy.js';
-import { COMMENT_PREFIX, desiredRouterObjects, MENUS, menuOf, normaliseValue, REMOVAL_ORDER, type MenuKind, type RouterInterfaces } from './objects.js';
-import { HISTORY_DEPTH, PREVIOUS_PREFIX, ROLLBACK_NAME, rollbackScript, scriptComment } from './rollback-script.js';
+import { COMMENT_PREFIX, desiredRouterObjects, firewallKind, MENUS, menuOf, normaliseValue, REMOVAL_ORDER, type Family, type MenuKind, type RouterInterfaces } from './objects.js';
+import { HISTORY_DEPTH, PREVIOUS_PREFIX, ROLLBACK_NAME, rollbackScript, SCRIPT_POLICY, scriptComment } from './rollback-script.js';
+import { durationMs, parseRouterDate, parseRouterDateTime } from './router-time.js';
 import type { RouterItem, RouterSession } from './session.js';
 
 // Backend `routeros`: the appliance is a LAN host and configures the site's MikroTik over the
@@ -15,13 +16,24 @@ const MANAGED: Record<MenuKind, string[]> = {
   'address-list': ['list', 'address'],
   mangle: ['chain', 'action', 'connection-mark', 'new-connection-mark', 'new-packet-mark', 'packet-mark', 'new-dscp', 'passthrough', 'src-address-list', 'dst-address-list', 'protocol', 'dst-port', 'src-port'],
   filter: ['chain', 'action', 'connection-state', 'connection-mark'],
+  'address-list6': ['list', 'address'],
+  mangle6: ['chain', 'action', 'connection-mark', 'new-connection-mark', 'new-packet-mark', 'packet-mark', 'new-dscp', 'passthrough', 'src-address-list', 'dst-address-list', 'protocol', 'dst-port', 'src-port'],
+  filter6: ['chain', 'action', 'connection-state', 'connection-mark'],
   queue: ['name', 'parent', 'max-limit', 'packet-mark', 'priority', 'limit-at'],
 };
+
+/**
+ * What the account must hold [help.mikrotik.com "User" §Groups]: read and write to list and
+ * change the objects, api to log in, test for the router's own /ping that confirms a change.
+ */
+export const REQUIRED_POLICIES = ['read', 'write', 'api', 'test'] as const;
 
 export interface RouterOsBackendOptions {
   session: RouterSession;
   interfaces: RouterInterfaces;
   checkTarget: string;
+  /** The account logged in, whose group's policies prepare() checks before anything changes. */
+  username: string;
 }
 
 interface OwnedObject extends QosObject {
@@ -31,7 +43,7 @@ interface OwnedObject extends QosObject {
 export class RouterOsQosBackend implements QosBackend {
   readonly name = 'routeros' as const;
   readonly #o: RouterOsBackendOptions;
-  #fasttrackIds: string[] | undefined;
+  #fasttrack: Record<Family, string[]> | undefined;
 
   constructor(options: RouterOsBackendOptions) {
     this.#o = options;
@@ -41,21 +53,47 @@ export class RouterOsQosBackend implements QosBackend {
     return this.#o.session;
   }
 
-  /** Reads whether the site FastTracks (then our flows need an exclusion); call before desired(). */
+  /**
+   * Checks the account's rights, then reads whether the site FastTracks (then our flows need an
+   * exclusion); call before desired(). Only static rules count: the dynamic "special dummy rule
+   * to show fasttrack counters" cannot be named by place-before.
+   */
   async prepare(): Promise<void> {
-    this.#fasttrackIds = (await this.#s.run('/ip/firewall/filter/print', { '.proplist': '.id' }, ['?action=fasttrack-connection'])).map((i) => i['.id']!);
+    await this.#checkPolicies();
+    const fasttrack = { 4: [] as string[], 6: [] as string[] };
+    for (const family of [4, 6] as const) {
+      const rules = await this.#s.run(`${MENUS[firewallKind('filter', family)]}/print`, { '.proplist': '.id,dynamic' }, ['?action=fasttrack-connection']);
+      fasttrack[family] = rules.filter((r) => !isDynamic(r)).map((r) => r['.id']!);
+    }
+    this.#fasttrack = fasttrack;
+  }
+
+  async #checkPolicies(): Promise<void> {
+    const [user] = await this.#s.run('/user/print', { '.proplist': 'group' }, [`?name=${this.#o.username}`]);
+    const [group] = user?.group ? await this.#s.run('/user/group/print', { '.proplist': 'policy' }, [`?name=${user.group}`]) : [];
+    // A group prints its policies as a list where a refused one carries "!" (read,write,!ftp,...).
+    const held = new Set((group?.policy ?? '').split(',').filter((p) => p !== '' && !p.startsWith('!')));
+    const missing = REQUIRED_POLICIES.filter((p) => !held.has(p));
+    if (missing.length > 0) {
+      throw new UsmpError('USMP_E_ROUTER_PERMISSION', `the router account ${this.#o.username} (group ${user?.group ?? 'unknown'}) lacks the ${missing.join(', ')} ${missing.length > 1 ? 'policies' : 'policy'}`, {
+        hint: `on the router: /user group set ${user?.group ?? 'GROUP'} policy=${REQUIRED_POLICIES.join(',')}; nothing was changed`,
+        details: { missing },
+      });
+    }
   }
 
   desired(policy: QosPolicy): QosObject[] {
-    if (!this.#fasttrackIds) throw new UsmpError('USMP_E_INTERNAL', 'RouterOsQosBackend.prepare() was not called');
-    return desiredRouterObjects(policy, this.#o.interfaces, this.#fasttrackIds.length > 0);
+    if (!this.#fasttrack) throw new UsmpError('USMP_E_INTERNAL', 'RouterOsQosBackend.prepare() was not called');
+    return desiredRouterObjects(policy, this.#o.interfaces, { 4: this.#fasttrack[4].length > 0, 6: this.#fasttrack[6].length > 0 });
   }
 
   async #owned(): Promise<OwnedObject[]> {
     const out: OwnedObject[] = [];
     for (const kind of [...REMOVAL_ORDER].reverse()) {
-      for (const item of await this.#s.run(`${MENUS[kind]}/print`)) {
-        if (!item.comment?.startsWith(COMMENT_PREFIX) || item.comment.startsWith(`${COMMENT_PREFIX}script:`)) continue;
+      // Only the properties we compare: a site's address list may hold tens of thousands of entries.
+      const items = await this.#s.run(`${MENUS[kind]}/print`, { '.proplist': ['.id', 'comment', 'dynamic', ...MANAGED[kind]].join(',') });
+      for (const item of items) {
+        if (isDynamic(item) || !item.comment?.startsWith(COMMENT_PREFIX) || item.comment.startsWith(`${COMMENT_PREFIX}script:`)) continue;
         const props: Record<string, string> = {};
         for (const p of MANAGED[kind]) if (item[p] !== undefined && item[p] !== '') props[p] = normaliseValue(p, item[p]!);
         out.push({ key: item.comment.slice(COMMENT_PREFIX.length), props, id: item['.id']! });
@@ -66,6 +104,16 @@ export class RouterOsQosBackend implements QosBackend {
 
   async current(): Promise<QosObject[]> {
     return (await this.#owned()).map(({ key, props }) => ({ key, props }));
+  }
+
+  /** The site's first static mangle rule per family: ours go before it. */
+  async #firstForeignMangle(): Promise<Record<Family, string | undefined>> {
+    const out: Record<Family, string | undefined> = { 4: undefined, 6: undefined };
+    for (const family of [4, 6] as const) {
+      const rules = await this.#s.run(`${MENUS[firewallKind('mangle', family)]}/print`, { '.proplist': '.id,comment,dynamic' });
+      out[family] = rules.find((i) => !isDynamic(i) && !i.comment?.startsWith(COMMENT_PREFIX))?.['.id'];
+    }
+    return out;
   }
 
   async apply(policy: QosPolicy): Promise<void> {
@@ -80,13 +128,14 @@ export class RouterOsQosBackend implements QosBackend {
       const props = Object.fromEntries(c.changes.filter((x) => x.to !== undefined).map((x) => [x.prop, x.to!]));
       await this.#s.run(`${MENUS[menuOf(c.key)]}/set`, { '.id': idOf.get(c.key)!, ...props });
     }
-    const firstForeignMangle = (await this.#s.run('/ip/firewall/mangle/print', { '.proplist': '.id,comment' })).find((i) => !i.comment?.startsWith(COMMENT_PREFIX))?.['.id'];
+    const firstForeign = await this.#firstForeignMangle();
     for (const o of diff.create) {
       const kind = menuOf(o.key);
       const attrs: Record<string, string> = { ...o.props, comment: COMMENT_PREFIX + o.key };
       // Our marks must see the traffic before any site rule with passthrough=no hides it.
-      if (kind === 'mangle' && firstForeignMangle) attrs['place-before'] = firstForeignMangle;
-      if (kind === 'filter' && this.#fasttrackIds?.[0]) attrs['place-before'] = this.#fasttrackIds[0];
+      const family: Family = kind.endsWith('6') ? 6 : 4;
+      if ((kind === 'mangle' || kind === 'mangle6') && firstForeign[family]) attrs['place-before'] = firstForeign[family];
+      if ((kind === 'filter' || kind === 'filter6') && this.#fasttrack?.[family][0]) attrs['place-before'] = this.#fasttrack[family][0];
       await this.#add(kind, attrs);
     }
   }
@@ -108,19 +157,19 @@ export class RouterOsQosBackend implements QosBackend {
   }
 
   async armRollback(timeoutS: number): Promise<RollbackGuard> {
-    if ((await this.#s.run('/system/scheduler/print', {}, [`?name=${ROLLBACK_NAME}`])).length > 0) {
+    if ((await this.#s.run('/system/scheduler/print', { '.proplist': '.id' }, [`?name=${ROLLBACK_NAME}`])).length > 0) {
       throw new UsmpError('USMP_E_QOS_CONFLICT', 'a previous change on the router is still waiting for its confirmation or its roll-back', { hint: 'wait for its deadline, or run `usmp-edge qos rollback --backend routeros`' });
     }
     const snapshot = await this.current();
     // Named after its content: the same state armed twice gives the same script.
     const armId = createHash('sha256').update(JSON.stringify(snapshot)).digest('hex').slice(0, 12);
-    const mangle = await this.#s.run('/ip/firewall/mangle/print', { '.proplist': '.id,comment' });
-    const foreignMangle = mangle.some((i) => !i.comment?.startsWith(COMMENT_PREFIX));
-    await this.#s.run('/system/script/add', { name: ROLLBACK_NAME, source: rollbackScript(snapshot, armId, foreignMangle), comment: scriptComment(armId) });
-    await this.#s.run('/system/scheduler/add', { name: ROLLBACK_NAME, interval: `${timeoutS}s`, 'on-event': ROLLBACK_NAME, comment: `${COMMENT_PREFIX}rollback:${armId}` });
+    const firstForeign = await this.#firstForeignMangle();
+    const foreignMangle = { 4: firstForeign[4] !== undefined, 6: firstForeign[6] !== undefined };
+    await this.#s.run('/system/script/add', { name: ROLLBACK_NAME, source: rollbackScript(snapshot, armId, foreignMangle), comment: scriptComment(armId), policy: SCRIPT_POLICY });
+    await this.#s.run('/system/scheduler/add', { name: ROLLBACK_NAME, interval: `${timeoutS}s`, 'on-event': ROLLBACK_NAME, policy: SCRIPT_POLICY, comment: `${COMMENT_PREFIX}rollback:${armId}` });
     // [unverified on real routers] with no start-time the first run is one interval after
     // creation; a scheduler that already ran would mean the roll-back fired before the change.
-    const [scheduler] = await this.#s.run('/system/scheduler/print', {}, [`?name=${ROLLBACK_NAME}`]);
+    const [scheduler] = await this.#s.run('/system/scheduler/print', { '.proplist': '.id,run-count' }, [`?name=${ROLLBACK_NAME}`]);
     if (!scheduler || (scheduler['run-count'] ?? '0') !== '0') {
       await this.#removeByName('/system/scheduler', ROLLBACK_NAME);
       await this.#removeByName('/system/script', ROLLBACK_NAME);
@@ -155,9 +204,20 @@ export class RouterOsQosBackend implements QosBackend {
   }
 
   async armed(): Promise<ArmedRollback | undefined> {
-    const [scheduler] = await this.#s.run('/system/scheduler/print', {}, [`?name=${ROLLBACK_NAME}`]);
+    const [scheduler] = await this.#s.run('/system/scheduler/print', { '.proplist': 'next-run,interval' }, [`?name=${ROLLBACK_NAME}`]);
     if (!scheduler) return undefined;
-    return { deadline: new Date(Date.now() + durationMs(scheduler['next-run'] ?? scheduler.interval ?? '0s')) };
+    return { deadline: new Date(Date.now() + (await this.#untilRouterTime(scheduler['next-run'] ?? '') ?? durationMs(scheduler.interval ?? '0s'))) };
+  }
+
+  /** How long until a date and time of the router's clock (next-run), read against that clock. */
+  async #untilRouterTime(text: string): Promise<number | undefined> {
+    if (!text) return undefined;
+    const [clock] = await this.#s.run('/system/clock/print', { '.proplist': 'date,time' });
+    const today = parseRouterDate(clock?.date ?? '');
+    if (!today) return undefined;
+    const now = parseRouterDateTime(clock!.time ?? '', today);
+    const then = parseRouterDateTime(text, today);
+    return now === undefined || then === undefined ? undefined : Math.max(0, then - now);
   }
 
   /** Our undo scripts, oldest first. */
@@ -192,7 +252,7 @@ export class RouterOsQosBackend implements QosBackend {
 
   async counters(): Promise<Record<string, number>> {
     const out: Record<string, number> = {};
-    for (const item of await this.#s.run('/queue/tree/print', { stats: '' })) {
+    for (const item of await this.#s.run('/queue/tree/print', { stats: '', '.proplist': 'comment,packets' })) {
       if (!item.comment?.startsWith(`${COMMENT_PREFIX}queue:`) || item.packets === undefined) continue;
       out[item.comment.slice(`${COMMENT_PREFIX}queue:`.length)] = Number(item.packets);
     }
@@ -211,11 +271,6 @@ function rank(o: QosObject): number {
   return kind === 'queue' && o.props.parent?.startsWith('usmp-qos-') ? base - 1 : base;
 }
 
-/** RouterOS durations: 1m30s, 45s, 00:01:30. */
-export function durationMs(text: string): number {
-  const hms = /^(\d+):(\d+):(\d+)$/.exec(text);
-  if (hms) return ((Number(hms[1]) * 60 + Number(hms[2])) * 60 + Number(hms[3])) * 1000;
-  let ms = 0;
-  for (const m of text.matchAll(/(\d+)(w|d|h|m|s)/g)) ms += Number(m[1]) * ({ w: 604800, d: 86400, h: 3600, m: 60, s: 1 } as Record<string, number>)[m[2]!]! * 1000;
-  return ms;
+function isDynamic(item: RouterItem): boolean {
+  return item.dynamic === 'true' || item.dynamic === 'yes';
 }

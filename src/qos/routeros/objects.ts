@@ -1,12 +1,14 @@
-import { portRangeText } from '../addresses.js';
+import { portRangeText, type Cidr } from '../addresses.js';
 import type { QosObject } from '../objects.js';
 import { bestEffortMbps, shapedMbps, type QosPolicy, type TrafficClass } from '../policy.js';
 
 // The RouterOS objects of a policy [help.mikrotik.com "Queues", "Mangle", "FastTrack"]: address lists,
 // connection and packet marks, DSCP rewrite, the FastTrack exclusion (FastTracked packets
 // skip queue trees), and a queue tree per direction on the WAN (upload) and LAN (download)
-// interface. Every object carries comment=usmp-qos:v1:<key>, which is how we find ours, and
-// named objects start with usmp-qos-. ASCII only (the API is win1252).
+// interface. IPv4 and IPv6 have separate firewalls (/ip/firewall, /ipv6/firewall); the queue
+// tree is shared and sees the packet marks of both. Every object carries
+// comment=usmp-qos:v1:<key>, which is how we find ours, and named objects start with usmp-qos-.
+// ASCII only (the API carries 8-bit text, shown by the router as win1252).
 
 export const COMMENT_PREFIX = 'usmp-qos:v1:';
 export const NAME_PREFIX = 'usmp-qos-';
@@ -15,40 +17,74 @@ export const MENUS = {
   'address-list': '/ip/firewall/address-list',
   mangle: '/ip/firewall/mangle',
   filter: '/ip/firewall/filter',
+  'address-list6': '/ipv6/firewall/address-list',
+  mangle6: '/ipv6/firewall/mangle',
+  filter6: '/ipv6/firewall/filter',
   queue: '/queue/tree',
 } as const;
 export type MenuKind = keyof typeof MENUS;
+export type Family = 4 | 6;
 
 /** Removal order: what depends on others goes first. Creation is the reverse. */
-export const REMOVAL_ORDER: MenuKind[] = ['queue', 'filter', 'mangle', 'address-list'];
+export const REMOVAL_ORDER: MenuKind[] = ['queue', 'filter', 'filter6', 'mangle', 'mangle6', 'address-list', 'address-list6'];
+
+export function firewallKind(base: 'address-list' | 'mangle' | 'filter', family: Family): MenuKind {
+  return family === 4 ? base : `${base}6`;
+}
 
 export interface RouterInterfaces {
   wan: string;
   lan: string;
 }
 
+/** Which families have a FastTrack rule (then our flows need an exclusion there). */
+export type FasttrackPresence = Record<Family, boolean>;
+
 export function menuOf(key: string): MenuKind {
   return key.slice(0, key.indexOf(':')) as MenuKind;
 }
 
-export function desiredRouterObjects(policy: QosPolicy, ifs: RouterInterfaces, fasttrackPresent: boolean): QosObject[] {
+/**
+ * An address as RouterOS stores and prints it: an IPv4 host without /32, an IPv6 entry always
+ * with its prefix length (terraform-provider-routeros: the IPv4 address-list resource's read-back
+ * `"address": "0.0.0.0"`, and PR #216 "ipv6 addr-list addr w/o netmask adds /128 netmask").
+ */
+export function routerAddress(text: string): string {
+  const [address, bits] = text.split('/');
+  if (address!.includes(':')) return `${address}/${bits ?? '128'}`;
+  return bits === undefined || bits === '32' ? address! : `${address}/${bits}`;
+}
+
+/** The families a class's rules exist in: those every address side it names has entries in. */
+export function classFamilies(c: TrafficClass): Family[] {
+  const sides = [c.match.local, c.match.remote].filter((s) => s.length > 0);
+  if (sides.length === 0) return [4, 6];
+  return ([4, 6] as const).filter((f) => sides.every((s) => s.some((cidr: Cidr) => cidr.family === f)));
+}
+
+export function desiredRouterObjects(policy: QosPolicy, ifs: RouterInterfaces, fasttrack: FasttrackPresence): QosObject[] {
   const objects: QosObject[] = [];
   for (const c of policy.classes) {
     const mark = `${NAME_PREFIX}${c.name}`;
-    for (const side of ['local', 'remote'] as const) {
-      for (const cidr of c.match[side]) {
-        objects.push({ key: `address-list:${mark}-${side}:${cidr.text}`, props: { list: `${mark}-${side}`, address: cidr.text } });
+    for (const family of classFamilies(c)) {
+      const list = firewallKind('address-list', family);
+      const mangle = firewallKind('mangle', family);
+      for (const side of ['local', 'remote'] as const) {
+        for (const cidr of c.match[side].filter((x) => x.family === family)) {
+          objects.push({ key: `${list}:${mark}-${side}:${cidr.text}`, props: { list: `${mark}-${side}`, address: routerAddress(cidr.text) } });
+        }
       }
-    }
-    for (const protocol of c.match.protocol === 'any' && c.match.remotePorts.length > 0 ? (['tcp', 'udp'] as const) : [c.match.protocol]) {
-      const suffix = c.match.protocol === 'any' && c.match.remotePorts.length > 0 ? `:${protocol}` : '';
-      objects.push({ key: `mangle:${c.name}:conn-out${suffix}`, props: connectionMark(c, mark, 'out', protocol) });
-      objects.push({ key: `mangle:${c.name}:conn-in${suffix}`, props: connectionMark(c, mark, 'in', protocol) });
-    }
-    objects.push({ key: `mangle:${c.name}:packet`, props: { chain: 'prerouting', action: 'mark-packet', 'connection-mark': mark, 'new-packet-mark': mark, passthrough: 'yes' } });
-    objects.push({ key: `mangle:${c.name}:dscp`, props: { chain: 'postrouting', action: 'change-dscp', 'packet-mark': mark, 'new-dscp': String(c.dscp), passthrough: 'yes' } });
-    if (fasttrackPresent) {
-      objects.push({ key: `filter:${c.name}:no-fasttrack`, props: { chain: 'forward', action: 'accept', 'connection-state': 'established,related', 'connection-mark': mark } });
+      const split = c.match.protocol === 'any' && c.match.remotePorts.length > 0;
+      for (const protocol of split ? (['tcp', 'udp'] as const) : [c.match.protocol]) {
+        const suffix = split ? `:${protocol}` : '';
+        objects.push({ key: `${mangle}:${c.name}:conn-out${suffix}`, props: connectionMark(c, mark, 'out', protocol) });
+        objects.push({ key: `${mangle}:${c.name}:conn-in${suffix}`, props: connectionMark(c, mark, 'in', protocol) });
+      }
+      objects.push({ key: `${mangle}:${c.name}:packet`, props: { chain: 'prerouting', action: 'mark-packet', 'connection-mark': mark, 'new-packet-mark': mark, passthrough: 'yes' } });
+      objects.push({ key: `${mangle}:${c.name}:dscp`, props: { chain: 'postrouting', action: 'change-dscp', 'packet-mark': mark, 'new-dscp': String(c.dscp), passthrough: 'yes' } });
+      if (fasttrack[family]) {
+        objects.push({ key: `${firewallKind('filter', family)}:${c.name}:no-fasttrack`, props: { chain: 'forward', action: 'accept', 'connection-state': 'established,related', 'connection-mark': mark } });
+      }
     }
   }
   for (const [direction, parent] of [['up', ifs.wan], ['down', ifs.lan]] as const) {
@@ -84,6 +120,7 @@ export function normaliseValue(prop: string, value: string): string {
     const m = /^(\d+(?:\.\d+)?)([kMG]?)$/.exec(value);
     if (m) return String(Math.round(Number(m[1]) * ({ '': 1, k: 1e3, M: 1e6, G: 1e9 } as Record<string, number>)[m[2]!]!));
   }
+  if (prop === 'address' && /^[\d.:a-fA-F]+(\/\d+)?$/.test(value)) return routerAddress(value);
   if (value === 'true') return 'yes';
   if (value === 'false') return 'no';
   return value;

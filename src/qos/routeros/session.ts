@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { UsmpError } from '../../errors.js';
-import { attributesOf, encodeSentence, SentenceDecoder, tagOf } from './words.js';
+import { attributesOf, encodeSentence, isAscii, SentenceDecoder, tagOf } from './words.js';
 
 // One RouterOS API session over a connected socket: tagged commands that may run at once,
 // a deadline on every command, and errors delivered as rejections, never thrown from socket
@@ -53,6 +53,12 @@ export class RouterSession {
     if (this.#closedBy) return Promise.reject(this.#closedBy);
     const tag = String(this.#nextTag++);
     const words = [command, ...Object.entries(attributes).map(([k, v]) => `=${k}=${v}`), ...queries, `.tag=${tag}`];
+    let bytes: Buffer;
+    try {
+      bytes = encodeSentence(words);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const timeoutMs = options.timeoutMs ?? this.#defaultTimeoutMs;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -61,7 +67,7 @@ export class RouterSession {
         this.#fail(new UsmpError('USMP_E_ROUTER_TIMEOUT', `${command} got no complete answer within ${timeoutMs} ms`, { details: { command } }));
       }, timeoutMs);
       this.#pending.set(tag, { items: [], resolve, reject, timer, command });
-      this.#socket.write(encodeSentence(words));
+      this.#socket.write(bytes);
     });
   }
 
@@ -122,15 +128,26 @@ export class RouterSession {
   }
 }
 
-/** `/login` [API, RouterOS ≥ 6.43]: name and password in the clear, hence api-ssl. */
+/**
+ * `/login` [API, RouterOS ≥ 6.43]: name and password in the clear, hence api-ssl. An older router
+ * answers `!done =ret=<challenge>` instead, for the MD5 challenge login; that is not a success,
+ * and we do not speak the older form.
+ */
 export async function login(session: RouterSession, username: string, password: string): Promise<void> {
+  for (const [name, value] of [['user name', username], ['password', password]] as const) {
+    if (!isAscii(value)) throw new UsmpError('USMP_E_ROUTER_TEXT', `the router ${name} holds a character outside ASCII, which the RouterOS API cannot carry faithfully`);
+  }
+  let reply: { ret?: string };
   try {
-    await session.run('/login', { name: username, password });
+    reply = await session.runWithReturn('/login', { name: username, password });
   } catch (err) {
     if (err instanceof UsmpError && err.code === 'USMP_E_ROUTER_TRAP') {
       // The password is never part of the message: the trap text is the router's.
       throw new UsmpError('USMP_E_ROUTER_LOGIN', `the router refused the login of ${username}: ${String(err.details?.message ?? 'cannot log in')}`);
     }
     throw err;
+  }
+  if (reply.ret !== undefined) {
+    throw new UsmpError('USMP_E_ROUTER_LOGIN', 'the router answered with a login challenge: it runs RouterOS older than 6.43', { hint: 'upgrade the router to RouterOS 6.43 or later (7 is recommended)' });
   }
 }

@@ -1,3 +1,5 @@
+import { UsmpError } from '../../errors.js';
+
 // RouterOS API framing [help.mikrotik.com "API" §Protocol]: a word is a variable-width
 // big-endian length then its bytes; a sentence is words ended by a zero-length word.
 // Decoding never throws: a bad stream is reported as a value, so a socket callback cannot
@@ -14,15 +16,30 @@ export function encodeLength(length: number): Buffer {
   return out;
 }
 
-/** Words are sent as latin1: RouterOS shows 8-bit text as win1252; we keep everything ASCII. */
+/**
+ * Words are 8-bit text that the router shows as win1252; Node's latin1 encoding would silently
+ * cut anything beyond it ('€' becomes 0xAC, 'ł' becomes 'B'). We send ASCII only, and refuse the
+ * rest with the word's name (never its value: it may be the password).
+ */
 export function encodeSentence(words: readonly string[]): Buffer {
   const parts: Buffer[] = [];
   for (const word of words) {
+    if (!isAscii(word)) throw new UsmpError('USMP_E_ROUTER_TEXT', `${wordName(word)} holds a character outside ASCII, which the RouterOS API cannot carry faithfully`);
     const bytes = Buffer.from(word, 'latin1');
     parts.push(encodeLength(bytes.length), bytes);
   }
   parts.push(Buffer.from([0]));
   return Buffer.concat(parts);
+}
+
+export function isAscii(text: string): boolean {
+  return /^[\x00-\x7f]*$/.test(text);
+}
+
+/** `=password=…` → "the attribute password"; a command word names itself. */
+function wordName(word: string): string {
+  const attribute = /^[=?]([^=]*)=/.exec(word);
+  return attribute ? `the attribute ${attribute[1]}` : word.startsWith('/') ? `the command ${word.replace(/[^\x20-\x7e]/g, '?')}` : 'a word';
 }
 
 export type DecodeEvent = { sentence: string[] } | { error: string };
@@ -99,13 +116,18 @@ function readLength(buf: Buffer): { length: number; headerBytes: number } | { er
   }
 }
 
-/** `=name=value` words of a reply (the value may itself contain '='). */
+/**
+ * `=name=value` words of a reply (the value may itself contain '='); a word `=name` with no
+ * second '=' is the property with an empty value, as go-routeros reads it (proto/reader.go:
+ * "=key=value, =key").
+ */
 export function attributesOf(words: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const w of words) {
-    if (!w.startsWith('=')) continue;
+    if (!w.startsWith('=') || w.length < 2) continue;
     const cut = w.indexOf('=', 1);
-    if (cut > 0) out[w.slice(1, cut)] = w.slice(cut + 1);
+    if (cut < 0) out[w.slice(1)] = '';
+    else if (cut > 1) out[w.slice(1, cut)] = w.slice(cut + 1);
   }
   return out;
 }

@@ -25,8 +25,13 @@ export interface Faults {
 export interface SimulatorOptions extends ModelOptions {
   username?: string;
   password?: string;
-  /** 7.18 and later send !empty for a print with no result. */
-  version?: '7.17' | '7.18';
+  /**
+   * 7.18 and later send !empty for a print with no result [ROS 7.18 changelog]; before 6.43,
+   * /login answers with an MD5 challenge in =ret= [help.mikrotik.com "API" §Initial login].
+   */
+  version?: '6.42' | '7.17' | '7.18';
+  /** The account's group policies; the documented group by default. */
+  groupPolicy?: string;
   tls?: { key: string; cert: string };
   faults?: Faults;
 }
@@ -41,6 +46,8 @@ export class RouterOsSimulator {
   constructor(readonly options: SimulatorOptions = {}) {
     this.model = new RouterModel(options);
     this.faults = options.faults ?? {};
+    this.model.add('/user/group', { name: 'usmp-qos', policy: options.groupPolicy ?? 'read,write,api,test' });
+    this.model.add('/user', { name: options.username ?? 'usmp', group: 'usmp-qos' });
   }
 
   async listen(): Promise<number> {
@@ -62,7 +69,7 @@ export class RouterOsSimulator {
     socket.on('close', () => this.sockets.delete(socket));
     socket.on('error', () => undefined);
     const decoder = new SentenceDecoder();
-    let loggedIn = false;
+    let user: string | undefined;
     const send = (words: string[]): void => {
       const bytes = encodeSentence(words);
       const step = this.faults.splitBytes ?? bytes.length;
@@ -89,13 +96,14 @@ export class RouterOsSimulator {
           send(['!done', ...tagWord]);
         };
         if (command === '/login') {
-          if (attrs.name === (this.options.username ?? 'usmp') && attrs.password === (this.options.password ?? 'secret')) {
-            loggedIn = true;
+          if (this.options.version === '6.42') send(['!done', '=ret=ebddd18303a54111e2dea05a92ab46b4', ...tagWord]);
+          else if (attrs.name === (this.options.username ?? 'usmp') && attrs.password === (this.options.password ?? 'secret')) {
+            user = attrs.name;
             send(['!done', ...tagWord]);
           } else trap('invalid user name or password (6)');
           continue;
         }
-        if (!loggedIn) {
+        if (user === undefined) {
           trap('not logged in', '5');
           continue;
         }
@@ -105,7 +113,7 @@ export class RouterOsSimulator {
           continue;
         }
         try {
-          const { items, ret } = this.#execute(command!, attrs, rest.filter((w) => w.startsWith('?')));
+          const { items, ret } = this.#execute(command!, attrs, rest.filter((w) => w.startsWith('?')), this.model.policiesOf(user));
           for (const item of items) send(['!re', ...Object.entries(item).map(([k, v]) => `=${k}=${v}`), ...tagWord]);
           if (items.length === 0 && ret === undefined && (this.options.version ?? '7.18') === '7.18' && command!.endsWith('/print')) send(['!empty', ...tagWord]);
           send(['!done', ...(ret === undefined ? [] : [`=ret=${ret}`]), ...tagWord]);
@@ -117,25 +125,39 @@ export class RouterOsSimulator {
     });
   }
 
-  #execute(command: string, attrs: Item, queries: string[]): { items: Item[]; ret?: string } {
-    if (command === '/ping') return { items: this.model.ping(Number(attrs.count ?? '4')) };
+  #execute(command: string, attrs: Item, queries: string[], policies: Set<string>): { items: Item[]; ret?: string } {
+    const need = (policy: string): void => {
+      if (!policies.has(policy)) throw new TrapError('not enough permissions (9)', '1');
+    };
+    if (command === '/ping') {
+      need('test');
+      return { items: this.model.ping(Number(attrs.count ?? '4')) };
+    }
+    if (command === '/system/clock/print') {
+      need('read');
+      return { items: [this.model.clock()] };
+    }
     const cut = command.lastIndexOf('/');
     const [path, verb] = [command.slice(0, cut), command.slice(cut + 1)];
     switch (verb) {
       case 'print': {
+        need('read');
         const { '.proplist': proplist } = attrs;
         return { items: this.model.print(path, queries, proplist) };
       }
       case 'add':
-        return { items: [], ret: this.model.add(path, attrs) };
+        need('write');
+        return { items: [], ret: this.model.add(path, attrs, policies) };
       case 'set':
+        need('write');
         this.model.set(path, attrs);
         return { items: [] };
       case 'remove':
+        need('write');
         this.model.remove(path, attrs['.id'] ?? attrs.numbers ?? '');
         return { items: [] };
       case 'run':
-        this.model.runScript(attrs['.id'] ?? '');
+        this.model.runScript(attrs['.id'] ?? '', policies);
         return { items: [] };
       default:
         throw new TrapError('no such command', '0');
