@@ -104,7 +104,7 @@ t.test('a roll-back step that fails does not stop the others, and the scheduler 
     t.match(sim.model.log.join('\n'), /usmp-qos roll-back: restore filter:video:no-fasttrack failed/, 'the failed step is in the router\'s log');
     t.notOk(sim.model.menu('/system/scheduler').some((s) => s.name === ROLLBACK_NAME), 'the scheduler is gone');
     t.notOk(sim.model.menu('/system/script').some((s) => s.name === ROLLBACK_NAME), 'the script removed itself');
-    const expected = { ...withA, '/ip/firewall/filter': withA['/ip/firewall/filter']!.filter((r) => r.action !== 'fasttrack-connection' && !r.comment?.includes('no-fasttrack')) };
+    const expected: Record<string, unknown[]> = { ...withA, '/ip/firewall/filter': withA['/ip/firewall/filter']!.filter((r) => r.action !== 'fasttrack-connection' && !r.comment?.includes('no-fasttrack')) };
     const after = sim.model.snapshot();
     t.same(after['/queue/tree'], expected['/queue/tree'], 'the queues of policy A are back');
     t.same(after, expected, 'the state of policy A, less the site\'s removed rule and the exclusions that needed it');
