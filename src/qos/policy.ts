@@ -1,6 +1,7 @@
 import { DSCP_BY_NAME, dscpValue } from '../measure/dscp-names.js';
 import type { ConfigProblem } from '../config/problems.js';
 import { cidrsOverlap, parseCidr, parsePortRange, portRangesOverlap, type Cidr, type PortRange } from './addresses.js';
+import { LINK_LAYER_PRESET_NAMES, LINK_LAYER_PRESETS, MPU_RANGE, NO_LINK_LAYER, OVERHEAD_RANGE, type LinkLayer, type LinkLayerType } from './link-layer.js';
 
 // The QoS policy: what the telemedicine flow is, how much of the link each class is promised,
 // and which packets belong to it. One validation for both backends, so a policy refused on
@@ -36,6 +37,8 @@ export interface QosPolicy {
   /** We shape this far below the link so the queue forms here, not in the modem. */
   shapePercent: number;
   classes: TrafficClass[];
+  /** What a packet costs on the bottleneck link beyond its IP octets (link-layer.ts). */
+  linkLayer: LinkLayer;
 }
 
 export const BEST_EFFORT = 'best-effort';
@@ -47,6 +50,14 @@ export interface PolicyInput {
   down_mbps: number;
   shape_percent: number;
   classes: readonly unknown[];
+  link_layer?: LinkLayerInput;
+}
+
+export interface LinkLayerInput {
+  preset: string;
+  type?: string;
+  overhead?: number;
+  mpu?: number;
 }
 
 export function shapedMbps(policy: QosPolicy, direction: 'up' | 'down'): number {
@@ -76,8 +87,9 @@ export function parsePolicy(input: PolicyInput, prefix = 'qos'): { policy?: QosP
     const parsed = parseClass(raw, (field, message) => problem(`classes[${i}]${field ? `.${field}` : ''}`, message));
     if (parsed) classes.push(parsed);
   });
-  if (problems.length > 0) return { problems };
-  const policy: QosPolicy = { upMbps: input.up_mbps, downMbps: input.down_mbps, shapePercent: input.shape_percent, classes };
+  const linkLayer = parseLinkLayer(input.link_layer, (field, message) => problem(`link_layer.${field}`, message));
+  if (problems.length > 0 || !linkLayer) return { problems };
+  const policy: QosPolicy = { upMbps: input.up_mbps, downMbps: input.down_mbps, shapePercent: input.shape_percent, classes, linkLayer };
   checkWholePolicy(policy, problem);
   return problems.length > 0 ? { problems } : { policy, problems };
 }
@@ -112,6 +124,32 @@ function checkWholePolicy(policy: QosPolicy, problem: (path: string, message: st
 }
 
 type FieldProblem = (field: string, message: string) => void;
+
+/** A preset names every figure; `custom` takes type, overhead and mpu as given. */
+function parseLinkLayer(raw: LinkLayerInput | undefined, problem: FieldProblem): LinkLayer | undefined {
+  if (raw === undefined) return NO_LINK_LAYER;
+  const preset = LINK_LAYER_PRESETS[raw.preset];
+  if (raw.preset !== 'custom' && !preset) {
+    problem('preset', `"${raw.preset}" is not a link layer (one of ${LINK_LAYER_PRESET_NAMES.join(', ')})`);
+    return undefined;
+  }
+  if (preset) {
+    const set = (['type', 'overhead', 'mpu'] as const).filter((k) => raw[k] !== undefined && raw[k] !== '' && raw[k] !== 0);
+    for (const k of set) problem(k, `is given by the preset ${raw.preset}; choose preset custom to set it`);
+    return set.length > 0 ? undefined : { preset: raw.preset, ...preset };
+  }
+  const type = raw.type as LinkLayerType;
+  const overhead = raw.overhead ?? 0;
+  const mpu = raw.mpu ?? 0;
+  const found: Array<[string, string]> = [];
+  if (!['ethernet', 'ptm', 'atm'].includes(type)) found.push(['type', 'must be ethernet, ptm or atm with preset custom']);
+  if (!Number.isInteger(overhead) || overhead < OVERHEAD_RANGE.min || overhead > OVERHEAD_RANGE.max) {
+    found.push(['overhead', `must be a whole number of octets from ${OVERHEAD_RANGE.min} to ${OVERHEAD_RANGE.max} (what each packet carries on the link beyond its IP octets: 40 for ADSL PPPoE LLC)`]);
+  }
+  if (!Number.isInteger(mpu) || mpu < MPU_RANGE.min || mpu > MPU_RANGE.max) found.push(['mpu', `must be a whole number of octets from ${MPU_RANGE.min} to ${MPU_RANGE.max}`]);
+  for (const [field, message] of found) problem(field, message);
+  return found.length === 0 ? { preset: 'custom', type, overhead, mpu } : undefined;
+}
 
 function parseClass(raw: unknown, problem: FieldProblem): TrafficClass | undefined {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {

@@ -16,6 +16,7 @@ export interface QosReportSection {
   up_mbps: number;
   down_mbps: number;
   shape_percent: number;
+  link_layer: { preset: string; type: string; overhead: number; mpu: number };
   classes: Array<{ name: string; dscp: number; priority: number; rate_mbps: number; ceil_mbps: number }>;
   /** null when the device could not be read (the error says why). */
   policy_in_force: boolean | null;
@@ -32,6 +33,7 @@ export async function qosReportSection(config: LoadedConfig): Promise<QosReportS
     up_mbps: policy.upMbps,
     down_mbps: policy.downMbps,
     shape_percent: policy.shapePercent,
+    link_layer: { ...policy.linkLayer },
     classes: policy.classes.map((c) => ({ name: c.name, dscp: c.dscp, priority: c.priority, rate_mbps: c.rateMbps, ceil_mbps: c.ceilMbps })),
     policy_in_force: null,
   };

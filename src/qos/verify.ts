@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LoadedConfig } from '../config/load.js';
+import { describeLinkLayer } from './link-layer.js';
 import { UsmpError } from '../errors.js';
 import { runThroughput, type ThroughputResult } from '../measure/iperf3/client.js';
 import { summariseLatency } from '../measure/stamp/metrics.js';
@@ -50,6 +51,8 @@ export interface VerifyLine {
 export interface VerifyResult {
   class: string;
   committed_mbps: number;
+  /** The configured link-layer compensation, described. */
+  link_layer: string;
   /** null: not readable from here (the policy is enforced on the gateway). */
   policy_in_force: boolean | null;
   duration_s: number;
@@ -127,6 +130,7 @@ export async function runQosVerify(o: QosVerifyOptions): Promise<VerifyResult> {
   return {
     class: cls.name,
     committed_mbps: cls.rateMbps,
+    link_layer: describeLinkLayer(o.policy.linkLayer),
     policy_in_force: inForce,
     duration_s: o.durationS,
     telemedicine: {
@@ -153,6 +157,7 @@ export function formatVerify(r: VerifyResult): string[] {
   const t = r.telemedicine;
   return [
     `qos verify: class ${r.class} at ${r.committed_mbps} Mbit/s under best-effort saturation (${r.policy_in_force === null ? 'policy enforced on the gateway, not read from here' : r.policy_in_force ? 'configured policy in force' : 'configured policy NOT in force'}): ${r.verdict.toUpperCase()}`,
+    `  link layer: ${r.link_layer}`,
     `  delivered up ${t.up.delivered_mbps} Mbit/s (${t.up.delivered_pct} %), down ${t.down.delivered_mbps} Mbit/s (${t.down.delivered_pct} %)`,
     `  loss up ${t.up.loss_pct} %, down ${t.down.loss_pct} %; probes lost ${t.probe_loss_pct} %`,
     `  RTT median idle ${t.rtt_idle_ms.median} ms, loaded ${t.rtt_loaded_ms.median} ms (+${t.rtt_increase_ms} ms); p95 ${t.rtt_idle_ms.p95} → ${t.rtt_loaded_ms.p95} ms`,

@@ -74,6 +74,7 @@ export interface ReportDocument {
     up_mbps: number;
     down_mbps: number;
     policy_in_force: boolean | null;
+    link_layer?: { preset: string; type: string; overhead: number; mpu: number };
     classes: Array<{ name: string; dscp: string | number; priority: number; rate_mbps: number; ceil_mbps: number }>;
     last_verify?: {
       at: string; class: string; verdict: string; committed_mbps?: number;

@@ -10,9 +10,11 @@ import { labPolicy, writeQosConfig } from './fixtures.js';
 // namespace (the USMP's gateway), the responder in the hospital's.
 
 const unavailable = labUnavailableReason();
+// A VDSL2 link: the size table (PPPoE overhead) and the PTM rate share are part of every cycle.
+const basePolicy = labPolicy({ link_layer: { preset: 'vdsl-pppoe' } });
 await t.test('backend linux passes the QoS conformance suite', unavailable ? { skip: unavailable } : {}, async (t) => {
   const lab = await Lab.create({ up: { rateMbit: 20 }, down: { rateMbit: 20 } });
-  const config = writeQosConfig(labPolicy());
+  const config = writeQosConfig(basePolicy);
   t.teardown(async () => {
     await killGuard(config.stateDir);
     await lab.destroy();
@@ -23,7 +25,7 @@ await t.test('backend linux passes the QoS conformance suite', unavailable ? { s
   const world = async (): Promise<string> => {
     const parts = [(await lab.exec('appliance', ['nft', '-s', 'list', 'ruleset'])).stdout];
     for (const dev of ['wan0', 'lan0']) {
-      for (const what of ['qdisc', 'class', 'filter']) parts.push((await lab.exec('appliance', ['tc', what, 'show', 'dev', dev])).stdout);
+      for (const what of ['qdisc', 'class', 'filter']) parts.push((await lab.exec('appliance', ['tc', '-d', what, 'show', 'dev', dev])).stdout);
       parts.push((await lab.exec('appliance', ['ethtool', '-k', dev])).stdout);
     }
     return parts.join('\n');
@@ -38,7 +40,7 @@ await t.test('backend linux passes the QoS conformance suite', unavailable ? { s
     world,
     setPolicy(overrides) {
       const current = JSON.parse(readFileSync(config.file, 'utf8')) as { qos: Record<string, unknown> };
-      writeFileSync(config.file, JSON.stringify({ ...current, qos: { ...labPolicy(), state_dir: config.stateDir, ...overrides } }));
+      writeFileSync(config.file, JSON.stringify({ ...current, qos: { ...basePolicy, state_dir: config.stateDir, ...overrides } }));
     },
     async cutMarkedTraffic(on) {
       // The operator's edge drops AF41 (it happens: some WANs police marked traffic).
@@ -54,11 +56,15 @@ await t.test('backend linux passes the QoS conformance suite', unavailable ? { s
 
   const ping = await lab.exec('appliance', ['ping', '-c', '1', '-W', '2', ADDRESSES.hospital], { allowFailure: true });
   t.equal(ping.code, 0, 'the hospital answers before the suite');
-  await runConformance(t, harness, labPolicy());
+  await runConformance(t, harness, basePolicy);
+
+  await t.test('the size table of the link layer is on both shaped devices', async (t) => {
+    for (const dev of ['wan0', 'lan0']) t.match((await lab.exec('appliance', ['tc', '-d', 'qdisc', 'show', 'dev', dev])).stdout, /linklayer ethernet overhead 16 /, dev);
+  });
 
   await t.test('a change whose guard died too (a reboot) is undone by the next command', async (t) => {
     const before = await world();
-    harness.setPolicy({ classes: [{ ...(labPolicy().classes as object[])[0], rate_mbps: 7 }, (labPolicy().classes as object[])[1]] });
+    harness.setPolicy({ classes: [{ ...(basePolicy.classes as object[])[0], rate_mbps: 7 }, (basePolicy.classes as object[])[1]] });
     const child = harness.spawnCli(['qos', 'apply', '--confirm-timeout', '5']);
     const started = Date.now();
     while ((await world()) === before && Date.now() - started < 15_000) await new Promise((r) => setTimeout(r, 10));
@@ -71,7 +77,7 @@ await t.test('backend linux passes the QoS conformance suite', unavailable ? { s
     t.equal(status.code, 0);
     t.equal((JSON.parse(status.stdout) as { armed_until: string | null }).armed_until, null, 'status reports nothing armed');
     t.equal(await world(), before, 'the expired change was rolled back by the command that found it');
-    harness.setPolicy(labPolicy());
+    harness.setPolicy(basePolicy);
   });
 });
 

@@ -5,6 +5,7 @@ import { classify } from '../../src/qos/classify.js';
 import { diffObjects, formatDiff } from '../../src/qos/objects.js';
 import { bestEffortMbps, parsePolicy, type PolicyInput } from '../../src/qos/policy.js';
 import { loadConfig } from '../../src/config/load.js';
+import { LINK_LAYER_PRESETS, NO_LINK_LAYER, ptmRateFactor, stabArgs, wireBytes } from '../../src/qos/link-layer.js';
 
 // The policy model's validation: every problem named with its key path.
 
@@ -81,4 +82,35 @@ t.test('the diff compares only what we set, and says it plainly', async (t) => {
   );
   t.same(formatDiff(diff), ['+ b x=1', '~ a rate: 2 → 1', '- c '], 'a read-back default (priority) is not a change');
   t.same(formatDiff(diffObjects([], [])), ['no change: the policy in force is the configured one']);
+});
+
+t.test('link layer: presets, custom figures, and each bad setting refused at its key path', async (t) => {
+  const ll = (link_layer: PolicyInput['link_layer']): ReturnType<typeof parsePolicy> => parsePolicy(input({ link_layer }));
+  t.same(ll({ preset: 'adsl-pppoe-llc' }).policy?.linkLayer, { preset: 'adsl-pppoe-llc', type: 'atm', overhead: 40, mpu: 0 });
+  t.same(ll({ preset: 'custom', type: 'ptm', overhead: 30, mpu: 0 }).policy?.linkLayer, { preset: 'custom', type: 'ptm', overhead: 30, mpu: 0 });
+  t.same(ll(undefined).policy?.linkLayer.type, 'none', 'absent: IP octets, as before');
+  const cases: Array<[string, PolicyInput['link_layer'], RegExp]> = [
+    ['unknown preset', { preset: 'fibre' }, /qos\.link_layer\.preset: "fibre" is not a link layer \(one of none, ethernet/],
+    ['overhead out of range', { preset: 'custom', type: 'atm', overhead: 300 }, /qos\.link_layer\.overhead: must be a whole number of octets from -64 to 256/],
+    ['negative mpu', { preset: 'custom', type: 'ethernet', overhead: 38, mpu: -1 }, /qos\.link_layer\.mpu: must be a whole number of octets from 0 to 256/],
+    ['custom without a type', { preset: 'custom', overhead: 40 }, /qos\.link_layer\.type: must be ethernet, ptm or atm with preset custom/],
+    ['a preset with its own overhead', { preset: 'ethernet', overhead: 20 }, /qos\.link_layer\.overhead: is given by the preset ethernet; choose preset custom to set it/],
+  ];
+  for (const [what, link, expected] of cases) {
+    const { policy, problems } = ll(link);
+    t.notOk(policy, `${what}: no policy`);
+    t.match(problems.map((p) => `${p.path}: ${p.message}`).join('\n'), expected, what);
+  }
+});
+
+t.test('link layer: what a packet costs on the line (the ADSL example: 200 → 265, 40 → 106 octets)', async (t) => {
+  const adsl = { preset: 'adsl-pppoe-llc', ...LINK_LAYER_PRESETS['adsl-pppoe-llc']! };
+  t.same([wireBytes(adsl, 200), wireBytes(adsl, 40), wireBytes(adsl, 1500)], [265, 106, 1749], 'five, two and thirty-three 53-octet cells');
+  const eth = { preset: 'ethernet', ...LINK_LAYER_PRESETS.ethernet! };
+  t.same([wireBytes(eth, 40), wireBytes(eth, 1500)], [84, 1538], 'a TCP ACK takes the 84-octet minimum; a full frame 1538');
+  const vdsl = { preset: 'vdsl-pppoe', ...LINK_LAYER_PRESETS['vdsl-pppoe']! };
+  t.equal(wireBytes(vdsl, 1470), 1500 * 65 / 64, 'PTM: 64b/65b on top of the overhead');
+  t.same(stabArgs(adsl), ['stab', 'linklayer', 'atm', 'overhead', '26', 'mpu', '0'], 'the size table counts from the MAC header the kernel already counts: 40 − 14');
+  t.same(stabArgs(NO_LINK_LAYER), [], 'none: no size table');
+  t.equal(ptmRateFactor(vdsl), 64 / 65);
 });

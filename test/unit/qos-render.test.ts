@@ -88,3 +88,16 @@ t.test('RouterOS dates and times, in every form the router prints', async (t) =>
   t.equal(parseRouterDateTime('2026-12-03 00:00:10', today)! - parseRouterDateTime('23:59:50', today)!, 20_000, 'a deadline past midnight');
   t.equal(parseRouterDateTime('20s', today), undefined, 'a duration is not a date');
 });
+
+t.test('link layer: a size table on the htb root, and on RouterOS the full-size packet\'s share of the line', async (t) => {
+  const { policy: adsl } = parsePolicy({ ...input, link_layer: { preset: 'adsl-pppoe-llc' } });
+  const batch = treeBatch(adsl!, 'up', 'wan0');
+  t.equal(batch[0], 'qdisc replace dev wan0 root handle 7e1e: stab linklayer atm overhead 26 mpu 0 htb default 99');
+  t.match(desiredTcObjects(adsl!, 'up', 'wan0')[0]!.props, { stab: 'atm/26/0' });
+  const read = parseTcState('wan0', JSON.stringify([{ kind: 'htb', handle: '7e1e:', root: true, options: { default: '0x99' }, stab: { linklayer: 'atm', overhead: 26, mtu: 2047, tsize: 512 } }]), '', '[]');
+  t.same(read.objects[0]!.props, desiredTcObjects(adsl!, 'up', 'wan0')[0]!.props, 'the size table reads back as written (tc -d -j)');
+  const { policy: vdsl } = parsePolicy({ ...input, link_layer: { preset: 'vdsl-pppoe' } });
+  t.match(treeBatch(vdsl!, 'up', 'wan0')[1], /classid 7e1e:1 htb rate 18708kbit /, 'PTM: 19 Mbit/s × 64/65 on the line');
+  const queues = new Map(desiredRouterObjects(adsl!, { wan: 'ether1', lan: 'bridge' }, { 4: false, 6: false }).map((o) => [o.key, o.props]));
+  t.equal(queues.get('queue:up')!['max-limit'], String(Math.round(19_000 * 1500 / 1749) * 1000), 'RouterOS: 19 Mbit/s × 1500/1749 (33 ATM cells for 1500 octets)');
+});

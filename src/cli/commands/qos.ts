@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LAST_VERIFY_FILE } from '../../qos/report-section.js';
 import { formatVerify, runQosVerify, type VerifyResult } from '../../qos/verify.js';
+import { describeLinkLayer, type LinkLayer } from '../../qos/link-layer.js';
 import { UsmpError } from '../../errors.js';
 import type { CliContext } from '../context.js';
 import { EXIT, reportError } from '../output.js';
@@ -82,14 +83,18 @@ export function registerQosCommands(program: Command, context: () => CliContext,
       const armed = await backend.armed();
       const counters = await backend.counters();
       let inForce: 'none' | 'configured' | 'other' = current.length === 0 ? 'none' : 'other';
+      let linkLayer: LinkLayer | undefined;
       try {
-        if (current.length > 0 && formatDiff(diffObjects(backend.desired(policyFromConfig(ctx.config())), current))[0]?.startsWith('no change')) inForce = 'configured';
+        const policy = policyFromConfig(ctx.config());
+        linkLayer = policy.linkLayer;
+        if (current.length > 0 && formatDiff(diffObjects(backend.desired(policy), current))[0]?.startsWith('no change')) inForce = 'configured';
       } catch (err) {
         if (!(err instanceof UsmpError)) throw err;
       }
-      const status = { backend: backend.name, policy: inForce, objects: current.length, armed_until: armed?.deadline.toISOString() ?? null, counters };
+      const status = { backend: backend.name, policy: inForce, objects: current.length, armed_until: armed?.deadline.toISOString() ?? null, link_layer: linkLayer ?? null, counters };
       if (o.json) ctx.out.json(status);
       ctx.out.say(`qos ${backend.name}: ${inForce === 'none' ? 'no policy of ours in force' : inForce === 'configured' ? 'the configured policy is in force' : 'a policy of ours is in force, different from the configuration'} (${current.length} objects)${armed ? `; change awaiting confirmation until ${armed.deadline.toISOString()}` : ''}`);
+      if (linkLayer) ctx.out.say(`  link layer: ${describeLinkLayer(linkLayer)}`);
       for (const [key, packets] of Object.entries(counters)) ctx.out.say(`  ${key}: ${packets} packets`);
       return EXIT.OK;
     }),

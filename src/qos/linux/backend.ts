@@ -78,7 +78,7 @@ export class LinuxQosBackend implements QosBackend {
     }
     for (const { direction, dev } of this.#devices) {
       const r = this.#o.runner;
-      const tc = parseTcState(dev, await runChecked(r, ['tc', '-j', 'qdisc', 'show', 'dev', dev]), await runChecked(r, ['tc', '-s', 'class', 'show', 'dev', dev]), await runChecked(r, ['tc', '-j', 'filter', 'show', 'dev', dev]));
+      const tc = parseTcState(dev, await runChecked(r, ['tc', '-d', '-j', 'qdisc', 'show', 'dev', dev]), await runChecked(r, ['tc', '-s', 'class', 'show', 'dev', dev]), await runChecked(r, ['tc', '-j', 'filter', 'show', 'dev', dev]));
       objects.push(...tc.objects);
       roots[dev] = tc.root;
       const offloads = await readOffloads(r, dev);

@@ -1,4 +1,5 @@
 import type { QosObject } from '../objects.js';
+import { ptmRateFactor, stabArgs, stabReadBack } from '../link-layer.js';
 import { bestEffortMbps, shapedMbps, type QosPolicy } from '../policy.js';
 
 // The htb tree we own on one egress device: a root class at the shaped rate, one leaf per
@@ -32,18 +33,20 @@ interface Leaf {
 }
 
 function leaves(policy: QosPolicy, direction: 'up' | 'down'): { shapedBits: number; leaves: Leaf[] } {
-  const shapedBits = toBits(shapedMbps(policy, direction));
+  // PTM's 64b/65b is a fixed share of the line, which a size table cannot express.
+  const line = ptmRateFactor(policy.linkLayer);
+  const shapedBits = toBits(shapedMbps(policy, direction) * line);
   const out: Leaf[] = policy.classes.map((c, i) => ({
     minor: String(10 + i),
     name: c.name,
     dscp: c.dscp,
-    rateBits: toBits(c.rateMbps),
-    ceilBits: toBits(c.ceilMbps),
+    rateBits: toBits(c.rateMbps * line),
+    ceilBits: toBits(c.ceilMbps * line),
     prio: c.priority - 1, // htb prio 0 is served first
     limitPackets: 100,
   }));
   const beLimit = Math.max(20, Math.ceil((shapedBits * BEST_EFFORT_QUEUE_S[direction]) / (MTU_FRAME * 8)));
-  out.push({ minor: BEST_EFFORT_MINOR, name: 'best-effort', rateBits: toBits(bestEffortMbps(policy, direction)), ceilBits: shapedBits, prio: 7, limitPackets: beLimit });
+  out.push({ minor: BEST_EFFORT_MINOR, name: 'best-effort', rateBits: toBits(bestEffortMbps(policy, direction) * line), ceilBits: shapedBits, prio: 7, limitPackets: beLimit });
   return { shapedBits, leaves: out };
 }
 
@@ -51,7 +54,8 @@ function leaves(policy: QosPolicy, direction: 'up' | 'down'): { shapedBits: numb
 export function treeBatch(policy: QosPolicy, direction: 'up' | 'down', dev: string): string[] {
   const { shapedBits, leaves: ls } = leaves(policy, direction);
   const lines = [
-    `qdisc replace dev ${dev} root handle ${HANDLE}: htb default ${BEST_EFFORT_MINOR}`,
+    // The size table makes htb charge each packet what it costs on the bottleneck link.
+    ['qdisc', 'replace', 'dev', dev, 'root', 'handle', `${HANDLE}:`, ...stabArgs(policy.linkLayer), 'htb', 'default', BEST_EFFORT_MINOR].join(' '),
     `class add dev ${dev} parent ${HANDLE}: classid ${HANDLE}:1 htb rate ${kbit(shapedBits)} ceil ${kbit(shapedBits)} quantum ${MTU_FRAME}`,
   ];
   for (const l of ls) {
@@ -73,7 +77,7 @@ export function desiredTcObjects(policy: QosPolicy, direction: 'up' | 'down', de
   const { shapedBits, leaves: ls } = leaves(policy, direction);
   const p = `tc:${dev}`;
   const objects: QosObject[] = [
-    { key: `${p}:qdisc:root`, props: { kind: 'htb', handle: `${HANDLE}:`, default: `0x${BEST_EFFORT_MINOR}` } },
+    { key: `${p}:qdisc:root`, props: { kind: 'htb', handle: `${HANDLE}:`, default: `0x${BEST_EFFORT_MINOR}`, stab: stabReadBack(policy.linkLayer) } },
     { key: `${p}:class:${HANDLE}:1`, props: { parent: 'root', rate: String(shapedBits), ceil: String(shapedBits) } },
   ];
   for (const l of ls) {
@@ -94,6 +98,8 @@ interface QdiscJson {
   root?: boolean;
   parent?: string;
   options?: { default?: string; limit?: number };
+  /** Printed with `tc -d`. */
+  stab?: { linklayer: string; overhead?: number; mpu?: number };
 }
 
 interface FilterJson {
@@ -109,7 +115,7 @@ export interface TcReadBack {
   packets: Record<string, number>;
 }
 
-/** Parses `tc -j qdisc show`, `tc -s class show` (htb has no JSON class output) and `tc -j filter show`. */
+/** Parses `tc -d -j qdisc show`, `tc -s class show` (htb has no JSON class output) and `tc -j filter show`. */
 export function parseTcState(dev: string, qdiscJson: string, classText: string, filterJson: string): TcReadBack {
   const qdiscs = JSON.parse(qdiscJson || '[]') as QdiscJson[];
   const rootQdisc = qdiscs.find((q) => q.root);
@@ -118,7 +124,8 @@ export function parseTcState(dev: string, qdiscJson: string, classText: string, 
   const packets: Record<string, number> = {};
   if (!rootQdisc || rootQdisc.handle !== `${HANDLE}:`) return { root, objects, packets };
   const p = `tc:${dev}`;
-  objects.push({ key: `${p}:qdisc:root`, props: { kind: rootQdisc.kind, handle: rootQdisc.handle, default: rootQdisc.options?.default ?? '' } });
+  const stab = rootQdisc.stab ? `${rootQdisc.stab.linklayer}/${rootQdisc.stab.overhead ?? 0}/${rootQdisc.stab.mpu ?? 0}` : '';
+  objects.push({ key: `${p}:qdisc:root`, props: { kind: rootQdisc.kind, handle: rootQdisc.handle, default: rootQdisc.options?.default ?? '', stab } });
   for (const q of qdiscs) {
     if (q.root || !q.parent?.startsWith(`${HANDLE}:`)) continue;
     objects.push({ key: `${p}:qdisc:${q.handle}`, props: { kind: q.kind, parent: q.parent, limit: String(q.options?.limit ?? '') } });

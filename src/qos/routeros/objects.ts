@@ -1,4 +1,5 @@
 import { portRangeText, type Cidr } from '../addresses.js';
+import { efficiency } from '../link-layer.js';
 import type { QosObject } from '../objects.js';
 import { bestEffortMbps, shapedMbps, type QosPolicy, type TrafficClass } from '../policy.js';
 
@@ -11,6 +12,7 @@ import { bestEffortMbps, shapedMbps, type QosPolicy, type TrafficClass } from '.
 // ASCII only (the API carries 8-bit text, shown by the router as win1252).
 
 export const COMMENT_PREFIX = 'usmp-qos:v1:';
+const FULL_SIZE_PACKET = 1500;
 export const NAME_PREFIX = 'usmp-qos-';
 
 export const MENUS = {
@@ -87,15 +89,18 @@ export function desiredRouterObjects(policy: QosPolicy, ifs: RouterInterfaces, f
       }
     }
   }
+  // A queue tree has no size table: the link layer is compensated by taking from every rate
+  // what the line costs full-size packets (bulk traffic, which is what fills the link).
+  const line = efficiency(policy.linkLayer, FULL_SIZE_PACKET);
   for (const [direction, parent] of [['up', ifs.wan], ['down', ifs.lan]] as const) {
     const root = `${NAME_PREFIX}${direction}`;
-    const shaped = bits(shapedMbps(policy, direction));
+    const shaped = bits(shapedMbps(policy, direction) * line);
     // Priorities shape only when the parent's max-limit sits below the real link rate.
     objects.push({ key: `queue:${direction}`, props: { name: root, parent, 'max-limit': shaped } });
     for (const c of policy.classes) {
-      objects.push({ key: `queue:${direction}-${c.name}`, props: { name: `${root}-${c.name}`, parent: root, 'packet-mark': `${NAME_PREFIX}${c.name}`, priority: String(c.priority), 'limit-at': bits(c.rateMbps), 'max-limit': bits(c.ceilMbps) } });
+      objects.push({ key: `queue:${direction}-${c.name}`, props: { name: `${root}-${c.name}`, parent: root, 'packet-mark': `${NAME_PREFIX}${c.name}`, priority: String(c.priority), 'limit-at': bits(c.rateMbps * line), 'max-limit': bits(c.ceilMbps * line) } });
     }
-    objects.push({ key: `queue:${direction}-best-effort`, props: { name: `${root}-best-effort`, parent: root, 'packet-mark': 'no-mark', priority: '8', 'limit-at': bits(bestEffortMbps(policy, direction)), 'max-limit': shaped } });
+    objects.push({ key: `queue:${direction}-best-effort`, props: { name: `${root}-best-effort`, parent: root, 'packet-mark': 'no-mark', priority: '8', 'limit-at': bits(bestEffortMbps(policy, direction) * line), 'max-limit': shaped } });
   }
   return objects;
 }

@@ -162,7 +162,15 @@ async function qosProof(r: ReportDocument, lang: Lang): Promise<string> {
       { name: `${t('idle')} RTT`, values: [null, null, round1(v.telemedicine.rtt_idle_ms.p95)], color: PALETTE.limit },
     ],
   });
-  return `${figure(`${t('qos_proof')} — ${v.verdict.toUpperCase()} (${dateTime(v.at, lang)})`, svg, 'chart-qos')}`;
+  return `${figure(`${t('qos_proof')} — ${v.verdict.toUpperCase()} (${dateTime(v.at, lang)})`, svg, 'chart-qos')}${linkLayerLine(r, lang)}`;
+}
+
+function linkLayerLine(r: ReportDocument, lang: Lang): string {
+  const t = labels(lang);
+  const l = r.qos?.link_layer;
+  if (!l) return '';
+  const what = l.type === 'none' ? t('link_layer_none') : `${l.preset}: ${l.type}, overhead ${l.overhead} octets, mpu ${l.mpu}`;
+  return `<p class="muted" data-testid="qos-link-layer">${e(t('link_layer'))} : ${e(what)}</p>`;
 }
 
 function round1(x: number): number {

@@ -54,6 +54,8 @@ const LABELS = {
   dscp_bleached: { fr: 'effacé', en: 'bleached' },
   dscp_not_verified: { fr: 'non vérifié', en: 'not verified' },
   no_qos: { fr: 'Aucune politique de QoS n\'est configurée sur ce boîtier.', en: 'No QoS policy is configured on this appliance.' },
+  link_layer: { fr: 'Compensation de la couche liaison', en: 'Link-layer compensation' },
+  link_layer_none: { fr: 'aucune (octets IP comptés)', en: 'none (IP octets counted)' },
   qos_not_verified: { fr: 'Politique de QoS configurée, pas encore vérifiée (usmp-edge qos verify).', en: 'QoS policy configured, not yet verified (usmp-edge qos verify).' },
   telemedicine: { fr: 'Télémédecine', en: 'Telemedicine' },
   best_effort: { fr: 'Autres flux', en: 'Best effort' },
