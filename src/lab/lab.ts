@@ -246,8 +246,11 @@ export class Lab {
       await this.exec('wan', unshapeCommand(dev), { allowFailure: true });
       return;
     }
-    const { stdout } = await this.exec('wan', ['tc', 'qdisc', 'show', 'dev', dev]);
-    if (!hasShaperRoot(stdout)) await this.exec('wan', shaperRootCommand(dev));
+    const { stdout } = await this.exec('wan', ['tc', '-d', 'qdisc', 'show', 'dev', dev]);
+    if (!hasShaperRoot(stdout, link)) {
+      if (/qdisc htb 1: root/.test(stdout)) await this.exec('wan', unshapeCommand(dev));
+      await this.exec('wan', shaperRootCommand(dev, link));
+    }
     for (const argv of commands) await this.exec('wan', argv);
   }
 

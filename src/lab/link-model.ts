@@ -22,6 +22,12 @@ export interface LinkImpairment {
   /** Let a later packet overtake an earlier one (netem's behaviour with jitter). */
   reorder?: boolean;
   dscp?: DscpTreatment;
+  /**
+   * The line's own framing, as a DSL modem counts it: the shaper charges each packet what it
+   * takes on that line (a tc size table on its root) [tc-stab(8)]. Overhead is added to what the
+   * kernel counts, which already includes the 14-octet Ethernet header.
+   */
+  sizeTable?: { linklayer: 'atm' | 'ethernet'; overhead: number; mpu?: number };
 }
 
 export const DEFAULT_BUFFER_MS = 100;

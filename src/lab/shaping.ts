@@ -12,12 +12,19 @@ export const SHAPER_HANDLE = '1:';
 export const SHAPER_CLASS = '1:10';
 
 /** The root htb qdisc; htb cannot be "replaced" by itself, so add it only when absent. */
-export function shaperRootCommand(dev: string): string[] {
-  return ['tc', 'qdisc', 'add', 'dev', dev, 'root', 'handle', SHAPER_HANDLE, 'htb', 'default', '10'];
+export function shaperRootCommand(dev: string, link: LinkImpairment = {}): string[] {
+  const t = link.sizeTable;
+  const stab = t ? ['stab', 'linklayer', t.linklayer, 'overhead', String(t.overhead), 'mpu', String(t.mpu ?? 0)] : [];
+  return ['tc', 'qdisc', 'add', 'dev', dev, 'root', 'handle', SHAPER_HANDLE, ...stab, 'htb', 'default', '10'];
 }
 
-export function hasShaperRoot(tcQdiscShowOutput: string): boolean {
-  return /qdisc htb 1: root/.test(tcQdiscShowOutput);
+/** Is our root there, with the size table asked for (`tc -d qdisc show` prints it)? */
+export function hasShaperRoot(tcQdiscShowDetails: string, link: LinkImpairment = {}): boolean {
+  if (!/qdisc htb 1: root/.test(tcQdiscShowDetails)) return false;
+  const t = link.sizeTable;
+  const printed = /linklayer (\w+) overhead (-?\d+)/.exec(tcQdiscShowDetails);
+  if (!t) return printed === null;
+  return printed !== null && printed[1] === t.linklayer && Number(printed[2]) === t.overhead;
 }
 
 /** tc argv lists that set the class and its queue under the root (idempotent). */
