@@ -1,5 +1,6 @@
 import type { ConfigProblem } from './problems.js';
 import type { ConfigValues } from './load.js';
+import { autorateProblems } from '../qos/autorate/settings.js';
 import { parsePolicy } from '../qos/policy.js';
 
 // Checks that involve more than one key live here, and only here.
@@ -25,7 +26,11 @@ export function crossCheck(values: ConfigValues): ConfigProblem[] {
   }
   const qos = values.qos;
   // A policy is configured as soon as it has classes; then every part of it must hold.
-  if (qos.classes.length > 0) problems.push(...parsePolicy(qos as Parameters<typeof parsePolicy>[0]).problems);
+  if (qos.classes.length > 0) {
+    const { policy, problems: policyProblems } = parsePolicy(qos as Parameters<typeof parsePolicy>[0]);
+    problems.push(...policyProblems);
+    problems.push(...autorateProblems(qos.autorate, policy, qos.check_target || values.monitor.target || values.qualify.target));
+  }
   if (qos.backend === 'routeros' && qos.routeros.host !== '') {
     if (qos.routeros.username === '') problems.push({ path: 'qos.routeros.username', message: 'is required when qos.routeros.host is set' });
     if (qos.routeros.password_file === '') problems.push({ path: 'qos.routeros.password_file', message: 'is required when qos.routeros.host is set' });

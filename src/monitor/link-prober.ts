@@ -1,7 +1,7 @@
 import { runStampSession, type StampSessionResult } from '../measure/stamp/sender.js';
 import type { StampCredential } from '../measure/stamp/authentication.js';
 import { absoluteIpdv, summariseLatency } from '../measure/stamp/metrics.js';
-import { meanInterval, medianInterval, sortedCopy } from '../measure/statistics.js';
+import { meanInterval, medianInterval, percentile, sortedCopy } from '../measure/statistics.js';
 import { classifyMarks } from '../qualify/dscp-check.js';
 import type { DscpStatus, ProbeWindow } from './link-rules.js';
 
@@ -106,6 +106,8 @@ function windowOf(result: StampSessionResult, startedAt: number, o: ProberOption
     return c.status === 'not-verified' ? undefined : c.status;
   };
   const rttInterval = medianInterval(sortedCopy(answered.map((r) => Number(r.rttNs!) / 1e6)));
+  const raw = answered.filter((r) => r.oneWayRawNs !== undefined);
+  const medianOf = (values: number[]): number => percentile(values, 0.5);
   const ipdvInterval = meanInterval(absoluteIpdv(result));
   const downTrials = split ? sent - forward : sent;
   return {
@@ -114,6 +116,7 @@ function windowOf(result: StampSessionResult, startedAt: number, o: ProberOption
     sent: s.sent,
     received: s.received,
     ...(s.received > 0 ? { rttMedianMs: s.rtt_ms.median } : {}),
+    ...(raw.length > 0 ? { oneWayRawMedianMs: { up: medianOf(raw.map((r) => Number(r.oneWayRawNs!.forward) / 1e6)), down: medianOf(raw.map((r) => Number(r.oneWayRawNs!.backward) / 1e6)) } } : {}),
     ...(rttInterval ? { rttMedianCiMs: rttInterval } : {}),
     ...(s.received > 1 ? { ipdvMeanMs: s.ipdv_ms.mean } : {}),
     ...(ipdvInterval ? { ipdvMeanCiMs: ipdvInterval } : {}),

@@ -22,6 +22,8 @@ export interface ProbeWindow {
   sent: number;
   received: number;
   rttMedianMs?: number;
+  /** Median one-way delays each way, clock offset included (only their variation means anything). */
+  oneWayRawMedianMs?: { up: number; down: number };
   /** 99 % confidence interval of the median RTT (order statistics). */
   rttMedianCiMs?: Interval;
   ipdvMeanMs?: number;

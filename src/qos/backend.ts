@@ -41,6 +41,14 @@ export interface QosBackend {
   rollbackLast(): Promise<boolean>;
   /** After a change: is the hospital reachable and is traffic classified as the policy says? */
   check(policy: QosPolicy): Promise<CheckOutcome>;
+  /**
+   * Sets the roots' shaped rates to the policy's (autorate) and nothing else, recorded so that a
+   * snapshot taken after it holds them; a small change, not confirmed: the probes that chose
+   * the rate are its check.
+   */
+  setShapedRates(policy: QosPolicy): Promise<void>;
+  /** Octets our root classes have sent in each direction (autorate's load). */
+  rootOctets(): Promise<Record<'up' | 'down', number>>;
   /** Packets seen per class and direction ("up:video"). */
   counters(): Promise<Record<string, number>>;
   close(): Promise<void>;

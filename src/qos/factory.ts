@@ -7,6 +7,8 @@ import type { BackendName, QosBackend } from './backend.js';
 import { LinuxQosBackend } from './linux/backend.js';
 import { parsePolicy, type QosPolicy } from './policy.js';
 import { RouterOsQosBackend } from './routeros/backend.js';
+import { autorateSettings } from './autorate/settings.js';
+import { readAutorateFile } from './autorate/state-file.js';
 import { connectRouter } from './routeros/connect.js';
 
 // Builds the configured policy and backend from the loaded configuration.
@@ -18,6 +20,17 @@ export function policyFromConfig(config: LoadedConfig): QosPolicy {
   }
   const { policy, problems } = parsePolicy(qos as Parameters<typeof parsePolicy>[0]);
   if (!policy) throw new UsmpError('USMP_E_CONFIG_INVALID', 'the QoS policy is not valid', { details: { problems } });
+  if (qos.autorate.enabled) {
+    // The rates autorate set last are the ones in force (within the bounds configured now).
+    const file = readAutorateFile(qos.state_dir);
+    const settings = autorateSettings(qos.autorate, policy);
+    if (file) {
+      policy.autorateMbps = {
+        up: Math.min(settings.maxMbps.up, Math.max(settings.floorMbps.up, file.rates_mbps.up)),
+        down: Math.min(settings.maxMbps.down, Math.max(settings.floorMbps.down, file.rates_mbps.down)),
+      };
+    }
+  }
   return policy;
 }
 

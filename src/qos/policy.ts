@@ -39,6 +39,8 @@ export interface QosPolicy {
   classes: TrafficClass[];
   /** What a packet costs on the bottleneck link beyond its IP octets (link-layer.ts). */
   linkLayer: LinkLayer;
+  /** Shaped rates set by autorate (qos/autorate/), in force of the configured share. */
+  autorateMbps?: Partial<Record<'up' | 'down', number>>;
 }
 
 export const BEST_EFFORT = 'best-effort';
@@ -60,7 +62,12 @@ export interface LinkLayerInput {
   mpu?: number;
 }
 
+/** The rate the root of a direction is shaped at: autorate's when it runs, else the configured share. */
 export function shapedMbps(policy: QosPolicy, direction: 'up' | 'down'): number {
+  return policy.autorateMbps?.[direction] ?? configuredShapedMbps(policy, direction);
+}
+
+export function configuredShapedMbps(policy: QosPolicy, direction: 'up' | 'down'): number {
   return ((direction === 'up' ? policy.upMbps : policy.downMbps) * policy.shapePercent) / 100;
 }
 
@@ -106,7 +113,7 @@ function checkWholePolicy(policy: QosPolicy, problem: (path: string, message: st
     seenDscp.set(c.dscp, c.name);
   });
   for (const direction of ['up', 'down'] as const) {
-    const shaped = shapedMbps(policy, direction);
+    const shaped = configuredShapedMbps(policy, direction);
     const committed = policy.classes.reduce((sum, c) => sum + c.rateMbps, 0);
     if (committed > shaped * 0.99) {
       problem('classes', `committed rates add up to ${round3(committed)} Mbit/s but the ${direction} link is shaped at ${round3(shaped)} Mbit/s (${policy.shapePercent} % of ${direction === 'up' ? policy.upMbps : policy.downMbps}); lower the rates and leave at least 1 % to best effort`);

@@ -5,6 +5,7 @@ import { asUsmpError } from '../errors.js';
 import { backendFromConfig, policyFromConfig } from './factory.js';
 import { diffObjects, isEmptyDiff } from './objects.js';
 import type { VerifyResult } from './verify.js';
+import { readAutorateFile, type AutorateFile } from './autorate/state-file.js';
 
 // The qualification report's QoS section, present when a policy is configured: the policy,
 // whether it is in force on the device, its counters, and the last `qos verify` proof.
@@ -17,6 +18,8 @@ export interface QosReportSection {
   down_mbps: number;
   shape_percent: number;
   link_layer: { preset: string; type: string; overhead: number; mpu: number };
+  /** When autorate runs: its rates now and its last changes. */
+  autorate?: { state: string; rates_mbps: { up: number; down: number }; history: AutorateFile['history'] };
   classes: Array<{ name: string; dscp: number; priority: number; rate_mbps: number; ceil_mbps: number }>;
   /** null when the device could not be read (the error says why). */
   policy_in_force: boolean | null;
@@ -37,6 +40,10 @@ export async function qosReportSection(config: LoadedConfig): Promise<QosReportS
     classes: policy.classes.map((c) => ({ name: c.name, dscp: c.dscp, priority: c.priority, rate_mbps: c.rateMbps, ceil_mbps: c.ceilMbps })),
     policy_in_force: null,
   };
+  if (config.values.qos.autorate.enabled) {
+    const file = readAutorateFile(config.values.qos.state_dir);
+    if (file) section.autorate = { state: file.state, rates_mbps: file.rates_mbps, history: file.history.slice(-10) };
+  }
   try {
     const backend = await backendFromConfig(config);
     try {

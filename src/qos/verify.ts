@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LoadedConfig } from '../config/load.js';
 import { describeLinkLayer } from './link-layer.js';
+import { describeAutorate, readAutorateFile } from './autorate/state-file.js';
 import { UsmpError } from '../errors.js';
 import { runThroughput, type ThroughputResult } from '../measure/iperf3/client.js';
 import { summariseLatency } from '../measure/stamp/metrics.js';
@@ -53,6 +54,8 @@ export interface VerifyResult {
   committed_mbps: number;
   /** The configured link-layer compensation, described. */
   link_layer: string;
+  /** Autorate's rates and recent changes when it runs (null when it is off). */
+  autorate: string | null;
   /** null: not readable from here (the policy is enforced on the gateway). */
   policy_in_force: boolean | null;
   duration_s: number;
@@ -131,6 +134,7 @@ export async function runQosVerify(o: QosVerifyOptions): Promise<VerifyResult> {
     class: cls.name,
     committed_mbps: cls.rateMbps,
     link_layer: describeLinkLayer(o.policy.linkLayer),
+    autorate: o.config.values.qos.autorate.enabled ? describeAutorate(readAutorateFile(o.config.values.qos.state_dir), new Date()) : null,
     policy_in_force: inForce,
     duration_s: o.durationS,
     telemedicine: {
@@ -158,6 +162,7 @@ export function formatVerify(r: VerifyResult): string[] {
   return [
     `qos verify: class ${r.class} at ${r.committed_mbps} Mbit/s under best-effort saturation (${r.policy_in_force === null ? 'policy enforced on the gateway, not read from here' : r.policy_in_force ? 'configured policy in force' : 'configured policy NOT in force'}): ${r.verdict.toUpperCase()}`,
     `  link layer: ${r.link_layer}`,
+    ...(r.autorate ? [`  autorate: ${r.autorate}`] : []),
     `  delivered up ${t.up.delivered_mbps} Mbit/s (${t.up.delivered_pct} %), down ${t.down.delivered_mbps} Mbit/s (${t.down.delivered_pct} %)`,
     `  loss up ${t.up.loss_pct} %, down ${t.down.loss_pct} %; probes lost ${t.probe_loss_pct} %`,
     `  RTT median idle ${t.rtt_idle_ms.median} ms, loaded ${t.rtt_loaded_ms.median} ms (+${t.rtt_increase_ms} ms); p95 ${t.rtt_idle_ms.p95} → ${t.rtt_loaded_ms.p95} ms`,

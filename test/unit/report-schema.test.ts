@@ -15,9 +15,9 @@ function qosSection(): QosReportSection {
   for (let i = 0; i < 40; i++) counters[`nft:usmp_edge_mark_${i}`] = 5;
   const delivered = { delivered_mbps: 3.99, delivered_pct: 99.8, loss_pct: 0 };
   return {
-    backend: 'linux', up_mbps: 20, down_mbps: 20, shape_percent: 95, link_layer: { preset: 'adsl-pppoe-llc', type: 'atm', overhead: 40, mpu: 0 }, classes, policy_in_force: true, counters,
+    backend: 'linux', up_mbps: 20, down_mbps: 20, shape_percent: 95, link_layer: { preset: 'adsl-pppoe-llc', type: 'atm', overhead: 40, mpu: 0 }, autorate: { state: 'tracking', rates_mbps: { up: 9.5, down: 19 }, history: Array.from({ length: 10 }, () => ({ at: new Date().toISOString(), direction: 'up' as const, from_mbps: 19, to_mbps: 9.5, reason: 'bufferbloat' as const, delay_ms: 12.5, carried_mbps: 10.2 })) }, classes, policy_in_force: true, counters,
     last_verify: {
-      at: new Date().toISOString(), class: 'class-0', committed_mbps: 4, link_layer: 'adsl-pppoe-llc: atm, overhead 40 octets, mpu 0; a 200-octet packet takes 265 octets on the line, a 1500-octet one 1749', policy_in_force: true, duration_s: 15,
+      at: new Date().toISOString(), class: 'class-0', committed_mbps: 4, link_layer: 'adsl-pppoe-llc: atm, overhead 40 octets, mpu 0; a 200-octet packet takes 265 octets on the line, a 1500-octet one 1749', autorate: 'tracking, 9.5/19 Mbit/s up/down (updated 3 s ago); last changes: 10:00:01 up 19→9.5 (+12 ms)', policy_in_force: true, duration_s: 15,
       telemedicine: { up: delivered, down: delivered, rtt_idle_ms: { median: 10, p95: 12 }, rtt_loaded_ms: { median: 12, p95: 15 }, rtt_increase_ms: 2, probe_loss_pct: 0 },
       best_effort: { up_mbps: 13, down_mbps: 15, share_up_pct: 68, share_down_pct: 79, load: '4 TCP flows per direction, cubic congestion control at both ends' },
       lines: [{ metric: 'delivered_up_pct', value: 99.8, limit: 99, verdict: 'pass' }],

@@ -9,11 +9,13 @@ import { LAST_VERIFY_FILE } from '../../qos/report-section.js';
 import { formatVerify, runQosVerify, type VerifyResult } from '../../qos/verify.js';
 import { describeLinkLayer, type LinkLayer } from '../../qos/link-layer.js';
 import { UsmpError } from '../../errors.js';
+import { registerAutorate } from './qos-autorate.js';
+import { describeAutorate, readAutorateFile } from '../../qos/autorate/state-file.js';
 import type { CliContext } from '../context.js';
 import { EXIT, reportError } from '../output.js';
 import { integerIn } from './options.js';
 
-// usmp-edge qos plan|apply|status|rollback|verify
+// usmp-edge qos plan|apply|status|rollback|verify|autorate
 
 interface QosOptions {
   backend?: BackendName;
@@ -77,6 +79,8 @@ export function registerQosCommands(program: Command, context: () => CliContext,
       }),
     );
 
+  registerAutorate(qos, withBackend as Parameters<typeof registerAutorate>[1]);
+
   common(qos.command('status').description('what of ours is in force, its counters, and any change awaiting confirmation')).action(
     withBackend(async (ctx, backend, o) => {
       const current = await backend.current();
@@ -91,10 +95,13 @@ export function registerQosCommands(program: Command, context: () => CliContext,
       } catch (err) {
         if (!(err instanceof UsmpError)) throw err;
       }
-      const status = { backend: backend.name, policy: inForce, objects: current.length, armed_until: armed?.deadline.toISOString() ?? null, link_layer: linkLayer ?? null, counters };
+      const q = ctx.config().values.qos;
+      const autorate = q.autorate.enabled ? readAutorateFile(q.state_dir) ?? null : undefined;
+      const status = { backend: backend.name, policy: inForce, objects: current.length, armed_until: armed?.deadline.toISOString() ?? null, link_layer: linkLayer ?? null, ...(autorate === undefined ? {} : { autorate }), counters };
       if (o.json) ctx.out.json(status);
       ctx.out.say(`qos ${backend.name}: ${inForce === 'none' ? 'no policy of ours in force' : inForce === 'configured' ? 'the configured policy is in force' : 'a policy of ours is in force, different from the configuration'} (${current.length} objects)${armed ? `; change awaiting confirmation until ${armed.deadline.toISOString()}` : ''}`);
       if (linkLayer) ctx.out.say(`  link layer: ${describeLinkLayer(linkLayer)}`);
+      if (autorate !== undefined) ctx.out.say(`  autorate: ${describeAutorate(autorate ?? undefined, new Date())}`);
       for (const [key, packets] of Object.entries(counters)) ctx.out.say(`  ${key}: ${packets} packets`);
       return EXIT.OK;
     }),

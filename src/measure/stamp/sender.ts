@@ -43,6 +43,11 @@ export interface StampRecord {
   /** One-way delays, only when both clocks say they are synchronised. */
   forwardNs?: bigint;
   backwardNs?: bigint;
+  /**
+   * The same differences whatever the clocks say: each carries the clocks' offset, unknown but
+   * constant over a session, so their variation is each direction's own (autorate uses it).
+   */
+  oneWayRawNs?: { forward: bigint; backward: bigint };
   reflectorSeq?: number;
   /** DSCP the reflector saw arrive (Class-of-Service TLV DSCP2), when it could tell. */
   dscpAtReflector?: number;
@@ -115,6 +120,7 @@ export async function runStampSession(options: StampSessionOptions): Promise<Sta
     if (!decodeErrorEstimate(reply.errorEstimate).synchronized) oneWayValid = false;
     record.forwardNs = reply.receiveTimestampNs - record.sentNs;
     record.backwardNs = receivedNs - reply.timestampNs;
+    record.oneWayRawNs = { forward: record.forwardNs, backward: record.backwardNs };
     if (reply.cos && credential && !repliedTlvsAuthentic(message, credential)) {
       record.cosUnprocessed = true; // [RFC 8972 §4.8] TLVs without a valid HMAC TLV are not trusted
     } else if (reply.cos) {

@@ -9,7 +9,7 @@ import { desiredNftObjects, NFT_FAMILY, NFT_TABLE, parseNftState, renderRuleset,
 import { type Offloads, readOffloads, readOurTable, restoreSnapshot, rootQdisc, runChecked, setOffloads, writeTree } from './restore.js';
 import { endGuard, isGuardAlive, startDetachedGuard } from './guard-process.js';
 import { RollbackStateDir, type ArmedFile, type LinuxSnapshot } from './rollback-state.js';
-import { DEFAULT_ROOT_KINDS, desiredTcObjects, HANDLE, parseTcState, treeBatch } from './tc-tree.js';
+import { DEFAULT_ROOT_KINDS, desiredTcObjects, HANDLE, parseTcState, rateChangeBatch, rootSentOctets, treeBatch } from './tc-tree.js';
 
 // Backend `linux`: the appliance inline as the USMP's gateway. nftables marks, tc htb queues
 // on the egress of the WAN side (upload) and of the LAN side (download).
@@ -108,6 +108,22 @@ export class LinuxQosBackend implements QosBackend {
       applied[dev] = batch;
     }
     this.#state.write('applied', applied);
+  }
+
+  async setShapedRates(policy: QosPolicy): Promise<void> {
+    const applied = this.#state.read<Record<string, string[] | null>>('applied') ?? {};
+    for (const { direction, dev } of this.#devices) {
+      if ((await rootQdisc(this.#o.runner, dev))?.handle !== `${HANDLE}:`) throw new UsmpError('USMP_E_QOS_NO_POLICY', `no QoS policy of ours on ${dev}: apply it first (usmp-edge qos apply)`);
+      await runChecked(this.#o.runner, ['tc', '-batch', '-'], `${rateChangeBatch(policy, direction, dev).join('\n')}\n`);
+      applied[dev] = treeBatch(policy, direction, dev);
+    }
+    this.#state.write('applied', applied);
+  }
+
+  async rootOctets(): Promise<Record<'up' | 'down', number>> {
+    const out = { up: 0, down: 0 };
+    for (const { direction, dev } of this.#devices) out[direction] = rootSentOctets(await runChecked(this.#o.runner, ['tc', '-s', 'class', 'show', 'dev', dev]));
+    return out;
   }
 
   async #snapshot(): Promise<LinuxSnapshot> {

@@ -73,6 +73,20 @@ export function treeBatch(policy: QosPolicy, direction: 'up' | 'down', dev: stri
   return lines;
 }
 
+/** `tc -batch` lines that change only the root's rate and best effort's (autorate), in place. */
+export function rateChangeBatch(policy: QosPolicy, direction: 'up' | 'down', dev: string): string[] {
+  const changed = [`classid ${HANDLE}:1 `, `classid ${HANDLE}:${BEST_EFFORT_MINOR} `];
+  return treeBatch(policy, direction, dev)
+    .filter((line) => line.startsWith('class add ') && changed.some((c) => line.includes(c)))
+    .map((line) => line.replace(/^class add /, 'class change '));
+}
+
+/** Octets our root class has sent, from `tc -s class show`. */
+export function rootSentOctets(classText: string): number {
+  const m = new RegExp(`^class htb ${HANDLE}:1 root[^\n]*\n\s*Sent (\d+) bytes`, 'm').exec(classText);
+  return m ? Number(m[1]) : 0;
+}
+
 export function desiredTcObjects(policy: QosPolicy, direction: 'up' | 'down', dev: string): QosObject[] {
   const { shapedBits, leaves: ls } = leaves(policy, direction);
   const p = `tc:${dev}`;

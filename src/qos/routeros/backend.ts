@@ -250,6 +250,24 @@ export class RouterOsQosBackend implements QosBackend {
     return { ok: received > 0 && isEmptyDiff(diff) && Object.keys(counters).length === expected, findings };
   }
 
+  async setShapedRates(policy: QosPolicy): Promise<void> {
+    const wanted = new Map(this.desired(policy).filter((o) => /^queue:(up|down)(-best-effort)?$/.test(o.key)).map((o) => [o.props.name!, o.props]));
+    for (const item of await this.#s.run('/queue/tree/print', { '.proplist': '.id,name,comment' })) {
+      const props = item.name ? wanted.get(item.name) : undefined;
+      if (!props || !item.comment?.startsWith(`${COMMENT_PREFIX}queue:`)) continue;
+      await this.#s.run('/queue/tree/set', { '.id': item['.id']!, 'max-limit': props['max-limit']!, ...(props['limit-at'] ? { 'limit-at': props['limit-at'] } : {}) });
+    }
+  }
+
+  async rootOctets(): Promise<Record<'up' | 'down', number>> {
+    const out = { up: 0, down: 0 };
+    for (const item of await this.#s.run('/queue/tree/print', { stats: '', '.proplist': 'name,comment,bytes' })) {
+      if (item.comment === `${COMMENT_PREFIX}queue:up`) out.up = Number(item.bytes ?? 0);
+      if (item.comment === `${COMMENT_PREFIX}queue:down`) out.down = Number(item.bytes ?? 0);
+    }
+    return out;
+  }
+
   async counters(): Promise<Record<string, number>> {
     const out: Record<string, number> = {};
     for (const item of await this.#s.run('/queue/tree/print', { stats: '', '.proplist': 'comment,packets' })) {
