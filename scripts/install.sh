@@ -204,7 +204,8 @@ install: done. To fill in before use ($ETC/config.json; \`usmp-edge config check
   report.collector_url the national collector (then enrol the key printed above there)
   capture.interface   the interface the calls cross (empty: no passive analysis)
 Devices: usmp-edge device add NAME (prints its credentials once). QoS: usmp-edge qos plan, then
-systemctl enable --now usmp-edge-qos.service. Logs: journalctl -u 'usmp-edge*'.
+systemctl enable --now usmp-edge-qos.service (and usmp-edge-qos-autorate.service with
+qos.autorate.enabled). Logs: journalctl -u 'usmp-edge*'.
 TEXT
 }
 

@@ -6,6 +6,7 @@ import { VERSION } from '../version.js';
 import { CaptureService, type PartStatus } from './capture-service.js';
 import { DeviceBridgeService } from './device-bridge-service.js';
 import { verdict, type HealthReport, type PartHealth } from './health.js';
+import { readAutorateFile } from '../qos/autorate/state-file.js';
 import { MetricsServer } from './metrics-server.js';
 import { MonitorService } from './monitor-service.js';
 import { collectorClient } from '../report/upload/collector-client.js';
@@ -80,6 +81,8 @@ export class ApplianceDaemon {
     const link = this.#monitor?.monitor?.snapshot();
     const bridge = this.#bridge?.snapshot();
     const { status, reasons } = verdict(parts, link, bridge, this.#config.values.bridge.upstream.url !== '');
+    const qos = this.#config.values.qos;
+    const autorate = qos.autorate.enabled ? readAutorateFile(qos.state_dir) : undefined;
     return {
       status,
       reasons,
@@ -89,6 +92,7 @@ export class ApplianceDaemon {
       ...(link ? { link } : {}),
       ...(bridge ? { bridge } : {}),
       ...(this.#capture ? { calls: this.#capture.streams.active(Date.now(), 5000) } : {}),
+      ...(autorate ? { qos_autorate: { state: autorate.state, rates_mbps: autorate.rates_mbps, changes_total: autorate.changes_total, updated_at: autorate.updated_at } } : {}),
     };
   }
 

@@ -1,3 +1,4 @@
+import type { AutorateFile } from '../qos/autorate/state-file.js';
 import type { BridgeSnapshot } from './bridge-observer.js';
 import type { PartStatus } from './capture-service.js';
 import type { MonitorSnapshot } from '../monitor/link-monitor.js';
@@ -24,6 +25,8 @@ export interface HealthReport {
   link?: MonitorSnapshot;
   bridge?: BridgeSnapshot;
   calls?: RtpStreamSummary[];
+  /** What usmp-edge-qos-autorate.service last recorded, when autorate is enabled. */
+  qos_autorate?: Pick<AutorateFile, 'state' | 'rates_mbps' | 'changes_total' | 'updated_at'>;
 }
 
 export function verdict(parts: Record<string, PartHealth>, link: MonitorSnapshot | undefined, bridge: BridgeSnapshot | undefined, upstreamConfigured: boolean): { status: HealthStatus; reasons: string[] } {

@@ -120,6 +120,13 @@ export class MetricsServer {
     counter('broker_refused_total', 'Connections and publishes refused, by reason', ['reason'], (c, x) => {
       for (const [reason, n] of Object.entries(x.bridge?.broker.rejected ?? {})) c.inc({ reason }, n);
     });
+    gauge('qos_autorate_rate_mbps', 'Shaped rate autorate holds now, per direction', ['direction'], (g, x) => {
+      for (const d of ['up', 'down'] as const) if (x.qos_autorate) g.set({ direction: d }, x.qos_autorate.rates_mbps[d]);
+    });
+    gauge('qos_autorate_state', 'Autorate: 0 tracking the link, 1 starting, 2 frozen (no probe answered: the rates hold)', [], (g, x) => x.qos_autorate && g.set({ tracking: 0, starting: 1, frozen: 2 }[x.qos_autorate.state]));
+    counter('qos_autorate_changes_total', 'Rate changes made by autorate, per direction and reason', ['direction', 'reason'], (c, x) => {
+      for (const d of ['up', 'down'] as const) for (const [reason, n] of Object.entries(x.qos_autorate?.changes_total[d] ?? {})) c.inc({ direction: d, reason }, n);
+    });
     gauge('rtp_streams_active', 'RTP streams seen in the last 5 s (calls in progress)', [], (g, x) => x.calls && g.set(x.calls.length));
     gauge('rtp_jitter_ms', 'RFC 3550 interarrival jitter (mean) of active RTP streams', ['ssrc'], (g, x) => {
       for (const s of x.calls ?? []) if (s.mean_jitter_ms !== undefined) g.set({ ssrc: s.ssrc }, s.mean_jitter_ms);

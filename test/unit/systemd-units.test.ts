@@ -35,6 +35,7 @@ const EXPECTED_CAPABILITIES: Record<string, string> = {
   'usmp-edge-collector.service': '',
   'usmp-edge-capture@.service': 'CAP_NET_RAW',
   'usmp-edge-qos.service': 'CAP_NET_ADMIN',
+  'usmp-edge-qos-autorate.service': 'CAP_NET_ADMIN',
   // its DSCP rules come from privileged ExecStartPre=+/ExecStopPost=+ steps (responder-dscp), not from the long-running process
   'usmp-edge-responder.service': 'CAP_NET_BIND_SERVICE',
 };
