@@ -1,7 +1,7 @@
 import t from 'tap';
 import { parsePolicy, type PolicyInput } from '../../src/qos/policy.js';
 import { renderRuleset, desiredNftObjects, parseNftState } from '../../src/qos/linux/nft-ruleset.js';
-import { desiredTcObjects, parseRate, parseTcState, treeBatch } from '../../src/qos/linux/tc-tree.js';
+import { desiredTcObjects, parseRate, parseTcState, rateChangeBatch, rootSentOctets, treeBatch } from '../../src/qos/linux/tc-tree.js';
 import { desiredRouterObjects, normaliseValue, routerAddress } from '../../src/qos/routeros/objects.js';
 import { rollbackScript } from '../../src/qos/routeros/rollback-script.js';
 import { durationMs, parseRouterDate, parseRouterDateTime } from '../../src/qos/routeros/router-time.js';
@@ -100,4 +100,15 @@ t.test('link layer: a size table on the htb root, and on RouterOS the full-size 
   t.match(treeBatch(vdsl!, 'up', 'wan0')[1], /classid 7e1e:1 htb rate 18708kbit /, 'PTM: 19 Mbit/s × 64/65 on the line');
   const queues = new Map(desiredRouterObjects(adsl!, { wan: 'ether1', lan: 'bridge' }, { 4: false, 6: false }).map((o) => [o.key, o.props]));
   t.equal(queues.get('queue:up')!['max-limit'], String(Math.round(19_000 * 1500 / 1749) * 1000), 'RouterOS: 19 Mbit/s × 1500/1749 (33 ATM cells for 1500 octets)');
+});
+
+t.test('autorate: the root\'s octets read from tc -s, and a rate change touches only the root and best effort', async (t) => {
+  const text = 'class htb 7e1e:99 parent 7e1e:1 prio 7 rate 15Mbit ceil 19Mbit burst 1597b cburst 1596b \n Sent 77 bytes 1 pkt (dropped 0, overlimits 0 requeues 0) \n\nclass htb 7e1e:1 root rate 19Mbit ceil 19Mbit burst 1596b cburst 1596b \n Sent 123456 bytes 90 pkt (dropped 0, overlimits 0 requeues 0) \n';
+  t.equal(rootSentOctets(text), 123456);
+  const p = structuredClone(policy!);
+  p.autorateMbps = { up: 9.5 };
+  t.same(rateChangeBatch(p, 'up', 'wan0'), [
+    'class change dev wan0 parent 7e1e: classid 7e1e:1 htb rate 9500kbit ceil 9500kbit quantum 1514',
+    'class change dev wan0 parent 7e1e:1 classid 7e1e:99 htb rate 8000kbit ceil 9500kbit prio 7 quantum 1514',
+  ]);
 });

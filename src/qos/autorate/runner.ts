@@ -86,6 +86,7 @@ export class AutorateRunner {
       ...(answered && w.oneWayRawMedianMs ? { oneWayRawMs: w.oneWayRawMedianMs } : {}),
       sentOctets: first ? { up: 0, down: 0 } : sent,
     });
+    this.#o.log.debug({ event: 'qos.autorate.window', rtt_median_ms: w.rttMedianMs, one_way_raw_ms: w.oneWayRawMedianMs, received: w.received, sent_octets: sent, baseline_ms: this.#controller.baselineMs, rates_mbps: this.rates }, 'autorate window');
     this.#noteFreeze();
     if (changes.length > 0) {
       await this.#apply(changes);

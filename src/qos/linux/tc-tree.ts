@@ -83,7 +83,7 @@ export function rateChangeBatch(policy: QosPolicy, direction: 'up' | 'down', dev
 
 /** Octets our root class has sent, from `tc -s class show`. */
 export function rootSentOctets(classText: string): number {
-  const m = new RegExp(`^class htb ${HANDLE}:1 root[^\n]*\n\s*Sent (\d+) bytes`, 'm').exec(classText);
+  const m = new RegExp(String.raw`^class htb ${HANDLE}:1 root[^\n]*\n\s*Sent (\d+) bytes`, 'm').exec(classText);
   return m ? Number(m[1]) : 0;
 }
 
