@@ -4,7 +4,10 @@
 # units enabled, no password for anyone, SSH by key only, fresh SSH host keys and report key
 # at first boot, and the firewall of images/firewall.nft.in. Run as root on Debian.
 #   sh images/build-image.sh --out DIR --ssh-key FILE [--tar FILE]
-#        [--address CIDR --gateway IP]      static address (default: DHCP on every Ethernet port)
+#        [--address CIDR --gateway IP]      static management address (default: DHCP)
+#        [--mode one-armed|inline-bridge|inline-router]  where it sits (docs/prison-it.md; default one-armed)
+#        [--lan-if NAME --wan-if NAME]      the unit's side and the site router's side (inline modes)
+#        [--lan-address CIDR]               inline-router: the unit's gateway address on --lan-if
 #        [--admin-nets LIST] [--device-nets LIST] [--monitoring-nets LIST]   (comma-separated CIDRs;
 #         default: the RFC 1918 ranges)
 #        [--mirror URL] [--release DIR]     (default: deb.debian.org; a release built here)
@@ -18,6 +21,7 @@ die() { printf 'build-image: error: %s\n' "$*" >&2; exit 2; }
 say() { printf 'build-image: %s\n' "$*" >&2; }
 
 out="" ssh_key="" tar="" address="" gateway="" release="" mirror=http://deb.debian.org/debian
+mode=one-armed lan_if="" wan_if="" lan_address=""
 private=10.0.0.0/8,172.16.0.0/12,192.168.0.0/16
 admin_nets=$private device_nets=$private monitoring_nets=$private
 while [ $# -gt 0 ]; do
@@ -31,6 +35,10 @@ while [ $# -gt 0 ]; do
     --device-nets) device_nets=${2:?}; shift ;;
     --monitoring-nets) monitoring_nets=${2:?}; shift ;;
     --mirror) mirror=${2:?}; shift ;;
+    --mode) mode=${2:?}; shift ;;
+    --lan-if) lan_if=${2:?}; shift ;;
+    --wan-if) wan_if=${2:?}; shift ;;
+    --lan-address) lan_address=${2:?}; shift ;;
     --release) release=${2:?}; shift ;;
     *) die "unknown option $1" ;;
   esac
@@ -47,15 +55,8 @@ release=$(cd "$release" && pwd)
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-sed -e "s#@ADMIN_NETS@#$(echo "$admin_nets" | sed 's/,/, /g')#" \
-    -e "s#@DEVICE_NETS@#$(echo "$device_nets" | sed 's/,/, /g')#" \
-    -e "s#@MONITORING_NETS@#$(echo "$monitoring_nets" | sed 's/,/, /g')#" images/firewall.nft.in > "$work/nftables.conf"
-if [ -n "$address" ]; then
-  printf '[Match]\nType=ether\n\n[Network]\nAddress=%s\n%s' "$address" "${gateway:+Gateway=$gateway
-}" > "$work/10-ethernet.network"
-else
-  printf '[Match]\nType=ether\n\n[Network]\nDHCP=yes\n' > "$work/10-ethernet.network"
-fi
+sh images/network-config.sh --out "$work" --mode "$mode" --lan-if "$lan_if" --wan-if "$wan_if" --lan-address "$lan_address" \
+  --address "$address" --gateway "$gateway" --admin-nets "$admin_nets" --device-nets "$device_nets" --monitoring-nets "$monitoring_nets"
 cp "$ssh_key" "$work/authorized_keys"
 
 packages=systemd,systemd-sysv,dbus,nodejs,iperf3,nftables,openssl,iproute2,iputils-ping,ethtool,libpcap0.8t64,openssh-server,ca-certificates,util-linux,passwd
@@ -66,14 +67,14 @@ mmdebstrap --variant=minbase --mode=root --include="$packages" \
   --customize-hook='chroot "$1" sh /tmp/usmp-edge-release/scripts/install.sh install --image' \
   --customize-hook='rm -rf "$1/tmp/usmp-edge-release"' \
   --customize-hook="install -m 0644 '$work/nftables.conf' \"\$1/etc/nftables.conf\"" \
-  --customize-hook="install -m 0644 '$work/10-ethernet.network' \"\$1/etc/systemd/network/10-ethernet.network\"" \
+  --customize-hook="cp '$work'/network/* \"\$1/etc/systemd/network/\"" \
   --customize-hook="install -d -m 0700 \"\$1/root/.ssh\" && install -m 0600 '$work/authorized_keys' \"\$1/root/.ssh/authorized_keys\"" \
   --customize-hook='chroot "$1" systemctl enable nftables.service systemd-networkd.service ssh.service' \
   --customize-hook='rm -f "$1"/etc/ssh/ssh_host_*' \
   --customize-hook='mkdir -p "$1/etc/systemd/system/ssh.service.d" && printf "[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n" > "$1/etc/systemd/system/ssh.service.d/host-keys.conf"' \
   --customize-hook='printf "PasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n" > "$1/etc/ssh/sshd_config.d/keys-only.conf"' \
   --customize-hook='passwd --root "$1" --lock root >/dev/null && echo usmp-edge > "$1/etc/hostname" && : > "$1/etc/machine-id"' \
-  --customize-hook='node -e "const f=process.argv[1];const c=JSON.parse(require(\"fs\").readFileSync(f));c.metrics.listen=\"0.0.0.0:9469\";require(\"fs\").writeFileSync(f,JSON.stringify(c,null,2)+\"\\n\")" "$1/etc/usmp-edge/config.json"' \
+  --customize-hook="node -e 'const [f, mode, lan, wan] = process.argv.slice(1); const fs = require(\"fs\"); const c = JSON.parse(fs.readFileSync(f)); c.metrics.listen = \"0.0.0.0:9469\"; c.deployment = { mode }; if (lan) c.qos = { ...c.qos, linux: { ...(c.qos ?? {}).linux, lan_interface: lan, wan_interface: wan } }; fs.writeFileSync(f, JSON.stringify(c, null, 2) + \"\\n\")' \"\$1/etc/usmp-edge/config.json\" '$mode' '$lan_if' '$wan_if'" \
   trixie "$out" "$mirror" >&2
 [ -z "$tar" ] || tar -C "$out" --numeric-owner -cf "$tar" .
-say "image ready: $out${tar:+ and $tar}"
+say "image ready ($mode): $out${tar:+ and $tar}"

@@ -31,6 +31,12 @@ export function crossCheck(values: ConfigValues): ConfigProblem[] {
     problems.push(...policyProblems);
     problems.push(...autorateProblems(qos.autorate, policy, qos.check_target || values.monitor.target || values.qualify.target));
   }
+  if (qos.backend === 'linux' && qos.classes.length > 0 && values.deployment.mode === 'one-armed') {
+    problems.push({ path: 'qos.backend', message: 'linux shapes the traffic that crosses the appliance, and in deployment.mode one-armed none does: set deployment.mode to inline-bridge or inline-router (and cable it so), or use qos.backend routeros' });
+  }
+  if (qos.backend === 'linux' && values.deployment.mode !== 'one-armed' && qos.linux.wan_interface === qos.linux.lan_interface) {
+    problems.push({ path: 'qos.linux.lan_interface', message: `is the same as qos.linux.wan_interface ("${qos.linux.wan_interface}"); ${values.deployment.mode} needs the unit's side and the site router's side` });
+  }
   if (qos.backend === 'routeros' && qos.routeros.host !== '') {
     if (qos.routeros.username === '') problems.push({ path: 'qos.routeros.username', message: 'is required when qos.routeros.host is set' });
     if (qos.routeros.password_file === '') problems.push({ path: 'qos.routeros.password_file', message: 'is required when qos.routeros.host is set' });

@@ -86,6 +86,9 @@ export const schemaDefinition = {
     congestion_control: { doc: 'TCP congestion control of every load the appliance generates (latency under load, qos verify\'s best effort, scheduled throughput tests), at both ends: cubic is what the unit\'s computers run; bbr shows what BBR senders would see', format: 'congestion-control', default: 'cubic' },
     streams: { doc: 'TCP flows per direction in every load (as Flent\'s RRUL test loads)', format: 'flow-count', default: 4 },
   },
+  deployment: {
+    mode: { doc: 'Where the appliance sits: one-armed (a LAN port; it forwards nothing: QoS on the site\'s MikroTik, calls seen through a mirror port), inline-bridge (a bump in the wire between the unit\'s switch and the site\'s router, no re-addressing; qos.linux.lan_interface and wan_interface are the bridge\'s two ports) or inline-router (the unit\'s gateway); docs/prison-it.md says how to cable each', format: ['one-armed', 'inline-bridge', 'inline-router'], default: 'one-armed' },
+  },
   qos: {
     backend: { doc: 'Where the policy is enforced: linux (this appliance inline) or routeros (the site\'s MikroTik)', format: ['linux', 'routeros'], default: 'linux' },
     up_mbps: { doc: 'Link rate towards the hospital, Mbit/s (as qualified); 0 when no policy is configured', format: 'non-negative-number', default: 0 },

@@ -46,6 +46,12 @@ export interface LabOptions {
    * queues see 1514-octet frames, not 64 KB aggregates that veth would pass along whole.
    */
   wireSizedPackets?: boolean;
+  /**
+   * How the appliance carries the unit's traffic: `router` (the default, the unit's gateway as
+   * drawn above) or `bridge` (inline-bridge: lan0 and wan0 are ports of its br0, which holds
+   * 198.18.2.2; the WAN router is then the unit's gateway, 198.18.1.1 on to-app).
+   */
+  applianceMode?: 'router' | 'bridge';
 }
 
 const liveLabs = new Set<Lab>();
@@ -77,17 +83,20 @@ export class Lab {
 
   readonly #wireSized: boolean;
 
-  private constructor(id: string, seed: number, wireSized: boolean) {
+  readonly #mode: 'router' | 'bridge';
+
+  private constructor(id: string, seed: number, wireSized: boolean, mode: 'router' | 'bridge') {
     this.id = id;
     this.#seed = seed;
     this.#wireSized = wireSized;
+    this.#mode = mode;
   }
 
   /** Builds the four namespaces and their links; removes what crashed runs left behind first. */
   static async create(options: LabOptions = {}): Promise<Lab> {
     removeStaleNamespaces();
     installExitHooks();
-    const lab = new Lab(newLabId(), options.seed ?? Math.floor(Math.random() * 2 ** 31), options.wireSizedPackets ?? false);
+    const lab = new Lab(newLabId(), options.seed ?? Math.floor(Math.random() * 2 ** 31), options.wireSizedPackets ?? false, options.applianceMode ?? 'router');
     liveLabs.add(lab);
     try {
       await lab.#build();
@@ -209,14 +218,26 @@ export class Lab {
     await this.#veth('appliance', 'wan0', 'wan', 'to-app');
     await this.#veth('wan', 'to-hos', 'hospital', 'eth0');
     await this.#address('usmp', 'eth0', `${ADDRESSES.usmp}/24`);
-    await this.#address('appliance', 'lan0', `${ADDRESSES.applianceLan}/24`);
-    await this.#address('appliance', 'wan0', `${ADDRESSES.applianceWan}/24`);
     await this.#address('wan', 'to-app', `${ADDRESSES.wanTowardsAppliance}/24`);
     await this.#address('wan', 'to-hos', `${ADDRESSES.wanTowardsHospital}/24`);
     await this.#address('hospital', 'eth0', `${ADDRESSES.hospital}/24`);
-    await this.exec('usmp', ['ip', 'route', 'add', 'default', 'via', ADDRESSES.applianceLan]);
-    await this.exec('appliance', ['ip', 'route', 'add', 'default', 'via', ADDRESSES.wanTowardsAppliance]);
-    await this.exec('wan', ['ip', 'route', 'add', '198.18.1.0/24', 'via', ADDRESSES.applianceWan]);
+    if (this.#mode === 'bridge') {
+      // One Ethernet segment across the appliance: the unit's subnet and the appliance's own
+      // address both live on the WAN router's to-app.
+      await this.exec('appliance', ['ip', 'link', 'add', 'br0', 'type', 'bridge']);
+      for (const port of ['lan0', 'wan0']) await this.exec('appliance', ['ip', 'link', 'set', port, 'master', 'br0']);
+      await this.exec('appliance', ['ip', 'link', 'set', 'br0', 'up']);
+      await this.#address('appliance', 'br0', `${ADDRESSES.applianceWan}/24`);
+      await this.#address('wan', 'to-app', `${ADDRESSES.applianceLan}/24`);
+      await this.exec('usmp', ['ip', 'route', 'add', 'default', 'via', ADDRESSES.applianceLan]);
+      await this.exec('appliance', ['ip', 'route', 'add', 'default', 'via', ADDRESSES.wanTowardsAppliance]);
+    } else {
+      await this.#address('appliance', 'lan0', `${ADDRESSES.applianceLan}/24`);
+      await this.#address('appliance', 'wan0', `${ADDRESSES.applianceWan}/24`);
+      await this.exec('usmp', ['ip', 'route', 'add', 'default', 'via', ADDRESSES.applianceLan]);
+      await this.exec('appliance', ['ip', 'route', 'add', 'default', 'via', ADDRESSES.wanTowardsAppliance]);
+      await this.exec('wan', ['ip', 'route', 'add', '198.18.1.0/24', 'via', ADDRESSES.applianceWan]);
+    }
     await this.exec('hospital', ['ip', 'route', 'add', 'default', 'via', ADDRESSES.wanTowardsHospital]);
     for (const role of ['appliance', 'wan'] as const) {
       await this.exec(role, ['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);

@@ -53,6 +53,7 @@ export async function backendFromConfig(config: LoadedConfig, name: BackendName 
       runner: systemRunner,
       interfaces: { wan: qos.linux.wan_interface, lan: qos.linux.lan_interface },
       stateDir: qos.state_dir,
+      nftFamily: config.values.deployment.mode === 'inline-bridge' ? 'bridge' : 'inet',
       checkTarget: configuredCheckTarget(config),
       checkPort: qos.check_port,
       probe: async (target, port) => {

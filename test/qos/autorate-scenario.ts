@@ -44,7 +44,7 @@ export function autoratePolicy(enabled: boolean): Record<string, unknown> {
 }
 
 export function writePolicy(config: ConfigDir, qos: Record<string, unknown>): void {
-  writeFileSync(config.file, JSON.stringify({ log: { level: 'info', pretty: 'never' }, qos: { state_dir: config.stateDir, ...qos } }));
+  writeFileSync(config.file, JSON.stringify({ log: { level: 'info', pretty: 'never' }, deployment: { mode: 'inline-router' }, qos: { state_dir: config.stateDir, ...qos } }));
 }
 
 /** One phase: the policy applied (and autorate running when asked), load, halving, maybe restoring. */

@@ -36,9 +36,17 @@ t.test('an invalid policy lists its problems and changes nothing', async (t) => 
 });
 
 t.test('interface names are checked before anything runs', async (t) => {
-  const r = await qos(t, { qos: labPolicy({ linux: { wan_interface: 'eth0; reboot', lan_interface: 'lan0' } }) }, ['status']);
+  const r = await qos(t, { deployment: { mode: 'inline-router' }, qos: labPolicy({ linux: { wan_interface: 'eth0; reboot', lan_interface: 'lan0' } }) }, ['status']);
   t.equal(r.code, 2);
   t.match(r.text, /USMP_E_CONFIG_INVALID: qos\.linux\.wan_interface "eth0; reboot" is not an interface name/);
+});
+
+t.test('the linux backend where nothing crosses the appliance is refused (deployment.mode one-armed, the default)', async (t) => {
+  const r = await qos(t, { qos: labPolicy() }, ['plan']);
+  t.equal(r.code, 2);
+  t.match(r.text, /- qos\.backend: linux shapes the traffic that crosses the appliance, and in deployment\.mode one-armed none does/);
+  const routeros = await qos(t, { qos: labPolicy({ backend: 'routeros' }) }, ['plan']);
+  t.notMatch(routeros.text, /deployment\.mode/, 'one-armed with the router doing the QoS is the way it works');
 });
 
 t.test('routeros without a router address', async (t) => {
@@ -55,13 +63,13 @@ t.test('a router that is not there', async (t) => {
 });
 
 t.test('apply needs a hospital to confirm against', async (t) => {
-  const r = await qos(t, { qos: labPolicy({ check_target: '' }) }, ['apply']);
+  const r = await qos(t, { deployment: { mode: 'inline-router' }, qos: labPolicy({ check_target: '' }) }, ['apply']);
   t.equal(r.code, 2);
   t.match(r.text, /USMP_E_QOS_NO_POLICY: no hospital address to confirm a change against/);
 });
 
 t.test('unknown class for verify', async (t) => {
-  const r = await qos(t, { qos: labPolicy() }, ['verify', '--policy-elsewhere', '--class', 'nope']);
+  const r = await qos(t, { deployment: { mode: 'inline-router' }, qos: labPolicy() }, ['verify', '--policy-elsewhere', '--class', 'nope']);
   t.equal(r.code, 2);
   t.match(r.text, /USMP_E_USAGE: no class named nope in the policy \(classes: video, devices\)/);
 });

@@ -35,6 +35,6 @@ export function writeQosConfig(qos: Record<string, unknown>): ConfigDir {
   const dir = mkdtempSync(join(tmpdir(), 'usmp-qos-'));
   const stateDir = join(dir, 'state');
   const file = join(dir, 'config.json');
-  writeFileSync(file, JSON.stringify({ log: { level: 'warn', pretty: 'never' }, qos: { state_dir: stateDir, ...qos } }));
+  writeFileSync(file, JSON.stringify({ log: { level: 'warn', pretty: 'never' }, deployment: { mode: 'inline-router' }, qos: { state_dir: stateDir, ...qos } }));
   return { dir, file, stateDir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }

@@ -66,7 +66,7 @@ await t.test('ATM link-layer compensation keeps the voice class out of the modem
     return (JSON.parse(run.stdout) as { stats: { rtt: { median: number } } }).stats.rtt.median / 1e6;
   };
   const phase = async (linkLayer: string): Promise<Phase> => {
-    writeFileSync(config.file, JSON.stringify({ log: { level: 'warn', pretty: 'never' }, qos: { state_dir: config.stateDir, ...policy(linkLayer) } }));
+    writeFileSync(config.file, JSON.stringify({ log: { level: 'warn', pretty: 'never' }, deployment: { mode: 'inline-router' }, qos: { state_dir: config.stateDir, ...policy(linkLayer) } }));
     const apply = await cliIn(lab, 'appliance', ['--config', config.file, 'qos', 'apply']);
     t.equal(apply.code, 0, `qos apply with link layer ${linkLayer}${apply.code ? `: ${apply.stderr}` : ''}`);
     const idleMs = await voiceMedianMs(4);

@@ -20,7 +20,12 @@ const ifs = { wan: 'wan0', lan: 'lan0' };
 
 t.test('nftables: one transaction, classes marked, the trust boundary last', async (t) => {
   const text = renderRuleset(policy!, ifs);
-  t.match(text, /^table inet usmp_qos \{\}\ndelete table inet usmp_qos\ntable inet usmp_qos \{/, 'create-delete-create: an atomic replacement');
+  t.match(text, /^table inet usmp_qos \{\}\ndelete table inet usmp_qos\ntable bridge usmp_qos \{\}\ndelete table bridge usmp_qos\ntable inet usmp_qos \{/, 'create-delete-create in both families: an atomic replacement, wherever the table was');
+  const bridged = renderRuleset(policy!, ifs, 'bridge');
+  t.match(bridged, /\ntable bridge usmp_qos \{\n  chain classify \{\n    type filter hook postrouting/, 'inline-bridge: the table in the bridge family');
+  t.match(bridged, /oifname "wan0" ether type ip ip saddr 198\.18\.1\.10\/32 /, 'frames are told IPv4 by their ether type');
+  t.match(bridged, /oifname "wan0" ether type ip6 meta l4proto \{ tcp, udp \} th dport 8883 ip6 dscp set 18/);
+  t.notMatch(bridged, /meta nfproto/, 'no nfproto in the bridge family');
   t.match(text, /oifname "wan0" ip saddr 198\.18\.1\.10\/32 ip daddr 198\.19\.0\.0\/16 meta l4proto udp th dport \{ 5004, 5006-5100 \} ip dscp set 46 counter accept comment "usmp-qos:up:voice:/);
   t.match(text, /oifname "lan0" ip saddr 198\.19\.0\.0\/16 ip daddr 198\.18\.1\.10\/32 meta l4proto udp th sport \{ 5004, 5006-5100 \} ip dscp set 46/, 'download: the hospital side is the source');
   t.match(text, /meta nfproto ipv6 meta l4proto \{ tcp, udp \} th dport 8883 ip6 dscp set 18/, 'a class without addresses covers IPv6 too');

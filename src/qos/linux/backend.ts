@@ -5,8 +5,8 @@ import type { ArmedRollback, CheckOutcome, QosBackend, RollbackGuard } from '../
 import { classify } from '../classify.js';
 import { diffObjects, type QosObject } from '../objects.js';
 import type { QosPolicy } from '../policy.js';
-import { desiredNftObjects, NFT_FAMILY, NFT_TABLE, parseNftState, renderRuleset, type Interfaces } from './nft-ruleset.js';
-import { type Offloads, readOffloads, readOurTable, restoreSnapshot, rootQdisc, runChecked, setOffloads, writeTree } from './restore.js';
+import { desiredNftObjects, NFT_FAMILIES, NFT_TABLE, parseNftState, renderRuleset, type Interfaces, type NftFamily } from './nft-ruleset.js';
+import { type Offloads, readOffloads, readOurTable, readOurTableIn, restoreSnapshot, rootQdisc, runChecked, setOffloads, writeTree } from './restore.js';
 import { endGuard, isGuardAlive, startDetachedGuard } from './guard-process.js';
 import { RollbackStateDir, type ArmedFile, type LinuxSnapshot } from './rollback-state.js';
 import { DEFAULT_ROOT_KINDS, desiredTcObjects, HANDLE, parseTcState, rateChangeBatch, rootSentOctets, treeBatch } from './tc-tree.js';
@@ -28,6 +28,8 @@ export interface LinuxBackendOptions {
   checkPort: number;
   /** Sends STAMP probes from this host; injected so unit tests need no network. */
   probe: (target: string, port: number) => Promise<ProbeResult>;
+  /** inet when the appliance routes the unit's traffic, bridge when it bridges it (deployment.mode). */
+  nftFamily?: NftFamily;
   /** Starts the roll-back guard; injected so tests can count and end it. */
   startGuard?: (stateDir: string) => number | undefined;
 }
@@ -52,13 +54,17 @@ export class LinuxQosBackend implements QosBackend {
     this.#state = new RollbackStateDir(options.stateDir);
   }
 
+  get #family(): NftFamily {
+    return this.#o.nftFamily ?? 'inet';
+  }
+
   get #devices(): Array<{ direction: 'up' | 'down'; dev: string }> {
     return [{ direction: 'up', dev: this.#o.interfaces.wan }, { direction: 'down', dev: this.#o.interfaces.lan }];
   }
 
   desired(policy: QosPolicy): QosObject[] {
     return [
-      ...desiredNftObjects(policy, this.#o.interfaces),
+      ...desiredNftObjects(policy, this.#o.interfaces, this.#family),
       ...this.#devices.flatMap(({ direction, dev }) => [...desiredTcObjects(policy, direction, dev), { key: `offload:${dev}`, props: { ...WIRE_SIZED } }]),
     ];
   }
@@ -71,8 +77,9 @@ export class LinuxQosBackend implements QosBackend {
     const objects: QosObject[] = [];
     const packets: Record<string, number> = {};
     const roots: Record<string, { kind: string; handle: string } | undefined> = {};
-    if ((await readOurTable(this.#o.runner)) !== null) {
-      const nft = parseNftState(await runChecked(this.#o.runner, ['nft', '-j', 'list', 'table', NFT_FAMILY, NFT_TABLE]));
+    for (const family of NFT_FAMILIES) {
+      if ((await readOurTableIn(this.#o.runner, family)) === null) continue;
+      const nft = parseNftState(await runChecked(this.#o.runner, ['nft', '-j', 'list', 'table', family, NFT_TABLE]));
       objects.push(...nft.objects);
       for (const [key, n] of Object.entries(nft.packets)) packets[`nft:${key}`] = n;
     }
@@ -99,7 +106,7 @@ export class LinuxQosBackend implements QosBackend {
     }
     const diff = diffObjects(this.desired(policy), objects);
     const touched = (prefix: string): boolean => [...diff.create, ...diff.remove].some((o) => o.key.startsWith(prefix)) || diff.change.some((c) => c.key.startsWith(prefix));
-    if (touched('nft:')) await runChecked(this.#o.runner, ['nft', '-f', '-'], renderRuleset(policy, this.#o.interfaces));
+    if (touched('nft:')) await runChecked(this.#o.runner, ['nft', '-f', '-'], renderRuleset(policy, this.#o.interfaces, this.#family));
     const applied = this.#state.read<Record<string, string[] | null>>('applied') ?? {};
     for (const { direction, dev } of this.#devices) {
       const batch = treeBatch(policy, direction, dev);

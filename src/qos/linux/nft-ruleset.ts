@@ -7,7 +7,13 @@ import { BEST_EFFORT, type QosPolicy, type TrafficClass } from '../policy.js';
 // class's DSCP, which the tc filters then read. Applied in one `nft -f` transaction, so the
 // table is never half-written. [nft(8) "atomic rule replacement"] Nothing outside it is touched.
 
-export const NFT_FAMILY = 'inet';
+/**
+ * inet sees what the appliance routes (inline-router) and sends; bridge sees what crosses its
+ * bridge (inline-bridge) and what it sends through it [nft(8) "ADDRESS FAMILIES"]. The table
+ * lives in one of the two; writing it removes it from the other.
+ */
+export type NftFamily = 'inet' | 'bridge';
+export const NFT_FAMILIES: readonly NftFamily[] = ['inet', 'bridge'];
 export const NFT_TABLE = 'usmp_qos';
 export const RULE_PREFIX = 'usmp-qos:';
 
@@ -22,24 +28,25 @@ interface RuleSpec {
 }
 
 /** One rule per class and direction, then the trust boundary: forwarded, unmatched → CS0. */
-function ruleSpecs(policy: QosPolicy, ifs: Interfaces): RuleSpec[] {
+function ruleSpecs(policy: QosPolicy, ifs: Interfaces, family: NftFamily): RuleSpec[] {
   const specs: RuleSpec[] = [];
   for (const direction of ['up', 'down'] as const) {
     const out = direction === 'up' ? ifs.wan : ifs.lan;
     for (const c of policy.classes) {
-      for (const body of classRuleBodies(c, direction)) {
+      for (const body of classRuleBodies(c, direction, family)) {
         specs.push({ key: `${direction}:${c.name}${body.family === 6 ? ':ip6' : ''}`, body: `oifname ${quote(out)} ${body.text} counter accept` });
       }
     }
     // [RFC 4594 §3.1] marks from the LAN are not trusted: whatever no class took is best effort.
     const from = direction === 'up' ? ifs.lan : ifs.wan;
-    specs.push({ key: `${direction}:${BEST_EFFORT}`, body: `iifname ${quote(from)} oifname ${quote(out)} ip dscp set cs0 counter` });
-    specs.push({ key: `${direction}:${BEST_EFFORT}:ip6`, body: `iifname ${quote(from)} oifname ${quote(out)} ip6 dscp set cs0 counter` });
+    const [v4, v6] = family === 'bridge' ? ['ether type ip ', 'ether type ip6 '] : ['', ''];
+    specs.push({ key: `${direction}:${BEST_EFFORT}`, body: `iifname ${quote(from)} oifname ${quote(out)} ${v4}ip dscp set cs0 counter` });
+    specs.push({ key: `${direction}:${BEST_EFFORT}:ip6`, body: `iifname ${quote(from)} oifname ${quote(out)} ${v6}ip6 dscp set cs0 counter` });
   }
   return specs;
 }
 
-function classRuleBodies(c: TrafficClass, direction: 'up' | 'down'): Array<{ family: 4 | 6; text: string }> {
+function classRuleBodies(c: TrafficClass, direction: 'up' | 'down', nftFamily: NftFamily): Array<{ family: 4 | 6; text: string }> {
   const m = c.match;
   const family = m.local[0]?.family ?? m.remote[0]?.family;
   const families: Array<4 | 6> = family ? [family] : [4, 6];
@@ -54,8 +61,9 @@ function classRuleBodies(c: TrafficClass, direction: 'up' | 'down'): Array<{ fam
       const proto = m.protocol === 'any' ? '{ tcp, udp }' : m.protocol;
       parts.push(`meta l4proto ${proto} th ${portField} ${set(m.remotePorts.map(portRangeText))}`);
     } else if (m.protocol !== 'any') parts.push(`meta l4proto ${m.protocol}`);
-    if (f === 4 && !srcSet.length && !dstSet.length) parts.unshift('meta nfproto ipv4');
-    if (f === 6 && !srcSet.length && !dstSet.length) parts.unshift('meta nfproto ipv6');
+    // The bridge family sees Ethernet frames: the IP version is the frame's ether type there.
+    if (nftFamily === 'bridge') parts.unshift(f === 4 ? 'ether type ip' : 'ether type ip6');
+    else if (!srcSet.length && !dstSet.length) parts.unshift(f === 4 ? 'meta nfproto ipv4' : 'meta nfproto ipv6');
     parts.push(`${ip} dscp set ${c.dscp}`);
     return { family: f, text: parts.join(' ') };
   });
@@ -65,13 +73,17 @@ function ruleHash(body: string): string {
   return createHash('sha256').update(body).digest('hex').slice(0, 10);
 }
 
-/** The table as `nft -f` input: created empty, deleted, and written anew in one transaction. */
-export function renderRuleset(policy: QosPolicy, ifs: Interfaces): string {
-  const rules = ruleSpecs(policy, ifs).map((r) => `    ${r.body} comment ${quote(`${RULE_PREFIX}${r.key}:${ruleHash(r.body)}`)}`);
+/** `nft -f` lines that remove our table from both families (creating it first, so delete cannot fail). */
+export function resetLines(): string[] {
+  return NFT_FAMILIES.flatMap((f) => [`table ${f} ${NFT_TABLE} {}`, `delete table ${f} ${NFT_TABLE}`]);
+}
+
+/** The table as `nft -f` input: removed wherever it is, and written anew, in one transaction. */
+export function renderRuleset(policy: QosPolicy, ifs: Interfaces, family: NftFamily = 'inet'): string {
+  const rules = ruleSpecs(policy, ifs, family).map((r) => `    ${r.body} comment ${quote(`${RULE_PREFIX}${r.key}:${ruleHash(r.body)}`)}`);
   return [
-    `table ${NFT_FAMILY} ${NFT_TABLE} {}`,
-    `delete table ${NFT_FAMILY} ${NFT_TABLE}`,
-    `table ${NFT_FAMILY} ${NFT_TABLE} {`,
+    ...resetLines(),
+    `table ${family} ${NFT_TABLE} {`,
     '  chain classify {',
     // After conntrack and NAT's prerouting, before the egress qdisc that reads the mark.
     '    type filter hook postrouting priority mangle; policy accept;',
@@ -82,10 +94,10 @@ export function renderRuleset(policy: QosPolicy, ifs: Interfaces): string {
   ].join('\n');
 }
 
-export function desiredNftObjects(policy: QosPolicy, ifs: Interfaces): QosObject[] {
+export function desiredNftObjects(policy: QosPolicy, ifs: Interfaces, family: NftFamily = 'inet'): QosObject[] {
   return [
-    { key: `nft:table:${NFT_TABLE}`, props: { family: NFT_FAMILY, hook: 'postrouting' } },
-    ...ruleSpecs(policy, ifs).map((r) => ({ key: `nft:rule:${r.key}`, props: { rule: ruleHash(r.body) } })),
+    { key: `nft:table:${NFT_TABLE}`, props: { family, hook: 'postrouting' } },
+    ...ruleSpecs(policy, ifs, family).map((r) => ({ key: `nft:rule:${r.key}`, props: { rule: ruleHash(r.body) } })),
   ];
 }
 

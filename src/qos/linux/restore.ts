@@ -1,6 +1,6 @@
 import { UsmpError } from '../../errors.js';
 import type { ProcessRunner } from '../../exec/process-runner.js';
-import { NFT_FAMILY, NFT_TABLE } from './nft-ruleset.js';
+import { NFT_FAMILIES, NFT_TABLE, resetLines, type NftFamily } from './nft-ruleset.js';
 import type { LinuxSnapshot } from './rollback-state.js';
 import { HANDLE } from './tc-tree.js';
 
@@ -21,12 +21,20 @@ export async function runChecked(runner: ProcessRunner, argv: string[], input?: 
   return outcome.stdout;
 }
 
-/** Our nftables table as re-appliable text, or null when it does not exist. */
+/** Our nftables table as re-appliable text (it names its family), or null when it exists in neither. */
 export async function readOurTable(runner: ProcessRunner): Promise<string | null> {
-  const outcome = await runner.run({ argv: ['nft', 'list', 'table', NFT_FAMILY, NFT_TABLE], timeoutMs: TIMEOUT_MS });
+  for (const family of NFT_FAMILIES) {
+    const text = await readOurTableIn(runner, family);
+    if (text !== null) return text;
+  }
+  return null;
+}
+
+export async function readOurTableIn(runner: ProcessRunner, family: NftFamily): Promise<string | null> {
+  const outcome = await runner.run({ argv: ['nft', 'list', 'table', family, NFT_TABLE], timeoutMs: TIMEOUT_MS });
   if (outcome.code === 0) return outcome.stdout;
   if (/No such file or directory/.test(outcome.stderr)) return null;
-  return runChecked(runner, ['nft', 'list', 'table', NFT_FAMILY, NFT_TABLE]);
+  return runChecked(runner, ['nft', 'list', 'table', family, NFT_TABLE]);
 }
 
 export async function rootQdisc(runner: ProcessRunner, dev: string): Promise<{ kind: string; handle: string } | undefined> {
@@ -65,7 +73,7 @@ export async function setOffloads(runner: ProcessRunner, dev: string, offloads: 
 
 /** Puts back exactly what the snapshot recorded; our objects it did not record are removed. */
 export async function restoreSnapshot(runner: ProcessRunner, snapshot: LinuxSnapshot): Promise<void> {
-  const reset = `table ${NFT_FAMILY} ${NFT_TABLE} {}\ndelete table ${NFT_FAMILY} ${NFT_TABLE}\n`;
+  const reset = `${resetLines().join('\n')}\n`;
   await runChecked(runner, ['nft', '-f', '-'], snapshot.nft === null ? reset : reset + snapshot.nft);
   for (const [dev, batch] of Object.entries(snapshot.tc)) {
     if (batch) await writeTree(runner, dev, batch);
