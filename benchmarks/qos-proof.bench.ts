@@ -86,7 +86,7 @@ async function autorateRows(log: (line: string) => void): Promise<BenchRow[]> {
       const figures = {
         halved_increase_median_ms: percentile(halved, 0.5), halved_increase_max_ms: Math.max(...halved),
         calm_after_s: calmAfterS(trace, 5) ?? 'never', regained_after_s: regainedAfterS(trace, 0.9) ?? 'never',
-        best_effort_before_mbps: Math.round(bestEffortBeforeMbps(trace) * 10) / 10, rate_changes: trace.rates.length,
+        best_effort_before_mbps: Math.round(bestEffortBeforeMbps(trace) * 10) / 10, rate_changes: trace.changes,
       };
       log(`${autorate ? 'autorate' : 'fixed'}: ${JSON.stringify(figures)}`);
       rows.push({ group: 'Link halved then restored under saturation: fixed shaping vs autorate (call RTT increase target ≤ 5 ms)', case: '20 → 10 → 20 Mbit/s', tool: autorate ? 'autorate' : 'fixed shaping', figures });

@@ -26,8 +26,10 @@ export interface PhaseTrace {
   bestEffortMbps: Array<{ atS: number; up: number; down: number }>;
   halveAtS: number;
   restoreAtS: number | undefined;
-  /** Autorate's rate changes, seconds from the load's start. */
+  /** Autorate's last rate changes (its history keeps 50), seconds from the load's start. */
   rates: Array<{ atS: number; direction: 'up' | 'down'; mbps: number }>;
+  /** All its rate changes, counted. */
+  changes: number;
 }
 
 interface IrttOutput {
@@ -86,9 +88,10 @@ export async function runPhase(lab: Lab, config: ConfigDir, o: { autorate: boole
     const u = perSecond(upOut.stdout);
     const d = perSecond(downOut.stdout);
     const bestEffortMbps = [...u.keys()].filter((s) => d.has(s)).map((s) => ({ atS: s, up: round2(u.get(s)!), down: round2(d.get(s)!) }));
-    const history = o.autorate ? readAutorateFile(config.stateDir)?.history ?? [] : [];
-    const rates = history.map((h) => ({ atS: round2((Date.parse(h.at) - started) / 1000), direction: h.direction, mbps: h.to_mbps }));
-    return { idleMs, increaseMs, bestEffortMbps, halveAtS, restoreAtS, rates };
+    const file = o.autorate ? readAutorateFile(config.stateDir) : undefined;
+    const rates = (file?.history ?? []).map((h) => ({ atS: round2((Date.parse(h.at) - started) / 1000), direction: h.direction, mbps: h.to_mbps }));
+    const changes = file ? Object.values(file.changes_total).flatMap((byReason) => Object.values(byReason)).reduce((a, b) => a + b, 0) : 0;
+    return { idleMs, increaseMs, bestEffortMbps, halveAtS, restoreAtS, rates, changes };
   } finally {
     if (autorate) {
       autorate.kill('SIGTERM');

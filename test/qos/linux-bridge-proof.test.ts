@@ -27,9 +27,12 @@ await t.test('inline-bridge: the policy classifies and protects bridged traffic'
 
   const apply = await cliIn(lab, 'appliance', ['--config', config.file, 'qos', 'apply']);
   t.equal(apply.code, 0, `qos apply${apply.code ? `: ${apply.stderr}` : ''}`);
+  if (apply.code !== 0) return;
   const tables = await lab.exec('appliance', ['nft', 'list', 'tables']);
   t.match(tables.stdout, /table bridge usmp_qos/, 'our table is in the bridge family');
   t.notMatch(tables.stdout, /table inet usmp_qos/, 'and only there');
+  const plan = await cliIn(lab, 'appliance', ['--config', config.file, 'qos', 'plan']);
+  t.match(plan.stdout + plan.stderr, /no change/, 'read back, it is the policy: nothing to change');
 
   const run = await cliIn(lab, 'usmp', ['--config', config.file, 'qos', 'verify', '--policy-elsewhere', '--duration', '10', '--json'], 120_000);
   t.ok([0, 1].includes(run.code), `verify ran (exit ${run.code})${run.code > 1 ? `: ${run.stderr}` : ''}`);

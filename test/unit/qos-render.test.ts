@@ -22,7 +22,9 @@ t.test('nftables: one transaction, classes marked, the trust boundary last', asy
   const text = renderRuleset(policy!, ifs);
   t.match(text, /^table inet usmp_qos \{\}\ndelete table inet usmp_qos\ntable bridge usmp_qos \{\}\ndelete table bridge usmp_qos\ntable inet usmp_qos \{/, 'create-delete-create in both families: an atomic replacement, wherever the table was');
   const bridged = renderRuleset(policy!, ifs, 'bridge');
-  t.match(bridged, /\ntable bridge usmp_qos \{\n  chain classify \{\n    type filter hook postrouting/, 'inline-bridge: the table in the bridge family');
+  t.match(bridged, /\ntable bridge usmp_qos \{\n  chain classify \{\n    type filter hook forward priority filter;/, 'inline-bridge: the bridged frames at the bridge family\'s forward hook (its postrouting has no input port)');
+  t.match(bridged, /chain classify_local \{\n    type filter hook output priority filter; policy accept;\n    oifname "wan0" ether type ip ip saddr 198\.18\.1\.10\/32 [^\n]* comment "usmp-qos:up:voice:local:/, 'the appliance\'s own packets at its output hook');
+  t.notMatch(bridged.slice(bridged.indexOf('classify_local')), /iifname/, 'no trust-boundary rule there: those need an input port');
   t.match(bridged, /oifname "wan0" ether type ip ip saddr 198\.18\.1\.10\/32 /, 'frames are told IPv4 by their ether type');
   t.match(bridged, /oifname "wan0" ether type ip6 meta l4proto \{ tcp, udp \} th dport 8883 ip6 dscp set 18/);
   t.notMatch(bridged, /meta nfproto/, 'no nfproto in the bridge family');

@@ -63,6 +63,12 @@ export type AutorateState = 'starting' | 'tracking' | 'frozen';
 
 /** Baselines follow a lower value at once, a higher one slowly (a route change, clock drift). [cake-autorate's alpha_baseline_increase] */
 const BASELINE_RISE = 0.002;
+/**
+ * A rise must last this many windows in a row before the rate drops: one window's spike is a
+ * flow's slow start or a burst, not a link that lost capacity (cake-autorate counts delayed
+ * samples over a detection window for the same reason). A deep rise acts at once.
+ */
+const WINDOWS_TO_CONFIRM = 2;
 /** A delay this many times the threshold means the link lost much of its capacity: step harder. */
 const DEEP_BLOAT = 5;
 const DEEP_DECREASE_FACTOR = 0.7;
@@ -77,6 +83,7 @@ export class AutorateController {
   #baselineMs: number | undefined;
   #oneWayBaselineMs: Partial<Record<Direction, number>> = {};
   #lastBloatMbps: Partial<Record<Direction, number>> = {};
+  #windowsOver: Record<Direction, number> = { up: 0, down: 0 };
   #lastInputMs: number | undefined;
   #lastAnswerMs: number | undefined;
   #lastDecreaseMs: Record<Direction, number> = { up: -Infinity, down: -Infinity };
@@ -118,9 +125,11 @@ export class AutorateController {
       const contributing = carriedMbps >= (s.loadThreshold / 2) * from;
       let to = from;
       let reason: ChangeReason | undefined;
-      if (delayMs > s.delayThresholdMs && contributing && input.nowMs - this.#lastDecreaseMs[d] >= s.refractoryMs) {
+      this.#windowsOver[d] = delayMs > s.delayThresholdMs ? this.#windowsOver[d] + 1 : 0;
+      const deep = delayMs > DEEP_BLOAT * s.delayThresholdMs;
+      if ((this.#windowsOver[d] >= WINDOWS_TO_CONFIRM || deep) && contributing && input.nowMs - this.#lastDecreaseMs[d] >= s.refractoryMs) {
         // Below what the link just carried: the queue beyond us drains.
-        const factor = delayMs > DEEP_BLOAT * s.delayThresholdMs ? Math.min(s.decreaseFactor, DEEP_DECREASE_FACTOR) : s.decreaseFactor;
+        const factor = deep ? Math.min(s.decreaseFactor, DEEP_DECREASE_FACTOR) : s.decreaseFactor;
         to = Math.max(s.floorMbps[d], Math.min(from, carriedMbps) * factor);
         reason = 'bufferbloat';
         this.#lastDecreaseMs[d] = input.nowMs;

@@ -232,8 +232,11 @@ export class LinuxQosBackend implements QosBackend {
     const route = await runChecked(this.#o.runner, ['ip', '-o', 'route', 'get', target]);
     const dev = /\bdev (\S+)/.exec(route)?.[1];
     const src = /\bsrc (\S+)/.exec(route)?.[1] ?? '';
-    if (dev !== this.#o.interfaces.wan) {
-      return { ok: false, findings: [`the route to ${target} leaves by ${dev ?? '?'}, not by qos.linux.wan_interface ${this.#o.interfaces.wan}`] };
+    // inline-bridge: the route leaves by the bridge, and the bridge by its WAN port.
+    const wan = this.#o.interfaces.wan;
+    const master = this.#family === 'bridge' ? /\bmaster (\S+)/.exec(await runChecked(this.#o.runner, ['ip', '-o', 'link', 'show', 'dev', wan]))?.[1] : undefined;
+    if (dev !== wan && (master === undefined || dev !== master)) {
+      return { ok: false, findings: [`the route to ${target} leaves by ${dev ?? '?'}, not by qos.linux.wan_interface ${wan}${this.#family === 'bridge' ? ` nor by its bridge${master ? ` ${master}` : ' (it is in none)'}` : ''}`] };
     }
     const expected = classify(policy, { direction: 'up', local: src, remote: target, protocol: 'udp', remotePort: this.#o.checkPort });
     const minor = expected === 'best-effort' ? '99' : String(10 + policy.classes.findIndex((c) => c.name === expected));

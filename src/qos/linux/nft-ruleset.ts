@@ -25,6 +25,8 @@ export interface Interfaces {
 interface RuleSpec {
   key: string;
   body: string;
+  /** A class rule, which also applies to the appliance's own packets (it needs no input port). */
+  classRule: boolean;
 }
 
 /** One rule per class and direction, then the trust boundary: forwarded, unmatched → CS0. */
@@ -34,16 +36,34 @@ function ruleSpecs(policy: QosPolicy, ifs: Interfaces, family: NftFamily): RuleS
     const out = direction === 'up' ? ifs.wan : ifs.lan;
     for (const c of policy.classes) {
       for (const body of classRuleBodies(c, direction, family)) {
-        specs.push({ key: `${direction}:${c.name}${body.family === 6 ? ':ip6' : ''}`, body: `oifname ${quote(out)} ${body.text} counter accept` });
+        specs.push({ key: `${direction}:${c.name}${body.family === 6 ? ':ip6' : ''}`, body: `oifname ${quote(out)} ${body.text} counter accept`, classRule: true });
       }
     }
     // [RFC 4594 §3.1] marks from the LAN are not trusted: whatever no class took is best effort.
     const from = direction === 'up' ? ifs.lan : ifs.wan;
     const [v4, v6] = family === 'bridge' ? ['ether type ip ', 'ether type ip6 '] : ['', ''];
-    specs.push({ key: `${direction}:${BEST_EFFORT}`, body: `iifname ${quote(from)} oifname ${quote(out)} ${v4}ip dscp set cs0 counter` });
-    specs.push({ key: `${direction}:${BEST_EFFORT}:ip6`, body: `iifname ${quote(from)} oifname ${quote(out)} ${v6}ip6 dscp set cs0 counter` });
+    specs.push({ key: `${direction}:${BEST_EFFORT}`, body: `iifname ${quote(from)} oifname ${quote(out)} ${v4}ip dscp set cs0 counter`, classRule: false });
+    specs.push({ key: `${direction}:${BEST_EFFORT}:ip6`, body: `iifname ${quote(from)} oifname ${quote(out)} ${v6}ip6 dscp set cs0 counter`, classRule: false });
   }
-  return specs;
+  if (family !== 'bridge') return specs;
+  // The appliance's own packets never cross the bridge's forward hook: its output hook marks
+  // them (the trust boundary is for the unit's packets only).
+  return [...specs, ...specs.filter((r) => r.classRule).map((r) => ({ ...r, key: `${r.key}:${LOCAL_SUFFIX}` }))];
+}
+
+const LOCAL_SUFFIX = 'local';
+
+/**
+ * Where the rules hook: inet postrouting sees both ports of what it routes (iif and oif) and the
+ * appliance's own packets. The bridge family's postrouting has no input port (the kernel passes
+ * none there), so bridged frames are marked at its forward hook and the appliance's own at its
+ * output hook [nft(8) "ADDRESS FAMILIES", bridge]; its priorities have their own names, and no
+ * "mangle".
+ */
+function chainsOf(family: NftFamily): Array<{ name: string; hook: string; priority: string; local: boolean }> {
+  if (family === 'bridge') return [{ name: 'classify', hook: 'forward', priority: 'filter', local: false }, { name: 'classify_local', hook: 'output', priority: 'filter', local: true }];
+  // After conntrack and NAT's prerouting, before the egress qdisc that reads the mark.
+  return [{ name: 'classify', hook: 'postrouting', priority: 'mangle', local: false }];
 }
 
 function classRuleBodies(c: TrafficClass, direction: 'up' | 'down', nftFamily: NftFamily): Array<{ family: 4 | 6; text: string }> {
@@ -80,23 +100,19 @@ export function resetLines(): string[] {
 
 /** The table as `nft -f` input: removed wherever it is, and written anew, in one transaction. */
 export function renderRuleset(policy: QosPolicy, ifs: Interfaces, family: NftFamily = 'inet'): string {
-  const rules = ruleSpecs(policy, ifs, family).map((r) => `    ${r.body} comment ${quote(`${RULE_PREFIX}${r.key}:${ruleHash(r.body)}`)}`);
-  return [
-    ...resetLines(),
-    `table ${family} ${NFT_TABLE} {`,
-    '  chain classify {',
-    // After conntrack and NAT's prerouting, before the egress qdisc that reads the mark.
-    '    type filter hook postrouting priority mangle; policy accept;',
-    ...rules,
-    '  }',
-    '}',
-    '',
-  ].join('\n');
+  const specs = ruleSpecs(policy, ifs, family);
+  const lines = [...resetLines(), `table ${family} ${NFT_TABLE} {`];
+  for (const chain of chainsOf(family)) {
+    const rules = specs.filter((r) => r.key.endsWith(`:${LOCAL_SUFFIX}`) === chain.local);
+    lines.push(`  chain ${chain.name} {`, `    type filter hook ${chain.hook} priority ${chain.priority}; policy accept;`);
+    lines.push(...rules.map((r) => `    ${r.body} comment ${quote(`${RULE_PREFIX}${r.key}:${ruleHash(r.body)}`)}`), '  }');
+  }
+  return [...lines, '}', ''].join('\n');
 }
 
 export function desiredNftObjects(policy: QosPolicy, ifs: Interfaces, family: NftFamily = 'inet'): QosObject[] {
   return [
-    { key: `nft:table:${NFT_TABLE}`, props: { family, hook: 'postrouting' } },
+    { key: `nft:table:${NFT_TABLE}`, props: { family, hook: chainsOf(family).map((c) => c.hook).sort().join(',') } },
     ...ruleSpecs(policy, ifs, family).map((r) => ({ key: `nft:rule:${r.key}`, props: { rule: ruleHash(r.body) } })),
   ];
 }
@@ -112,7 +128,10 @@ export function parseNftState(json: string): { objects: QosObject[]; packets: Re
   const packets: Record<string, number> = {};
   for (const item of doc.nftables) {
     if (item.table) objects.push({ key: `nft:table:${item.table.name}`, props: { family: item.table.family, hook: '' } });
-    if (item.chain?.hook && objects[0]) objects[0] = { key: objects[0].key, props: { ...objects[0].props, hook: item.chain.hook } };
+    if (item.chain?.hook && objects[0]) {
+      const hooks = objects[0].props.hook ? objects[0].props.hook.split(',') : [];
+      objects[0] = { key: objects[0].key, props: { ...objects[0].props, hook: [...hooks, item.chain.hook].sort().join(',') } };
+    }
     const comment = item.rule?.comment;
     if (!comment?.startsWith(RULE_PREFIX)) continue;
     const rest = comment.slice(RULE_PREFIX.length);
