@@ -7,8 +7,9 @@
 #        [--admin-nets LIST] [--device-nets LIST] [--monitoring-nets LIST]
 # one-armed: DHCP (or --address) on every Ethernet port; the appliance forwards nothing.
 # inline-bridge: --lan-if and --wan-if are ports of br0, which holds the management address;
-#   bridged frames never reach the inet firewall (no br_netfilter), so the unit's traffic
-#   crosses as it did through the cable, and the appliance's own ports keep the flow matrix.
+#   the unit's frames cross as they did through the cable (the forward chain lets br0 to br0
+#   pass, for hosts where br_netfilter shows bridged frames to it), and the appliance's own
+#   address keeps the flow matrix.
 # inline-router: --lan-if holds --lan-address (the unit's gateway), --wan-if the management
 #   address; forwarding on, and the firewall forwards the unit's traffic to the site's router.
 set -eu
@@ -49,6 +50,11 @@ mkdir -p "$out/network"
 # The forward chain: nothing in one-armed mode; in inline-router mode the unit's traffic to the
 # site's router and its replies; bridged traffic (inline-bridge) never reaches the inet family.
 forward_rules=""
+if [ "$mode" = inline-bridge ]; then
+  # With br_netfilter loaded (container hosts often have it), bridged frames also cross the inet
+  # forward hook, as br0 to br0: the unit's traffic must pass there as it does on the wire.
+  forward_rules="iifname \"br0\" oifname \"br0\" accept comment \"the unit's frames across the bridge (seen here when br_netfilter is loaded)\""
+fi
 if [ "$mode" = inline-router ]; then
   forward_rules="ct state established,related accept\\n    ct state invalid drop\\n    iifname \"$lan_if\" oifname \"$wan_if\" accept comment \"the unit's traffic to the site's router (inline-router)\""
 fi

@@ -52,6 +52,11 @@ export interface LabOptions {
    * 198.18.2.2; the WAN router is then the unit's gateway, 198.18.1.1 on to-app).
    */
   applianceMode?: 'router' | 'bridge';
+  /**
+   * `none`: the lab leaves the appliance's namespace as cabling only (lan0, wan0, no address,
+   * bridge or route): a system booted in it (the appliance image) configures them itself.
+   */
+  applianceAddressing?: 'lab' | 'none';
 }
 
 const liveLabs = new Set<Lab>();
@@ -84,19 +89,21 @@ export class Lab {
   readonly #wireSized: boolean;
 
   readonly #mode: 'router' | 'bridge';
+  readonly #addressing: 'lab' | 'none';
 
-  private constructor(id: string, seed: number, wireSized: boolean, mode: 'router' | 'bridge') {
+  private constructor(id: string, seed: number, wireSized: boolean, mode: 'router' | 'bridge', addressing: 'lab' | 'none') {
     this.id = id;
     this.#seed = seed;
     this.#wireSized = wireSized;
     this.#mode = mode;
+    this.#addressing = addressing;
   }
 
   /** Builds the four namespaces and their links; removes what crashed runs left behind first. */
   static async create(options: LabOptions = {}): Promise<Lab> {
     removeStaleNamespaces();
     installExitHooks();
-    const lab = new Lab(newLabId(), options.seed ?? Math.floor(Math.random() * 2 ** 31), options.wireSizedPackets ?? false, options.applianceMode ?? 'router');
+    const lab = new Lab(newLabId(), options.seed ?? Math.floor(Math.random() * 2 ** 31), options.wireSizedPackets ?? false, options.applianceMode ?? 'router', options.applianceAddressing ?? 'lab');
     liveLabs.add(lab);
     try {
       await lab.#build();
@@ -221,25 +228,30 @@ export class Lab {
     await this.#address('wan', 'to-app', `${ADDRESSES.wanTowardsAppliance}/24`);
     await this.#address('wan', 'to-hos', `${ADDRESSES.wanTowardsHospital}/24`);
     await this.#address('hospital', 'eth0', `${ADDRESSES.hospital}/24`);
+    const byLab = this.#addressing === 'lab';
     if (this.#mode === 'bridge') {
       // One Ethernet segment across the appliance: the unit's subnet and the appliance's own
       // address both live on the WAN router's to-app.
-      await this.exec('appliance', ['ip', 'link', 'add', 'br0', 'type', 'bridge']);
-      for (const port of ['lan0', 'wan0']) await this.exec('appliance', ['ip', 'link', 'set', port, 'master', 'br0']);
-      await this.exec('appliance', ['ip', 'link', 'set', 'br0', 'up']);
-      await this.#address('appliance', 'br0', `${ADDRESSES.applianceWan}/24`);
+      if (byLab) {
+        await this.exec('appliance', ['ip', 'link', 'add', 'br0', 'type', 'bridge']);
+        for (const port of ['lan0', 'wan0']) await this.exec('appliance', ['ip', 'link', 'set', port, 'master', 'br0']);
+        await this.exec('appliance', ['ip', 'link', 'set', 'br0', 'up']);
+        await this.#address('appliance', 'br0', `${ADDRESSES.applianceWan}/24`);
+        await this.exec('appliance', ['ip', 'route', 'add', 'default', 'via', ADDRESSES.wanTowardsAppliance]);
+      }
       await this.#address('wan', 'to-app', `${ADDRESSES.applianceLan}/24`);
       await this.exec('usmp', ['ip', 'route', 'add', 'default', 'via', ADDRESSES.applianceLan]);
-      await this.exec('appliance', ['ip', 'route', 'add', 'default', 'via', ADDRESSES.wanTowardsAppliance]);
     } else {
-      await this.#address('appliance', 'lan0', `${ADDRESSES.applianceLan}/24`);
-      await this.#address('appliance', 'wan0', `${ADDRESSES.applianceWan}/24`);
+      if (byLab) {
+        await this.#address('appliance', 'lan0', `${ADDRESSES.applianceLan}/24`);
+        await this.#address('appliance', 'wan0', `${ADDRESSES.applianceWan}/24`);
+        await this.exec('appliance', ['ip', 'route', 'add', 'default', 'via', ADDRESSES.wanTowardsAppliance]);
+      }
       await this.exec('usmp', ['ip', 'route', 'add', 'default', 'via', ADDRESSES.applianceLan]);
-      await this.exec('appliance', ['ip', 'route', 'add', 'default', 'via', ADDRESSES.wanTowardsAppliance]);
       await this.exec('wan', ['ip', 'route', 'add', '198.18.1.0/24', 'via', ADDRESSES.applianceWan]);
     }
     await this.exec('hospital', ['ip', 'route', 'add', 'default', 'via', ADDRESSES.wanTowardsHospital]);
-    for (const role of ['appliance', 'wan'] as const) {
+    for (const role of byLab ? (['appliance', 'wan'] as const) : (['wan'] as const)) {
       await this.exec(role, ['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
     }
     // Packets re-injected by the delay emulator arrive on its TUN device with a source that

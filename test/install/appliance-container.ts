@@ -19,16 +19,19 @@ export interface ContainerAddresses {
 export class ApplianceContainer {
   readonly netns: string;
   readonly hostLink: string;
-  readonly addresses: ContainerAddresses;
+  readonly addresses: ContainerAddresses | undefined;
   readonly root: string;
+  /** The namespace is someone else's (a lab's): destroy() leaves it. */
+  readonly #borrowed: boolean;
   #nspawn: ChildProcess | undefined;
   #console = '';
 
-  private constructor(root: string, tag: string, addresses: ContainerAddresses) {
+  private constructor(root: string, netns: string, hostLink: string, addresses: ContainerAddresses | undefined, borrowed: boolean) {
     this.root = root;
-    this.netns = `usmp-img-${tag}`;
-    this.hostLink = `usmpimg${tag}`;
+    this.netns = netns;
+    this.hostLink = hostLink;
     this.addresses = addresses;
+    this.#borrowed = borrowed;
   }
 
   /** A /30 of 198.19.240.0/20 per run, so that two runs on one machine do not meet. */
@@ -39,27 +42,38 @@ export class ApplianceContainer {
   }
 
   static async boot(root: string, tag: string, addresses: ContainerAddresses): Promise<ApplianceContainer> {
-    const c = new ApplianceContainer(root, tag, addresses);
+    const c = new ApplianceContainer(root, `usmp-img-${tag}`, `usmpimg${tag}`, addresses, false);
     try {
       await run('ip', ['netns', 'add', c.netns]);
       await run('ip', ['link', 'add', c.hostLink, 'type', 'veth', 'peer', 'name', 'host0', 'netns', c.netns]);
       await run('ip', ['addr', 'add', `${addresses.host}/${addresses.prefix}`, 'dev', c.hostLink]);
       await run('ip', ['link', 'set', c.hostLink, 'up']);
-      // This host's PID 1 is not systemd: no machined to register with, no scope to create; the
-      // container gets the unified cgroup hierarchy its systemd (trixie's 257) requires, and
-      // CAP_NET_ADMIN inside its own network namespace (networkd, nftables).
-      c.#nspawn = spawn('systemd-nspawn', ['-q', '-D', root, '--register=no', '--keep-unit', '--capability=CAP_NET_ADMIN', `--network-namespace-path=/run/netns/${c.netns}`, '-b'], {
-        env: { ...process.env, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      const keep = (d: Buffer): void => void (c.#console = (c.#console + d.toString()).slice(-20_000));
-      c.#nspawn.stdout!.on('data', keep);
-      c.#nspawn.stderr!.on('data', keep);
+      c.#start();
       return c;
     } catch (err) {
       await c.destroy();
       throw err;
     }
+  }
+
+  /** Boots in a namespace that exists already with the appliance's ports in it (a lab's). */
+  static bootIn(root: string, netns: string): ApplianceContainer {
+    const c = new ApplianceContainer(root, netns, '', undefined, true);
+    c.#start();
+    return c;
+  }
+
+  #start(): void {
+    // This host's PID 1 is not systemd: no machined to register with, no scope to create; the
+    // container gets the unified cgroup hierarchy its systemd (trixie's 257) requires, and
+    // CAP_NET_ADMIN inside its own network namespace (networkd, nftables).
+    this.#nspawn = spawn('systemd-nspawn', ['-q', '-D', this.root, '--register=no', '--keep-unit', '--capability=CAP_NET_ADMIN', `--network-namespace-path=/run/netns/${this.netns}`, '-b'], {
+      env: { ...process.env, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const keep = (d: Buffer): void => void (this.#console = (this.#console + d.toString()).slice(-20_000));
+    this.#nspawn.stdout!.on('data', keep);
+    this.#nspawn.stderr!.on('data', keep);
   }
 
   get console(): string {
@@ -94,6 +108,7 @@ export class ApplianceContainer {
       // SIGTERM asks the container to halt; terminate() escalates to SIGKILL after the grace time.
       await terminateChild(nspawn, 20_000);
     }
+    if (this.#borrowed) return;
     await run('ip', ['link', 'del', this.hostLink]).catch(() => undefined);
     await run('ip', ['netns', 'del', this.netns]).catch(() => undefined);
   }

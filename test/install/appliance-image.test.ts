@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,6 +11,10 @@ import mqtt from 'mqtt';
 import { valueWithin } from '../fixtures/bounded.js';
 import { ApplianceContainer } from './appliance-container.js';
 import { missingToolsReason } from '../../src/lab/availability.js';
+import { ADDRESSES, Lab } from '../lab/index.js';
+import { cliIn, startResponder } from '../lab/cli-in-lab.js';
+import { labPolicy, writeQosConfig } from '../qos/fixtures.js';
+import { VERIFY_LIMITS, type VerifyResult } from '../../src/qos/verify.js';
 import type { HealthReport } from '../../src/daemon/health.js';
 
 // The image builds from Debian's packages and the npm registry alone,
@@ -46,6 +50,10 @@ t.test('appliance image: builds, boots, serves; upgrade keeps the outbox; uninst
   t.comment(`image built in ${((Date.now() - built) / 1000).toFixed(1)} s`);
   t.notOk(readFileSync(join(root, 'etc/shadow'), 'utf8').split('\n').some((line) => /^[^:]+:[^!*:]/.test(line)), 'no account has a password');
   t.equal(readFileSync(join(root, 'root/.ssh/authorized_keys'), 'utf8'), readFileSync(join(work, 'admin.pub'), 'utf8'), 'root logs in with the given key only');
+
+  // A pristine copy for the inline modes, booted at the end between a lab's unit and its router.
+  const pristine = join(work, 'root-pristine');
+  await run('cp', ['-a', root, pristine]);
 
   // --- boot ---
   const container = await ApplianceContainer.boot(root, tag, addresses);
@@ -158,4 +166,60 @@ t.test('appliance image: builds, boots, serves; upgrade keeps the outbox; uninst
   t.equal(traces, '', 'no file named after usmp-edge is left (but the upgrade kit the test brought)');
   t.equal((await container.exec(['getent', 'group', 'usmp-edge'], { allowFailure: true })).code, 2, 'no group');
   t.equal(await connect(9469), 'refused', 'nothing listens for /health any more');
+  await container.destroy();
+
+  for (const mode of ['inline-bridge', 'inline-router'] as const) {
+    await t.test(`booted as ${mode} between the unit's LAN and the site's router: the unit reaches the hospital, the QoS holds`, async (t) => {
+      await inlineModeProof(t, pristine, join(work, `root-${mode}`), mode);
+    });
+  }
 });
+
+/**
+ * The image, cabled in a lab as `mode` (its network and firewall from images/network-config.sh,
+ * as the image build writes them): the station reaches the hospital through it, `qos apply`
+ * succeeds inside it, and `qos verify` from the station shows the video class within its
+ * targets under best-effort saturation.
+ */
+async function inlineModeProof(t: Test, pristine: string, root: string, mode: 'inline-bridge' | 'inline-router'): Promise<void> {
+  await run('cp', ['-a', pristine, root]);
+  const net = `${root}.net`;
+  await run('sh', [join(REPO, 'images/network-config.sh'), '--out', net, '--mode', mode, '--lan-if', 'lan0', '--wan-if', 'wan0', '--lan-address', `${ADDRESSES.applianceLan}/24`,
+    '--address', `${ADDRESSES.applianceWan}/24`, '--gateway', ADDRESSES.wanTowardsAppliance, '--admin-nets', '198.18.0.0/15', '--device-nets', '198.18.0.0/15', '--monitoring-nets', '198.18.0.0/15']);
+  rmSync(join(root, 'etc/systemd/network'), { recursive: true, force: true });
+  cpSync(join(net, 'network'), join(root, 'etc/systemd/network'), { recursive: true });
+  cpSync(join(net, 'nftables.conf'), join(root, 'etc/nftables.conf'));
+  const lab = await Lab.create({ up: { rateMbit: 20, bufferMs: 50 }, down: { rateMbit: 20, bufferMs: 50 }, wireSizedPackets: true, applianceMode: mode === 'inline-bridge' ? 'bridge' : 'router', applianceAddressing: 'none' });
+  t.teardown(() => lab.destroy());
+  const { credentialsFile } = await startResponder(lab, ['--iperf-pool', '4']);
+  cpSync(credentialsFile, join(root, 'etc/usmp-edge/responder-credentials.json'));
+  const configFile = join(root, 'etc/usmp-edge/config.json');
+  const c = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, Record<string, unknown>>;
+  c.deployment = { mode };
+  c.qualify = { ...c.qualify, target: ADDRESSES.hospital, responder_credentials_file: '/etc/usmp-edge/responder-credentials.json' };
+  c.qos = { ...c.qos, ...labPolicy(), state_dir: '/var/lib/usmp-edge/qos' };
+  writeFileSync(configFile, `${JSON.stringify(c, null, 2)}\n`);
+
+  const container = ApplianceContainer.bootIn(root, lab.ns('appliance'));
+  t.teardown(() => container.destroy());
+  await until(`the station to reach the hospital through the ${mode} appliance`, async () => ((await lab.exec('usmp', ['ping', '-c', '1', '-W', '1', ADDRESSES.hospital], { allowFailure: true })).code === 0 ? true : undefined), 120_000).catch((err: Error) => {
+    throw new Error(`${err.message}\n--- container console ---\n${container.console}`);
+  });
+  t.pass(`the unit reaches the hospital through the appliance (${mode})`);
+  await container.exec(['sh', '-c', 'chgrp usmp-edge /etc/usmp-edge/responder-credentials.json && chmod 0640 /etc/usmp-edge/responder-credentials.json']);
+  const apply = await container.exec(['usmp-edge', 'qos', 'apply'], { allowFailure: true, timeoutMs: 120_000 });
+  t.equal(apply.code, 0, `qos apply inside the appliance${apply.code ? `: ${apply.stderr}` : ''}`);
+  if (apply.code !== 0) return;
+  const station = writeQosConfig(labPolicy());
+  t.teardown(() => station.cleanup());
+  const verify = await cliIn(lab, 'usmp', ['--config', station.file, 'qos', 'verify', '--policy-elsewhere', '--duration', '10', '--json'], 120_000);
+  t.ok([0, 1].includes(verify.code), `qos verify from the station ran (exit ${verify.code})${verify.code > 1 ? `: ${verify.stderr}` : ''}`);
+  const r = JSON.parse(verify.stdout) as VerifyResult;
+  const v = r.telemedicine;
+  t.ok(v.up.delivered_pct >= 99 && v.down.delivered_pct >= 99, `the video class keeps its committed rate: ${v.up.delivered_pct} % up, ${v.down.delivered_pct} % down`);
+  t.ok(v.up.loss_pct < 0.5 && v.down.loss_pct < 0.5, `loss under 0.5 %: up ${v.up.loss_pct} %, down ${v.down.loss_pct} %`);
+  // Target 5 ms; the margin is the lab's scheduling noise on this 2-vCPU machine, as in linux-proof.
+  t.ok(v.rtt_increase_ms <= 2 * VERIFY_LIMITS.rttIncreaseMs, `RTT increase +${v.rtt_increase_ms} ms under best-effort saturation (target ${VERIFY_LIMITS.rttIncreaseMs})`);
+  const family = mode === 'inline-bridge' ? 'bridge' : 'inet';
+  t.match((await container.exec(['nft', 'list', 'tables'])).stdout, new RegExp(`table ${family} usmp_qos`), `the policy's table in the ${family} family, beside the shipped firewall`);
+}

@@ -48,6 +48,7 @@ t.test('inline-bridge: both ports in br0, which holds the management address', a
   t.match(c.files['20-ports.network'], /Name=enp1s0 enp2s0\n\n\[Network\]\nBridge=br0\n/);
   t.match(c.files['30-br0.network'], /Name=br0\n\n\[Network\]\nAddress=198\.18\.2\.2\/24\nGateway=198\.18\.2\.1/);
   t.match(c.firewall, /tcp dport 22 ip saddr @admin_nets accept/, 'the appliance\'s own doors keep the flow matrix');
+  t.match(c.firewall, /policy drop;\n\s+iifname "br0" oifname "br0" accept comment/, 'bridged frames pass the forward chain where br_netfilter shows them to it');
   await nftAccepts(t, join(c.dir, 'nftables.conf'));
 });
 
