@@ -131,6 +131,7 @@ export const schemaDefinition = {
       wan_interface: { doc: 'Router interface towards the hospital (upload queue tree parent)', format: String, default: 'ether1' },
       lan_interface: { doc: 'Router interface or bridge towards the USMP (download queue tree parent)', format: String, default: 'bridge' },
       command_timeout_ms: { doc: 'Deadline of each API command', format: 'nat', default: 5000 },
+      queue_kind: { doc: 'Queue kind of our queue-tree leaves on RouterOS 7: fq-codel or cake (one queue type of ours); empty: the router\'s default', format: ['', 'fq-codel', 'cake'], default: '' },
     },
   },
   broker: {

@@ -73,7 +73,7 @@ export async function backendFromConfig(config: LoadedConfig, name: BackendName 
     password: config.secrets.get('qos.routeros.password') ?? '',
     commandTimeoutMs: ros.command_timeout_ms,
   });
-  const backend = new RouterOsQosBackend({ session, interfaces: { wan: ros.wan_interface, lan: ros.lan_interface }, checkTarget: configuredCheckTarget(config), username: ros.username });
+  const backend = new RouterOsQosBackend({ session, interfaces: { wan: ros.wan_interface, lan: ros.lan_interface, ...(ros.queue_kind ? { queueKind: ros.queue_kind as 'fq-codel' | 'cake' } : {}) }, checkTarget: configuredCheckTarget(config), username: ros.username });
   try {
     await backend.prepare();
   } catch (err) {

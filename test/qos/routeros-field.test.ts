@@ -19,16 +19,22 @@ const v6Policy = parsePolicy({
   classes: [{ name: 'video6', dscp: 'AF41', priority: 2, rate_mbps: 4, ceil_mbps: 19, match: { local: ['2001:db8:1::10'], remote: ['2001:db8:2::/48'], protocol: 'udp' } }],
 } as PolicyInput).policy!;
 
-async function withRouter(options: SimulatorOptions, work: (backend: RouterOsQosBackend, sim: RouterOsSimulator) => Promise<void>): Promise<void> {
+type OpenBackend = (queueKind?: 'fq-codel' | 'cake') => Promise<RouterOsQosBackend>;
+
+async function withRouter(options: SimulatorOptions, work: (backend: RouterOsQosBackend, sim: RouterOsSimulator, open: OpenBackend) => Promise<void>, queueKind?: 'fq-codel' | 'cake'): Promise<void> {
   const sim = siteRouter(options);
   const port = await sim.listen();
-  const connect: RouterConnectOptions = { host: '127.0.0.1', port, tls: false, caFile: '', username: ROUTER_USER, password: ROUTER_PASSWORD, commandTimeoutMs: 3000 };
-  const session = await connectRouter(connect);
-  const backend = new RouterOsQosBackend({ session, interfaces: { wan: 'ether1', lan: 'bridge' }, checkTarget: '198.19.1.10', username: ROUTER_USER });
+  const opened: RouterOsQosBackend[] = [];
+  const open: OpenBackend = async (kind) => {
+    const session = await connectRouter({ host: '127.0.0.1', port, tls: false, caFile: '', username: ROUTER_USER, password: ROUTER_PASSWORD, commandTimeoutMs: 3000 });
+    const b = new RouterOsQosBackend({ session, interfaces: { wan: 'ether1', lan: 'bridge', ...(kind ? { queueKind: kind } : {}) }, checkTarget: '198.19.1.10', username: ROUTER_USER });
+    opened.push(b);
+    return b;
+  };
   try {
-    await work(backend, sim);
+    await work(await open(queueKind), sim, open);
   } finally {
-    await backend.close();
+    for (const b of opened) await b.close();
     await sim.close();
   }
 }
@@ -109,6 +115,36 @@ t.test('a roll-back step that fails does not stop the others, and the scheduler 
     t.same(after['/queue/tree'], expected['/queue/tree'], 'the queues of policy A are back');
     t.same(after, expected, 'the state of policy A, less the site\'s removed rule and the exclusions that needed it');
   });
+});
+
+t.test('autorate on the router: a rate change sets the roots\' and best effort\'s limits, and the read-back follows it', async (t) => {
+  await withRouter({}, async (backend, sim) => {
+    await applyAndCheck(backend, policy!);
+    const moved = { ...policy!, autorateMbps: { up: 9.5 } };
+    await backend.setShapedRates(moved);
+    const queue = (name: string): Record<string, string> | undefined => sim.model.menu('/queue/tree').find((q) => q.name === name);
+    t.match(queue('usmp-qos-up'), { 'max-limit': '9500000' }, 'the upload root at 9.5 Mbit/s');
+    t.match(queue('usmp-qos-up-best-effort'), { 'max-limit': '9500000', 'limit-at': '4500000' }, 'best effort: the rest of it below the root');
+    t.match(queue('usmp-qos-down'), { 'max-limit': '19000000' }, 'download untouched');
+    t.ok((await backend.check(moved)).ok, 'the read-back matches the policy at its autorate rate');
+    t.notOk((await backend.check(policy!)).ok, 'and no longer the configured rate');
+    t.same(await backend.rootOctets(), { up: 0, down: 0 }, 'the roots\' byte counters are read (the simulator forwards nothing)');
+  });
+});
+
+t.test('queue kind cake: one queue type of ours for every leaf, and back to the default without a trap', async (t) => {
+  await withRouter({}, async (backend, sim, open) => {
+    await applyAndCheck(backend, policy!);
+    t.same(sim.model.menu('/queue/type').map((q) => [q.name, q.kind]), [['usmp-qos-cake', 'cake']]);
+    const leaves = sim.model.menu('/queue/tree').filter((q) => q.comment?.startsWith('usmp-qos:') && q.parent?.startsWith('usmp-qos-'));
+    t.ok(leaves.length === 6 && leaves.every((q) => q.queue === 'usmp-qos-cake'), 'every leaf uses it');
+    t.ok((await backend.check(policy!)).ok, 'read-back matches');
+    const plain = await open();
+    await plain.prepare();
+    await plain.apply(policy!);
+    t.same(sim.model.menu('/queue/type'), [], 'the queue type is gone');
+    t.ok(sim.model.menu('/queue/tree').filter((q) => q.parent?.startsWith('usmp-qos-')).every((q) => q.queue === 'default-small'), 'the leaves are back on the router\'s default');
+  }, 'cake');
 });
 
 t.test('a pre-6.43 router and non-ASCII credentials are refused clearly', async (t) => {

@@ -19,7 +19,8 @@ const MANAGED: Record<MenuKind, string[]> = {
   'address-list6': ['list', 'address'],
   mangle6: ['chain', 'action', 'connection-mark', 'new-connection-mark', 'new-packet-mark', 'packet-mark', 'new-dscp', 'passthrough', 'src-address-list', 'dst-address-list', 'protocol', 'dst-port', 'src-port'],
   filter6: ['chain', 'action', 'connection-state', 'connection-mark'],
-  queue: ['name', 'parent', 'max-limit', 'packet-mark', 'priority', 'limit-at'],
+  queue: ['name', 'parent', 'max-limit', 'packet-mark', 'priority', 'limit-at', 'queue'],
+  'queue-type': ['name', 'kind'],
 };
 
 /**
@@ -121,13 +122,14 @@ export class RouterOsQosBackend implements QosBackend {
     const owned = await this.#owned();
     const diff = diffObjects(desired, owned);
     const idOf = new Map(owned.map((o) => [o.key, o.id]));
-    // Children before parents, marks before the lists they name.
-    const removals = [...diff.remove].sort((a, b) => rank(a) - rank(b));
-    for (const o of removals) await this.#s.run(`${MENUS[menuOf(o.key)]}/remove`, { '.id': idOf.get(o.key)! });
+    // Changes first: a leaf leaves our queue type before that type is removed.
     for (const c of diff.change) {
       const props = Object.fromEntries(c.changes.filter((x) => x.to !== undefined).map((x) => [x.prop, x.to!]));
       await this.#s.run(`${MENUS[menuOf(c.key)]}/set`, { '.id': idOf.get(c.key)!, ...props });
     }
+    // Children before parents, marks before the lists they name.
+    const removals = [...diff.remove].sort((a, b) => rank(a) - rank(b));
+    for (const o of removals) await this.#s.run(`${MENUS[menuOf(o.key)]}/remove`, { '.id': idOf.get(o.key)! });
     const firstForeign = await this.#firstForeignMangle();
     for (const o of diff.create) {
       const kind = menuOf(o.key);

@@ -12,6 +12,8 @@ import { bestEffortMbps, shapedMbps, type QosPolicy, type TrafficClass } from '.
 // ASCII only (the API carries 8-bit text, shown by the router as win1252).
 
 export const COMMENT_PREFIX = 'usmp-qos:v1:';
+/** [help.mikrotik.com "Queues" §Queue Tree: queue (default: default-small)] */
+export const DEFAULT_TREE_QUEUE = 'default-small';
 const FULL_SIZE_PACKET = 1500;
 export const NAME_PREFIX = 'usmp-qos-';
 
@@ -23,12 +25,13 @@ export const MENUS = {
   mangle6: '/ipv6/firewall/mangle',
   filter6: '/ipv6/firewall/filter',
   queue: '/queue/tree',
+  'queue-type': '/queue/type',
 } as const;
 export type MenuKind = keyof typeof MENUS;
 export type Family = 4 | 6;
 
 /** Removal order: what depends on others goes first. Creation is the reverse. */
-export const REMOVAL_ORDER: MenuKind[] = ['queue', 'filter', 'filter6', 'mangle', 'mangle6', 'address-list', 'address-list6'];
+export const REMOVAL_ORDER: MenuKind[] = ['queue', 'queue-type', 'filter', 'filter6', 'mangle', 'mangle6', 'address-list', 'address-list6'];
 
 export function firewallKind(base: 'address-list' | 'mangle' | 'filter', family: Family): MenuKind {
   return family === 4 ? base : `${base}6`;
@@ -37,6 +40,11 @@ export function firewallKind(base: 'address-list' | 'mangle' | 'filter', family:
 export interface RouterInterfaces {
   wan: string;
   lan: string;
+  /**
+   * The queue kind of our leaves: RouterOS 7's fq-codel or cake [help.mikrotik.com "Queues"
+   * §Queue Types], one queue type of ours; undefined: the router's default for queue trees.
+   */
+  queueKind?: 'fq-codel' | 'cake';
 }
 
 /** Which families have a FastTrack rule (then our flows need an exclusion there). */
@@ -89,6 +97,11 @@ export function desiredRouterObjects(policy: QosPolicy, ifs: RouterInterfaces, f
       }
     }
   }
+  const queueType = ifs.queueKind ? `${NAME_PREFIX}${ifs.queueKind}` : undefined;
+  if (ifs.queueKind) objects.push({ key: `queue-type:${ifs.queueKind}`, props: { name: queueType!, kind: ifs.queueKind } });
+  // Named even when it is the router's default for queue trees (default-small), so that going
+  // back from fq-codel or cake sets our leaves back before their queue type is removed.
+  const leafQueue: Record<string, string> = { queue: queueType ?? DEFAULT_TREE_QUEUE };
   // A queue tree has no size table: the link layer is compensated by taking from every rate
   // what the line costs full-size packets (bulk traffic, which is what fills the link).
   const line = efficiency(policy.linkLayer, FULL_SIZE_PACKET);
@@ -98,9 +111,9 @@ export function desiredRouterObjects(policy: QosPolicy, ifs: RouterInterfaces, f
     // Priorities shape only when the parent's max-limit sits below the real link rate.
     objects.push({ key: `queue:${direction}`, props: { name: root, parent, 'max-limit': shaped } });
     for (const c of policy.classes) {
-      objects.push({ key: `queue:${direction}-${c.name}`, props: { name: `${root}-${c.name}`, parent: root, 'packet-mark': `${NAME_PREFIX}${c.name}`, priority: String(c.priority), 'limit-at': bits(c.rateMbps * line), 'max-limit': bits(c.ceilMbps * line) } });
+      objects.push({ key: `queue:${direction}-${c.name}`, props: { name: `${root}-${c.name}`, parent: root, 'packet-mark': `${NAME_PREFIX}${c.name}`, priority: String(c.priority), 'limit-at': bits(c.rateMbps * line), 'max-limit': bits(c.ceilMbps * line), ...leafQueue } });
     }
-    objects.push({ key: `queue:${direction}-best-effort`, props: { name: `${root}-best-effort`, parent: root, 'packet-mark': 'no-mark', priority: '8', 'limit-at': bits(bestEffortMbps(policy, direction) * line), 'max-limit': shaped } });
+    objects.push({ key: `queue:${direction}-best-effort`, props: { name: `${root}-best-effort`, parent: root, 'packet-mark': 'no-mark', priority: '8', 'limit-at': bits(bestEffortMbps(policy, direction) * line), 'max-limit': shaped, ...leafQueue } });
   }
   return objects;
 }

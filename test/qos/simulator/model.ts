@@ -20,7 +20,10 @@
 // - a scheduler's next-run is a date and time on the router's clock, which need not be ours
 //   (RouterOS 7.10+ form 2026-12-02 15:38:03) [help.mikrotik.com "Scheduler", "Clock"];
 // - a script stops at its first failing command unless it is inside :do {} on-error={}
-//   [help.mikrotik.com "Scripting" §Catch run-time errors].
+//   [help.mikrotik.com "Scripting" §Catch run-time errors];
+// - queue types: a queue tree's `queue` is default-small unless set, and must name a built-in
+//   type or one of /queue/type, whose kinds include fq-codel and cake on RouterOS 7
+//   [help.mikrotik.com "Queues" §Queue Types, §Queue Tree].
 
 export type Item = Record<string, string>;
 
@@ -35,7 +38,8 @@ const NOT_ENOUGH = 'not enough permissions (9)';
 
 const FIREWALL = { disabled: 'false', dynamic: 'false', packets: '0', bytes: '0' };
 const DEFAULTS: Record<string, Item> = {
-  '/queue/tree': { 'limit-at': '0', 'max-limit': '0', priority: '8', 'packet-mark': '', disabled: 'false', invalid: 'false', packets: '0', bytes: '0' },
+  '/queue/tree': { 'limit-at': '0', 'max-limit': '0', priority: '8', 'packet-mark': '', queue: 'default-small', disabled: 'false', invalid: 'false', packets: '0', bytes: '0' },
+  '/queue/type': {},
   '/ip/firewall/mangle': { ...FIREWALL, passthrough: 'true' },
   '/ip/firewall/filter': FIREWALL,
   '/ip/firewall/address-list': { disabled: 'false', dynamic: 'false' },
@@ -47,7 +51,9 @@ const DEFAULTS: Record<string, Item> = {
   '/user': { disabled: 'false' },
   '/user/group': {},
 };
-const NAMED = new Set(['/queue/tree', '/system/script', '/system/scheduler', '/user', '/user/group']);
+const NAMED = new Set(['/queue/tree', '/queue/type', '/system/script', '/system/scheduler', '/user', '/user/group']);
+const BUILTIN_QUEUE_TYPES = new Set(['default', 'default-small', 'ethernet-default', 'pfifo', 'only-hardware-queue']);
+const QUEUE_KINDS = new Set(['pfifo', 'bfifo', 'red', 'sfq', 'pcq', 'fq-codel', 'cake']);
 
 export interface ModelOptions {
   interfaces?: string[];
@@ -94,6 +100,10 @@ export class RouterModel {
     if (path === '/queue/tree' && !this.interfaces.has(props.parent ?? '') && !items.some((i) => i.name === props.parent)) {
       throw new TrapError('input does not match any value of parent', '1');
     }
+    if (path === '/queue/tree' && props.queue !== undefined && !BUILTIN_QUEUE_TYPES.has(props.queue) && !this.menu('/queue/type').some((q) => q.name === props.queue)) {
+      throw new TrapError('input does not match any value of queue', '1');
+    }
+    if (path === '/queue/type' && !QUEUE_KINDS.has(props.kind ?? '')) throw new TrapError('input does not match any value of kind', '1');
     if (path === '/system/script' || path === '/system/scheduler') {
       const wanted = (props.policy ?? ALL_POLICIES).split(',');
       if (wanted.some((p) => !policies.has(p))) throw new TrapError(NOT_ENOUGH, '1');
@@ -125,6 +135,7 @@ export class RouterModel {
       const at = items.findIndex((i) => i['.id'] === id);
       if (at < 0) throw new TrapError('no such item', '1');
       if (items[at]!.dynamic === 'true') throw new TrapError('failure: cannot change builtin', '1');
+      if (path === '/queue/type' && this.menu('/queue/tree').some((q) => q.queue === items[at]!.name)) throw new TrapError('failure: queue type is in use', '1');
       items.splice(at, 1);
       this.#nextRunAt.delete(id);
     }
