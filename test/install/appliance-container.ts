@@ -66,9 +66,11 @@ export class ApplianceContainer {
   #start(): void {
     // This host's PID 1 is not systemd: no machined to register with, no scope to create; the
     // container gets the unified cgroup hierarchy its systemd (trixie's 257) requires, and
-    // CAP_NET_ADMIN inside its own network namespace (networkd, nftables).
+    // CAP_NET_ADMIN inside its own network namespace (networkd, nftables). That namespace is
+    // the container's alone, so its /proc/sys/net is writable (systemd-nspawn(1),
+    // $SYSTEMD_NSPAWN_API_VFS_WRITABLE=network), as a machine's is: networkd sets forwarding.
     this.#nspawn = spawn('systemd-nspawn', ['-q', '-D', this.root, '--register=no', '--keep-unit', '--capability=CAP_NET_ADMIN', `--network-namespace-path=/run/netns/${this.netns}`, '-b'], {
-      env: { ...process.env, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1' },
+      env: { ...process.env, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1', SYSTEMD_NSPAWN_API_VFS_WRITABLE: 'network' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const keep = (d: Buffer): void => void (this.#console = (this.#console + d.toString()).slice(-20_000));

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -192,7 +192,11 @@ async function inlineModeProof(t: Test, pristine: string, root: string, mode: 'i
   const lab = await Lab.create({ up: { rateMbit: 20, bufferMs: 50 }, down: { rateMbit: 20, bufferMs: 50 }, wireSizedPackets: true, applianceMode: mode === 'inline-bridge' ? 'bridge' : 'router', applianceAddressing: 'none' });
   t.teardown(() => lab.destroy());
   const { credentialsFile } = await startResponder(lab, ['--iperf-pool', '4']);
-  cpSync(credentialsFile, join(root, 'etc/usmp-edge/responder-credentials.json'));
+  // Installed as prison IT would: root:usmp-edge 0640, before the daemon first reads it.
+  const credentials = join(root, 'etc/usmp-edge/responder-credentials.json');
+  cpSync(credentialsFile, credentials);
+  chownSync(credentials, 0, Number(/^usmp-edge:x:(\d+):/m.exec(readFileSync(join(root, 'etc/group'), 'utf8'))![1]));
+  chmodSync(credentials, 0o640);
   const configFile = join(root, 'etc/usmp-edge/config.json');
   const c = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, Record<string, unknown>>;
   c.deployment = { mode };
@@ -206,7 +210,13 @@ async function inlineModeProof(t: Test, pristine: string, root: string, mode: 'i
     throw new Error(`${err.message}\n--- container console ---\n${container.console}`);
   });
   t.pass(`the unit reaches the hospital through the appliance (${mode})`);
-  await container.exec(['sh', '-c', 'chgrp usmp-edge /etc/usmp-edge/responder-credentials.json && chmod 0640 /etc/usmp-edge/responder-credentials.json']);
+  // It waits for network-online.target (the bridge's ports come up first), then starts.
+  const daemon = await until('usmp-edge.service to start or fail', async () => {
+    const state = (await container.exec(['systemctl', 'is-active', 'usmp-edge.service'], { allowFailure: true })).stdout.trim();
+    return state === 'active' || state === 'failed' ? state : undefined;
+  }, 120_000);
+  const why = daemon === 'active' ? '' : `: ${(await container.exec(['journalctl', '-u', 'usmp-edge.service', '--no-pager', '-n', '30', '-o', 'cat'], { allowFailure: true })).stdout}`;
+  t.equal(daemon, 'active', `the appliance's daemon runs in ${mode} mode${why}`);
   const apply = await container.exec(['usmp-edge', 'qos', 'apply'], { allowFailure: true, timeoutMs: 120_000 });
   t.equal(apply.code, 0, `qos apply inside the appliance${apply.code ? `: ${apply.stderr}` : ''}`);
   if (apply.code !== 0) return;
