@@ -69,6 +69,14 @@ t.test('an IPv6 class is written to /ipv6/firewall and confirmed', async (t) => 
   });
 });
 
+t.test('a router without IPv6: its missing /ipv6 menus read as empty, and an IPv4 policy applies', async (t) => {
+  await withRouter({ ipv6: false }, async (backend, sim) => {
+    await applyAndCheck(backend, policy!);
+    t.ok((await backend.check(policy!)).ok, 'applied and read back');
+    t.ok(sim.model.menu('/ip/firewall/mangle').some((r) => r.comment?.startsWith('usmp-qos:v1:mangle:devices')), 'the address-less class is marked in IPv4 only');
+  });
+});
+
 t.test('an account without the test policy is refused before anything changes', async (t) => {
   await withRouter({ groupPolicy: 'read,write,api' }, async (backend, sim) => {
     const before = JSON.stringify(sim.model.snapshot());

@@ -45,6 +45,7 @@ export class RouterOsQosBackend implements QosBackend {
   readonly name = 'routeros' as const;
   readonly #o: RouterOsBackendOptions;
   #fasttrack: Record<Family, string[]> | undefined;
+  #ipv6 = true;
 
   constructor(options: RouterOsBackendOptions) {
     this.#o = options;
@@ -61,12 +62,29 @@ export class RouterOsQosBackend implements QosBackend {
    */
   async prepare(): Promise<void> {
     await this.#checkPolicies();
+    this.#ipv6 = true;
     const fasttrack = { 4: [] as string[], 6: [] as string[] };
     for (const family of [4, 6] as const) {
-      const rules = await this.#s.run(`${MENUS[firewallKind('filter', family)]}/print`, { '.proplist': '.id,dynamic' }, ['?action=fasttrack-connection']);
+      const rules = await this.#print(MENUS[firewallKind('filter', family)], { '.proplist': '.id,dynamic' }, ['?action=fasttrack-connection']);
       fasttrack[family] = rules.filter((r) => !isDynamic(r)).map((r) => r['.id']!);
     }
     this.#fasttrack = fasttrack;
+  }
+
+  /**
+   * A print; on a router without IPv6 the /ipv6 menus do not exist ("no such command prefix",
+   * category 0 [help.mikrotik.com "API" §Trap]) and read as empty, and that is remembered.
+   */
+  async #print(menu: string, attributes: Record<string, string>, queries: readonly string[] = []): Promise<RouterItem[]> {
+    try {
+      return await this.#s.run(`${menu}/print`, attributes, queries);
+    } catch (err) {
+      if (menu.startsWith('/ipv6/') && err instanceof UsmpError && err.code === 'USMP_E_ROUTER_TRAP' && err.details?.category === '0') {
+        this.#ipv6 = false;
+        return [];
+      }
+      throw err;
+    }
   }
 
   async #checkPolicies(): Promise<void> {
@@ -85,14 +103,14 @@ export class RouterOsQosBackend implements QosBackend {
 
   desired(policy: QosPolicy): QosObject[] {
     if (!this.#fasttrack) throw new UsmpError('USMP_E_INTERNAL', 'RouterOsQosBackend.prepare() was not called');
-    return desiredRouterObjects(policy, this.#o.interfaces, { 4: this.#fasttrack[4].length > 0, 6: this.#fasttrack[6].length > 0 });
+    return desiredRouterObjects(policy, this.#o.interfaces, { 4: this.#fasttrack[4].length > 0, 6: this.#fasttrack[6].length > 0 }, this.#ipv6);
   }
 
   async #owned(): Promise<OwnedObject[]> {
     const out: OwnedObject[] = [];
     for (const kind of [...REMOVAL_ORDER].reverse()) {
       // Only the properties we compare: a site's address list may hold tens of thousands of entries.
-      const items = await this.#s.run(`${MENUS[kind]}/print`, { '.proplist': ['.id', 'comment', 'dynamic', ...MANAGED[kind]].join(',') });
+      const items = await this.#print(MENUS[kind], { '.proplist': ['.id', 'comment', 'dynamic', ...MANAGED[kind]].join(',') });
       for (const item of items) {
         if (isDynamic(item) || !item.comment?.startsWith(COMMENT_PREFIX) || item.comment.startsWith(`${COMMENT_PREFIX}script:`)) continue;
         const props: Record<string, string> = {};
@@ -111,7 +129,7 @@ export class RouterOsQosBackend implements QosBackend {
   async #firstForeignMangle(): Promise<Record<Family, string | undefined>> {
     const out: Record<Family, string | undefined> = { 4: undefined, 6: undefined };
     for (const family of [4, 6] as const) {
-      const rules = await this.#s.run(`${MENUS[firewallKind('mangle', family)]}/print`, { '.proplist': '.id,comment,dynamic' });
+      const rules = await this.#print(MENUS[firewallKind('mangle', family)], { '.proplist': '.id,comment,dynamic' });
       out[family] = rules.find((i) => !isDynamic(i) && !i.comment?.startsWith(COMMENT_PREFIX))?.['.id'];
     }
     return out;

@@ -72,11 +72,14 @@ export function classFamilies(c: TrafficClass): Family[] {
   return ([4, 6] as const).filter((f) => sides.every((s) => s.some((cidr: Cidr) => cidr.family === f)));
 }
 
-export function desiredRouterObjects(policy: QosPolicy, ifs: RouterInterfaces, fasttrack: FasttrackPresence): QosObject[] {
+export function desiredRouterObjects(policy: QosPolicy, ifs: RouterInterfaces, fasttrack: FasttrackPresence, ipv6 = true): QosObject[] {
   const objects: QosObject[] = [];
   for (const c of policy.classes) {
     const mark = `${NAME_PREFIX}${c.name}`;
-    for (const family of classFamilies(c)) {
+    // A router without IPv6 (its package or its stack disabled) gets no /ipv6 rules for classes
+    // without addresses; an IPv6 class there fails at its first add, with the router's message.
+    const families = classFamilies(c).filter((f) => f === 4 || ipv6 || c.match.local.length + c.match.remote.length > 0);
+    for (const family of families) {
       const list = firewallKind('address-list', family);
       const mangle = firewallKind('mangle', family);
       for (const side of ['local', 'remote'] as const) {

@@ -32,6 +32,8 @@ export interface SimulatorOptions extends ModelOptions {
   version?: '6.42' | '7.17' | '7.18';
   /** The account's group policies; the documented group by default. */
   groupPolicy?: string;
+  /** false: a router without IPv6 (package or stack disabled): no /ipv6 menus at all. */
+  ipv6?: boolean;
   tls?: { key: string; cert: string };
   faults?: Faults;
 }
@@ -47,6 +49,7 @@ export class RouterOsSimulator {
     this.model = new RouterModel(options);
     this.faults = options.faults ?? {};
     this.model.add('/user/group', { name: 'usmp-qos', policy: options.groupPolicy ?? 'read,write,api,test' });
+    if (options.ipv6 === false) for (const path of [...this.model.menus.keys()]) if (path.startsWith('/ipv6/')) this.model.menus.delete(path);
     this.model.add('/user', { name: options.username ?? 'usmp', group: 'usmp-qos' });
   }
 
