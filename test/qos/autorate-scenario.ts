@@ -5,6 +5,7 @@ import { ADDRESSES, type Lab } from '../lab/index.js';
 import { CLI, cliIn } from '../lab/cli-in-lab.js';
 import { exitOf } from '../fixtures/bounded.js';
 import { readAutorateFile } from '../../src/qos/autorate/state-file.js';
+import { percentile } from '../../src/measure/statistics.js';
 import { labPolicy, type ConfigDir } from './fixtures.js';
 
 // Fixed shaping against autorate on a link whose capacity halves, side by side in one lab (the
@@ -130,8 +131,7 @@ function rtts(out: IrttOutput): Array<{ atMs: number; ms: number }> {
 }
 
 function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  return percentile(values, 0.5);
 }
 
 function round2(x: number): number {
