@@ -7,7 +7,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 runtime_packages="iperf3 iproute2 nftables iputils-ping ethtool libpcap-dev g++ make python3"
-test_packages="mosquitto irtt tcpdump tshark gcc libc6-dev make g++ python3 openssl chromium mmdebstrap systemd-container openssh-client"
+test_packages="mosquitto irtt tcpdump tshark gcc libc6-dev make g++ python3 openssl chromium mmdebstrap systemd-container openssh-client postgresql prometheus"
 packages=$runtime_packages
 [ "${1:-}" = "--for-tests" ] && packages="$runtime_packages $test_packages"
 

@@ -62,7 +62,7 @@ export const ERROR_CODES = {
   USMP_E_BAD_REQUEST: 'The request is not valid HTTP for this server (a malformed address or header); check the link or the client.',
   USMP_E_NOT_FOUND: 'Nothing is served at this address; start from the dashboard.',
   USMP_E_REPORT_EXPIRED: 'The collector did not take the report within report.expiry_days; it was set aside in the outbox\'s expired/ folder. Check report.collector_url and the link, then upload it by hand (usmp-edge report upload FILE).',
-  USMP_E_REPORT_STORE: 'The collector\'s database could not be opened or written; check collector.database (path, disk space, rights).',
+  USMP_E_REPORT_STORE: 'The collector\'s database could not be opened or written: check collector.database (SQLite: path, disk space, rights) or collector.postgres (server reachable, account, password file).',
   USMP_E_SECRET_FILE_UNSAFE: 'A secret file must be readable by its owner and group only, and owned by the service user or root: chmod 600 (or 640) and chown it as the message says.',
   USMP_E_RESPONDER_CREDENTIALS: 'Make the appliance\'s credentials on the responder (usmp-edge responder enroll NAME --out FILE), copy the file to the appliance with mode 600 and name it in qualify.responder_credentials_file.',
   USMP_E_LAB: 'A command of the network lab failed (tests and benchmarks only); its command line and output are above. Run as root with iproute2 and nftables.',

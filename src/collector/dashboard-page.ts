@@ -21,8 +21,11 @@ export async function renderDashboard(store: ReportView, query: DashboardQuery, 
   const t = labels(lang);
   const page = Math.max(1, query.page ?? 1);
   const verdict = VERDICTS.find((v) => v === query.verdict);
-  const { rows, total } = store.sites({ region: query.region, verdict, offset: (page - 1) * PAGE_SIZE, limit: PAGE_SIZE });
-  const counts = store.verdictCounts({ region: query.region });
+  const [{ rows, total }, counts, regions] = await Promise.all([
+    store.sites({ region: query.region, verdict, offset: (page - 1) * PAGE_SIZE, limit: PAGE_SIZE }),
+    store.verdictCounts({ region: query.region }),
+    store.regions(),
+  ]);
   const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
   const chart = await groupedBars({
     categories: VERDICTS.map((v) => v.toUpperCase()),
@@ -34,7 +37,7 @@ export async function renderDashboard(store: ReportView, query: DashboardQuery, 
 <header><h1>${e(t('dashboard_title'))}</h1>
 <nav class="muted"><a href="/export/reports.csv">${e(t('export_csv'))}</a> · <a href="/export/reports.json">${e(t('export_json'))}</a> · <a href="/export/pscheduler.ndjson">${e(t('export_pscheduler'))}</a> · <a href="?lang=${lang === 'fr' ? 'en' : 'fr'}">${lang === 'fr' ? 'English' : 'Français'}</a></nav></header>
 <form class="filters" method="get">
-<label>${e(t('region'))}<select name="region"><option value="">${e(t('all'))}</option>${store.regions().map((r) => `<option${r === query.region ? ' selected' : ''}>${e(r)}</option>`).join('')}</select></label>
+<label>${e(t('region'))}<select name="region"><option value="">${e(t('all'))}</option>${regions.map((r) => `<option${r === query.region ? ' selected' : ''}>${e(r)}</option>`).join('')}</select></label>
 <label>${e(t('verdict'))}<select name="verdict"><option value="">${e(t('all'))}</option>${VERDICTS.map((v) => `<option value="${e(v)}"${v === verdict ? ' selected' : ''}>${e(v.toUpperCase())}</option>`).join('')}</select></label>
 <input type="hidden" name="lang" value="${lang}"><button type="submit">${e(t('filter'))}</button>
 </form>

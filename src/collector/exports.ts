@@ -2,8 +2,8 @@ import { NATIONAL_COLUMNS, NATIONAL_HEADER, csvLine, nationalRow, type Enrolment
 import { pschedulerRuns } from '../report/render/pscheduler.js';
 import type { ReportDocument } from '../report/report-document.js';
 
-// The national exports, produced one report at a time (a generator of text chunks) so that the
-// collector streams them and `report merge` writes them, whatever the number of reports. A
+// The national exports, produced one report at a time (an async generator of text chunks) so
+// that the collector streams them and `report merge` writes them, whatever the number of reports. A
 // report that cannot be exported is left out with its reason (`onSkip`); the others go on.
 
 export type ExportFormat = 'csv' | 'json' | 'pscheduler';
@@ -19,9 +19,9 @@ export interface ExportOptions {
   onSkip: (reportId: string, reason: string) => void;
 }
 
-export function* exportChunks(format: ExportFormat, reports: Iterable<ReportDocument>, o: ExportOptions): Generator<string> {
-  const each = function* (render: (r: ReportDocument) => string): Generator<string> {
-    for (const r of reports) {
+export async function* exportChunks(format: ExportFormat, reports: AsyncIterable<ReportDocument>, o: ExportOptions): AsyncGenerator<string> {
+  const each = async function* (render: (r: ReportDocument) => string): AsyncGenerator<string> {
+    for await (const r of reports) {
       let text: string;
       try {
         text = render(r);
@@ -39,7 +39,7 @@ export function* exportChunks(format: ExportFormat, reports: Iterable<ReportDocu
     // the same columns as the CSV, as objects: one per report
     yield '[';
     let first = true;
-    for (const object of each((r) => {
+    for await (const object of each((r) => {
       const values = nationalRow(r, o.enrolment);
       return JSON.stringify(Object.fromEntries(NATIONAL_COLUMNS.map((c, i) => [c, values[i] ?? null])));
     })) {

@@ -56,7 +56,7 @@ export class ReportIntake {
     return { status: STATUS_OF[code] ?? 400, body: { error: { code, reason } } };
   }
 
-  accept(text: string, remote: string | undefined): IntakeAnswer {
+  async accept(text: string, remote: string | undefined): Promise<IntakeAnswer> {
     const now = this.#now();
     let keys: EnrolledKeys;
     try {
@@ -69,7 +69,7 @@ export class ReportIntake {
     const report = outcome.report as unknown as ReportDocument;
     let added;
     try {
-      added = this.#store.add(report, outcome.canonicalText, now);
+      added = await this.#store.add(report, outcome.canonicalText, now);
     } catch (err) {
       this.#log.error({ event: 'collector.store_failed', report_id: report.report_id, err: (err as Error).message }, 'cannot store a report');
       return { status: 503, body: { error: { code: 'USMP_E_REPORT_STORE', reason: 'the collector cannot store reports right now; retry later' } } };

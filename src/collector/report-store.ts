@@ -1,7 +1,13 @@
 import type { ReportDocument, Verdict } from '../report/report-document.js';
 
-// What the collector keeps, behind an interface so that a server database can replace SQLite
-// (sqlite-report-store.ts) without touching intake, dashboard or exports.
+// What the collector keeps, behind an interface: one implementation (sql-report-store.ts) over
+// SQLite or PostgreSQL, and nothing in intake, dashboard or exports knows which.
+
+/** The columns of ReportSummary, in the order the tables hold them. */
+export const SUMMARY_COLUMNS = [
+  'report_id', 'site_key', 'establishment_code', 'establishment', 'region', 'usmp', 'hospital', 'appliance_id', 'started_at', 'received_at',
+  'ordered_at', 'verdict', 'profile', 'up_mbps', 'down_mbps', 'rtt_mean_ms', 'ipdv_mean_ms', 'loss_pct', 'loaded_rtt_increase_ms', 'remediation', 'missing_up_mbps', 'missing_down_mbps',
+] as const satisfies ReadonlyArray<keyof ReportSummary>;
 
 /** The figures of one report that the national views show. */
 export interface ReportSummary {
@@ -56,25 +62,27 @@ export type SiteScope = { kind: 'all' } | { kind: 'some'; regions: readonly stri
 export const EVERY_SITE: SiteScope = { kind: 'all' };
 
 export interface ReportStore {
-  /** Stores a verified report; idempotent by report_id (the same text again: 'duplicate'). */
-  add(report: ReportDocument, text: string, receivedAt: Date): AddOutcome;
+  /**
+   * Stores a verified report; idempotent by report_id (the same text again: 'duplicate'), also
+   * when several collectors take the same report at once.
+   */
+  add(report: ReportDocument, text: string, receivedAt: Date): Promise<AddOutcome>;
   /** The reports as one reader may see them. */
   scoped(scope: SiteScope): ReportView;
-  count(): number;
-  close(): void;
+  count(): Promise<number>;
 }
 
 /** What a reader sees: the national views' reads, limited to the reader's sites. */
 export interface ReportView {
-  sites(filter?: SiteFilter): { rows: SiteSummary[]; total: number };
-  regions(): string[];
+  sites(filter?: SiteFilter): Promise<{ rows: SiteSummary[]; total: number }>;
+  regions(): Promise<string[]>;
   /** Verdict of each site's latest report → number of sites. */
-  verdictCounts(filter?: Pick<SiteFilter, 'region'>): Record<string, number>;
-  siteHistory(siteKey: string): ReportSummary[];
-  reportText(reportId: string): string | undefined;
-  /** Every stored report, oldest first, one at a time (exports never hold them all). */
-  eachReport(): Iterable<ReportDocument>;
-  count(): number;
+  verdictCounts(filter?: Pick<SiteFilter, 'region'>): Promise<Record<string, number>>;
+  siteHistory(siteKey: string): Promise<ReportSummary[]>;
+  reportText(reportId: string): Promise<string | undefined>;
+  /** Every stored report, oldest first, a page at a time (exports never hold them all). */
+  eachReport(): AsyncIterable<ReportDocument>;
+  count(): Promise<number>;
 }
 
 /** The key a site is filed under: its establishment code, or its appliance when it has none. */

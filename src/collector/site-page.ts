@@ -9,7 +9,7 @@ import { siteStatus } from './site-status.js';
 // to each rendered report, and how its link evolved (throughput and RTT per report).
 
 export async function renderSitePage(store: ReportView, siteKey: string, lang: Lang, nowMs: number): Promise<string | undefined> {
-  const history = store.siteHistory(siteKey);
+  const history = await store.siteHistory(siteKey);
   const latest = history.at(-1);
   if (!latest) return undefined;
   const t = labels(lang);

@@ -72,6 +72,13 @@ export const customFormats: convict.Format[] = [
     },
   },
   {
+    name: 'positive-int',
+    coerce: (value: unknown) => (typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value),
+    validate(value: unknown) {
+      if (!Number.isInteger(value) || (value as number) <= 0) throw new Error('must be a whole number greater than 0');
+    },
+  },
+  {
     name: 'non-negative-number',
     validate(value: unknown) {
       if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new Error('must be a number, 0 or more');
@@ -132,6 +139,16 @@ export const customFormats: convict.Format[] = [
       if (value === '') return;
       const url = parseUrl(value, 'https://collector.example:8444');
       if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`scheme ${url.protocol} is not https: (or http: behind a TLS proxy)`);
+    },
+  },
+  {
+    name: 'optional-postgres-url',
+    validate(value: unknown) {
+      if (value === '') return;
+      const url = parseUrl(value, 'postgres://usmp@db.example:5432/usmp_collector');
+      if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw new Error(`scheme ${url.protocol} is not postgres:`);
+      // a secret belongs in a file of its own, never in a configuration others may read
+      if (url.password) throw new Error('holds a password: put it in collector.postgres.password_file instead');
     },
   },
   {

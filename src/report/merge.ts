@@ -1,7 +1,9 @@
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { EVERY_SITE } from '../collector/report-store.js';
-import { SqliteReportStore } from '../collector/sqlite-report-store.js';
+import { SqliteDatabase } from '../collector/sql/sqlite-database.js';
+import { migrate } from '../collector/sql/migrations.js';
+import { SqlReportStore } from '../collector/sql-report-store.js';
 import { EXPORT_TYPES, exportChunks, type ExportFormat } from '../collector/exports.js';
 import { renderDashboard } from '../collector/dashboard-page.js';
 import type { EnrolledKeys } from './enrolled-keys.js';
@@ -31,7 +33,9 @@ function* reportFiles(dir: string): Generator<string> {
 
 export async function mergeReports(o: { dir: string; outDir: string; keys?: EnrolledKeys | undefined; lang: 'fr' | 'en'; now?: Date }): Promise<MergeResult> {
   statSync(o.dir);
-  const store = new SqliteReportStore(':memory:');
+  const db = new SqliteDatabase(':memory:');
+  await migrate(db);
+  const store = new SqlReportStore(db);
   const result: MergeResult = { merged: 0, duplicates: 0, refused: [], skipped: [], files: [] };
   const now = o.now ?? new Date();
   try {
@@ -43,7 +47,7 @@ export async function mergeReports(o: { dir: string; outDir: string; keys?: Enro
         result.refused.push({ file: relative(o.dir, file), code: outcome.code, reason: outcome.reason });
         continue;
       }
-      const added = store.add(outcome.report as unknown as ReportDocument, outcome.canonicalText, now);
+      const added = await store.add(outcome.report as unknown as ReportDocument, outcome.canonicalText, now);
       if (added === 'stored') result.merged++;
       else if (added === 'duplicate') result.duplicates++;
       else result.refused.push({ file: relative(o.dir, file), code: 'USMP_E_REPORT_CONFLICT', reason: 'another report with this report_id and a different content was merged already' });
@@ -53,7 +57,9 @@ export async function mergeReports(o: { dir: string; outDir: string; keys?: Enro
     const exportOptions = { enrolment: o.keys ? 'checked' : 'not checked', onSkip: (id: string, reason: string) => skipped.set(id, reason) } as const;
     for (const format of Object.keys(EXPORT_TYPES) as ExportFormat[]) {
       const path = join(o.outDir, EXPORT_TYPES[format].file);
-      writeFileSync(path, [...exportChunks(format, store.scoped(EVERY_SITE).eachReport(), exportOptions)].join(''));
+      const chunks: string[] = [];
+      for await (const chunk of exportChunks(format, store.scoped(EVERY_SITE).eachReport(), exportOptions)) chunks.push(chunk);
+      writeFileSync(path, chunks.join(''));
       result.files.push(path);
     }
     result.skipped = [...skipped].map(([report_id, reason]) => ({ report_id, reason }));
@@ -61,7 +67,7 @@ export async function mergeReports(o: { dir: string; outDir: string; keys?: Enro
     writeFileSync(index, await renderDashboard(store.scoped(EVERY_SITE), { page: 1 }, o.lang, now.getTime()));
     result.files.push(index);
   } finally {
-    store.close();
+    await db.close();
   }
   return result;
 }

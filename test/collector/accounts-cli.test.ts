@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { verifyPassword } from '../../src/broker/password-hash.js';
 import { AccessStore } from '../../src/collector/auth/access-store.js';
+import { migratedSqlite } from '../fixtures/collector-database.js';
 import { CLI } from '../bridge/fixtures.js';
 
 // The administrator's commands for the collector's accounts and tokens, through the built CLI:
@@ -40,27 +41,28 @@ t.test('collector user and token commands', async (t) => {
   t.same(list.map((u) => [u.name, u.roles]), [['dijon', ['region:DISP Dijon']], ['j.martin', ['national', 'region:DISP Dijon']]], 'listed with roles; the refused ones are not there');
   t.notMatch(JSON.stringify(list), generated, 'no password in the list');
 
-  const access = new AccessStore(database);
-  t.teardown(() => access.close());
-  const stored = access.credentialsOf('j.martin')!;
+  const db = await migratedSqlite(database);
+  t.teardown(() => db.close());
+  const access = new AccessStore(db);
+  const stored = (await access.credentialsOf('j.martin'))!;
   t.match(stored.passwordHash, /^\$scrypt\$ln=14,r=8,p=5\$/, 'stored as a scrypt hash');
   t.ok(await verifyPassword(generated, stored.passwordHash));
 
-  const session = access.createSession({ user: 'j.martin', source: 'local', roles: stored.roles }, Date.now());
+  const session = await access.createSession({ user: 'j.martin', source: 'local', roles: stored.roles }, Date.now());
   const changed = await cli(['-c', config, 'collector', 'user', 'passwd', 'j.martin', '--password-stdin'], 'a new password of 24 chars\n');
   t.equal(changed.code, 0, changed.stderr);
-  t.ok(await verifyPassword('a new password of 24 chars', access.credentialsOf('j.martin')!.passwordHash), 'the new password holds');
-  t.notOk(access.session(session, Date.now(), { idleMs: 60_000, absoluteMs: 60_000 }), 'and the account\'s sessions ended');
+  t.ok(await verifyPassword('a new password of 24 chars', (await access.credentialsOf('j.martin'))!.passwordHash), 'the new password holds');
+  t.notOk(await access.session(session, Date.now(), { idleMs: 60_000, absoluteMs: 60_000 }), 'and the account\'s sessions ended');
 
   const made = JSON.parse((await c('token', 'add', '--user', 'j.martin', '--label', 'Grafana', '--json')).stdout) as { id: string; token: string };
   t.match(made.token, /^usmpc_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
-  t.match(access.apiTokenHolder(made.token, new Date()), { user: 'j.martin' }, 'the token speaks for its user');
+  t.match(await access.apiTokenHolder(made.token, new Date()), { user: 'j.martin' }, 'the token speaks for its user');
   t.equal((await c('token', 'revoke', made.id)).code, 0);
-  t.equal(access.apiTokenHolder(made.token, new Date()), undefined, 'revoked');
+  t.equal(await access.apiTokenHolder(made.token, new Date()), undefined, 'revoked');
   t.match((await c('token', 'revoke', made.id)).stderr, /no token/);
 
   const again = JSON.parse((await c('token', 'add', '--user', 'j.martin', '--label', 'x', '--json')).stdout) as { token: string };
   t.equal((await c('user', 'remove', 'j.martin')).code, 0);
-  t.equal(access.apiTokenHolder(again.token, new Date()), undefined, 'a removed user\'s tokens die with it');
+  t.equal(await access.apiTokenHolder(again.token, new Date()), undefined, 'a removed user\'s tokens die with it');
   t.match((await c('user', 'remove', 'j.martin')).stderr, /no user named j.martin/);
 });

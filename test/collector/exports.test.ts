@@ -12,7 +12,8 @@ t.test('a report that cannot be exported is left out, with its reason; the other
   const broken = { ...fixtureReport(), report_id: '00000000-0000-0000-0000-000000000bad', measurements: undefined } as unknown as ReportDocument;
   for (const format of ['csv', 'json', 'pscheduler'] as ExportFormat[]) {
     const skipped: Array<[string, string]> = [];
-    const text = [...exportChunks(format, [broken, good], { enrolment: 'checked', onSkip: (id, reason) => skipped.push([id, reason]) })].join('');
+    let text = '';
+    for await (const chunk of exportChunks(format, fromList([broken, good]), { enrolment: 'checked', onSkip: (id, reason) => skipped.push([id, reason]) })) text += chunk;
     t.equal(skipped.length, 1, `${format}: one left out`);
     t.equal(skipped[0]![0], broken.report_id, `${format}: the broken one, named`);
     t.match(skipped[0]![1], /measurements|undefined/, `${format}: with the reason`);
@@ -20,6 +21,10 @@ t.test('a report that cannot be exported is left out, with its reason; the other
     t.notMatch(text, broken.report_id);
   }
 });
+
+async function* fromList<T>(items: readonly T[]): AsyncIterable<T> {
+  yield* items;
+}
 
 t.test('CSV cells: formulas neutralised, numbers kept', async (t) => {
   t.equal(csvField('=1+1'), `"'=1+1"`);

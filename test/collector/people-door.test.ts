@@ -3,6 +3,7 @@ import { chmodSync } from 'node:fs';
 import { AccessStore } from '../../src/collector/auth/access-store.js';
 import { collectorClient } from '../../src/report/upload/collector-client.js';
 import { until } from '../fixtures/bounded.js';
+import { migratedSqlite } from '../fixtures/collector-database.js';
 import { CollectorProcess } from '../fixtures/collector-process.js';
 import { HttpsSession } from '../fixtures/https-session.js';
 import { enrolmentOf, fixtureReport, siteFixture, siteReport } from '../fixtures/national-reports.js';
@@ -14,19 +15,20 @@ import { TestCa } from '../fixtures/test-pki.js';
 // tokens are shown once and die when revoked.
 
 t.test('sessions expire when idle or old (AccessStore, injected clock)', async (t) => {
-  const access = new AccessStore(':memory:');
-  t.teardown(() => access.close());
+  const db = await migratedSqlite();
+  t.teardown(() => db.close());
+  const access = new AccessStore(db);
   const limits = { idleMs: 30 * 60_000, absoluteMs: 12 * 3_600_000 };
-  const id = access.createSession({ user: 'a', source: 'local', roles: [{ kind: 'national' }] }, 0);
-  t.ok(access.session(id, 29 * 60_000, limits), 'used within the idle time');
-  t.ok(access.session(id, 58 * 60_000, limits), 'each use restarts the idle time');
-  t.notOk(access.session(id, 58 * 60_000 + 30 * 60_000 + 1, limits), 'idle too long: gone');
+  const id = await access.createSession({ user: 'a', source: 'local', roles: [{ kind: 'national' }] }, 0);
+  t.ok(await access.session(id, 29 * 60_000, limits), 'used within the idle time');
+  t.ok(await access.session(id, 58 * 60_000, limits), 'each use restarts the idle time');
+  t.notOk(await access.session(id, 58 * 60_000 + 30 * 60_000 + 1, limits), 'idle too long: gone');
   let last = 0;
-  const busy = access.createSession({ user: 'b', source: 'local', roles: [{ kind: 'national' }] }, 0);
-  for (let at = 20 * 60_000; at <= 12 * 3_600_000; at += 20 * 60_000) last = access.session(busy, at, limits) ? at : last;
+  const busy = await access.createSession({ user: 'b', source: 'local', roles: [{ kind: 'national' }] }, 0);
+  for (let at = 20 * 60_000; at <= 12 * 3_600_000; at += 20 * 60_000) last = (await access.session(busy, at, limits)) ? at : last;
   t.equal(last, 12 * 3_600_000, 'used every 20 minutes, it lives 12 hours');
-  t.notOk(access.session(busy, 12 * 3_600_000 + 1, limits), 'and not a millisecond more');
-  t.notOk(access.session('not-a-session', 0, limits));
+  t.notOk(await access.session(busy, 12 * 3_600_000 + 1, limits), 'and not a millisecond more');
+  t.notOk(await access.session('not-a-session', 0, limits));
 });
 
 t.test('the people\'s door', async (t) => {

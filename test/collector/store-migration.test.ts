@@ -2,7 +2,8 @@ import t from 'tap';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { EVERY_SITE } from '../../src/collector/report-store.js';
-import { SqliteReportStore } from '../../src/collector/sqlite-report-store.js';
+import { SqlReportStore } from '../../src/collector/sql-report-store.js';
+import { migratedSqlite } from '../fixtures/collector-database.js';
 import { fixtureReport, siteFixture, siteReport } from '../fixtures/national-reports.js';
 
 // A database written before `ordered_at` existed (layout 0) is brought up to date when opened:
@@ -31,16 +32,17 @@ t.test('layout 0 → 1', async (t) => {
   old.prepare(`INSERT INTO sites SELECT *, 2 FROM (SELECT ${LAYOUT_0_COLUMNS.join(', ')} FROM reports WHERE report_id = ?)`).run(older['report_id']);
   old.close();
 
-  const store = new SqliteReportStore(path);
-  t.teardown(() => store.close());
-  const { rows } = store.scoped(EVERY_SITE).sites();
+  const db = await migratedSqlite(path);
+  t.teardown(() => db.close());
+  const store = new SqlReportStore(db);
+  const { rows } = await store.scoped(EVERY_SITE).sites();
   t.equal(rows.length, 1);
   t.equal(rows[0]!.report_id, newer['report_id'], 'the site shows the report signed last');
   t.equal(rows[0]!.report_count, 2);
   t.equal(rows[0]!.ordered_at, (newer['signature'] as { signed_at: string }).signed_at, 'ordered_at is the signing time (before receipt)');
-  t.equal(store.count(), 2);
-  store.close();
-  const again = new SqliteReportStore(path);
-  t.equal(again.scoped(EVERY_SITE).sites().rows[0]!.report_id, newer['report_id'], 'opening it again changes nothing');
-  again.close();
+  t.equal(await store.count(), 2);
+  await db.close();
+  const again = await migratedSqlite(path);
+  t.equal((await new SqlReportStore(again).scoped(EVERY_SITE).sites()).rows[0]!.report_id, newer['report_id'], 'opening it again changes nothing');
+  await again.close();
 });

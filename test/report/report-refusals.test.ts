@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { AccessStore } from '../../src/collector/auth/access-store.js';
 import { CollectorServer } from '../../src/collector/collector-server.js';
 import { ReportIntake } from '../../src/collector/report-intake.js';
-import { SqliteReportStore } from '../../src/collector/sqlite-report-store.js';
+import { SqlReportStore } from '../../src/collector/sql-report-store.js';
+import { migratedSqlite } from '../fixtures/collector-database.js';
 import { EnrolledKeys } from '../../src/report/enrolled-keys.js';
 import { canonicalJson } from '../../src/report/canonical-json.js';
 import { signReport } from '../../src/report/signing.js';
@@ -63,9 +64,10 @@ t.test('refusals, by report verify and by the collector, with their reasons', as
     { name: 'unsigned', text: JSON.stringify(base), code: 'USMP_E_REPORT_UNSIGNED', reason: /carries no signature/, status: 401 },
   ];
 
-  const store = new SqliteReportStore(join(dir, 'reports.sqlite'));
+  const db = await migratedSqlite(join(dir, 'reports.sqlite'));
+  const store = new SqlReportStore(db);
   const intake = new ReportIntake({ store, keys: () => new EnrolledKeys(enrolments), log, graceMs: 30 * 86_400_000 });
-  const access = new AccessStore(':memory:');
+  const access = new AccessStore(db);
   const limits = { maxConnections: 64, requestsPerMinute: 1000 };
   const server = new CollectorServer({
     store, intake, access, log, behindProxy: false, maxReportBytes: 512 * 1024, cookieSecret: randomBytes(32), session: { idleMs: 60_000, absoluteMs: 600_000 },
@@ -75,8 +77,7 @@ t.test('refusals, by report verify and by the collector, with their reasons', as
   const port = server.intakePort;
   t.teardown(async () => {
     await server.close();
-    access.close();
-    store.close();
+    await db.close();
   });
   const post = collectorClient(`http://127.0.0.1:${port}`);
 
@@ -109,6 +110,6 @@ t.test('refusals, by report verify and by the collector, with their reasons', as
   t.equal(again.body.status, 'duplicate');
   const forged = signReport({ ...base, report_id: good['report_id'], verdict: 'fail' }, appliance);
   t.equal((await post(JSON.stringify(forged))).status, 409, 'another content under the same report_id is a conflict');
-  t.equal(store.count(), 1);
+  t.equal(await store.count(), 1);
   t.match(intake.counters, { stored: 1, duplicates: 1, rejected: cases.length + 2 });
 });

@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import { generatePassword, hashPassword } from '../../broker/password-hash.js';
 import { AccessStore } from '../../collector/auth/access-store.js';
 import { formatRole, parseRole } from '../../collector/auth/roles.js';
+import { openConfiguredDatabase } from '../../collector/sql/configured-database.js';
+import type { SqlDatabase } from '../../collector/sql/sql-database.js';
 import { UsmpError } from '../../errors.js';
 import type { CliContext } from '../context.js';
 import { EXIT, reportError } from '../output.js';
@@ -33,15 +35,15 @@ export function registerCollectorUsers(collector: Command, context: () => CliCon
   const run = (cmd: Command, action: (ctx: CliContext, access: AccessStore, flags: UserFlags, ...args: string[]) => Promise<void>) => async (...args: string[]) => {
     const ctx = context();
     const flags = cmd.opts<UserFlags>();
-    let access: AccessStore | undefined;
+    let db: SqlDatabase | undefined;
     try {
-      access = new AccessStore(ctx.config().values.collector.database);
-      await action(ctx, access, flags, ...args);
+      db = await openConfiguredDatabase(ctx.config(), ctx.logger(2));
+      await action(ctx, new AccessStore(db), flags, ...args);
       setExit(EXIT.OK);
     } catch (err) {
       setExit(reportError(err, ctx.out, flags.json === true));
     } finally {
-      access?.close();
+      await db?.close();
     }
   };
   const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -58,7 +60,7 @@ export function registerCollectorUsers(collector: Command, context: () => CliCon
     const roles = (flags.role ?? []).map(parseRole);
     const generated = !flags.passwordStdin;
     const password = generated ? generatePassword() : await readStdinPassword();
-    access.addUser(name!, await hashPassword(password), roles, new Date());
+    await access.addUser(name!, await hashPassword(password), roles, new Date());
     if (flags.json) ctx.out.json({ name, roles: roles.map(formatRole), ...(generated ? { password } : {}) });
     else if (generated) process.stdout.write(`${password}\n`);
     ctx.out.say(`user ${name} created with ${roles.map(formatRole).join(', ')}${generated ? ' (the password above is shown once; it is stored hashed)' : ''}`);
@@ -66,14 +68,14 @@ export function registerCollectorUsers(collector: Command, context: () => CliCon
 
   const remove = user.command('remove <name>').description('delete an account, its sessions and its tokens').option('--json', 'print one JSON document on stdout');
   remove.action(run(remove, async (ctx, access, flags, name) => {
-    if (!access.removeUser(name!)) throw new UsmpError('USMP_E_USAGE', `no user named ${name}`);
+    if (!(await access.removeUser(name!))) throw new UsmpError('USMP_E_USAGE', `no user named ${name}`);
     if (flags.json) ctx.out.json({ removed: name });
     ctx.out.say(`user ${name} removed, with its sessions and tokens`);
   }));
 
   const list = user.command('list').description('the accounts and their roles (never a password)').option('--json', 'print one JSON document on stdout');
   list.action(run(list, async (ctx, access, flags) => {
-    const users = access.users().map((u) => ({ name: u.name, roles: u.roles.map(formatRole), created_at: u.created_at }));
+    const users = (await access.users()).map((u) => ({ name: u.name, roles: u.roles.map(formatRole), created_at: u.created_at }));
     if (flags.json) ctx.out.json(users);
     else for (const u of users) process.stdout.write(`${u.name}\t${u.roles.join(', ')}\t${u.created_at}\n`);
   }));
@@ -86,7 +88,7 @@ export function registerCollectorUsers(collector: Command, context: () => CliCon
   passwd.action(run(passwd, async (ctx, access, flags, name) => {
     const generated = !flags.passwordStdin;
     const password = generated ? generatePassword() : await readStdinPassword();
-    if (!access.setPassword(name!, await hashPassword(password))) throw new UsmpError('USMP_E_USAGE', `no user named ${name}`);
+    if (!(await access.setPassword(name!, await hashPassword(password)))) throw new UsmpError('USMP_E_USAGE', `no user named ${name}`);
     if (flags.json) ctx.out.json({ name, ...(generated ? { password } : {}) });
     else if (generated) process.stdout.write(`${password}\n`);
     ctx.out.say(`password of ${name} changed; their sessions ended`);
@@ -101,9 +103,9 @@ export function registerCollectorUsers(collector: Command, context: () => CliCon
     .option('--json', 'print one JSON document on stdout');
   tokenAdd.action(run(tokenAdd, async (ctx, access, flags) => {
     const f = tokenAdd.opts<{ user: string; label: string }>();
-    const holder = access.credentialsOf(f.user);
+    const holder = await access.credentialsOf(f.user);
     if (!holder) throw new UsmpError('USMP_E_USAGE', `no user named ${f.user}`);
-    const made = access.createApiToken(f.user, f.label.slice(0, 64), holder.roles, new Date());
+    const made = await access.createApiToken(f.user, f.label.slice(0, 64), holder.roles, new Date());
     if (flags.json) ctx.out.json({ id: made.id, user: f.user, token: made.token });
     else process.stdout.write(`${made.token}\n`);
     ctx.out.say(`token ${made.id} made for ${f.user} (shown once; send it as Authorization: Bearer …)`);
@@ -111,7 +113,7 @@ export function registerCollectorUsers(collector: Command, context: () => CliCon
 
   const tokenRevoke = token.command('revoke <id>').description('revoke a token (its id is listed on its user\'s account page)').option('--json', 'print one JSON document on stdout');
   tokenRevoke.action(run(tokenRevoke, async (ctx, access, flags, id) => {
-    if (!access.revokeApiToken(id!, undefined)) throw new UsmpError('USMP_E_USAGE', `no token ${id}`);
+    if (!(await access.revokeApiToken(id!, undefined))) throw new UsmpError('USMP_E_USAGE', `no token ${id}`);
     if (flags.json) ctx.out.json({ revoked: id });
     ctx.out.say(`token ${id} revoked`);
   }));

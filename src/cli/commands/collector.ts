@@ -6,7 +6,8 @@ import { OidcLogin } from '../../collector/auth/oidc-login.js';
 import { CollectorServer } from '../../collector/collector-server.js';
 import { watchedEnrolments } from '../../collector/enrolment-watch.js';
 import { ReportIntake } from '../../collector/report-intake.js';
-import { SqliteReportStore } from '../../collector/sqlite-report-store.js';
+import { openConfiguredDatabase } from '../../collector/sql/configured-database.js';
+import { SqlReportStore } from '../../collector/sql-report-store.js';
 import { splitHostPort } from '../../config/formats.js';
 import type { ConfigValues } from '../../config/load.js';
 import { UsmpError } from '../../errors.js';
@@ -148,8 +149,9 @@ async function runCollector(ctx: CliContext): Promise<void> {
   if (!tls && !config.plain_http_behind_proxy) throw new UsmpError('USMP_E_CONFIG_INVALID', 'the collector serves HTTPS only: set collector.tls_cert_file and collector.tls_key_file, or collector.plain_http_behind_proxy when a TLS proxy on this host serves it');
   if (!tls) log.warn({ event: 'collector.plain_http' }, 'collector.plain_http_behind_proxy: serving plain HTTP for the TLS proxy in front');
   const oidc = oidcFromConfig(config.oidc, loaded.secrets.get('collector.oidc.client_secret'));
-  const store = new SqliteReportStore(config.database);
-  const access = new AccessStore(config.database);
+  const db = await openConfiguredDatabase(loaded, log);
+  const store = new SqlReportStore(db);
+  const access = new AccessStore(db);
   const keys = watchedEnrolments(config.appliances_file, log);
   try {
     // read at start, so that a damaged file or keys without an establishment are named now
@@ -168,11 +170,13 @@ async function runCollector(ctx: CliContext): Promise<void> {
     // a restart signs everyone's forms anew; sessions themselves are in the database
     cookieSecret: randomBytes(32),
   });
-  const prune = setInterval(() => access.pruneSessions(Date.now(), session), 10 * 60_000);
+  const prune = setInterval(() => {
+    access.pruneSessions(Date.now(), session).catch((err: Error) => log.warn({ event: 'collector.prune_failed', err: err.message }, 'cannot delete ended sessions; tried again later'));
+  }, 10 * 60_000);
   prune.unref();
   try {
     await server.listen();
-    if (access.users().length === 0 && !oidc) log.warn({ event: 'collector.no_users' }, 'no local account and no OpenID provider: nobody can sign in yet (usmp-edge collector user add NAME --role national)');
+    if ((await access.users()).length === 0 && !oidc) log.warn({ event: 'collector.no_users' }, 'no local account and no OpenID provider: nobody can sign in yet (usmp-edge collector user add NAME --role national)');
     const signal = await new Promise<string>((resolve) => {
       for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => resolve(s));
     });
@@ -180,8 +184,7 @@ async function runCollector(ctx: CliContext): Promise<void> {
   } finally {
     clearInterval(prune);
     await server.close();
-    access.close();
-    store.close();
+    await db.close();
   }
 }
 

@@ -34,7 +34,7 @@ export async function intakeDoor(o: DoorOptions & { intake: ReportIntake; log: L
   app.get('/health', async () => ({ status: 'ok' }));
   app.post(INTAKE_PATH, async (request, reply) => {
     if (typeof request.body !== 'string') return reply.code(415).send(errorBody('USMP_E_BAD_REQUEST', 'POST the signed report.json as application/json'));
-    const answer = o.intake.accept(request.body, request.ip);
+    const answer = await o.intake.accept(request.body, request.ip);
     return reply.code(answer.status).send(answer.body);
   });
   return app;

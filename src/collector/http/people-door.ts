@@ -78,18 +78,18 @@ export async function peopleDoor(o: PeopleDoorOptions): Promise<FastifyInstance>
     reply.headers(SECURITY_HEADERS);
   });
   app.addHook('onRequest', async (request) => {
-    request.reader = readerOf(request);
+    request.reader = await readerOf(request);
   });
 
-  function readerOf(request: FastifyRequest): Reader | null {
+  async function readerOf(request: FastifyRequest): Promise<Reader | null> {
     const sessionId = request.cookies[SESSION_COOKIE];
     if (sessionId) {
-      const session = o.access.session(sessionId, now(), o.session);
+      const session = await o.access.session(sessionId, now(), o.session);
       if (session) return { user: session.user, roles: session.roles, via: 'session', sessionId };
     }
     const authorization = request.headers.authorization;
     if (authorization?.startsWith('Bearer ')) {
-      const holder = o.access.apiTokenHolder(authorization.slice('Bearer '.length).trim(), new Date(now()));
+      const holder = await o.access.apiTokenHolder(authorization.slice('Bearer '.length).trim(), new Date(now()));
       if (holder) return { user: holder.user, roles: holder.roles, via: 'token' };
       throw new HttpRefusal(401, 'USMP_E_UNAUTHENTICATED', 'this bearer token is not valid (revoked, or never made here)');
     }
@@ -132,26 +132,26 @@ export async function peopleDoor(o: PeopleDoorOptions): Promise<FastifyInstance>
     };
     const blocked = o.limiter.blocked(user, request.ip, now());
     if (blocked) return refuse(429, 'USMP_E_SIGN_IN_LIMITED', 'limited', blocked);
-    const credentials = o.access.credentialsOf(user);
+    const credentials = await o.access.credentialsOf(user);
     const ok = await verifyPassword(password, credentials?.passwordHash ?? TIMING_DECOY);
     if (!credentials || !ok) {
       o.limiter.failed(user, request.ip, now());
       return refuse(401, 'USMP_E_SIGN_IN', credentials ? 'wrong_password' : 'unknown_user', lang === 'en' ? 'Wrong user name or password.' : 'Identifiant ou mot de passe incorrect.');
     }
     o.limiter.succeeded(user);
-    startSession(reply, user, 'local', credentials.roles);
+    await startSession(reply, user, 'local', credentials.roles);
     o.log.info({ event: 'collector.sign_in', user, source: 'local', remote: request.ip }, `${user} signed in`);
     return reply.redirect(next, 303);
   });
 
-  function startSession(reply: FastifyReply, user: string, source: 'local' | 'oidc', roles: ReaderRole[]): void {
-    const id = o.access.createSession({ user, source, roles }, now());
+  async function startSession(reply: FastifyReply, user: string, source: 'local' | 'oidc', roles: ReaderRole[]): Promise<void> {
+    const id = await o.access.createSession({ user, source, roles }, now());
     void reply.setCookie(SESSION_COOKIE, id, { ...COOKIE_BASE, sameSite: 'lax' });
   }
 
   app.post('/logout', { preHandler: app.csrfProtection }, async (request, reply) => {
     if (request.reader?.sessionId) {
-      o.access.endSession(request.reader.sessionId);
+      await o.access.endSession(request.reader.sessionId);
       o.log.info({ event: 'collector.sign_out', user: request.reader.user, remote: request.ip }, `${request.reader.user} signed out`);
     }
     void reply.clearCookie(SESSION_COOKIE, { ...COOKIE_BASE, sameSite: 'lax' });
@@ -175,7 +175,7 @@ export async function peopleDoor(o: PeopleDoorOptions): Promise<FastifyInstance>
         o.log.warn({ event: 'collector.sign_in_failed', user: identity.user, source: 'oidc', remote: request.ip, reason: 'no_role' }, `${identity.user}: no group of theirs maps to a role (collector.oidc.role_map)`);
         throw new HttpRefusal(403, 'USMP_E_FORBIDDEN', 'signed in, but none of your groups gives a role on this collector');
       }
-      startSession(reply, identity.user, 'oidc', identity.roles);
+      await startSession(reply, identity.user, 'oidc', identity.roles);
       o.log.info({ event: 'collector.sign_in', user: identity.user, source: 'oidc', remote: request.ip }, `${identity.user} signed in`);
       return reply.redirect('/', 303);
     } catch (err) {
@@ -201,7 +201,7 @@ export async function peopleDoor(o: PeopleDoorOptions): Promise<FastifyInstance>
 
   app.get('/reports/:file', { preHandler: needs('session-or-token') }, async (request, reply) => {
     const match = /^([0-9a-f-]{36})\.(json|html)$/.exec((request.params as { file: string }).file);
-    const text = match ? viewOf(request).reportText(match[1]!) : undefined;
+    const text = match ? await viewOf(request).reportText(match[1]!) : undefined;
     if (!match || text === undefined) throw new HttpRefusal(404, 'USMP_E_NOT_FOUND', 'no such report');
     if (match[2] === 'json') return reply.type('application/json; charset=utf-8').send(text);
     if (request.reader!.via !== 'session') throw new HttpRefusal(401, 'USMP_E_UNAUTHENTICATED', 'sign in to see rendered reports; tokens read the JSON');
@@ -220,35 +220,35 @@ export async function peopleDoor(o: PeopleDoorOptions): Promise<FastifyInstance>
 
   app.get('/api/v1/sites', { preHandler: needs('session-or-token') }, async (request) => {
     const view = viewOf(request);
-    const { rows, total } = view.sites();
-    return { total, verdicts: view.verdictCounts(), sites: rows };
+    const [{ rows, total }, verdicts] = await Promise.all([view.sites(), view.verdictCounts()]);
+    return { total, verdicts, sites: rows };
   });
 
   app.get('/api/v1/status', { preHandler: needs('session-or-token') }, async (request) => {
     const national = scopeOf(request.reader!.roles).kind === 'all';
     // intake counters are about every site: national readers only
-    return { status: 'ok', reports: viewOf(request).count(), ...(national ? { intake: o.intake.counters } : {}) };
+    return { status: 'ok', reports: await viewOf(request).count(), ...(national ? { intake: o.intake.counters } : {}) };
   });
 
   // -- one's account and tokens
 
   app.get('/account', { preHandler: needs('session') }, async (request, reply) => {
     const reader = request.reader!;
-    return reply.type('text/html; charset=utf-8').send(accountPage({ lang: langOf(request), user: reader.user, roles: reader.roles, csrf: reply.generateCsrf(), tokens: o.access.apiTokens(reader.user), tokensAllowed: true }));
+    return reply.type('text/html; charset=utf-8').send(accountPage({ lang: langOf(request), user: reader.user, roles: reader.roles, csrf: reply.generateCsrf(), tokens: await o.access.apiTokens(reader.user), tokensAllowed: true }));
   });
 
   app.post('/account/tokens', { preHandler: [needs('session'), app.csrfProtection] }, async (request, reply) => {
     const reader = request.reader!;
     const label = String((request.body as Record<string, unknown>)['label'] ?? '').trim().slice(0, 64) || 'token';
-    const made = o.access.createApiToken(reader.user, label, reader.roles, new Date(now()));
+    const made = await o.access.createApiToken(reader.user, label, reader.roles, new Date(now()));
     o.log.info({ event: 'collector.token_created', user: reader.user, token_id: made.id, label, remote: request.ip }, `${reader.user} made token ${made.id}`);
-    return reply.type('text/html; charset=utf-8').send(accountPage({ lang: langOf(request), user: reader.user, roles: reader.roles, csrf: reply.generateCsrf(), tokens: o.access.apiTokens(reader.user), newToken: made.token, tokensAllowed: true }));
+    return reply.type('text/html; charset=utf-8').send(accountPage({ lang: langOf(request), user: reader.user, roles: reader.roles, csrf: reply.generateCsrf(), tokens: await o.access.apiTokens(reader.user), newToken: made.token, tokensAllowed: true }));
   });
 
   app.post('/account/tokens/:id/revoke', { preHandler: [needs('session'), app.csrfProtection] }, async (request, reply) => {
     const reader = request.reader!;
     const id = (request.params as { id: string }).id;
-    if (!o.access.revokeApiToken(id, reader.user)) throw new HttpRefusal(404, 'USMP_E_NOT_FOUND', 'no such token of yours');
+    if (!(await o.access.revokeApiToken(id, reader.user))) throw new HttpRefusal(404, 'USMP_E_NOT_FOUND', 'no such token of yours');
     o.log.info({ event: 'collector.token_revoked', user: reader.user, token_id: id, remote: request.ip }, `${reader.user} revoked token ${id}`);
     return reply.redirect('/account', 303);
   });

@@ -1,0 +1,193 @@
+import t, { type Test } from 'tap';
+import { join } from 'node:path';
+import { AccessStore } from '../../src/collector/auth/access-store.js';
+import { EVERY_SITE, type AddOutcome } from '../../src/collector/report-store.js';
+import { openCollectorDatabase } from '../../src/collector/sql/open-database.js';
+import type { SqlDatabase } from '../../src/collector/sql/sql-database.js';
+import { SqlReportStore } from '../../src/collector/sql-report-store.js';
+import type { ReportDocument } from '../../src/report/report-document.js';
+import { canonicalJson } from '../../src/report/canonical-json.js';
+import { fixtureReport, siteFixture, siteReport, type SiteFixture } from '../fixtures/national-reports.js';
+import { PostgresServer } from '../fixtures/postgres-server.js';
+
+// One suite, two databases: what the collector's stores promise (idempotent intake, each
+// site's latest report, scoped reads, paging, accounts and sessions) holds alike on the
+// embedded SQLite and on a real PostgreSQL started here. Two pools on one PostgreSQL take the
+// same reports at once, as two collectors sharing the server would: none is stored twice and
+// no site's count is lost. (A SQLite file is one collector's own: better-sqlite3 waits for a
+// lock synchronously, so two connections in one process would only block each other.)
+
+type Opener = () => Promise<SqlDatabase>;
+
+const NOW = Date.parse('2026-11-30T12:00:00Z');
+
+function reportOf(site: SiteFixture, run: number): { report: ReportDocument; text: string } {
+  const report = siteReport(fixtureReport(), site, run, NOW) as unknown as ReportDocument;
+  return { report, text: canonicalJson(report) };
+}
+
+async function conformance(t: Test, open: Opener): Promise<void> {
+  const db = await open();
+  t.teardown(() => db.close());
+  const store = new SqlReportStore(db);
+  const sites = Array.from({ length: 12 }, (_, i) => siteFixture(100 + i));
+  const received = new Date(NOW);
+
+  t.test('intake is idempotent by report_id', async (t) => {
+    const { report, text } = reportOf(sites[0]!, 1);
+    t.equal(await store.add(report, text, received), 'stored');
+    t.equal(await store.add(report, text, received), 'duplicate', 'the same text again');
+    t.equal(await store.add(report, JSON.stringify(report, null, 2), received), 'duplicate', 'the same signed content, indented');
+    const altered = { ...report, verdict: 'fail' } as ReportDocument;
+    t.equal(await store.add(altered, canonicalJson({ ...altered, signature: { ...report.signature!, value: 'AAAA' } }), received), 'conflict', 'another content under the same id');
+    t.equal(await store.count(), 1);
+    t.equal(await store.scoped(EVERY_SITE).reportText(report.report_id), text, 'the verified text is kept as it came');
+  });
+
+  t.test('each site shows its latest report; a late one only adds to its count', async (t) => {
+    const site = sites[1]!;
+    const runs = [2, 4, 3].map((run) => reportOf(site, run));
+    for (const r of runs) t.equal(await store.add(r.report, r.text, received), 'stored');
+    const row = (await store.scoped(EVERY_SITE).sites()).rows.find((s) => s.site_key === site.code)!;
+    t.equal(row.report_id, runs[1]!.report.report_id, 'run 4, signed last, though run 3 arrived after it');
+    t.equal(row.report_count, 3);
+    const history = await store.scoped(EVERY_SITE).siteHistory(site.code);
+    t.same(history.map((h) => h.report_id), [runs[0], runs[2], runs[1]].map((r) => r!.report.report_id), 'history by start time');
+    t.equal(typeof history[0]!.up_mbps, 'number', 'figures come back as numbers');
+  });
+
+  t.test('reads are scoped, filtered and paged alike', async (t) => {
+    for (const site of sites.slice(2)) {
+      const r = reportOf(site, 1);
+      await store.add(r.report, r.text, received);
+    }
+    const all = store.scoped(EVERY_SITE);
+    const { rows, total } = await all.sites();
+    t.equal(total, 12);
+    t.same(rows.map((r) => r.establishment), [...rows.map((r) => r.establishment)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)), 'sorted by name, byte order');
+    const page2 = await all.sites({ offset: 5, limit: 5 });
+    t.same(page2.rows.map((r) => r.site_key), rows.slice(5, 10).map((r) => r.site_key), 'a page');
+    t.equal(page2.total, 12, 'with the total');
+    const region = rows[0]!.region;
+    const inRegion = rows.filter((r) => r.region === region);
+    t.same((await all.sites({ region })).rows.map((r) => r.site_key), inRegion.map((r) => r.site_key), 'filtered by region');
+    const counts = await all.verdictCounts();
+    t.equal(Object.values(counts).reduce((a, b) => a + b, 0), 12, 'verdict counts add up');
+    t.same(await all.regions(), [...new Set(rows.map((r) => r.region))].sort(), 'regions, sorted');
+
+    const dijon = store.scoped({ kind: 'some', regions: ['DISP Dijon'], establishments: [sites[3]!.code] });
+    const seen = (await dijon.sites()).rows;
+    t.ok(seen.length > 0);
+    t.ok(seen.every((s) => s.region === 'DISP Dijon' || s.site_key === sites[3]!.code), 'a scoped reader sees only its region and its sites');
+    const outside = rows.find((r) => r.region !== 'DISP Dijon' && r.site_key !== sites[3]!.code)!;
+    t.equal(await dijon.reportText(outside.report_id), undefined, 'not another region\'s report');
+    t.same(await dijon.siteHistory(outside.site_key), [], 'nor its history');
+    t.equal(await dijon.count(), seen.reduce((n, s) => n + s.report_count, 0), 'counts are scoped');
+    t.same((await store.scoped({ kind: 'some', regions: [], establishments: [] }).sites()).total, 0, 'no role, nothing');
+  });
+
+  t.test('every report comes out once, in order, across pages', async (t) => {
+    const site = sites[11]!;
+    for (let run = 10; run < 10 + 230; run++) {
+      const r = reportOf(site, run % 30);
+      await store.add(r.report, r.text, received);
+    }
+    const expected = await store.count();
+    const seen: string[] = [];
+    let last = '';
+    for await (const report of store.scoped(EVERY_SITE).eachReport()) {
+      const key = `${report.started_at} ${report.report_id}`;
+      if (key <= last) t.fail(`out of order: ${key} after ${last}`);
+      last = key;
+      seen.push(report.report_id);
+    }
+    t.equal(seen.length, expected, `all ${expected} reports`);
+    t.equal(new Set(seen).size, seen.length, 'none twice');
+  });
+
+  t.test('accounts, sessions and tokens', async (t) => {
+    const access = new AccessStore(db);
+    await access.addUser('j.martin', '$scrypt$fake', [{ kind: 'national' }], new Date(NOW));
+    await t.rejects(access.addUser('j.martin', '$scrypt$other', [], new Date(NOW)), { code: 'USMP_E_USAGE' }, 'a name once');
+    t.same((await access.users()).map((u) => u.name), ['j.martin']);
+    const limits = { idleMs: 60_000, absoluteMs: 600_000 };
+    const session = await access.createSession({ user: 'j.martin', source: 'local', roles: [{ kind: 'national' }] }, NOW);
+    t.match(await access.session(session, NOW + 30_000, limits), { user: 'j.martin', createdAtMs: NOW }, 'a session, its time a number');
+    t.equal(await access.session(session, NOW + 30_000 + 60_001, limits), undefined, 'idle too long');
+    const made = await access.createApiToken('j.martin', 'Grafana', [{ kind: 'national' }], new Date(NOW));
+    t.match(await access.apiTokenHolder(made.token, new Date(NOW)), { user: 'j.martin' });
+    t.equal((await access.apiTokens('j.martin'))[0]!.last_used_at, new Date(NOW).toISOString(), 'its last use recorded');
+    t.equal(await access.apiTokenHolder(made.token.slice(0, -1) + (made.token.endsWith('A') ? 'B' : 'A'), new Date(NOW)), undefined, 'a forged secret');
+    const again = await access.createSession({ user: 'j.martin', source: 'local', roles: [] }, NOW);
+    t.ok(await access.setPassword('j.martin', '$scrypt$new'));
+    t.equal(await access.session(again, NOW + 1, limits), undefined, 'a new password ends the sessions');
+    t.ok(await access.removeUser('j.martin'));
+    t.equal(await access.apiTokenHolder(made.token, new Date(NOW)), undefined, 'a removed user\'s token dies');
+    t.notOk(await access.removeUser('j.martin'));
+    await access.createSession({ user: 'x', source: 'oidc', roles: [] }, NOW);
+    t.equal(await access.pruneSessions(NOW + 600_001, limits), 1, 'old sessions pruned');
+  });
+}
+
+async function concurrentIntake(t: Test, open: Opener): Promise<void> {
+  const first = await open();
+  const second = await open();
+  t.teardown(async () => {
+    await first.close();
+    await second.close();
+  });
+  const stores = [new SqlReportStore(first), new SqlReportStore(second)];
+  const sites = Array.from({ length: 4 }, (_, i) => siteFixture(200 + i));
+  const reports = sites.flatMap((site) => Array.from({ length: 15 }, (_, run) => reportOf(site, run)));
+  // both collectors take every report, in opposite orders, all at once
+  const outcomes = await Promise.all([
+    ...reports.map((r) => stores[0]!.add(r.report, r.text, new Date(NOW))),
+    ...[...reports].reverse().map((r) => stores[1]!.add(r.report, r.text, new Date(NOW))),
+  ]);
+  const tally = (o: AddOutcome) => outcomes.filter((x) => x === o).length;
+  t.equal(tally('stored'), reports.length, 'each report stored once');
+  t.equal(tally('duplicate'), reports.length, 'and found a duplicate by the other');
+  t.equal(tally('conflict'), 0);
+  t.equal(await stores[1]!.count(), reports.length, 'the other collector counts them all');
+  const { rows } = await stores[1]!.scoped(EVERY_SITE).sites();
+  t.same(rows.map((r) => r.report_count), [15, 15, 15, 15], 'no site\'s count lost');
+  for (const row of rows) {
+    const latest = reports.filter((r) => r.report.site.establishment_code === row.site_key).sort((a, b) => (a.report.signature!.signed_at < b.report.signature!.signed_at ? 1 : -1))[0]!;
+    t.equal(row.report_id, latest.report.report_id, `${row.site_key}: its latest report`);
+  }
+}
+
+t.test('SQLite', async (t) => {
+  const dir = t.testdir();
+  let n = 0;
+  const fresh = (): Opener => {
+    const path = join(dir, `collector-${n++}.sqlite`);
+    return () => openCollectorDatabase({ kind: 'sqlite', path });
+  };
+  t.test('conformance', (t) => conformance(t, fresh()));
+});
+
+t.test('PostgreSQL', async (t) => {
+  const server = await PostgresServer.start({ durable: false });
+  t.teardown(() => server.stop());
+  let n = 0;
+  const fresh = async (): Promise<Opener> => {
+    const access = await server.createDatabase(`usmp_collector_${n++}`);
+    return () => openCollectorDatabase({ kind: 'postgres', url: access.url, password: access.password, poolSize: 8, onPoolError: (err) => t.fail(`pool: ${err.message}`) });
+  };
+  t.test('conformance', async (t) => conformance(t, await fresh()));
+  t.test('two pools take the same reports at once', async (t) => concurrentIntake(t, await fresh()));
+  t.test('a wrong password is refused with the store\'s code, and the password is never shown', async (t) => {
+    const access = await server.createDatabase('usmp_wrong');
+    const err = await openCollectorDatabase({ kind: 'postgres', url: access.url, password: 'not-the-password', poolSize: 1, onPoolError: () => undefined }).catch((e: Error & { code?: string }) => e);
+    t.match(err, { code: 'USMP_E_REPORT_STORE', message: /password authentication failed/ });
+    t.notMatch((err as Error).message, /not-the-password/);
+  });
+  t.test('a database of a newer layout is refused, not rewritten', async (t) => {
+    const open = await fresh();
+    const db = await open();
+    await db.run("INSERT INTO usmp_schema (version, what) VALUES (99, 'from the future')");
+    await db.close();
+    await t.rejects(open(), { code: 'USMP_E_REPORT_STORE', message: /newer usmp-edge \(layout 99/ });
+  });
+});
