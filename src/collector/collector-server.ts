@@ -10,6 +10,7 @@ import { intakeDoor } from './http/intake-door.js';
 import { peopleDoor } from './http/people-door.js';
 import type { ReportIntake } from './report-intake.js';
 import type { ReportStore } from './report-store.js';
+import type { TelemetryStore } from './telemetry-store.js';
 
 // The national collector's two doors, each on its own listener: appliances post signed reports
 // to the intake; people sign in and read through the other. Both HTTPS (or plain HTTP to a TLS
@@ -18,6 +19,9 @@ import type { ReportStore } from './report-store.js';
 
 export interface CollectorServerOptions {
   store: ReportStore;
+  telemetry?: TelemetryStore | undefined;
+  /** After how long without a document an appliance shows silent on the grid. */
+  silentAfterMs?: number;
   intake: ReportIntake;
   access: AccessStore;
   log: Logger;
@@ -47,7 +51,7 @@ export class CollectorServer {
     await warmUpCharts();
     const common = { tls: o.tls, behindProxy: o.behindProxy };
     const intake = await intakeDoor({ ...o.appliances, ...common, intake: o.intake, log: o.log, maxReportBytes: o.maxReportBytes });
-    const people = await peopleDoor({ ...o.people, ...common, store: o.store, access: o.access, intake: o.intake, log: o.log, session: o.session, limiter: new SignInLimiter(), oidc: o.oidc, cookieSecret: o.cookieSecret, now: o.now });
+    const people = await peopleDoor({ ...o.people, ...common, store: o.store, telemetry: o.telemetry, silentAfterMs: o.silentAfterMs ?? 30 * 60_000, access: o.access, intake: o.intake, log: o.log, session: o.session, limiter: new SignInLimiter(), oidc: o.oidc, cookieSecret: o.cookieSecret, now: o.now });
     this.#doors = [intake, people];
     this.intakePort = await this.#open(intake, o.appliances, 'intake');
     this.peoplePort = await this.#open(people, o.people, 'people');

@@ -9,6 +9,10 @@ import { verdict, type HealthReport, type PartHealth } from './health.js';
 import { readAutorateFile } from '../qos/autorate/state-file.js';
 import { MetricsServer } from './metrics-server.js';
 import { MonitorService } from './monitor-service.js';
+import { TelemetryService } from './telemetry-service.js';
+import type { Alert } from '../monitor/alerts/alert.js';
+import type { MonitorSnapshot } from '../monitor/link-monitor.js';
+import type { ProbeWindow } from '../monitor/link-rules.js';
 import { collectorClient } from '../report/upload/collector-client.js';
 import { ReportOutbox } from '../report/upload/report-outbox.js';
 import { ReportUploader } from '../report/upload/report-uploader.js';
@@ -42,12 +46,13 @@ export class ApplianceDaemon {
   #monitor: MonitorService | undefined;
   #metrics: MetricsServer | undefined;
   #reports: ReportUploader | undefined;
+  #telemetry: TelemetryService | undefined;
   metricsAddress: { host: string; port: number } | undefined;
 
   constructor(config: LoadedConfig, log: Logger) {
     this.#config = config;
     this.#log = log;
-    this.#parts = [this.#bridgePart(), this.#capturePart(), this.#monitorPart(), this.#reportUploadPart(), this.#metricsPart()];
+    this.#parts = [this.#bridgePart(), this.#capturePart(), this.#monitorPart(), this.#reportUploadPart(), this.#telemetryPart(), this.#metricsPart()];
   }
 
   get listeners() {
@@ -180,7 +185,12 @@ export class ApplianceDaemon {
       sections: ['monitor', 'qualify', 'site'],
       start: async (config) => {
         const publisher = { publishLocal: (topic: string, payload: Buffer, qos: 0 | 1, retain?: boolean) => (this.#bridge ? this.#bridge.publishLocal(topic, payload, qos, retain) : Promise.reject(new Error('the broker is not running'))) };
-        this.#monitor = new MonitorService(config, this.#log.child({ module: 'monitor' }), publisher, () => this.#capture?.callInProgress() ?? false);
+        const observer = {
+          onWindow: (w: ProbeWindow, after: MonitorSnapshot) => this.#telemetry?.onWindow(w, after),
+          onThroughput: (direction: 'up' | 'down', mbps: number, atMs: number) => this.#telemetry?.onThroughput(direction, mbps, atMs),
+          onAlert: (alert: Alert) => this.#telemetry?.onAlert(alert),
+        };
+        this.#monitor = new MonitorService(config, this.#log.child({ module: 'monitor' }), publisher, () => this.#capture?.callInProgress() ?? false, observer);
         await this.#monitor.start();
       },
       stop: async () => {
@@ -211,6 +221,27 @@ export class ApplianceDaemon {
         this.#metrics = undefined;
       },
       health: () => ({ status: this.#metrics ? 'running' : 'disabled' }),
+    };
+  }
+
+  /** Heartbeats, hourly summaries and alerts for the national collector, through the report outbox. */
+  #telemetryPart(): Part {
+    return {
+      name: 'telemetry',
+      sections: ['telemetry', 'report', 'site', 'monitor.profile', 'qualify.profile', 'qualify.profiles_dir'],
+      start: async (config) => {
+        this.#telemetry = new TelemetryService(config, this.#log.child({ module: 'telemetry' }), { health: () => this.health(), queued: () => this.#reports?.nudge() });
+        this.#telemetry.start();
+      },
+      stop: async () => {
+        await this.#telemetry?.stop();
+        this.#telemetry = undefined;
+      },
+      health: () => {
+        const t = this.#telemetry;
+        if (!t) return { status: 'stopped' };
+        return { status: t.status, ...(t.sequence !== undefined ? { sequence: t.sequence } : {}), ...(t.lastError ? { error: t.lastError } : {}) };
+      },
     };
   }
 

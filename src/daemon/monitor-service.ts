@@ -6,8 +6,9 @@ import { resolveTarget } from '../measure/stamp/sender.js';
 import { LogSink } from '../monitor/alerts/log-sink.js';
 import { MqttSink, type LocalPublisher } from '../monitor/alerts/mqtt-sink.js';
 import { WebhookSink } from '../monitor/alerts/webhook-sink.js';
-import type { AlertSink } from '../monitor/alerts/alert.js';
-import { LinkMonitor } from '../monitor/link-monitor.js';
+import type { Alert, AlertSink } from '../monitor/alerts/alert.js';
+import { LinkMonitor, type MonitorSnapshot } from '../monitor/link-monitor.js';
+import type { ProbeWindow } from '../monitor/link-rules.js';
 import { LinkProber } from '../monitor/link-prober.js';
 import { ThroughputSchedule } from '../monitor/throughput-schedule.js';
 import { dscpValue } from '../measure/dscp-names.js';
@@ -21,11 +22,19 @@ import { configuredCredentials } from '../responder/appliance-credentials.js';
 // annotation when this process may install it (CAP_NET_ADMIN), otherwise only the upstream
 // marks (reported by the responder) are checked.
 
+/** Told what the monitor sees (the daemon's telemetry to the collector). */
+export interface MonitorObserver {
+  onWindow(w: ProbeWindow, after: MonitorSnapshot): void;
+  onThroughput(direction: 'up' | 'down', mbps: number, atMs: number): void;
+  onAlert(alert: Alert): void;
+}
+
 export class MonitorService {
   readonly #config: LoadedConfig;
   readonly #log: Logger;
   readonly #publisher: LocalPublisher | undefined;
   readonly #callInProgress: () => boolean;
+  readonly #observer: MonitorObserver | undefined;
   monitor: LinkMonitor | undefined;
   #prober: LinkProber | undefined;
   #schedule: ThroughputSchedule | undefined;
@@ -35,11 +44,12 @@ export class MonitorService {
   lastError: string | undefined;
   target = '';
 
-  constructor(config: LoadedConfig, log: Logger, publisher: LocalPublisher | undefined, callInProgress: () => boolean) {
+  constructor(config: LoadedConfig, log: Logger, publisher: LocalPublisher | undefined, callInProgress: () => boolean, observer?: MonitorObserver) {
     this.#config = config;
     this.#log = log;
     this.#publisher = publisher;
     this.#callInProgress = callInProgress;
+    this.#observer = observer;
   }
 
   async start(): Promise<void> {
@@ -68,6 +78,7 @@ export class MonitorService {
     this.#sinks = [
       new LogSink(log),
       ...(mqtt ? [mqtt] : []),
+      ...(this.#observer ? [observerSink(this.#observer)] : []),
       ...(m.alerts.webhook_url ? [new WebhookSink({ url: m.alerts.webhook_url, ...(token ? { authorization: `Bearer ${token}` } : {}), maxAttempts: Math.max(1, m.alerts.webhook_attempts), timeoutMs: 10_000, deadLetterFile: m.alerts.dead_letter_file, log })] : []),
     ];
     const t = m.throughput;
@@ -84,6 +95,7 @@ export class MonitorService {
         onResult: (direction, mbps, at) => {
           log.info({ event: 'monitor.throughput', direction, mbps }, `scheduled test: ${direction} ${mbps.toFixed(2)} Mbit/s`);
           this.monitor?.onThroughput(direction, mbps, at);
+          this.#observer?.onThroughput(direction, mbps, at);
         },
         onSkipped: (reason) => log.info({ event: 'monitor.throughput_skipped', reason }, `scheduled throughput test skipped: ${reason}`),
         onError: (err) => log.warn({ event: 'monitor.throughput_failed', err: err.message, code: (err as { code?: string }).code }, `scheduled throughput test failed: ${err.message}`),
@@ -115,6 +127,7 @@ export class MonitorService {
       onWindow: (w) => {
         this.lastError = undefined;
         this.monitor!.onWindow(w);
+        this.#observer?.onWindow(w, this.monitor!.snapshot());
       },
       onError: (err) => {
         this.lastError = err.message;
@@ -134,4 +147,8 @@ export class MonitorService {
     await this.#annotation?.remove();
     if (this.status !== 'disabled') this.status = 'stopped';
   }
+}
+
+function observerSink(observer: MonitorObserver): AlertSink {
+  return { name: 'telemetry', deliver: (alert) => observer.onAlert(alert) };
 }

@@ -39,21 +39,50 @@ type Refusal = Extract<VerifyOutcome, { ok: false }>;
 const refuse = (code: ErrorCode, reason: string, problems?: string[]): Refusal => ({ ok: false, code, reason, ...(problems ? { problems } : {}) });
 
 export function verifyReportText(text: string, options: ReportVerifyOptions = {}): VerifyOutcome {
-  let report: unknown;
+  return verifySignedText(text, REPORT_RULES, options);
+}
+
+/**
+ * What tells one kind of signed document from another: its schema, the time its content is
+ * from (never after its signature), and its name in refusals.
+ */
+export interface SignedDocumentRules {
+  what: string;
+  validate(document: unknown): string[];
+  /** The member holding when the document's content begins or was measured. */
+  timeMember: string;
+}
+
+const REPORT_RULES: SignedDocumentRules = { what: 'report', validate: validateReport, timeMember: 'started_at' };
+
+export function verifyReport(report: Record<string, unknown>, options: ReportVerifyOptions = {}): VerifyOutcome {
+  return verifySignedDocument(report, REPORT_RULES, options);
+}
+
+/** Parses then verifies a document of any kind (reports, telemetry). */
+export function verifySignedText(text: string, rules: SignedDocumentRules, options: ReportVerifyOptions = {}): VerifyOutcome {
+  const parsed = parseDocument(text);
+  return 'ok' in parsed ? parsed : verifySignedDocument(parsed.document, rules, options);
+}
+
+/** Strictly parsed JSON object, or the refusal. */
+export function parseDocument(text: string): { document: Record<string, unknown> } | Refusal {
+  let document: unknown;
   try {
-    report = parseStrictJson(text, { maxDepth: MAX_REPORT_DEPTH });
+    document = parseStrictJson(text, { maxDepth: MAX_REPORT_DEPTH });
   } catch (err) {
     if (err instanceof StrictJsonError) return refuse('USMP_E_REPORT_MALFORMED', `not a valid JSON document: ${err.message}`);
     throw err;
   }
-  if (typeof report !== 'object' || report === null || Array.isArray(report)) return refuse('USMP_E_REPORT_MALFORMED', 'not a JSON object');
-  return verifyReport(report as Record<string, unknown>, options);
+  if (typeof document !== 'object' || document === null || Array.isArray(document)) return refuse('USMP_E_REPORT_MALFORMED', 'not a JSON object');
+  return { document: document as Record<string, unknown> };
 }
 
-export function verifyReport(report: Record<string, unknown>, options: ReportVerifyOptions = {}): VerifyOutcome {
+export function verifySignedDocument(report: Record<string, unknown>, rules: SignedDocumentRules, options: ReportVerifyOptions = {}): VerifyOutcome {
   const now = options.now ?? new Date();
+  const what = rules.what;
   const signature = signatureOf(report);
-  if (signature === 'absent') return refuse('USMP_E_REPORT_UNSIGNED', 'the report carries no signature');
+  if (signature === 'absent') return refuse('USMP_E_REPORT_UNSIGNED', `the ${what} carries no signature`);
   if (signature === 'malformed') return refuse('USMP_E_REPORT_SIGNATURE', 'the signature member is not {algorithm: "Ed25519", key_id, public_key (44 base64 characters), signed_at, value}');
   const claimedAppliance = applianceIdOf(report);
 
@@ -63,15 +92,16 @@ export function verifyReport(report: Record<string, unknown>, options: ReportVer
     if (!appliance) return refuse('USMP_E_REPORT_KEY_UNKNOWN', `signed by key ${keyIdOf(signature.public_key)} (appliance "${claimedAppliance}"), which is not enrolled`);
   }
 
-  const problems = validateReport(report);
-  if (problems.length > 0) return refuse('USMP_E_REPORT_SCHEMA', `does not follow the report schema: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (and ${problems.length - 5} more)` : ''}`, problems);
+  const problems = rules.validate(report);
+  if (problems.length > 0) return refuse('USMP_E_REPORT_SCHEMA', `does not follow the ${what} schema: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (and ${problems.length - 5} more)` : ''}`, problems);
   if (keyIdOf(signature.public_key) !== signature.key_id) return refuse('USMP_E_REPORT_SIGNATURE', `signature.key_id ${signature.key_id} is not the id of signature.public_key (${keyIdOf(signature.public_key)})`);
-  if (!signatureMatches(report)) return refuse('USMP_E_REPORT_SIGNATURE', `the Ed25519 signature by key ${signature.key_id} does not match the content: the report was changed after it was signed`);
+  if (!signatureMatches(report)) return refuse('USMP_E_REPORT_SIGNATURE', `the Ed25519 signature by key ${signature.key_id} does not match the content: the ${what} was changed after it was signed`);
 
   const signedAt = Date.parse(signature.signed_at);
-  const startedAt = Date.parse(report['started_at'] as string);
+  const contentAt = Date.parse(report[rules.timeMember] as string);
   if (Number.isNaN(signedAt)) return refuse('USMP_E_REPORT_TIME', `signed_at ${JSON.stringify(signature.signed_at)} is not a date`);
-  if (startedAt > signedAt) return refuse('USMP_E_REPORT_TIME', `started at ${String(report['started_at'])}, after it was signed (${signature.signed_at})`);
+  if (Number.isNaN(contentAt)) return refuse('USMP_E_REPORT_TIME', `${rules.timeMember} ${JSON.stringify(report[rules.timeMember])} is not a date`);
+  if (contentAt > signedAt) return refuse('USMP_E_REPORT_TIME', `${rules.timeMember === 'started_at' ? 'started' : rules.timeMember} at ${String(report[rules.timeMember])}, after it was signed (${signature.signed_at})`);
   if (signedAt > now.getTime() + CLOCK_SKEW_MS) return refuse('USMP_E_REPORT_TIME', `signed at ${signature.signed_at}, in the future (this clock: ${now.toISOString()}): check the appliance's clock (NTP)`);
 
   const canonicalText = canonicalJson(report);
@@ -88,7 +118,7 @@ function whatTheKeyVouchesFor(appliance: EnrolledAppliance, report: Record<strin
   const claimedCode = (report['site'] as { establishment_code: string }).establishment_code;
   if (appliance.appliance_id !== claimedAppliance) return refuse('USMP_E_REPORT_KEY_UNKNOWN', `key ${keyId} is enrolled for appliance "${appliance.appliance_id}", but the report says "${claimedAppliance}"`);
   if (appliance.establishment_code === '') return refuse('USMP_E_ENROLMENT_INCOMPLETE', `key ${keyId} of "${appliance.appliance_id}" was enrolled without an establishment code: it vouches for no site until one is set`);
-  if (appliance.establishment_code !== claimedCode) return refuse('USMP_E_REPORT_WRONG_SITE', `key ${keyId} speaks for establishment ${appliance.establishment_code} only, but the report is for ${JSON.stringify(claimedCode)}`);
+  if (appliance.establishment_code !== claimedCode) return refuse('USMP_E_REPORT_WRONG_SITE', `key ${keyId} speaks for establishment ${appliance.establishment_code} only, but the document is for ${JSON.stringify(claimedCode)}`);
   const claimedRegion = (report['site'] as { region: string }).region;
   // regional readers see a site by its region: an appliance cannot move its site to another
   if (appliance.region !== undefined && appliance.region !== claimedRegion) return refuse('USMP_E_REPORT_WRONG_SITE', `key ${keyId} speaks for establishment ${appliance.establishment_code} in region ${JSON.stringify(appliance.region)}, but the report says ${JSON.stringify(claimedRegion)}`);

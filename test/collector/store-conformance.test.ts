@@ -5,6 +5,8 @@ import { EVERY_SITE, type AddOutcome } from '../../src/collector/report-store.js
 import { openCollectorDatabase } from '../../src/collector/sql/open-database.js';
 import type { SqlDatabase } from '../../src/collector/sql/sql-database.js';
 import { SqlReportStore } from '../../src/collector/sql-report-store.js';
+import { SqlTelemetryStore } from '../../src/collector/sql-telemetry-store.js';
+import { alertOf, heartbeatOf, summaryOf, telemetrySite } from '../fixtures/telemetry-documents.js';
 import type { ReportDocument } from '../../src/report/report-document.js';
 import { canonicalJson } from '../../src/report/canonical-json.js';
 import { fixtureReport, siteFixture, siteReport, type SiteFixture } from '../fixtures/national-reports.js';
@@ -129,6 +131,100 @@ async function conformance(t: Test, open: Opener): Promise<void> {
   });
 }
 
+async function telemetryConformance(t: Test, open: Opener): Promise<void> {
+  const db = await open();
+  t.teardown(() => db.close());
+  const telemetry = new SqlTelemetryStore(db);
+  const reports = new SqlReportStore(db);
+  const [a, b, c] = [siteFixture(300), siteFixture(301), siteFixture(302)];
+  const hour = Math.floor(NOW / 3_600_000) * 3_600_000;
+  const at = (ms: number) => new Date(ms);
+
+  t.test('each document once; the latest heartbeat describes the appliance', async (t) => {
+    const beat = heartbeatOf(a!, 1, NOW - 600_000, { version: '0.1.0' });
+    t.equal(await telemetry.add(beat, at(NOW - 600_000)), 'stored');
+    t.equal(await telemetry.add(beat, at(NOW)), 'duplicate', 'the same document again');
+    t.equal(await telemetry.add(heartbeatOf(a!, 2, NOW - 300_000, { version: '0.2.0', state: 'degraded' }), at(NOW - 300_000)), 'stored');
+    // an older heartbeat arriving late (a backlog) does not rewind the state
+    t.equal(await telemetry.add(heartbeatOf(a!, 3, NOW - 900_000, { version: '0.0.9' }), at(NOW)), 'stored');
+    const row = (await telemetry.scoped(EVERY_SITE).grid({ nowMs: NOW })).find((r) => r.site_key === a!.code)!;
+    t.equal(row.version, '0.2.0', 'the version of the latest heartbeat');
+    t.equal(row.link_state, 'degraded');
+    t.equal(row.last_received_at, at(NOW).toISOString(), 'last heard from: the latest receipt');
+    t.equal(row.hospital_connected, true, 'booleans come back as booleans');
+    t.equal(row.sequence_gaps, 0);
+    t.equal(await telemetry.add(heartbeatOf(a!, 7, NOW - 200_000, { version: '0.2.0' }), at(NOW)), 'stored');
+    t.equal((await telemetry.scoped(EVERY_SITE).grid({ nowMs: NOW })).find((r) => r.site_key === a!.code)!.sequence_gaps, 3, 'sequence 4 to 6 never came: a gap of 3');
+  });
+
+  t.test('hourly summaries: once per site and hour, on the grid and the timelines', async (t) => {
+    for (let h = 1; h <= 30; h++) {
+      const degraded = h <= 3 ? 20 : 0;
+      const summary = summaryOf(b!, 100 + h, hour - h * 3_600_000, { rtt_ms: { median: 10 + h, p95: 20 + h }, degraded_minutes: { overall: degraded, rtt_ms: degraded }, availability_pct: h === 2 ? 95 : 100, loss_pct: { up: h === 1 ? 2 : 0, down: 0 } });
+      t.equal(await telemetry.add(summary, at(NOW)), 'stored');
+      if (h === 1) t.equal(await telemetry.add({ ...summary, document_id: '00000000-0000-4000-8000-000000000001' }, at(NOW)), 'duplicate', 'another document for the same hour');
+    }
+    const row = (await telemetry.scoped(EVERY_SITE).grid({ nowMs: NOW })).find((r) => r.site_key === b!.code)!;
+    t.equal(row.minutes_observed, 24 * 60, 'the grid sums the last 24 hours');
+    t.equal(row.degraded_min, 60, '3 hours × 20 min degraded');
+    t.equal(row.rtt_p95_ms, 20 + 24, 'RTT p95: the worst hour of the 24');
+    t.ok(Math.abs(row.availability_pct! - (100 - 5 / 24)) < 1e-9, `availability weighted by minutes (${row.availability_pct})`);
+    t.ok(Math.abs(row.loss_pct! - 2 / 24) < 1e-9, `loss weighted by minutes (${row.loss_pct})`);
+    t.equal(row.limit_rtt_ms, 150, 'the limits of the latest summary');
+    const thirty = await telemetry.scoped(EVERY_SITE).timeline(b!.code, '30d', NOW);
+    t.equal(thirty.points.length, 30, 'hour by hour');
+    const year = await telemetry.scoped(EVERY_SITE).timeline(b!.code, '12m', NOW);
+    t.ok(year.points.length >= 2 && year.points.length <= 3, 'day by day');
+    t.equal(year.points.reduce((n, p) => n + p.minutes_observed, 0), 30 * 60, 'the daily roll-up holds every hour');
+    t.equal(year.points.reduce((n, p) => n + p.degraded_min, 0), 60);
+    const exported: string[] = [];
+    for await (const r of telemetry.scoped(EVERY_SITE).eachHourly()) exported.push(`${r.site_key} ${r.hour_start}`);
+    t.equal(exported.length, 30, 'every hour exported once');
+    t.same(exported, [...exported].sort(), 'by site then hour');
+  });
+
+  t.test('alerts, scopes and versions', async (t) => {
+    t.equal(await telemetry.add(alertOf(c!, 1, NOW - 60_000), at(NOW)), 'stored');
+    t.equal(await telemetry.add(alertOf(c!, 2, NOW - 30_000, 'cleared'), at(NOW)), 'stored');
+    t.equal((await telemetry.scoped(EVERY_SITE).timeline(c!.code, '30d', NOW)).alerts.length, 2);
+    const region = telemetrySite(c!).region;
+    const scoped = telemetry.scoped({ kind: 'some', regions: [region], establishments: [] });
+    const rows = await scoped.grid({ nowMs: NOW });
+    t.ok(rows.length >= 1 && rows.every((r) => r.region === region), 'a regional reader sees its region only');
+    t.same((await scoped.timeline(a!.code, '30d', NOW)).points, [], 'not another region\'s timeline');
+    t.same(await telemetry.scoped({ kind: 'some', regions: [], establishments: [] }).grid({ nowMs: NOW }), [], 'no role, nothing');
+    const versions = await telemetry.scoped(EVERY_SITE).versions();
+    t.ok(versions.some((v) => v.version === '0.2.0' && v.sites.includes(a!.code)));
+    // a site known only by its qualification report is on the grid too, never heard from
+    const r = reportOf(siteFixture(303), 1);
+    await reports.add(r.report, r.text, at(NOW));
+    const only = (await telemetry.scoped(EVERY_SITE).grid({ nowMs: NOW })).find((g) => g.site_key === r.report.site.establishment_code)!;
+    t.equal(only.last_received_at, null);
+    t.equal(only.verdict, r.report.verdict);
+  });
+
+  t.test('silence: flagged once, cleared once heard from', async (t) => {
+    const first = await telemetry.silence(NOW + 3_600_000, NOW + 1_800_000);
+    t.same(first.silent.map((s) => s.site_key).sort(), [a!.code, b!.code, c!.code].sort(), 'every appliance not heard from for 30 min');
+    t.same((await telemetry.silence(NOW + 3_600_000, NOW + 1_800_000)).silent, [], 'flagged once');
+    await telemetry.add(heartbeatOf(a!, 8, NOW + 3_600_000), at(NOW + 3_600_000));
+    const again = await telemetry.silence(NOW + 3_600_001, NOW + 1_800_001);
+    t.same(again.heard.map((s) => s.site_key), [a!.code], 'heard from again');
+    t.same(again.silent, []);
+  });
+
+  t.test('retention: heartbeats 30 days, summaries two years; their daily roll-ups stay', async (t) => {
+    const old = NOW - 40 * 86_400_000;
+    await telemetry.add(heartbeatOf(c!, 10, old), at(old));
+    await telemetry.add(summaryOf(c!, 11, hour - 800 * 86_400_000), at(NOW));
+    const removed = await telemetry.compact(NOW);
+    t.equal(removed.heartbeats, 1);
+    t.equal(removed.hourly, 1);
+    const days = await db.one<{ n: unknown }>('SELECT COUNT(*) AS n FROM heartbeats_daily WHERE site_key = $1 AND day = $2', [c!.code, new Date(old).toISOString().slice(0, 10)]);
+    t.equal(Number(days!.n), 1, 'the day\'s heartbeat count stays');
+  });
+}
+
 async function concurrentIntake(t: Test, open: Opener): Promise<void> {
   const first = await open();
   const second = await open();
@@ -165,6 +261,7 @@ t.test('SQLite', async (t) => {
     return () => openCollectorDatabase({ kind: 'sqlite', path });
   };
   t.test('conformance', (t) => conformance(t, fresh()));
+  t.test('telemetry', (t) => telemetryConformance(t, fresh()));
 });
 
 t.test('PostgreSQL', async (t) => {
@@ -176,6 +273,7 @@ t.test('PostgreSQL', async (t) => {
     return () => openCollectorDatabase({ kind: 'postgres', url: access.url, password: access.password, poolSize: 8, onPoolError: (err) => t.fail(`pool: ${err.message}`) });
   };
   t.test('conformance', async (t) => conformance(t, await fresh()));
+  t.test('telemetry', async (t) => telemetryConformance(t, await fresh()));
   t.test('two pools take the same reports at once', async (t) => concurrentIntake(t, await fresh()));
   t.test('a wrong password is refused with the store\'s code, and the password is never shown', async (t) => {
     const access = await server.createDatabase('usmp_wrong');

@@ -8,6 +8,9 @@ import { watchedEnrolments } from '../../collector/enrolment-watch.js';
 import { ReportIntake } from '../../collector/report-intake.js';
 import { openConfiguredDatabase } from '../../collector/sql/configured-database.js';
 import { SqlReportStore } from '../../collector/sql-report-store.js';
+import { SqlTelemetryStore } from '../../collector/sql-telemetry-store.js';
+import { SilentWatch, type SilentNotice } from '../../collector/silent-watch.js';
+import { WebhookSink } from '../../monitor/alerts/webhook-sink.js';
 import { splitHostPort } from '../../config/formats.js';
 import type { ConfigValues } from '../../config/load.js';
 import { UsmpError } from '../../errors.js';
@@ -151,7 +154,13 @@ async function runCollector(ctx: CliContext): Promise<void> {
   const oidc = oidcFromConfig(config.oidc, loaded.secrets.get('collector.oidc.client_secret'));
   const db = await openConfiguredDatabase(loaded, log);
   const store = new SqlReportStore(db);
+  const telemetry = new SqlTelemetryStore(db);
   const access = new AccessStore(db);
+  const webhookToken = loaded.secrets.get('collector.silent_webhook_token');
+  const silentWatch = new SilentWatch({
+    store: telemetry, silentAfterMs: config.silent_after_minutes * 60_000, log,
+    webhook: config.silent_webhook_url ? new WebhookSink<SilentNotice>({ url: config.silent_webhook_url, ...(webhookToken ? { authorization: `Bearer ${webhookToken}` } : {}), maxAttempts: 5, timeoutMs: 10_000, deadLetterFile: config.silent_dead_letter_file, log }) : undefined,
+  });
   const keys = watchedEnrolments(config.appliances_file, log);
   try {
     // read at start, so that a damaged file or keys without an establishment are named now
@@ -159,10 +168,10 @@ async function runCollector(ctx: CliContext): Promise<void> {
   } catch {
     // logged by the watcher; intake answers 503 until the file is fixed
   }
-  const intake = new ReportIntake({ store, keys, log, graceMs: config.expiry_grace_days * 86_400_000 });
+  const intake = new ReportIntake({ store, telemetry, keys, log, graceMs: config.expiry_grace_days * 86_400_000 });
   const session = { idleMs: config.session_idle_minutes * 60_000, absoluteMs: config.session_absolute_hours * 3_600_000 };
   const server = new CollectorServer({
-    store, intake, access, log, tls, oidc, session,
+    store, telemetry, intake, access, log, tls, oidc, session, silentAfterMs: config.silent_after_minutes * 60_000,
     behindProxy: config.plain_http_behind_proxy,
     people: { ...splitHostPort(config.listen), maxConnections: config.max_connections, requestsPerMinute: config.requests_per_minute },
     appliances: { ...splitHostPort(config.intake_listen), maxConnections: config.max_connections, requestsPerMinute: config.intake_requests_per_minute },
@@ -174,8 +183,16 @@ async function runCollector(ctx: CliContext): Promise<void> {
     access.pruneSessions(Date.now(), session).catch((err: Error) => log.warn({ event: 'collector.prune_failed', err: err.message }, 'cannot delete ended sessions; tried again later'));
   }, 10 * 60_000);
   prune.unref();
+  const compact = () => telemetry.compact(Date.now()).then(
+    (removed) => log.info({ event: 'collector.compacted', ...removed }, 'telemetry past its retention removed (daily roll-ups kept)'),
+    (err: Error) => log.warn({ event: 'collector.compact_failed', err: err.message }, 'cannot remove old telemetry; tried again later'),
+  );
+  const compaction = setInterval(() => void compact(), 6 * 3_600_000);
+  compaction.unref();
   try {
     await server.listen();
+    void compact();
+    silentWatch.start();
     if ((await access.users()).length === 0 && !oidc) log.warn({ event: 'collector.no_users' }, 'no local account and no OpenID provider: nobody can sign in yet (usmp-edge collector user add NAME --role national)');
     const signal = await new Promise<string>((resolve) => {
       for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => resolve(s));
@@ -183,6 +200,8 @@ async function runCollector(ctx: CliContext): Promise<void> {
     log.info({ event: 'collector.stopping', signal }, 'stopping');
   } finally {
     clearInterval(prune);
+    clearInterval(compaction);
+    await silentWatch.stop();
     await server.close();
     await db.close();
   }

@@ -19,6 +19,9 @@ import { EXPORT_TYPES, exportChunks, type ExportFormat } from '../exports.js';
 import type { ReportIntake } from '../report-intake.js';
 import type { ReportStore, ReportView } from '../report-store.js';
 import { renderSitePage } from '../site-page.js';
+import { isSilent, renderGrid, renderTimeline, renderVersions } from '../fleet-pages.js';
+import { hourlyChunks } from '../hourly-export.js';
+import type { FleetView, TelemetryStore } from '../telemetry-store.js';
 import { fastifyOptions, type DoorOptions } from './door-options.js';
 import { errorBody, errorHandler, HttpRefusal, rateLimitRefusal, SECURITY_HEADERS } from './http-errors.js';
 import { accountBar, accountPage, loginPage, withAccountBar } from './people-pages.js';
@@ -31,6 +34,8 @@ import { accountBar, accountPage, loginPage, withAccountBar } from './people-pag
 
 export interface PeopleDoorOptions extends DoorOptions {
   store: ReportStore;
+  telemetry?: TelemetryStore | undefined;
+  silentAfterMs: number;
   access: AccessStore;
   intake: ReportIntake;
   log: Logger;
@@ -105,6 +110,10 @@ export async function peopleDoor(o: PeopleDoorOptions): Promise<FastifyInstance>
     throw new HttpRefusal(401, 'USMP_E_UNAUTHENTICATED', 'sign in, or send a bearer token (Authorization: Bearer usmpc_…)');
   };
   const viewOf = (request: FastifyRequest): ReportView => o.store.scoped(scopeOf(request.reader!.roles));
+  const fleetOf = (request: FastifyRequest): FleetView => {
+    if (!o.telemetry) throw new HttpRefusal(404, 'USMP_E_NOT_FOUND', 'this collector keeps no telemetry');
+    return o.telemetry.scoped(scopeOf(request.reader!.roles));
+  };
   const langOf = (request: FastifyRequest): Lang => ((request.query as Record<string, unknown>)['lang'] === 'en' || (request.body as Record<string, unknown> | undefined)?.['lang'] === 'en' ? 'en' : 'fr');
   const html = (request: FastifyRequest, reply: FastifyReply, page: string) => {
     const bar = accountBar({ lang: langOf(request), user: request.reader!.user, csrf: reply.generateCsrf() });
@@ -210,12 +219,39 @@ export async function peopleDoor(o: PeopleDoorOptions): Promise<FastifyInstance>
 
   app.get('/export/:file', { preHandler: needs('session-or-token') }, async (request, reply) => {
     const file = (request.params as { file: string }).file;
+    const hourly = /^hourly\.(csv|json)$/.exec(file)?.[1] as 'csv' | 'json' | undefined;
+    if (hourly) {
+      reply.header('content-disposition', `attachment; filename="${file}"`).type(hourly === 'csv' ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8');
+      return reply.send(Readable.from(hourlyChunks(hourly, fleetOf(request).eachHourly())));
+    }
     const format = (Object.keys(EXPORT_TYPES) as ExportFormat[]).find((f) => EXPORT_TYPES[f].file === file);
     if (!format) throw new HttpRefusal(404, 'USMP_E_NOT_FOUND', `no export ${file.slice(0, 60)}`);
     const view = viewOf(request);
     const onSkip = (reportId: string, reason: string) => o.log.warn({ event: 'collector.export_skipped', report_id: reportId, format, reason }, `report ${reportId} left out of ${file}: ${reason}`);
     reply.header('content-disposition', `attachment; filename="${EXPORT_TYPES[format].file}"`).type(EXPORT_TYPES[format].contentType);
     return reply.send(Readable.from(exportChunks(format, view.eachReport(), { enrolment: 'checked', onSkip })));
+  });
+
+  // -- the live fleet
+
+  app.get('/fleet', { preHandler: needs('session') }, async (request, reply) => {
+    const query = request.query as Record<string, string | undefined>;
+    return html(request, reply, await renderGrid(fleetOf(request), await viewOf(request).regions(), { region: query['region'] || undefined }, langOf(request), now(), o.silentAfterMs));
+  });
+
+  app.get('/fleet/versions', { preHandler: needs('session') }, async (request, reply) => html(request, reply, await renderVersions(fleetOf(request), langOf(request))));
+
+  app.get('/fleet/sites/:code', { preHandler: needs('session') }, async (request, reply) => {
+    const range = (request.query as Record<string, string | undefined>)['range'] === '12m' ? '12m' : '30d';
+    const page = await renderTimeline(fleetOf(request), viewOf(request), (request.params as { code: string }).code, range, langOf(request), now());
+    if (!page) throw new HttpRefusal(404, 'USMP_E_NOT_FOUND', 'no such site');
+    return html(request, reply, page);
+  });
+
+  app.get('/api/v1/fleet', { preHandler: needs('session-or-token') }, async (request) => {
+    const region = (request.query as Record<string, string | undefined>)['region'] || undefined;
+    const rows = await fleetOf(request).grid({ region, nowMs: now() });
+    return { silent_after_s: o.silentAfterMs / 1000, sites: rows.map((r) => ({ ...r, silent: r.last_received_at !== null && isSilent(r, now(), o.silentAfterMs) })) };
   });
 
   app.get('/api/v1/sites', { preHandler: needs('session-or-token') }, async (request) => {

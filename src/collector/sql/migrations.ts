@@ -64,7 +64,48 @@ export const MIGRATIONS: readonly Migration[] = [
       ]);
     },
   },
+  {
+    version: 3,
+    what: 'the live fleet: heartbeats (and their daily counts), hourly summaries (and their daily roll-up), alerts, each appliance\'s latest state',
+    async apply(tx) {
+      const d = tx.dialect;
+      const t = text(d);
+      const real = d === 'postgres' ? 'DOUBLE PRECISION' : 'REAL';
+      const int = d === 'postgres' ? 'BIGINT' : 'INTEGER';
+      const columns = (list: Record<string, string>) => Object.entries(list).map(([name, type]) => `${name} ${type}`).join(', ');
+      await each(tx, [
+        `CREATE TABLE fleet (${columns(FLEET_COLUMNS(t, real, int))}, PRIMARY KEY (site_key))${withoutRowid(d)}`,
+        `CREATE TABLE heartbeats (document_id ${t} NOT NULL, site_key ${t} NOT NULL, at ${t} NOT NULL, received_at ${t} NOT NULL, sequence ${int} NOT NULL, version ${t}, link_state ${t}, rtt_ms ${real}, outbox_depth ${int}, report_outbox_depth ${int}, hospital_connected ${int}, disk_free_mib ${real}, clock_synchronised ${int}, PRIMARY KEY (document_id))${withoutRowid(d)}`,
+        'CREATE INDEX heartbeats_by_site ON heartbeats (site_key, at)',
+        'CREATE INDEX heartbeats_by_time ON heartbeats (at)',
+        `CREATE TABLE heartbeats_daily (site_key ${t} NOT NULL, day ${t} NOT NULL, heartbeats ${int} NOT NULL, link_ok ${int} NOT NULL, link_degraded ${int} NOT NULL, link_down ${int} NOT NULL, last_version ${t}, PRIMARY KEY (site_key, day))${withoutRowid(d)}`,
+        `CREATE TABLE hourly (site_key ${t} NOT NULL, hour_start ${t} NOT NULL, ${columns(HOURLY_COLUMNS(t, real, int))}, PRIMARY KEY (site_key, hour_start))${withoutRowid(d)}`,
+        'CREATE UNIQUE INDEX hourly_by_document ON hourly (document_id)',
+        'CREATE INDEX hourly_by_time ON hourly (hour_start)',
+        `CREATE TABLE daily (site_key ${t} NOT NULL, day ${t} NOT NULL, hours ${int} NOT NULL, minutes_observed ${real} NOT NULL, minutes_available ${real} NOT NULL, degraded_min ${real} NOT NULL, rtt_median_weighted ${real} NOT NULL, rtt_minutes ${real} NOT NULL, rtt_p95_max_ms ${real}, loss_up_weighted ${real} NOT NULL, loss_down_weighted ${real} NOT NULL, loss_minutes ${real} NOT NULL, alerts_raised ${int} NOT NULL, PRIMARY KEY (site_key, day))${withoutRowid(d)}`,
+        `CREATE TABLE fleet_alerts (document_id ${t} NOT NULL, site_key ${t} NOT NULL, at ${t} NOT NULL, received_at ${t} NOT NULL, sequence ${int} NOT NULL, kind ${t} NOT NULL, metric ${t} NOT NULL, state ${t} NOT NULL, measured ${t}, limit_value ${t}, unit ${t}, message ${t}, PRIMARY KEY (document_id))${withoutRowid(d)}`,
+        'CREATE INDEX fleet_alerts_by_site ON fleet_alerts (site_key, at)',
+      ]);
+    },
+  },
 ];
+
+/** Each appliance's latest state, one row per site: the grid's source. */
+export const FLEET_COLUMNS = (t: string, real: string, int: string): Record<string, string> => ({
+  site_key: `${t} NOT NULL`, appliance_id: `${t} NOT NULL`, establishment_code: t, establishment: t, region: t,
+  version: t, last_heartbeat_at: t, last_received_at: `${t} NOT NULL`, heartbeat_interval_s: int, last_sequence: `${int} NOT NULL`, sequence_gaps: `${int} NOT NULL`,
+  link_state: t, link_since: t, rtt_ms: real, outbox_depth: int, outbox_oldest_age_s: real, report_outbox_depth: int,
+  devices_connected: int, hospital_connected: int, disk_free_mib: real, clock_synchronised: int, uptime_s: real, silent_since: t,
+});
+
+/** An hour of monitoring of one site. */
+export const HOURLY_COLUMNS = (t: string, real: string, int: string): Record<string, string> => ({
+  document_id: `${t} NOT NULL`, received_at: `${t} NOT NULL`, profile: t, minutes_observed: `${real} NOT NULL`,
+  rtt_median_ms: real, rtt_p95_ms: real, ipdv_median_ms: real, ipdv_p95_ms: real, loss_up_pct: real, loss_down_pct: real,
+  degraded_min: `${real} NOT NULL`, degraded_rtt_min: real, degraded_ipdv_min: real, degraded_loss_min: real, degraded_reachability_min: real,
+  availability_pct: real, alerts_raised: `${int} NOT NULL`, alerts_cleared: `${int} NOT NULL`, up_mbps: real, down_mbps: real,
+  limit_rtt_ms: real, limit_ipdv_ms: real, limit_loss_pct: real,
+});
 
 export const LAYOUT_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 

@@ -25,9 +25,9 @@ export interface Alert {
   message: string;
 }
 
-export interface AlertSink {
+export interface AlertSink<T = Alert> {
   readonly name: string;
-  deliver(alert: Alert): void;
+  deliver(alert: T): void;
   close?(): Promise<void>;
 }
 

@@ -22,10 +22,11 @@ export interface WebhookOptions {
   maxDelayMs?: number;
 }
 
-export class WebhookSink implements AlertSink {
+/** Posts any document with an id (the monitor's alerts; the collector's silent-appliance notices). */
+export class WebhookSink<T extends { id: string } = Alert> implements AlertSink<T> {
   readonly name = 'webhook';
   readonly #o: WebhookOptions;
-  readonly #queue: Alert[] = [];
+  readonly #queue: T[] = [];
   #draining: Promise<void> | undefined;
   #closed = false;
 
@@ -33,7 +34,7 @@ export class WebhookSink implements AlertSink {
     this.#o = options;
   }
 
-  deliver(alert: Alert): void {
+  deliver(alert: T): void {
     if (this.#queue.length >= (this.#o.maxQueue ?? 1000)) this.#deadLetter(this.#queue.shift()!, 'queue full');
     this.#queue.push(alert);
     this.#draining ??= this.#drain().finally(() => (this.#draining = undefined));
@@ -68,7 +69,7 @@ export class WebhookSink implements AlertSink {
     }
   }
 
-  async #post(alert: Alert): Promise<string> {
+  async #post(alert: T): Promise<string> {
     try {
       const response = await fetch(this.#o.url, {
         method: 'POST',
@@ -85,7 +86,7 @@ export class WebhookSink implements AlertSink {
     }
   }
 
-  #deadLetter(alert: Alert, reason: string): void {
+  #deadLetter(alert: T, reason: string): void {
     this.#o.log.error({ event: 'alert.dead_letter', sink: this.name, alert_id: alert.id, reason, file: this.#o.deadLetterFile }, `webhook alert kept in the dead-letter file: ${reason}`);
     try {
       mkdirSync(dirname(this.#o.deadLetterFile), { recursive: true, mode: 0o700 });

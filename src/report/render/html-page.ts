@@ -30,6 +30,8 @@ figure svg { width: 100%; max-width: 640px; height: auto; display: block; }
 .filters { display: flex; gap: 12px; align-items: end; flex-wrap: wrap; margin: 8px 0; }
 .filters label { display: flex; flex-direction: column; font-size: 12px; color: var(--muted); }
 a { color: #0b57d0; }
+td.c-ok { background: #e6f4ea; } td.c-warn { background: #fef3e0; } td.c-bad { background: #fce8e6; font-weight: 600; } td.c-none { color: var(--muted); }
+.grid td { text-align: center; font-variant-numeric: tabular-nums; } .grid td:first-child { text-align: left; }
 .signoff td { height: 70px; }
 @media print { body { margin: 0; max-width: none; font-size: 11px; } nav, .filters { display: none; } h2 { break-after: avoid; } }
 @page { size: A4; margin: 14mm; }

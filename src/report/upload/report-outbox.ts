@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { UsmpError } from '../../errors.js';
 import { syncDirectory, writeFileDurably } from '../../exec/durable-file.js';
 
-// Reports waiting for the national collector: one file per report, named by its report_id, in
-// pending/ (written durably: they survive restarts, crashes and power loss). A report the
+// Reports and telemetry documents waiting for the national collector: one file per document,
+// named by its report_id (or document_id), in pending/ (written durably: they survive restarts, crashes and power loss). A report the
 // collector took is deleted; one it refused goes to rejected/ with the reason beside it; one
 // it has not taken after the expiry goes to expired/. Nothing is dropped silently.
 
@@ -29,15 +29,16 @@ export class ReportOutbox {
     return join(this.dir, name);
   }
 
-  /** Queues the signed report text; queuing the same report again changes nothing. */
+  /** Queues the signed document's text; queuing the same document again changes nothing. */
   enqueue(reportText: string): string {
     let id: unknown;
     try {
-      id = (JSON.parse(reportText) as { report_id?: unknown }).report_id;
+      const parsed = JSON.parse(reportText) as { report_id?: unknown; document_id?: unknown };
+      id = parsed.report_id ?? parsed.document_id;
     } catch (err) {
       throw new UsmpError('USMP_E_REPORT_MALFORMED', `not JSON: ${(err as Error).message}`);
     }
-    if (typeof id !== 'string' || !REPORT_ID.test(id)) throw new UsmpError('USMP_E_REPORT_SCHEMA', 'the report has no valid report_id');
+    if (typeof id !== 'string' || !REPORT_ID.test(id)) throw new UsmpError('USMP_E_REPORT_SCHEMA', 'the document has no valid report_id or document_id');
     const path = join(this.#sub('pending'), `${id}.json`);
     try {
       statSync(path);
