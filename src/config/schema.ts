@@ -30,7 +30,7 @@ export const schemaDefinition = {
     retry_max_s: { doc: 'Longest delay between upload attempts', format: 'positive-number', default: 3600 },
   },
   telemetry: {
-    heartbeat_minutes: { doc: 'Minutes between heartbeats to the national collector (version, uptime, link, outboxes, disk, clock); hourly summaries and alerts go too. 0: no telemetry. Needs report.collector_url and the appliance key', format: 'nat', default: 5 },
+    heartbeat_minutes: { doc: 'Minutes between heartbeats to the national collector (version, uptime, link, outboxes, disk, clock); hourly summaries and alerts go too. 0: no telemetry. Needs report.collector_url and the appliance key', format: 'non-negative-number', default: 5 },
   },
   collector: {
     listen: { doc: 'HOST:PORT of the collector\'s door for people (sign-in, dashboard, reports, exports, API); loopback unless you open it', format: 'host-port', default: '127.0.0.1:8443' },
@@ -61,7 +61,7 @@ export const schemaDefinition = {
       groups_claim: { doc: 'ID token claim listing the user\'s groups', format: String, default: 'groups' },
       role_map: { doc: 'Group → role: {"GRP-USMP-NATIONAL": "national", "GRP-DISP-DIJON": "region:DISP Dijon", "GRP-0999001A": "site:0999001A"}; a group not listed gives nothing', format: 'role-map', default: {} },
     },
-    silent_after_minutes: { doc: 'An appliance heard from (heartbeat, summary, alert) longer ago than this is flagged silent on the grid, logged and posted to silent_webhook_url; cleared when heard from again', format: 'positive-int', default: 30 },
+    silent_after_minutes: { doc: 'An appliance heard from (heartbeat, summary, alert) longer ago than this is flagged silent on the grid, logged and posted to silent_webhook_url; cleared when heard from again', format: 'positive-number', default: 30 },
     silent_webhook_url: { doc: 'Where the collector posts its silent/heard notices as JSON (empty: logged only)', format: 'optional-http-url', default: '' },
     silent_webhook_token_file: { doc: 'File holding a bearer token sent with those posts', format: 'secret-file', default: '' },
     silent_dead_letter_file: { doc: 'Notices the webhook would not take, one JSON line each', format: String, default: '/var/lib/usmp-edge-collector/silent-dead-letters.jsonl' },
