@@ -45,6 +45,17 @@ function degradedColour(minutes: number | null): Colour {
   return minutes > 60 ? 'bad' : minutes > 0 ? 'warn' : 'ok';
 }
 
+/** The link as the appliance's latest heartbeat saw it. */
+function linkColour(state: string | null): Colour {
+  return state === 'ok' ? 'ok' : state === 'degraded' ? 'warn' : state === 'down' ? 'bad' : 'none';
+}
+
+function linkText(state: string | null, lang: Lang): string {
+  const fr: Record<string, string> = { ok: 'OK', degraded: 'DÉGRADÉ', down: 'COUPÉ', unknown: 'non mesuré' };
+  const en: Record<string, string> = { ok: 'OK', degraded: 'DEGRADED', down: 'DOWN', unknown: 'not measured' };
+  return state === null ? '—' : ((lang === 'fr' ? fr : en)[state] ?? state);
+}
+
 export function isSilent(row: Pick<GridRow, 'last_received_at'>, nowMs: number, silentAfterMs: number): boolean {
   return row.last_received_at === null || nowMs - Date.parse(row.last_received_at) > silentAfterMs;
 }
@@ -69,7 +80,7 @@ export async function renderGrid(fleet: FleetView, regions: string[], query: { r
 <input type="hidden" name="lang" value="${lang}"><button type="submit">${e(w.filter)}</button>
 </form>
 <p class="muted">${rows.length} ${e(w.sites)}. ${e(w.legend)}</p>
-<table class="grid" data-testid="fleet-grid"><thead><tr><th>${e(w.establishment)}</th><th>${e(w.availability)}</th><th>${e(w.rtt_p95)}</th><th>${e(w.loss)}</th><th>${e(w.degraded)}</th><th>${e(w.heartbeat)}</th><th>${e(w.version)}</th><th>${e(w.qualification)}</th></tr></thead>
+<table class="grid" data-testid="fleet-grid"><thead><tr><th>${e(w.establishment)}</th><th>${e(w.availability)}</th><th>${e(w.rtt_p95)}</th><th>${e(w.loss)}</th><th>${e(w.degraded)}</th><th>${e(w.link)}</th><th>${e(w.heartbeat)}</th><th>${e(w.version)}</th><th>${e(w.qualification)}</th></tr></thead>
 <tbody>${rows.map((r) => {
     const silent = r.last_received_at !== null && isSilent(r, nowMs, silentAfterMs);
     return `<tr data-site="${e(r.site_key)}" data-silent="${silent}"><td><a href="/fleet/sites/${encodeURIComponent(r.site_key)}?lang=${lang}">${e(r.establishment || r.site_key)}</a><div class="muted">${e(r.region ?? '')} · ${e(r.appliance_id ?? '')}${r.sequence_gaps > 0 ? ` · ${r.sequence_gaps} ${e(w.gaps)}` : ''}</div></td>`
@@ -77,6 +88,7 @@ export async function renderGrid(fleet: FleetView, regions: string[], query: { r
       + cell(againstLimit(r.rtt_p95_ms, r.limit_rtt_ms, 0.8), r.rtt_p95_ms === null ? '—' : `${formatNumber(r.rtt_p95_ms, lang)} ms`, 'rtt_p95')
       + cell(againstLimit(r.loss_pct, r.limit_loss_pct, 0.5), r.loss_pct === null ? '—' : `${formatNumber(r.loss_pct, lang, 2)} %`, 'loss')
       + cell(degradedColour(r.degraded_min), r.degraded_min === null ? '—' : formatNumber(r.degraded_min, lang, 0), 'degraded')
+      + cell(linkColour(r.link_state), linkText(r.link_state, lang), 'link')
       + cell(heartbeatColour(r, nowMs, silentAfterMs), `${silent ? `${w.silent} · ` : ''}${age(r.last_received_at)}`, 'heartbeat')
       + `<td data-metric="version">${e(r.version ?? '—')}</td><td>${r.verdict ? `<span class="${verdictClass(r.verdict as 'pass')}">${e(r.verdict.toUpperCase())}</span>` : '—'}</td></tr>`;
   }).join('\n')}</tbody></table>`;
