@@ -15,30 +15,33 @@ const later = (column: string) => `CASE WHEN excluded.last_heartbeat_at IS NOT N
 const LATEST_STATE = ['version', 'last_heartbeat_at', 'heartbeat_interval_s', 'link_state', 'link_since', 'rtt_ms', 'outbox_depth', 'outbox_oldest_age_s', 'report_outbox_depth', 'devices_connected', 'hospital_connected', 'disk_free_mib', 'clock_synchronised', 'uptime_s'] as const;
 const IDENTITY = ['appliance_id', 'establishment_code', 'establishment', 'region'] as const;
 
+// The sequence gap is counted from the first number of the batch ($22) against the last one
+// held, plus the numbers missing inside the batch ($23): one statement per site and batch.
 const UPSERT_FLEET = `INSERT INTO fleet (site_key, ${IDENTITY.join(', ')}, ${LATEST_STATE.join(', ')}, last_received_at, last_sequence, sequence_gaps)
-  VALUES (${Array.from({ length: 1 + IDENTITY.length + LATEST_STATE.length + 2 }, (_, i) => `$${i + 1}`).join(', ')}, 0)
+  VALUES (${Array.from({ length: 1 + IDENTITY.length + LATEST_STATE.length + 2 }, (_, i) => `$${i + 1}`).join(', ')}, $23)
   ON CONFLICT (site_key) DO UPDATE SET
     ${IDENTITY.map((c) => `${c} = excluded.${c}`).join(', ')},
     ${LATEST_STATE.map((c) => `${c} = ${later(c)}`).join(', ')},
     last_received_at = CASE WHEN excluded.last_received_at > fleet.last_received_at THEN excluded.last_received_at ELSE fleet.last_received_at END,
-    sequence_gaps = fleet.sequence_gaps + CASE WHEN excluded.last_sequence > fleet.last_sequence + 1 THEN excluded.last_sequence - fleet.last_sequence - 1 ELSE 0 END,
+    sequence_gaps = fleet.sequence_gaps + CASE WHEN $22 > fleet.last_sequence + 1 THEN $22 - fleet.last_sequence - 1 ELSE 0 END + $23,
     last_sequence = CASE WHEN excluded.last_sequence > fleet.last_sequence THEN excluded.last_sequence ELSE fleet.last_sequence END`;
 
 const HOURLY_INSERT_COLUMNS = ['site_key', 'hour_start', 'document_id', 'received_at', 'profile', 'minutes_observed', 'rtt_median_ms', 'rtt_p95_ms', 'ipdv_median_ms', 'ipdv_p95_ms', 'loss_up_pct', 'loss_down_pct',
   'degraded_min', 'degraded_rtt_min', 'degraded_ipdv_min', 'degraded_loss_min', 'degraded_reachability_min', 'availability_pct', 'alerts_raised', 'alerts_cleared', 'up_mbps', 'down_mbps', 'limit_rtt_ms', 'limit_ipdv_ms', 'limit_loss_pct'] as const;
+const INSERT_HOURLY = `INSERT INTO hourly (${HOURLY_INSERT_COLUMNS.join(', ')}) VALUES (${HOURLY_INSERT_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')}) ON CONFLICT DO NOTHING`;
+const INSERT_HEARTBEAT = `INSERT INTO heartbeats (document_id, site_key, at, received_at, sequence, version, link_state, rtt_ms, outbox_depth, report_outbox_depth, hospital_connected, disk_free_mib, clock_synchronised)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING`;
+const INSERT_ALERT = 'INSERT INTO fleet_alerts (document_id, site_key, at, received_at, sequence, kind, metric, state, measured, limit_value, unit, message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING';
 
-const keepMax = (c: string) => `${c} = CASE WHEN daily.${c} IS NULL OR excluded.${c} > daily.${c} THEN excluded.${c} ELSE daily.${c} END`;
-const UPSERT_DAILY = `INSERT INTO daily (site_key, day, hours, minutes_observed, minutes_available, degraded_min, rtt_median_weighted, rtt_minutes, rtt_p95_max_ms, loss_up_weighted, loss_down_weighted, loss_minutes, alerts_raised)
-  VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-  ON CONFLICT (site_key, day) DO UPDATE SET hours = daily.hours + 1, minutes_observed = daily.minutes_observed + excluded.minutes_observed,
-    minutes_available = daily.minutes_available + excluded.minutes_available, degraded_min = daily.degraded_min + excluded.degraded_min,
-    rtt_median_weighted = daily.rtt_median_weighted + excluded.rtt_median_weighted, rtt_minutes = daily.rtt_minutes + excluded.rtt_minutes, ${keepMax('rtt_p95_max_ms')},
-    loss_up_weighted = daily.loss_up_weighted + excluded.loss_up_weighted, loss_down_weighted = daily.loss_down_weighted + excluded.loss_down_weighted,
-    loss_minutes = daily.loss_minutes + excluded.loss_minutes, alerts_raised = daily.alerts_raised + excluded.alerts_raised`;
+const DAILY_SUMS = ['hours', 'minutes_observed', 'minutes_available', 'degraded_min', 'rtt_median_weighted', 'rtt_minutes', 'loss_up_weighted', 'loss_down_weighted', 'loss_minutes', 'alerts_raised'] as const;
+type DailySums = Record<(typeof DAILY_SUMS)[number], number> & { rtt_p95_max_ms: number | null };
+const UPSERT_DAILY = `INSERT INTO daily (site_key, day, ${DAILY_SUMS.join(', ')}, rtt_p95_max_ms) VALUES (${Array.from({ length: DAILY_SUMS.length + 3 }, (_, i) => `$${i + 1}`).join(', ')})
+  ON CONFLICT (site_key, day) DO UPDATE SET ${DAILY_SUMS.map((c) => `${c} = daily.${c} + excluded.${c}`).join(', ')},
+    rtt_p95_max_ms = CASE WHEN daily.rtt_p95_max_ms IS NULL OR excluded.rtt_p95_max_ms > daily.rtt_p95_max_ms THEN excluded.rtt_p95_max_ms ELSE daily.rtt_p95_max_ms END`;
 
-const UPSERT_HEARTBEAT_DAY = `INSERT INTO heartbeats_daily (site_key, day, heartbeats, link_ok, link_degraded, link_down, last_version) VALUES ($1, $2, 1, $3, $4, $5, $6)
-  ON CONFLICT (site_key, day) DO UPDATE SET heartbeats = heartbeats_daily.heartbeats + 1, link_ok = heartbeats_daily.link_ok + excluded.link_ok,
-    link_degraded = heartbeats_daily.link_degraded + excluded.link_degraded, link_down = heartbeats_daily.link_down + excluded.link_down, last_version = excluded.last_version`;
+const HEARTBEAT_SUMS = ['heartbeats', 'link_ok', 'link_degraded', 'link_down'] as const;
+const UPSERT_HEARTBEAT_DAY = `INSERT INTO heartbeats_daily (site_key, day, ${HEARTBEAT_SUMS.join(', ')}, last_version) VALUES ($1, $2, $3, $4, $5, $6, $7)
+  ON CONFLICT (site_key, day) DO UPDATE SET ${HEARTBEAT_SUMS.map((c) => `${c} = heartbeats_daily.${c} + excluded.${c}`).join(', ')}, last_version = excluded.last_version`;
 
 export function siteKeyOfTelemetry(document: TelemetryDocument): string {
   return document.site.establishment_code || `appliance:${document.site.appliance_id}`;
@@ -51,35 +54,25 @@ export class SqlTelemetryStore implements TelemetryStore {
     this.#db = db;
   }
 
-  add(document: TelemetryDocument, receivedAt: Date): Promise<AddOutcome> {
-    const siteKey = siteKeyOfTelemetry(document);
+  async add(document: TelemetryDocument, receivedAt: Date): Promise<AddOutcome> {
+    return (await this.addMany([document], receivedAt))[0]!;
+  }
+
+  addMany(documents: readonly TelemetryDocument[], receivedAt: Date): Promise<AddOutcome[]> {
     const received = receivedAt.toISOString();
-    return this.#db.transaction(async (tx): Promise<AddOutcome> => {
-      const inserted = document.document === 'heartbeat' ? await insertHeartbeat(tx, siteKey, document, received)
-        : document.document === 'hourly_summary' ? await insertHourly(tx, siteKey, document, received)
-          : await insertAlert(tx, siteKey, document, received);
-      if (!inserted) return 'duplicate';
-      const beat = document.document === 'heartbeat' ? document : undefined;
-      const h = beat?.heartbeat;
-      const state: Record<(typeof LATEST_STATE)[number], SqlValue> = {
-        version: beat ? document.software_version : null,
-        last_heartbeat_at: beat ? document.at : null,
-        heartbeat_interval_s: h?.interval_s ?? null,
-        link_state: h?.link.state ?? null,
-        link_since: h?.link.since ?? null,
-        rtt_ms: h?.link.rtt_ms ?? null,
-        outbox_depth: h?.outbox.depth ?? null,
-        outbox_oldest_age_s: h?.outbox.oldest_age_s ?? null,
-        report_outbox_depth: h?.report_outbox_depth ?? null,
-        devices_connected: h?.devices_connected ?? null,
-        hospital_connected: h ? flag(h.hospital_connected) : null,
-        disk_free_mib: h?.disk_free_mib ?? null,
-        clock_synchronised: h ? flag(h.clock_synchronised) : null,
-        uptime_s: h?.uptime_s ?? null,
-      };
-      const s = document.site;
-      await tx.run(UPSERT_FLEET, [siteKey, s.appliance_id, s.establishment_code, s.establishment, s.region, ...LATEST_STATE.map((c) => state[c]), received, document.sequence]);
-      return 'stored';
+    return this.#db.transaction(async (tx) => {
+      const outcomes: AddOutcome[] = [];
+      const stored: TelemetryDocument[] = [];
+      for (const document of documents) {
+        const inserted = await insertRow(tx, siteKeyOfTelemetry(document), document, received);
+        outcomes.push(inserted ? 'stored' : 'duplicate');
+        if (inserted) stored.push(document);
+      }
+      // each day row and each appliance row once per batch: a bulk load does not update one
+      // row thousands of times in a transaction
+      await rollUpDays(tx, stored);
+      await updateFleet(tx, stored, received);
+      return outcomes;
     });
   }
 
@@ -106,38 +99,98 @@ export class SqlTelemetryStore implements TelemetryStore {
   }
 }
 
-async function insertHeartbeat(tx: SqlClient, siteKey: string, d: Heartbeat, received: string): Promise<boolean> {
-  const h = d.heartbeat;
-  const added = await tx.run(`INSERT INTO heartbeats (document_id, site_key, at, received_at, sequence, version, link_state, rtt_ms, outbox_depth, report_outbox_depth, hospital_connected, disk_free_mib, clock_synchronised)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING`,
-  [d.document_id, siteKey, d.at, received, d.sequence, d.software_version, h.link.state, h.link.rtt_ms, h.outbox.depth, h.report_outbox_depth, flag(h.hospital_connected), h.disk_free_mib, flag(h.clock_synchronised)]);
-  if (added === 0) return false;
-  const state = h.link.state;
-  await tx.run(UPSERT_HEARTBEAT_DAY, [siteKey, d.at.slice(0, 10), state === 'ok' ? 1 : 0, state === 'degraded' ? 1 : 0, state === 'down' ? 1 : 0, d.software_version]);
-  return true;
-}
-
-async function insertHourly(tx: SqlClient, siteKey: string, d: HourlySummary, received: string): Promise<boolean> {
+/** The document's own row; false when it is there already. */
+async function insertRow(tx: SqlClient, siteKey: string, d: TelemetryDocument, received: string): Promise<boolean> {
+  if (d.document === 'heartbeat') {
+    const h = d.heartbeat;
+    return (await tx.run(INSERT_HEARTBEAT, [d.document_id, siteKey, d.at, received, d.sequence, d.software_version, h.link.state, h.link.rtt_ms, h.outbox.depth, h.report_outbox_depth, flag(h.hospital_connected), h.disk_free_mib, flag(h.clock_synchronised)])) > 0;
+  }
+  if (d.document === 'alert') {
+    const a = d.alert;
+    return (await tx.run(INSERT_ALERT, [d.document_id, siteKey, d.at, received, d.sequence, a.kind, a.metric, a.state, String(a.measured), String(a.limit), a.unit, a.message])) > 0;
+  }
   const s = d.summary;
   const dm = s.degraded_minutes;
-  const lossDegraded = Math.max(dm.loss_up_pct ?? 0, dm.loss_down_pct ?? 0);
-  const values: SqlValue[] = [siteKey, s.hour_start, d.document_id, received, s.profile, s.minutes_observed, s.rtt_ms?.median ?? null, s.rtt_ms?.p95 ?? null, s.ipdv_ms?.median ?? null, s.ipdv_ms?.p95 ?? null,
-    s.loss_pct.up, s.loss_pct.down, dm.overall, dm.rtt_ms ?? 0, dm.ipdv_ms ?? 0, lossDegraded, dm.reachability ?? 0, s.availability_pct, s.alerts.raised, s.alerts.cleared,
-    best(s.throughput, 'up'), best(s.throughput, 'down'), s.limits.rtt_ms, s.limits.ipdv_ms, s.limits.loss_pct];
-  const added = await tx.run(`INSERT INTO hourly (${HOURLY_INSERT_COLUMNS.join(', ')}) VALUES (${values.map((_, i) => `$${i + 1}`).join(', ')}) ON CONFLICT DO NOTHING`, values);
-  if (added === 0) return false;
-  const observed = s.minutes_observed;
-  const rttMinutes = s.rtt_ms ? observed : 0;
-  const lossMinutes = s.loss_pct.up !== null && s.loss_pct.down !== null ? observed : 0;
-  await tx.run(UPSERT_DAILY, [siteKey, s.hour_start.slice(0, 10), observed, s.availability_pct === null ? 0 : (s.availability_pct * observed) / 100, dm.overall,
-    (s.rtt_ms?.median ?? 0) * rttMinutes, rttMinutes, s.rtt_ms?.p95 ?? null, (s.loss_pct.up ?? 0) * lossMinutes, (s.loss_pct.down ?? 0) * lossMinutes, lossMinutes, s.alerts.raised]);
-  return true;
+  return (await tx.run(INSERT_HOURLY, [siteKey, s.hour_start, d.document_id, received, s.profile, s.minutes_observed, s.rtt_ms?.median ?? null, s.rtt_ms?.p95 ?? null, s.ipdv_ms?.median ?? null, s.ipdv_ms?.p95 ?? null,
+    s.loss_pct.up, s.loss_pct.down, dm.overall, dm.rtt_ms ?? 0, dm.ipdv_ms ?? 0, Math.max(dm.loss_up_pct ?? 0, dm.loss_down_pct ?? 0), dm.reachability ?? 0, s.availability_pct, s.alerts.raised, s.alerts.cleared,
+    best(s.throughput, 'up'), best(s.throughput, 'down'), s.limits.rtt_ms, s.limits.ipdv_ms, s.limits.loss_pct])) > 0;
 }
 
-async function insertAlert(tx: SqlClient, siteKey: string, d: AlertDocument, received: string): Promise<boolean> {
-  const a = d.alert;
-  return (await tx.run(`INSERT INTO fleet_alerts (document_id, site_key, at, received_at, sequence, kind, metric, state, measured, limit_value, unit, message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`,
-    [d.document_id, siteKey, d.at, received, d.sequence, a.kind, a.metric, a.state, String(a.measured), String(a.limit), a.unit, a.message])) > 0;
+/** Adds the stored summaries to their day's roll-up and the heartbeats to their day's counts. */
+async function rollUpDays(tx: SqlClient, stored: readonly TelemetryDocument[]): Promise<void> {
+  const days = new Map<string, DailySums>();
+  const beats = new Map<string, { counts: Record<(typeof HEARTBEAT_SUMS)[number], number>; version: string; at: string }>();
+  for (const d of stored) {
+    const key = `${siteKeyOfTelemetry(d)}\u0000${d.document === 'hourly_summary' ? d.summary.hour_start.slice(0, 10) : d.at.slice(0, 10)}`;
+    if (d.document === 'hourly_summary') {
+      const s = d.summary;
+      const observed = s.minutes_observed;
+      const rttMinutes = s.rtt_ms ? observed : 0;
+      const lossMinutes = s.loss_pct.up !== null && s.loss_pct.down !== null ? observed : 0;
+      const sums = days.get(key) ?? { hours: 0, minutes_observed: 0, minutes_available: 0, degraded_min: 0, rtt_median_weighted: 0, rtt_minutes: 0, loss_up_weighted: 0, loss_down_weighted: 0, loss_minutes: 0, alerts_raised: 0, rtt_p95_max_ms: null };
+      sums.hours += 1;
+      sums.minutes_observed += observed;
+      sums.minutes_available += s.availability_pct === null ? 0 : (s.availability_pct * observed) / 100;
+      sums.degraded_min += s.degraded_minutes.overall;
+      sums.rtt_median_weighted += (s.rtt_ms?.median ?? 0) * rttMinutes;
+      sums.rtt_minutes += rttMinutes;
+      sums.loss_up_weighted += (s.loss_pct.up ?? 0) * lossMinutes;
+      sums.loss_down_weighted += (s.loss_pct.down ?? 0) * lossMinutes;
+      sums.loss_minutes += lossMinutes;
+      sums.alerts_raised += s.alerts.raised;
+      if (s.rtt_ms && (sums.rtt_p95_max_ms === null || s.rtt_ms.p95 > sums.rtt_p95_max_ms)) sums.rtt_p95_max_ms = s.rtt_ms.p95;
+      days.set(key, sums);
+    } else if (d.document === 'heartbeat') {
+      const entry = beats.get(key) ?? { counts: { heartbeats: 0, link_ok: 0, link_degraded: 0, link_down: 0 }, version: d.software_version, at: d.at };
+      entry.counts.heartbeats += 1;
+      const state = d.heartbeat.link.state;
+      if (state === 'ok') entry.counts.link_ok += 1;
+      else if (state === 'degraded') entry.counts.link_degraded += 1;
+      else if (state === 'down') entry.counts.link_down += 1;
+      if (d.at >= entry.at) Object.assign(entry, { version: d.software_version, at: d.at });
+      beats.set(key, entry);
+    }
+  }
+  for (const [key, sums] of days) {
+    const [site, day] = key.split('\u0000') as [string, string];
+    await tx.run(UPSERT_DAILY, [site, day, ...DAILY_SUMS.map((c) => sums[c]), sums.rtt_p95_max_ms]);
+  }
+  for (const [key, b] of beats) {
+    const [site, day] = key.split('\u0000') as [string, string];
+    await tx.run(UPSERT_HEARTBEAT_DAY, [site, day, ...HEARTBEAT_SUMS.map((c) => b.counts[c]), b.version]);
+  }
+}
+
+/** Each appliance's row: its latest heartbeat's state, its last receipt, its sequence. */
+async function updateFleet(tx: SqlClient, stored: readonly TelemetryDocument[], received: string): Promise<void> {
+  const bySite = new Map<string, TelemetryDocument[]>();
+  for (const d of stored) bySite.set(siteKeyOfTelemetry(d), [...(bySite.get(siteKeyOfTelemetry(d)) ?? []), d]);
+  for (const [siteKey, documents] of bySite) {
+    const sequences = [...new Set(documents.map((d) => d.sequence))].sort((a, b) => a - b);
+    const first = sequences[0]!;
+    const last = sequences[sequences.length - 1]!;
+    const missingInside = last - first + 1 - sequences.length;
+    const beat = documents.filter((d): d is Heartbeat => d.document === 'heartbeat').reduce<Heartbeat | undefined>((latest, d) => (!latest || d.at > latest.at ? d : latest), undefined);
+    const h = beat?.heartbeat;
+    const state: Record<(typeof LATEST_STATE)[number], SqlValue> = {
+      version: beat ? beat.software_version : null,
+      last_heartbeat_at: beat ? beat.at : null,
+      heartbeat_interval_s: h?.interval_s ?? null,
+      link_state: h?.link.state ?? null,
+      link_since: h?.link.since ?? null,
+      rtt_ms: h?.link.rtt_ms ?? null,
+      outbox_depth: h?.outbox.depth ?? null,
+      outbox_oldest_age_s: h?.outbox.oldest_age_s ?? null,
+      report_outbox_depth: h?.report_outbox_depth ?? null,
+      devices_connected: h?.devices_connected ?? null,
+      hospital_connected: h ? flag(h.hospital_connected) : null,
+      disk_free_mib: h?.disk_free_mib ?? null,
+      clock_synchronised: h ? flag(h.clock_synchronised) : null,
+      uptime_s: h?.uptime_s ?? null,
+    };
+    const s = documents[documents.length - 1]!.site;
+    await tx.run(UPSERT_FLEET, [siteKey, s.appliance_id, s.establishment_code, s.establishment, s.region, ...LATEST_STATE.map((c) => state[c]), received, last, first, missingInside]);
+  }
 }
 
 function best(throughput: HourlySummary['summary']['throughput'], direction: 'up' | 'down'): number | null {

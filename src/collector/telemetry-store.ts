@@ -98,6 +98,8 @@ export interface FleetView {
 export interface TelemetryStore {
   /** Stores a verified document; idempotent by document_id (and by site and hour for summaries). */
   add(document: TelemetryDocument, receivedAt: Date): Promise<AddOutcome>;
+  /** Several verified documents in one transaction (imports, backfills): each one's outcome. */
+  addMany(documents: readonly TelemetryDocument[], receivedAt: Date): Promise<AddOutcome[]>;
   scoped(scope: SiteScope): FleetView;
   /**
    * Marks silent the appliances not heard from since `silentBefore`, and clears those heard

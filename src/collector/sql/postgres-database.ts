@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { SqlClient, SqlDatabase, SqlValue } from './sql-database.js';
 
@@ -19,6 +20,7 @@ export interface PostgresOptions {
 export class PostgresDatabase implements SqlDatabase {
   readonly dialect = 'postgres' as const;
   readonly #pool: pg.Pool;
+  #closed = false;
 
   constructor(o: PostgresOptions) {
     this.#pool = new pg.Pool({
@@ -32,7 +34,11 @@ export class PostgresDatabase implements SqlDatabase {
       statement_timeout: 30_000,
       application_name: 'usmp-edge-collector',
     });
-    this.#pool.on('error', o.onPoolError);
+    // pg-pool's end() resolves before its sockets have closed: an error the server sends them
+    // meanwhile (its own shutdown, say) is about connections we no longer use
+    this.#pool.on('error', (err) => {
+      if (!this.#closed) o.onPoolError(err);
+    });
   }
 
   all<T>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
@@ -77,6 +83,7 @@ export class PostgresDatabase implements SqlDatabase {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     await this.#pool.end();
   }
 }
@@ -98,10 +105,27 @@ export function connectionOf(url: string): { host: string; port: number; user: s
 }
 
 function clientOf(queryable: pg.Pool | pg.PoolClient): SqlClient {
+  const query = (sql: string, params: readonly SqlValue[]) => queryable.query({ name: statementName(sql), text: sql, values: params as SqlValue[] });
   return {
     dialect: 'postgres',
-    all: async <T>(sql: string, params: readonly SqlValue[] = []) => (await queryable.query(sql, params as SqlValue[])).rows as T[],
-    one: async <T>(sql: string, params: readonly SqlValue[] = []) => (await queryable.query(sql, params as SqlValue[])).rows[0] as T | undefined,
-    run: async (sql: string, params: readonly SqlValue[] = []) => (await queryable.query(sql, params as SqlValue[])).rowCount ?? 0,
+    all: async <T>(sql: string, params: readonly SqlValue[] = []) => (await query(sql, params)).rows as T[],
+    one: async <T>(sql: string, params: readonly SqlValue[] = []) => (await query(sql, params)).rows[0] as T | undefined,
+    run: async (sql: string, params: readonly SqlValue[] = []) => (await query(sql, params)).rowCount ?? 0,
   };
+}
+
+const names = new Map<string, string>();
+
+/**
+ * A name per statement text: node-postgres then prepares it once per connection and only binds
+ * values afterwards [node-postgres.com/features/queries#prepared-statements]. The stores' texts
+ * are a fixed set (values always travel as parameters), so the names stay few.
+ */
+function statementName(sql: string): string {
+  let name = names.get(sql);
+  if (!name) {
+    name = `usmp_${createHash('sha256').update(sql).digest('hex').slice(0, 24)}`;
+    names.set(sql, name);
+  }
+  return name;
 }
