@@ -1,4 +1,5 @@
-import { NATIONAL_COLUMNS, NATIONAL_HEADER, csvLine, nationalRow, type EnrolmentCheck } from '../report/render/national-csv.js';
+import { NATIONAL_COLUMNS, NATIONAL_HEADER, csvLine, nationalRow, type EnrolmentCheck, type SiteLiveFigures } from '../report/render/national-csv.js';
+import { siteKeyOf } from './report-store.js';
 import { pschedulerRuns } from '../report/render/pscheduler.js';
 import type { ReportDocument } from '../report/report-document.js';
 
@@ -16,6 +17,8 @@ export const EXPORT_TYPES: Record<ExportFormat, { contentType: string; file: str
 
 export interface ExportOptions {
   enrolment: EnrolmentCheck;
+  /** Each site's live figures by site key (the collector); absent offline. */
+  live?: ReadonlyMap<string, SiteLiveFigures> | undefined;
   onSkip: (reportId: string, reason: string) => void;
 }
 
@@ -34,13 +37,13 @@ export async function* exportChunks(format: ExportFormat, reports: AsyncIterable
   };
   if (format === 'csv') {
     yield NATIONAL_HEADER;
-    yield* each((r) => csvLine(nationalRow(r, o.enrolment)));
+    yield* each((r) => csvLine(nationalRow(r, o.enrolment, o.live?.get(siteKeyOf(r)))));
   } else if (format === 'json') {
     // the same columns as the CSV, as objects: one per report
     yield '[';
     let first = true;
     for await (const object of each((r) => {
-      const values = nationalRow(r, o.enrolment);
+      const values = nationalRow(r, o.enrolment, o.live?.get(siteKeyOf(r)));
       return JSON.stringify(Object.fromEntries(NATIONAL_COLUMNS.map((c, i) => [c, values[i] ?? null])));
     })) {
       yield `${first ? '' : ','}\n${object}`;

@@ -70,7 +70,7 @@ export function heartbeatColour(row: GridRow, nowMs: number, silentAfterMs: numb
 export async function renderGrid(fleet: FleetView, regions: string[], query: { region?: string | undefined }, lang: Lang, nowMs: number, silentAfterMs: number): Promise<string> {
   const w = WORDS[lang];
   const rows = await fleet.grid({ region: query.region, nowMs });
-  const cell = (colour: Colour, text: string, metric: string) => `<td class="c-${colour}" data-metric="${metric}" data-colour="${colour}">${e(text)}</td>`;
+  const cell = (colour: Colour, text: string, metric: string, value?: number | string | null) => `<td class="c-${colour}" data-metric="${metric}" data-colour="${colour}"${value === undefined || value === null ? '' : ` data-value="${e(value)}"`}>${e(text)}</td>`;
   const age = (iso: string | null) => (iso === null ? w.never : `${formatNumber((nowMs - Date.parse(iso)) / 60_000, lang, 0)} min`);
   const body = `
 <header><h1>${e(w.grid_title)}</h1>
@@ -84,11 +84,11 @@ export async function renderGrid(fleet: FleetView, regions: string[], query: { r
 <tbody>${rows.map((r) => {
     const silent = r.last_received_at !== null && isSilent(r, nowMs, silentAfterMs);
     return `<tr data-site="${e(r.site_key)}" data-silent="${silent}"><td><a href="/fleet/sites/${encodeURIComponent(r.site_key)}?lang=${lang}">${e(r.establishment || r.site_key)}</a><div class="muted">${e(r.region ?? '')} · ${e(r.appliance_id ?? '')}${r.sequence_gaps > 0 ? ` · ${r.sequence_gaps} ${e(w.gaps)}` : ''}</div></td>`
-      + cell(availabilityColour(r.availability_pct), r.availability_pct === null ? '—' : `${formatNumber(r.availability_pct, lang, 2)} %`, 'availability')
-      + cell(againstLimit(r.rtt_p95_ms, r.limit_rtt_ms, 0.8), r.rtt_p95_ms === null ? '—' : `${formatNumber(r.rtt_p95_ms, lang)} ms`, 'rtt_p95')
-      + cell(againstLimit(r.loss_pct, r.limit_loss_pct, 0.5), r.loss_pct === null ? '—' : `${formatNumber(r.loss_pct, lang, 2)} %`, 'loss')
-      + cell(degradedColour(r.degraded_min), r.degraded_min === null ? '—' : formatNumber(r.degraded_min, lang, 0), 'degraded')
-      + cell(linkColour(r.link_state), linkText(r.link_state, lang), 'link')
+      + cell(availabilityColour(r.availability_pct), r.availability_pct === null ? '—' : `${formatNumber(r.availability_pct, lang, 2)} %`, 'availability', r.availability_pct)
+      + cell(againstLimit(r.rtt_p95_ms, r.limit_rtt_ms, 0.8), r.rtt_p95_ms === null ? '—' : `${formatNumber(r.rtt_p95_ms, lang)} ms`, 'rtt_p95', r.rtt_p95_ms)
+      + cell(againstLimit(r.loss_pct, r.limit_loss_pct, 0.5), r.loss_pct === null ? '—' : `${formatNumber(r.loss_pct, lang, 2)} %`, 'loss', r.loss_pct)
+      + cell(degradedColour(r.degraded_min), r.degraded_min === null ? '—' : formatNumber(r.degraded_min, lang, 0), 'degraded', r.degraded_min)
+      + cell(linkColour(r.link_state), linkText(r.link_state, lang), 'link', r.link_state)
       + cell(heartbeatColour(r, nowMs, silentAfterMs), `${silent ? `${w.silent} · ` : ''}${age(r.last_received_at)}`, 'heartbeat')
       + `<td data-metric="version">${e(r.version ?? '—')}</td><td>${r.verdict ? `<span class="${verdictClass(r.verdict as 'pass')}">${e(r.verdict.toUpperCase())}</span>` : '—'}</td></tr>`;
   }).join('\n')}</tbody></table>`;

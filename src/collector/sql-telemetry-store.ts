@@ -28,10 +28,21 @@ const UPSERT_FLEET = `INSERT INTO fleet (site_key, ${IDENTITY.join(', ')}, ${LAT
 
 const HOURLY_INSERT_COLUMNS = ['site_key', 'hour_start', 'document_id', 'received_at', 'profile', 'minutes_observed', 'rtt_median_ms', 'rtt_p95_ms', 'ipdv_median_ms', 'ipdv_p95_ms', 'loss_up_pct', 'loss_down_pct',
   'degraded_min', 'degraded_rtt_min', 'degraded_ipdv_min', 'degraded_loss_min', 'degraded_reachability_min', 'availability_pct', 'alerts_raised', 'alerts_cleared', 'up_mbps', 'down_mbps', 'limit_rtt_ms', 'limit_ipdv_ms', 'limit_loss_pct'] as const;
-const INSERT_HOURLY = `INSERT INTO hourly (${HOURLY_INSERT_COLUMNS.join(', ')}) VALUES (${HOURLY_INSERT_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')}) ON CONFLICT DO NOTHING`;
-const INSERT_HEARTBEAT = `INSERT INTO heartbeats (document_id, site_key, at, received_at, sequence, version, link_state, rtt_ms, outbox_depth, report_outbox_depth, hospital_connected, disk_free_mib, clock_synchronised)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING`;
-const INSERT_ALERT = 'INSERT INTO fleet_alerts (document_id, site_key, at, received_at, sequence, kind, metric, state, measured, limit_value, unit, message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING';
+const ROW_TABLES = {
+  heartbeat: { table: 'heartbeats', columns: ['document_id', 'site_key', 'at', 'received_at', 'sequence', 'version', 'link_state', 'rtt_ms', 'outbox_depth', 'report_outbox_depth', 'hospital_connected', 'disk_free_mib', 'clock_synchronised'] },
+  hourly_summary: { table: 'hourly', columns: HOURLY_INSERT_COLUMNS },
+  alert: { table: 'fleet_alerts', columns: ['document_id', 'site_key', 'at', 'received_at', 'sequence', 'kind', 'metric', 'state', 'measured', 'limit_value', 'unit', 'message'] },
+} as const satisfies Record<TelemetryDocument['document'], { table: string; columns: readonly string[] }>;
+
+/** Rows per INSERT: one statement per chunk rather than per document (well under both databases' parameter limits). */
+const CHUNK = 100;
+
+/** INSERT of `rows` rows at once; the document_id of each row actually inserted comes back. */
+function multiInsert(kind: TelemetryDocument['document'], rows: number): string {
+  const { table, columns } = ROW_TABLES[kind];
+  const tuples = Array.from({ length: rows }, (_, r) => `(${columns.map((_, c) => `$${r * columns.length + c + 1}`).join(', ')})`);
+  return `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT DO NOTHING RETURNING document_id`;
+}
 
 const DAILY_SUMS = ['hours', 'minutes_observed', 'minutes_available', 'degraded_min', 'rtt_median_weighted', 'rtt_minutes', 'loss_up_weighted', 'loss_down_weighted', 'loss_minutes', 'alerts_raised'] as const;
 type DailySums = Record<(typeof DAILY_SUMS)[number], number> & { rtt_p95_max_ms: number | null };
@@ -61,13 +72,14 @@ export class SqlTelemetryStore implements TelemetryStore {
   addMany(documents: readonly TelemetryDocument[], receivedAt: Date): Promise<AddOutcome[]> {
     const received = receivedAt.toISOString();
     return this.#db.transaction(async (tx) => {
-      const outcomes: AddOutcome[] = [];
-      const stored: TelemetryDocument[] = [];
-      for (const document of documents) {
-        const inserted = await insertRow(tx, siteKeyOfTelemetry(document), document, received);
-        outcomes.push(inserted ? 'stored' : 'duplicate');
-        if (inserted) stored.push(document);
-      }
+      const inserted = await insertRows(tx, documents, received);
+      const seen = new Set<string>();
+      const outcomes = documents.map((d): AddOutcome => {
+        const first = !seen.has(d.document_id);
+        seen.add(d.document_id);
+        return first && inserted.has(d.document_id) ? 'stored' : 'duplicate';
+      });
+      const stored = documents.filter((_, i) => outcomes[i] === 'stored');
       // each day row and each appliance row once per batch: a bulk load does not update one
       // row thousands of times in a transaction
       await rollUpDays(tx, stored);
@@ -99,21 +111,36 @@ export class SqlTelemetryStore implements TelemetryStore {
   }
 }
 
-/** The document's own row; false when it is there already. */
-async function insertRow(tx: SqlClient, siteKey: string, d: TelemetryDocument, received: string): Promise<boolean> {
+/** The documents' own rows, a chunk per statement; the ids of those not there already. */
+async function insertRows(tx: SqlClient, documents: readonly TelemetryDocument[], received: string): Promise<Set<string>> {
+  const inserted = new Set<string>();
+  for (const kind of Object.keys(ROW_TABLES) as Array<TelemetryDocument['document']>) {
+    const ofKind = documents.filter((d) => d.document === kind);
+    for (let i = 0; i < ofKind.length; i += CHUNK) {
+      const chunk = ofKind.slice(i, i + CHUNK);
+      const rows = await tx.all<{ document_id: string }>(multiInsert(kind, chunk.length), chunk.flatMap((d) => rowOf(d, received)));
+      for (const r of rows) inserted.add(r.document_id);
+    }
+  }
+  return inserted;
+}
+
+/** A document's row, in the order of ROW_TABLES' columns. */
+function rowOf(d: TelemetryDocument, received: string): SqlValue[] {
+  const siteKey = siteKeyOfTelemetry(d);
   if (d.document === 'heartbeat') {
     const h = d.heartbeat;
-    return (await tx.run(INSERT_HEARTBEAT, [d.document_id, siteKey, d.at, received, d.sequence, d.software_version, h.link.state, h.link.rtt_ms, h.outbox.depth, h.report_outbox_depth, flag(h.hospital_connected), h.disk_free_mib, flag(h.clock_synchronised)])) > 0;
+    return [d.document_id, siteKey, d.at, received, d.sequence, d.software_version, h.link.state, h.link.rtt_ms, h.outbox.depth, h.report_outbox_depth, flag(h.hospital_connected), h.disk_free_mib, flag(h.clock_synchronised)];
   }
   if (d.document === 'alert') {
     const a = d.alert;
-    return (await tx.run(INSERT_ALERT, [d.document_id, siteKey, d.at, received, d.sequence, a.kind, a.metric, a.state, String(a.measured), String(a.limit), a.unit, a.message])) > 0;
+    return [d.document_id, siteKey, d.at, received, d.sequence, a.kind, a.metric, a.state, String(a.measured), String(a.limit), a.unit, a.message];
   }
   const s = d.summary;
   const dm = s.degraded_minutes;
-  return (await tx.run(INSERT_HOURLY, [siteKey, s.hour_start, d.document_id, received, s.profile, s.minutes_observed, s.rtt_ms?.median ?? null, s.rtt_ms?.p95 ?? null, s.ipdv_ms?.median ?? null, s.ipdv_ms?.p95 ?? null,
+  return [siteKey, s.hour_start, d.document_id, received, s.profile, s.minutes_observed, s.rtt_ms?.median ?? null, s.rtt_ms?.p95 ?? null, s.ipdv_ms?.median ?? null, s.ipdv_ms?.p95 ?? null,
     s.loss_pct.up, s.loss_pct.down, dm.overall, dm.rtt_ms ?? 0, dm.ipdv_ms ?? 0, Math.max(dm.loss_up_pct ?? 0, dm.loss_down_pct ?? 0), dm.reachability ?? 0, s.availability_pct, s.alerts.raised, s.alerts.cleared,
-    best(s.throughput, 'up'), best(s.throughput, 'down'), s.limits.rtt_ms, s.limits.ipdv_ms, s.limits.loss_pct])) > 0;
+    best(s.throughput, 'up'), best(s.throughput, 'down'), s.limits.rtt_ms, s.limits.ipdv_ms, s.limits.loss_pct];
 }
 
 /** Adds the stored summaries to their day's roll-up and the heartbeats to their day's counts. */

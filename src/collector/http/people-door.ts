@@ -229,7 +229,8 @@ export async function peopleDoor(o: PeopleDoorOptions): Promise<FastifyInstance>
     const view = viewOf(request);
     const onSkip = (reportId: string, reason: string) => o.log.warn({ event: 'collector.export_skipped', report_id: reportId, format, reason }, `report ${reportId} left out of ${file}: ${reason}`);
     reply.header('content-disposition', `attachment; filename="${EXPORT_TYPES[format].file}"`).type(EXPORT_TYPES[format].contentType);
-    return reply.send(Readable.from(exportChunks(format, view.eachReport(), { enrolment: 'checked', onSkip })));
+    const live = o.telemetry ? await fleetOf(request).thirtyDays(now()) : undefined;
+    return reply.send(Readable.from(exportChunks(format, view.eachReport(), { enrolment: 'checked', onSkip, live })));
   });
 
   // -- the live fleet
@@ -252,6 +253,14 @@ export async function peopleDoor(o: PeopleDoorOptions): Promise<FastifyInstance>
     const region = (request.query as Record<string, string | undefined>)['region'] || undefined;
     const rows = await fleetOf(request).grid({ region, nowMs: now() });
     return { silent_after_s: o.silentAfterMs / 1000, sites: rows.map((r) => ({ ...r, silent: r.last_received_at !== null && isSilent(r, now(), o.silentAfterMs) })) };
+  });
+
+  app.get('/api/v1/fleet/sites/:code/timeline', { preHandler: needs('session-or-token') }, async (request) => {
+    const range = (request.query as Record<string, string | undefined>)['range'] === '12m' ? '12m' : '30d';
+    const code = (request.params as { code: string }).code;
+    const timeline = await fleetOf(request).timeline(code, range, now());
+    if (timeline.points.length === 0 && timeline.alerts.length === 0) throw new HttpRefusal(404, 'USMP_E_NOT_FOUND', 'no such site, or nothing measured in that range');
+    return { site_key: code, range, ...timeline };
   });
 
   app.get('/api/v1/sites', { preHandler: needs('session-or-token') }, async (request) => {

@@ -12,7 +12,15 @@ export const NATIONAL_COLUMNS = [
   'started_at', 'plan', 'profile', 'verdict', 'up_mbps', 'down_mbps', 'rtt_mean_ms', 'rtt_p95_ms', 'ipdv_mean_ms',
   'loss_pct', 'loaded_rtt_increase_ms', 'dscp_up', 'dscp_down', 'remediation', 'missing_up_mbps', 'missing_down_mbps',
   'qos_backend', 'qos_verified', 'raw_sha256', 'signed_by_key', 'signed_at', 'enrolment',
+  'last_heartbeat_at', 'availability_30d_pct', 'hours_degraded_30d',
 ] as const;
+
+/** What the collector knows of a site's live fleet figures (empty offline: `report merge`). */
+export interface SiteLiveFigures {
+  last_heartbeat_at: string | null;
+  availability_pct: number | null;
+  hours_degraded: number;
+}
 
 /** Whether the signing key was checked against the enrolled appliances (the collector always does). */
 export type EnrolmentCheck = 'checked' | 'not checked';
@@ -32,7 +40,7 @@ export function csvLine(values: unknown[]): string {
   return `${values.map(csvField).join(',')}\r\n`;
 }
 
-export function nationalRow(r: ReportDocument, enrolment: EnrolmentCheck): unknown[] {
+export function nationalRow(r: ReportDocument, enrolment: EnrolmentCheck, live?: SiteLiveFigures): unknown[] {
   const s = r.site;
   const m = r.measurements;
   const row: Record<(typeof NATIONAL_COLUMNS)[number], unknown> = {
@@ -72,6 +80,10 @@ export function nationalRow(r: ReportDocument, enrolment: EnrolmentCheck): unkno
     signed_by_key: r.signature?.key_id,
     signed_at: r.signature?.signed_at,
     enrolment,
+    // the site's figures at the time of the export, the same on each of its rows
+    last_heartbeat_at: live?.last_heartbeat_at,
+    availability_30d_pct: live?.availability_pct === null || live?.availability_pct === undefined ? undefined : Math.round(live.availability_pct * 1000) / 1000,
+    hours_degraded_30d: live === undefined ? undefined : Math.round(live.hours_degraded * 100) / 100,
   };
   return NATIONAL_COLUMNS.map((c) => row[c]);
 }
