@@ -57,7 +57,7 @@ export class ReportIntake {
 
   refuse(code: ErrorCode, reason: string, remote: string | undefined, reportId?: string): IntakeAnswer {
     this.counters.rejected++;
-    this.#log.warn({ event: 'collector.rejected', code, reason, remote, report_id: reportId }, `report refused: ${reason}`);
+    this.#log.warn({ event: 'collector.rejected', code, reason, remote, document_id: reportId }, `document refused: ${reason}`);
     return { status: STATUS_OF[code] ?? 400, body: { error: { code, reason } } };
   }
 
