@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -125,8 +125,6 @@ const bench: Benchmark = {
         const loaded = await load(backend.choice, sites, nowMs, log);
         rows.push({ group: 'Two years of hourly summaries loaded through the store (batches of 2 000 documents, one transaction each)', case: `${SITES} sites × ${HOURS} hours`, tool: backend.name, figures: { rows: loaded.rows, seconds: Math.round(loaded.seconds), rows_per_s: Math.round(loaded.rows / loaded.seconds) } });
 
-        const collectorDir = join(dir, backend.name);
-        rmSync(collectorDir, { recursive: true, force: true });
         const configFile = CollectorProcess.configFile(dir, { enrolments, tls: certificate, extra: { database: join(dir, 'reports.sqlite'), intake_requests_per_minute: 1_000_000, requests_per_minute: 1_000_000, max_connections: 2048, ...backend.extra } });
         const collector = await CollectorProcess.start(configFile);
         const agent = new Agent({ keepAlive: true, maxSockets: 64 });
