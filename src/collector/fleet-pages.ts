@@ -1,4 +1,4 @@
-import { lineChart, PALETTE } from '../report/render/charts.js';
+import { lineChart, PALETTE, type ChartMark } from '../report/render/charts.js';
 import { escapeHtml as e, htmlPage } from '../report/render/html-page.js';
 import { dateTime, verdictClass } from '../report/render/html-report.js';
 import { formatNumber, type Lang } from '../report/render/i18n.js';
@@ -100,17 +100,24 @@ export async function renderTimeline(fleet: FleetView, reports: ReportView, site
   const [{ points, alerts }, history, rows] = await Promise.all([fleet.timeline(siteKey, range, nowMs), reports.siteHistory(siteKey), fleet.grid({ nowMs })]);
   const site = rows.find((r) => r.site_key === siteKey);
   if (!site) return undefined;
-  const x = points.map((p) => (range === '30d' ? p.at.slice(5, 13).replace('T', ' ') + 'h' : p.at.slice(0, 10)));
+  const label = (iso: string) => (range === '30d' ? `${iso.slice(5, 13).replace('T', ' ')}h` : iso.slice(0, 10));
+  const x = points.map((p) => label(p.at));
+  const from = nowMs - (range === '30d' ? 30 : 366) * 86_400_000;
+  const qualifications = history.filter((h) => Date.parse(h.started_at) >= from);
+  // alerts raised and qualifications as vertical marks, on the hour (or day) they fall in
+  const onAxis = new Set(x);
+  const marks: ChartMark[] = [
+    ...alerts.filter((a) => a.kind === 'raised').map((a) => ({ x: label(a.at), label: a.metric, color: PALETTE.down })),
+    ...qualifications.map((h) => ({ x: label(h.started_at), label: h.verdict.toUpperCase(), color: PALETTE.up })),
+  ].filter((m) => onAxis.has(m.x));
   const rtt = await lineChart({
-    x, yName: 'ms', limit: site.limit_rtt_ms === null ? undefined : { value: site.limit_rtt_ms, label: `${site.profile ?? ''} ${site.limit_rtt_ms} ms` },
+    x, yName: 'ms', marks, limit: site.limit_rtt_ms === null ? undefined : { value: site.limit_rtt_ms, label: `${site.profile ?? ''} ${site.limit_rtt_ms} ms` },
     series: [{ name: 'RTT p95', values: points.map((p) => p.rtt_p95_ms), color: PALETTE.down }, { name: 'RTT median', values: points.map((p) => p.rtt_median_ms), color: PALETTE.idle }],
   });
   const loss = await lineChart({
     x, yName: '%',
     series: [{ name: w.loss_short, values: points.map((p) => p.loss_pct), color: PALETTE.down }, { name: w.availability_short, values: points.map((p) => p.availability_pct), color: PALETTE.up }],
   });
-  const from = nowMs - (range === '30d' ? 30 : 366) * 86_400_000;
-  const qualifications = history.filter((h) => Date.parse(h.started_at) >= from);
   const body = `
 <nav><a href="/fleet?lang=${lang}">← ${e(w.back)}</a></nav>
 <header><h1>${e(site.establishment || siteKey)}</h1><div class="muted">${e(site.region ?? '')} · ${e(site.appliance_id ?? '')} · ${e(w.version)} ${e(site.version ?? '—')}</div></header>
