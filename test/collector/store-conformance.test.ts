@@ -6,7 +6,7 @@ import { openCollectorDatabase } from '../../src/collector/sql/open-database.js'
 import type { SqlDatabase } from '../../src/collector/sql/sql-database.js';
 import { SqlReportStore } from '../../src/collector/sql-report-store.js';
 import { SqlTelemetryStore } from '../../src/collector/sql-telemetry-store.js';
-import { alertOf, heartbeatOf, summaryOf, telemetrySite } from '../fixtures/telemetry-documents.js';
+import { alertOf, heartbeatOf, PROFILE_LIMITS, summaryOf, telemetrySite } from '../fixtures/telemetry-documents.js';
 import type { ReportDocument } from '../../src/report/report-document.js';
 import { canonicalJson } from '../../src/report/canonical-json.js';
 import { fixtureReport, siteFixture, siteReport, type SiteFixture } from '../fixtures/national-reports.js';
@@ -175,7 +175,7 @@ async function telemetryConformance(t: Test, open: Opener): Promise<void> {
       t.equal(row.rtt_p95_ms, 20 + 24, 'RTT p95: the worst hour of the 24');
       t.ok(Math.abs(row.availability_pct! - (100 - 5 / 24)) < 1e-9, `availability weighted by minutes (${row.availability_pct})`);
       t.ok(Math.abs(row.loss_pct! - 2 / 24) < 1e-9, `loss weighted by minutes (${row.loss_pct})`);
-      t.equal(row.limit_rtt_ms, 150, 'the limits of the latest summary');
+      t.equal(row.limit_rtt_ms, PROFILE_LIMITS.rtt_ms, 'the limits of the latest summary');
       const thirty = await telemetry.scoped(EVERY_SITE).timeline(b!.code, '30d', NOW);
       t.equal(thirty.points.length, 30, 'hour by hour');
       const year = await telemetry.scoped(EVERY_SITE).timeline(b!.code, '12m', NOW);
