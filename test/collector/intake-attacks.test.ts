@@ -213,7 +213,7 @@ t.test('the intake holds against the reviewed attacks, over HTTPS, and keeps ser
     t.equal((await post(JSON.stringify(injected))).status, 201);
     const csv = (await get('/export/reports.csv')).body.split('\r\n').find((l) => l.startsWith(injected['report_id'] as string))!;
     t.match(csv, /,"'=HYPERLINK\(""https:\/\/attacker\.invalid/, 'the formula reaches the export as text');
-    t.match(csv, /,checked$/, 'the collector checked enrolment');
+    t.match(csv, /,checked,[^,]*,[^,]*,[^,]*$/, 'the collector checked enrolment (then the site\'s live columns)');
   });
 
   t.test('a malformed address is a 400, not a 500', async (t) => {
