@@ -9,9 +9,10 @@ import type { TelemetryStore } from './telemetry-store.js';
 
 // The collector's door: only reports and telemetry documents (a member `document` tells them
 // apart) signed by an enrolled key, valid when they arrive, for the key's own appliance and
-// establishment, following their schema (verify-report.ts, cheapest checks first). What is stored is the canonical text that was verified. Each refusal is
-// answered with its stable code and precise reason, and logged; nothing a sender does stops
-// the collector serving others.
+// establishment, following their schema (verify-report.ts, cheapest checks first). What is
+// stored is the canonical text that was verified (reports) or its figures (telemetry). Each
+// refusal is answered with its stable code and precise reason, and logged; nothing a sender
+// does stops the collector serving others.
 
 export interface IntakeAnswer {
   status: number;
