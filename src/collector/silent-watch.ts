@@ -8,15 +8,10 @@ import type { SilentChange, TelemetryStore } from './telemetry-store.js';
 // Nobody is flagged before the collector itself has run that long: after the collector's own
 // outage, the appliances' backlogs must have had their chance to arrive.
 
-export interface SilentNotice {
+/** What the webhook receives: the change as the store reported it, named and explained. */
+export interface SilentNotice extends SilentChange {
   id: string;
   kind: 'silent' | 'heard';
-  site_key: string;
-  appliance_id: string;
-  establishment: string | null;
-  region: string | null;
-  last_received_at: string;
-  silent_since: string;
   message: string;
 }
 
@@ -83,6 +78,6 @@ export class SilentWatch {
     const fields = { event: kind === 'silent' ? 'collector.appliance_silent' : 'collector.appliance_heard', site: c.site_key, appliance: c.appliance_id, region: c.region, last_received_at: c.last_received_at, silent_since: c.silent_since };
     if (kind === 'silent') this.#o.log.warn(fields, message);
     else this.#o.log.info(fields, message);
-    this.#o.webhook?.deliver({ id: randomUUID(), kind, site_key: c.site_key, appliance_id: c.appliance_id, establishment: c.establishment, region: c.region, last_received_at: c.last_received_at, silent_since: c.silent_since, message });
+    this.#o.webhook?.deliver({ id: randomUUID(), kind, ...c, message });
   }
 }

@@ -22,8 +22,13 @@ function columnType(column: string, dialect: SqlDialect): string {
   return dialect === 'postgres' ? 'TEXT COLLATE "C"' : 'TEXT';
 }
 
+/** The column types each dialect names for text, floating-point figures and whole numbers. */
+function typesOf(dialect: SqlDialect): { text: string; real: string; int: string } {
+  return { text: columnType('', dialect), real: columnType('_ms', dialect), int: dialect === 'postgres' ? 'BIGINT' : 'INTEGER' };
+}
+
 function text(dialect: SqlDialect): string {
-  return columnType('', dialect);
+  return typesOf(dialect).text;
 }
 
 const summaryColumns = (dialect: SqlDialect): string => SUMMARY_COLUMNS.map((c) => `${c} ${columnType(c, dialect)}${c === 'report_id' ? ' NOT NULL' : ''}`).join(', ');
@@ -54,8 +59,7 @@ export const MIGRATIONS: readonly Migration[] = [
     what: 'people: local accounts, sessions, bearer tokens',
     async apply(tx) {
       const d = tx.dialect;
-      const t = text(d);
-      const ms = d === 'postgres' ? 'BIGINT' : 'INTEGER';
+      const { text: t, int: ms } = typesOf(d);
       // "user" is quoted: a reserved word in PostgreSQL
       await each(tx, [
         `CREATE TABLE IF NOT EXISTS users (name ${t} PRIMARY KEY, password_hash ${t} NOT NULL, roles ${t} NOT NULL, created_at ${t} NOT NULL)${withoutRowid(d)}`,
@@ -69,9 +73,7 @@ export const MIGRATIONS: readonly Migration[] = [
     what: 'the live fleet: heartbeats (and their daily counts), hourly summaries (and their daily roll-up), alerts, each appliance\'s latest state',
     async apply(tx) {
       const d = tx.dialect;
-      const t = text(d);
-      const real = d === 'postgres' ? 'DOUBLE PRECISION' : 'REAL';
-      const int = d === 'postgres' ? 'BIGINT' : 'INTEGER';
+      const { text: t, real, int } = typesOf(d);
       const columns = (list: Record<string, string>) => Object.entries(list).map(([name, type]) => `${name} ${type}`).join(', ');
       await each(tx, [
         `CREATE TABLE fleet (${columns(FLEET_COLUMNS(t, real, int))}, PRIMARY KEY (site_key))${withoutRowid(d)}`,
