@@ -225,7 +225,9 @@ export const schemaDefinition = {
     interface: { doc: 'Interface on which telemedicine calls pass (mirror port or inline); empty: no passive analysis', format: String, default: '' },
     filter: { doc: 'Capture filter (BPF) selecting the calls\' media', format: String, default: 'udp' },
     clock_rates: { doc: 'Clock rates of dynamic RTP payload types, as "PT=HZ" (e.g. "96=90000", "111=48000")', format: 'string-list', default: [] as string[] },
-    idle_s: { doc: 'A stream silent this long has ended (its summary is logged)', format: 'nat', default: 30 },
+    idle_s: { doc: 'A stream, or a call, silent this long has ended (a call is logged as call.ended)', format: 'nat', default: 30 },
+    min_call_s: { doc: 'Calls shorter than this are counted apart, as attempts', format: 'nat', default: 60 },
+    station_networks: { doc: 'Networks of the unit\'s telemedicine stations (CIDR list): the end of a call inside one is the station; empty: the networks of capture.interface', format: 'prefix-list', default: [] as string[] },
     helper_socket: { doc: 'Unix socket of the capture helper unit (usmp-edge-capture.socket, which alone holds CAP_NET_RAW); empty: the daemon starts the helper itself', format: String, default: '' },
   },
   metrics: {

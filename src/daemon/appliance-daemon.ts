@@ -3,6 +3,7 @@ import type { LoadedConfig } from '../config/load.js';
 import type { Logger } from '../log/logger.js';
 import { parseClockRates } from '../monitor/rtp/rtp-streams.js';
 import { VERSION } from '../version.js';
+import { stationNetworks, stationPredicate } from '../monitor/calls/stations.js';
 import { CaptureService, type PartStatus } from './capture-service.js';
 import { DeviceBridgeService } from './device-bridge-service.js';
 import { verdict, type HealthReport, type PartHealth } from './health.js';
@@ -96,7 +97,7 @@ export class ApplianceDaemon {
       parts,
       ...(link ? { link } : {}),
       ...(bridge ? { bridge } : {}),
-      ...(this.#capture ? { calls: this.#capture.streams.active(Date.now(), 5000) } : {}),
+      ...(this.#capture ? { calls: this.#capture.streams.active(Date.now(), 5000), calls_in_progress: this.#capture.calls.inProgress(Date.now(), 5000), calls_today: this.#capture.ledger.today(Date.now()), calls_total: this.#capture.ledger.total } : {}),
       ...(autorate ? { qos_autorate: { state: autorate.state, rates_mbps: autorate.rates_mbps, changes_total: autorate.changes_total, updated_at: autorate.updated_at } } : {}),
     };
   }
@@ -163,6 +164,10 @@ export class ApplianceDaemon {
           filter: c.filter,
           clockRates: parseClockRates(c.clock_rates, 'capture.clock_rates'),
           idleMs: c.idle_s * 1000,
+          minCallMs: c.min_call_s * 1000,
+          isStation: stationPredicate(stationNetworks(c.station_networks, c.interface)),
+          rttMs: () => this.#monitor?.monitor?.snapshot().last_window?.rttMedianMs,
+          onCall: (call) => this.#telemetry?.onCall(call),
           log: this.#log.child({ module: 'capture' }),
         });
         this.#capture.start();

@@ -6,6 +6,8 @@ import { DecorrelatedJitter } from '../bridge/backoff.js';
 import { terminateChild } from '../exec/terminate.js';
 import type { Logger } from '../log/logger.js';
 import type { HelperLine } from '../monitor/rtp/capture-helper.js';
+import { CallTracker, type CallRecord } from '../monitor/calls/call-tracker.js';
+import { CallLedger } from '../monitor/calls/call-ledger.js';
 import { RtpStreams } from '../monitor/rtp/rtp-streams.js';
 
 // Passive call quality in the daemon: the capture helper (`usmp-edge
@@ -13,7 +15,9 @@ import { RtpStreams } from '../monitor/rtp/rtp-streams.js';
 // backoff when it dies; its RTP headers feed the per-SSRC analysis here, without privilege.
 // Installed under systemd the daemon holds no capability at all: it connects to the socket of
 // usmp-edge-capture.socket instead, whose per-connection helper unit alone has CAP_NET_RAW.
-// The lines are the same; the connection closing is the helper dying.
+// The lines are the same; the connection closing is the helper dying. The streams are grouped
+// into calls (monitor/calls/): each call that ends is logged as `call.ended` with its quality,
+// counted, and handed to `onCall` (the hourly telemetry).
 
 /** One running helper, whichever way it was started. */
 interface HelperHandle {
@@ -34,12 +38,21 @@ export interface CaptureServiceOptions {
   filter: string;
   clockRates: Record<number, number>;
   idleMs: number;
+  /** Calls shorter than this are attempts. */
+  minCallMs: number;
+  isStation(address: string): boolean;
+  /** The monitor's latest RTT to the hospital, for the E-model's delay. */
+  rttMs(): number | undefined;
+  onCall?(call: CallRecord): void;
   log: Logger;
+  now?: () => number;
 }
 
 export class CaptureService {
   readonly #o: CaptureServiceOptions;
   readonly streams: RtpStreams;
+  readonly calls: CallTracker;
+  readonly ledger = new CallLedger();
   readonly #backoff = new DecorrelatedJitter(1000, 30_000);
   #helper: HelperHandle | undefined;
   #restartTimer: NodeJS.Timeout | undefined;
@@ -53,6 +66,11 @@ export class CaptureService {
   constructor(options: CaptureServiceOptions) {
     this.#o = options;
     this.streams = new RtpStreams({ clockRates: options.clockRates });
+    this.calls = new CallTracker({ minCallMs: options.minCallMs, idleMs: options.idleMs, isStation: options.isStation, clockRates: options.clockRates, rttMs: options.rttMs });
+  }
+
+  #now(): number {
+    return this.#o.now?.() ?? Date.now();
   }
 
   get pid(): number | undefined {
@@ -66,8 +84,8 @@ export class CaptureService {
   }
 
   /** A call is in progress when a stream had a packet in the last 5 s. */
-  callInProgress(now = Date.now()): boolean {
-    return this.streams.active(now, 5000).length > 0;
+  callInProgress(now = this.#now()): boolean {
+    return this.calls.inProgress(now, 5000).length > 0;
   }
 
   async stop(): Promise<void> {
@@ -75,6 +93,7 @@ export class CaptureService {
     clearTimeout(this.#restartTimer);
     clearInterval(this.#idleTimer);
     await this.#helper?.stop();
+    for (const call of this.calls.endAll()) this.#ended(call); // the calls seen so far are not lost
     this.status = 'stopped';
   }
 
@@ -134,7 +153,10 @@ export class CaptureService {
       this.#o.log.warn({ event: 'capture.bad_line', bytes: line.length }, 'the capture helper wrote a line that is not JSON');
       return;
     }
-    if ('rtp' in parsed) this.streams.add(parsed.rtp);
+    if ('rtp' in parsed) {
+      this.streams.add(parsed.rtp);
+      this.calls.addRtp(parsed.rtp);
+    } else if ('rtcp' in parsed) this.calls.addRtcp(parsed.rtcp);
     else if ('stats' in parsed) this.lastStats = parsed.stats;
     else if ('ready' in parsed) {
       this.status = 'running';
@@ -144,8 +166,15 @@ export class CaptureService {
   }
 
   #endIdle(): void {
-    for (const s of this.streams.endIdle(Date.now(), this.#o.idleMs)) {
-      this.#o.log.info({ event: 'call.stream_ended', stream: s }, `RTP stream ${s.ssrc} ended: ${s.packets} packets, lost ${s.lost}, mean jitter ${s.mean_jitter_ms ?? 'n/a'} ms`);
-    }
+    const now = this.#now();
+    this.streams.endIdle(now, this.#o.idleMs); // the calls hold their own streams
+    for (const call of this.calls.endIdle(now)) this.#ended(call);
+  }
+
+  #ended(call: CallRecord): void {
+    this.ledger.add(call);
+    const quality = call.mos !== undefined ? `MOS ${call.mos}, ` : '';
+    this.#o.log.info({ event: 'call.ended', call }, `${call.kind === 'call' ? 'call' : 'call attempt'} from ${call.station} to ${call.far_network} ended after ${call.duration_s} s: ${quality}${call.grade}`);
+    this.#o.onCall?.(call);
   }
 }

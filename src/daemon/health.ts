@@ -2,6 +2,7 @@ import type { AutorateFile } from '../qos/autorate/state-file.js';
 import type { BridgeSnapshot } from './bridge-observer.js';
 import type { PartStatus } from './capture-service.js';
 import type { MonitorSnapshot } from '../monitor/link-monitor.js';
+import type { CallTally } from '../monitor/calls/call-ledger.js';
 import type { RtpStreamSummary } from '../monitor/rtp/rtp-streams.js';
 
 // What /health says and `usmp-edge check` reads: each part by name with its status, and one
@@ -24,7 +25,12 @@ export interface HealthReport {
   parts: Record<string, PartHealth>;
   link?: MonitorSnapshot;
   bridge?: BridgeSnapshot;
+  /** RTP streams with a packet in the last 5 s. */
   calls?: RtpStreamSummary[];
+  calls_in_progress?: Array<{ station: string; far_network: string; started_at: string; duration_s: number }>;
+  /** Calls and attempts that ended today (the appliance's local day), and since it started. */
+  calls_today?: CallTally & { date: string };
+  calls_total?: CallTally;
   /** What usmp-edge-qos-autorate.service last recorded, when autorate is enabled. */
   qos_autorate?: Pick<AutorateFile, 'state' | 'rates_mbps' | 'changes_total' | 'updated_at'>;
 }

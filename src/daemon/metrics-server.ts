@@ -134,5 +134,12 @@ export class MetricsServer {
     gauge('rtp_lost_ratio', 'Lost share of active RTP streams', ['ssrc'], (g, x) => {
       for (const s of x.calls ?? []) g.set({ ssrc: s.ssrc }, s.lost_pct / 100);
     });
+    gauge('calls_in_progress', 'Calls with a packet in the last 5 s', [], (g, x) => x.calls_in_progress && g.set(x.calls_in_progress.length));
+    counter('calls_total', 'Calls seen on the network that ended, by grade (good, fair, poor)', ['grade'], (c, x) => {
+      for (const [grade, n] of Object.entries(x.calls_total?.by_grade ?? {})) c.inc({ grade }, n);
+    });
+    counter('call_attempts_total', 'Calls shorter than capture.min_call_s, counted apart', [], (c, x) => x.calls_total && c.inc(x.calls_total.attempts));
+    counter('call_minutes_total', 'Minutes of the calls that ended', [], (c, x) => x.calls_total && c.inc(x.calls_total.minutes));
+    gauge('calls_today', 'Calls that ended today (the appliance\'s local day)', [], (g, x) => x.calls_today && g.set(x.calls_today.calls));
   }
 }

@@ -3,8 +3,8 @@ import type { Logger } from '../log/logger.js';
 
 // systemd readiness and watchdog [sd_notify(3)]: "READY=1", "RELOADING=1", "STOPPING=1",
 // "STATUS=…" and "WATCHDOG=1" on the datagram socket $NOTIFY_SOCKET. node:dgram has no
-// AF_UNIX datagrams, so this goes through unix-dgram (an optional native module; reference
-// packages.md, "sd-notify"). The watchdog is fed from the event loop: a loop that hangs
+// AF_UNIX datagrams, so this goes through unix-dgram (an optional native module; the npm
+// sd-notify package wraps the same call). The watchdog is fed from the event loop: a loop that hangs
 // stops feeding it and systemd restarts the service (WatchdogSec=).
 
 interface UnixDgramSocket {

@@ -1,3 +1,4 @@
+import type { CallRecord } from '../monitor/calls/call-tracker.js';
 import { existsSync, statfsSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { LoadedConfig } from '../config/load.js';
@@ -96,6 +97,12 @@ export class TelemetryService {
 
   onThroughput(direction: 'up' | 'down', mbps: number, atMs: number): void {
     this.#hour?.addThroughput(direction, mbps, atMs);
+  }
+
+  /** A call (or attempt) seen by the capture ended: counted in the hour it ended. */
+  onCall(call: CallRecord): void {
+    this.#closeHourIfOver();
+    this.#hour?.addCall(call);
   }
 
   onAlert(alert: Alert): void {

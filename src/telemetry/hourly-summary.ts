@@ -2,7 +2,8 @@ import { percentileSorted, sortedCopy } from '../measure/statistics.js';
 import type { MonitorSnapshot } from '../monitor/link-monitor.js';
 import type { MonitoredMetric, ProbeWindow } from '../monitor/link-rules.js';
 import type { Profile } from '../qualify/profiles.js';
-import type { MedianP95, SummaryBody } from './telemetry-document.js';
+import type { CallRecord } from '../monitor/calls/call-tracker.js';
+import type { CallCounts, MedianP95, SummaryBody } from './telemetry-document.js';
 
 // One hour of monitoring, summed up as it happens: each judged probe window adds its figures
 // and, for every metric not OK after it, its length to that metric's degraded minutes. The hour
@@ -27,6 +28,7 @@ export class HourlySummary {
   readonly #degradedMs = new Map<MonitoredMetric | 'overall', number>([['overall', 0]]);
   readonly #throughput: SummaryBody['throughput'] = [];
   readonly #alerts = { raised: 0, cleared: 0 };
+  readonly #calls: CallCounts = { calls: 0, attempts: 0, minutes: 0, good: 0, fair: 0, poor: 0 };
 
   constructor(hourStart: number, profile: Profile) {
     this.hourStart = hourStart;
@@ -62,6 +64,17 @@ export class HourlySummary {
     else if (kind === 'cleared') this.#alerts.cleared++;
   }
 
+  /** A call (or attempt) that ended in this hour. */
+  addCall(call: Pick<CallRecord, 'kind' | 'duration_s' | 'grade'>): void {
+    if (call.kind === 'attempt') {
+      this.#calls.attempts++;
+      return;
+    }
+    this.#calls.calls++;
+    this.#calls.minutes = round(this.#calls.minutes + call.duration_s / 60, 2);
+    this.#calls[call.grade]++;
+  }
+
   body(): SummaryBody {
     const limits = this.#profile.limits;
     const minutes = (ms: number) => round(ms / 60_000, 2);
@@ -77,6 +90,7 @@ export class HourlySummary {
       availability_pct: this.#observedMs === 0 ? null : round((100 * this.#availableMs) / this.#observedMs, 3),
       throughput: [...this.#throughput],
       alerts: { ...this.#alerts },
+      calls: { ...this.#calls },
     };
   }
 }

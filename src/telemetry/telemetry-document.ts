@@ -62,6 +62,17 @@ export interface SummaryBody {
   availability_pct: number | null;
   throughput: Array<{ at: string; direction: 'up' | 'down'; mbps: number }>;
   alerts: { raised: number; cleared: number };
+  /** Calls seen on the network that ended this hour; absent from appliances older than this member. */
+  calls?: CallCounts;
+}
+
+export interface CallCounts {
+  calls: number;
+  attempts: number;
+  minutes: number;
+  good: number;
+  fair: number;
+  poor: number;
 }
 
 export type AlertBody = Omit<Alert, 'appliance' | 'affects'>;

@@ -53,7 +53,7 @@ t.test('capture through the helper socket: live RTP, a killed helper is replaced
   const port = 20000 + Math.floor(Math.random() * 20000);
   const lines: string[] = [];
   const log = createLogger({ level: 'info', pretty: 'never', fd: 2, destination: { write: (line: string) => void lines.push(line) } });
-  const service = new CaptureService({ argv: ['/bin/false'], socketPath, iface: 'lo', filter: `udp port ${port}`, clockRates: {}, idleMs: 30_000, log });
+  const service = new CaptureService({ argv: ['/bin/false'], socketPath, iface: 'lo', filter: `udp port ${port}`, clockRates: {}, idleMs: 30_000, minCallMs: 60_000, isStation: () => false, rttMs: () => undefined, log });
   t.teardown(() => service.stop());
   service.start();
 

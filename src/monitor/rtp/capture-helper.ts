@@ -1,15 +1,16 @@
 import { openLiveCapture } from './pcap-source.js';
-import { decodeRtpFrame, type RtpPacketInfo } from './rtp-packet.js';
+import { rtcpOf, type RtcpPacketInfo } from './rtcp-packet.js';
+import { decodeUdpFrame, looksLikeRtcp, rtpOf, type RtpPacketInfo } from './rtp-packet.js';
 
 // The capture helper: the only process of the appliance that holds CAP_NET_RAW. It decodes RTP
-// headers (nothing of the payload leaves it) and writes one JSON line per packet on stdout for
+// headers and RTCP report blocks (nothing of the media leaves it) and writes one JSON line per packet on stdout for
 // the daemon, plus a stats line every 5 s. It ends when the daemon goes (its parent changes) or on
-// SIGTERM, by process.exit: node-pcap's close() leaves the process hanging (packages.md §5).
+// SIGTERM, by process.exit: node-pcap's close() leaves the process hanging (see pcap-source.ts).
 // Installed, it runs as its own unit (systemd/usmp-edge-capture@.service), started per
 // connection on a unix socket whose stdin and stdout are that connection: it then reads its
 // request from stdin (readCaptureRequest) and ends when the daemon closes the socket.
 
-export type HelperLine = { rtp: RtpPacketInfo } | { stats: { received: number; dropped: number } } | { ready: { iface: string; filter: string } };
+export type HelperLine = { rtp: RtpPacketInfo } | { rtcp: RtcpPacketInfo } | { stats: { received: number; dropped: number } } | { ready: { iface: string; filter: string } };
 
 export function runCaptureHelper(iface: string, filter: string, endWithStdin = false): void {
   let pending: string[] = [];
@@ -22,7 +23,14 @@ export function runCaptureHelper(iface: string, filter: string, endWithStdin = f
     if (pending.push(JSON.stringify(line)) === 1) setImmediate(flush);
   };
   const capture = openLiveCapture(iface, filter, (f) => {
-    const rtp = decodeRtpFrame(f.linkType, f.frame, f.timeMs);
+    const udp = decodeUdpFrame(f.linkType, f.frame, f.timeMs);
+    if (!udp) return;
+    if (looksLikeRtcp(udp.payload)) {
+      const rtcp = rtcpOf(udp);
+      if (rtcp) emit({ rtcp });
+      return;
+    }
+    const rtp = rtpOf(udp);
     if (rtp) emit({ rtp });
   });
   emit({ ready: { iface, filter } });

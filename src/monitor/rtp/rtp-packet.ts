@@ -72,7 +72,22 @@ function ipv6Address(buf: Buffer, at: number): string {
   return groups.join(':').replace(/(^|:)0(:0)+(:|$)/, '::');
 }
 
-export function decodeRtpFrame(linkType: LinkType, frame: Buffer, timeMs: number): RtpPacketInfo | undefined {
+/** A UDP datagram of a captured frame: addresses, ports, DSCP and where its payload lies. */
+export interface UdpDatagram {
+  timeMs: number;
+  src: string;
+  dst: string;
+  srcPort: number;
+  dstPort: number;
+  dscp: number;
+  ipv6: boolean;
+  /** The UDP payload as captured (it may be cut short by the snap length). */
+  payload: Buffer;
+  /** The UDP payload's length as the UDP header states it. */
+  payloadLength: number;
+}
+
+export function decodeUdpFrame(linkType: LinkType, frame: Buffer, timeMs: number): UdpDatagram | undefined {
   const ip = ipStart(linkType, frame);
   if (!ip) return undefined;
   let udpAt: number;
@@ -99,29 +114,51 @@ export function decodeRtpFrame(linkType: LinkType, frame: Buffer, timeMs: number
   }
   if (frame.length < udpAt + 8) return undefined;
   const udpLength = frame.readUInt16BE(udpAt + 4);
-  const rtpAt = udpAt + 8;
-  const rtpLength = Math.min(udpLength - 8, frame.length - rtpAt);
-  if (rtpLength < 12) return undefined;
-  const first = frame[rtpAt]!;
+  if (udpLength < 8) return undefined;
+  const payloadAt = udpAt + 8;
+  return {
+    timeMs, src, dst, dscp, ipv6: ip.version === 6,
+    srcPort: frame.readUInt16BE(udpAt),
+    dstPort: frame.readUInt16BE(udpAt + 2),
+    payload: frame.subarray(payloadAt, Math.min(frame.length, payloadAt + udpLength - 8)),
+    payloadLength: udpLength - 8,
+  };
+}
+
+/** True when the second octet is an RTCP packet type, SR/RR/SDES/BYE/APP [RFC 5761 §4]. */
+export function looksLikeRtcp(payload: Buffer): boolean {
+  return payload.length >= 8 && payload[0]! >> 6 === 2 && payload[1]! >= 200 && payload[1]! <= 204;
+}
+
+export function decodeRtpFrame(linkType: LinkType, frame: Buffer, timeMs: number): RtpPacketInfo | undefined {
+  const udp = decodeUdpFrame(linkType, frame, timeMs);
+  return udp ? rtpOf(udp) : undefined;
+}
+
+/** The RTP fixed header of a datagram [RFC 3550 §5.1], or undefined when it is not RTP. */
+export function rtpOf(udp: UdpDatagram): RtpPacketInfo | undefined {
+  const rtp = udp.payload;
+  if (rtp.length < 12) return undefined;
+  const first = rtp[0]!;
   if (first >> 6 !== 2) return undefined; // RTP version 2
   const csrcCount = first & 0x0f;
-  if (rtpLength < 12 + 4 * csrcCount) return undefined;
-  const second = frame[rtpAt + 1]!;
+  if (rtp.length < 12 + 4 * csrcCount) return undefined;
+  const second = rtp[1]!;
   const payloadType = second & 0x7f;
   if (payloadType >= 72 && payloadType <= 76) return undefined; // RTCP SR/RR/SDES/BYE/APP [RFC 5761 §4]
   return {
-    timeMs,
-    src,
-    dst,
-    srcPort: frame.readUInt16BE(udpAt),
-    dstPort: frame.readUInt16BE(udpAt + 2),
-    dscp,
-    ipv6: ip.version === 6,
+    timeMs: udp.timeMs,
+    src: udp.src,
+    dst: udp.dst,
+    srcPort: udp.srcPort,
+    dstPort: udp.dstPort,
+    dscp: udp.dscp,
+    ipv6: udp.ipv6,
     payloadType,
     marker: (second & 0x80) !== 0,
-    seq: frame.readUInt16BE(rtpAt + 2),
-    timestamp: frame.readUInt32BE(rtpAt + 4),
-    ssrc: frame.readUInt32BE(rtpAt + 8),
-    rtpLength: udpLength - 8,
+    seq: rtp.readUInt16BE(2),
+    timestamp: rtp.readUInt32BE(4),
+    ssrc: rtp.readUInt32BE(8),
+    rtpLength: udp.payloadLength,
   };
 }

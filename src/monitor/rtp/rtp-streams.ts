@@ -33,6 +33,9 @@ export interface RtpStreamSummary {
   lost: number;
   lost_pct: number;
   sequence_errors: number;
+  /** Gaps in the sequence, and the most packets missing in one (a late packet still counts its gap). */
+  loss_runs: number;
+  max_loss_burst: number;
   /** Undefined when the clock rate of the payload type is unknown. */
   mean_jitter_ms?: number;
   max_jitter_ms?: number;
@@ -54,6 +57,9 @@ class StreamState {
   lastSeq: number;
   cycles = 0;
   sequenceErrors = 0;
+  /** Gaps in the sequence (runs of missing packets) and the longest one. */
+  lossRuns = 0;
+  maxLossRun = 0;
   payloadType: number;
   lastExtendedTs: number;
   lastTs: number;
@@ -98,6 +104,12 @@ export class RtpStreams {
     return this.#streams.size;
   }
 
+  /** The clock rate of a payload type: static [RFC 3551 §6] or configured; undefined when unknown. */
+  clockRateOf(payloadType: number): number | undefined {
+    const rate = this.#clockRates[payloadType];
+    return rate !== undefined && rate > 0 ? rate : undefined;
+  }
+
   add(p: RtpPacketInfo): void {
     const key = `${p.src}:${p.srcPort}>${p.dst}:${p.dstPort}/${p.ssrc}`;
     const s = this.#streams.get(key);
@@ -134,6 +146,8 @@ export class RtpStreams {
       // in order
     } else if (step !== 0 && step < 0x8000) {
       s.sequenceErrors++; // a gap: packets lost (or late)
+      s.lossRuns++;
+      s.maxLossRun = Math.max(s.maxLossRun, step - 1);
     } else {
       s.sequenceErrors++; // late or duplicated
     }
@@ -207,6 +221,8 @@ export class RtpStreams {
       lost,
       lost_pct: expected > 0 ? round((100 * lost) / expected) : 0,
       sequence_errors: s.sequenceErrors,
+      loss_runs: s.lossRuns,
+      max_loss_burst: s.maxLossRun,
       ...(hasClock ? { mean_jitter_ms: round(s.meanJitter), max_jitter_ms: round(s.maxJitter) } : {}),
       max_delta_ms: round(s.maxDelta),
       dscp: Object.fromEntries([...s.dscp].map(([v, n]) => [dscpName(v), n])),
