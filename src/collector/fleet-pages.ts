@@ -15,12 +15,16 @@ const WORDS = {
     version: 'Version', establishment: 'Établissement', region: 'Région', all: 'toutes', filter: 'Filtrer', silent: 'MUET', never: 'jamais', versions: 'Versions installées',
     timeline: 'Historique', days30: '30 jours', months12: '12 mois', alerts: 'Alertes', reports: 'Qualifications', back: 'Parc', legend: 'Vert : dans les limites du profil du site ; orange : proche ; rouge : hors limite ou muet.',
     sites: 'sites', rtt_chart: 'RTT (ms)', loss_chart: 'Pertes et disponibilité (%)', availability_short: 'Disponibilité', loss_short: 'Pertes', gaps: 'documents manquants', link: 'Lien', qualification: 'Qualification',
+    calls_month: 'Appels ce mois', calls: 'Téléconsultations vues sur le réseau', month: 'Mois', calls_count: 'Appels', minutes: 'Minutes', attempts: 'Tentatives', poor_share: 'Part « mauvaise »',
+    calls_note: 'Appels vus sur le réseau (en-têtes RTP), non des actes déclarés ; une tentative dure moins que la durée minimale d\'un appel.', poor: 'mauvais',
   },
   en: {
     grid_title: 'Live fleet', availability: 'Availability 24 h', rtt_p95: 'RTT p95 24 h', loss: 'Loss 24 h', degraded: 'Minutes degraded 24 h', heartbeat: 'Last heard from',
     version: 'Version', establishment: 'Establishment', region: 'Region', all: 'all', filter: 'Filter', silent: 'SILENT', never: 'never', versions: 'Versions installed',
     timeline: 'Timeline', days30: '30 days', months12: '12 months', alerts: 'Alerts', reports: 'Qualifications', back: 'Fleet', legend: 'Green: within the site\'s profile limits; orange: close; red: past the limit, or silent.',
     sites: 'sites', rtt_chart: 'RTT (ms)', loss_chart: 'Loss and availability (%)', availability_short: 'Availability', loss_short: 'Loss', gaps: 'documents missing', link: 'Link', qualification: 'Qualification',
+    calls_month: 'Calls this month', calls: 'Teleconsultations seen on the network', month: 'Month', calls_count: 'Calls', minutes: 'Minutes', attempts: 'Attempts', poor_share: 'Share graded poor',
+    calls_note: 'Calls seen on the network (RTP headers), not declared acts; an attempt is shorter than a call\'s minimum length.', poor: 'poor',
   },
 } as const;
 
@@ -80,7 +84,7 @@ export async function renderGrid(fleet: FleetView, regions: string[], query: { r
 <input type="hidden" name="lang" value="${lang}"><button type="submit">${e(w.filter)}</button>
 </form>
 <p class="muted">${rows.length} ${e(w.sites)}. ${e(w.legend)}</p>
-<table class="grid" data-testid="fleet-grid"><thead><tr><th>${e(w.establishment)}</th><th>${e(w.availability)}</th><th>${e(w.rtt_p95)}</th><th>${e(w.loss)}</th><th>${e(w.degraded)}</th><th>${e(w.link)}</th><th>${e(w.heartbeat)}</th><th>${e(w.version)}</th><th>${e(w.qualification)}</th></tr></thead>
+<table class="grid" data-testid="fleet-grid"><thead><tr><th>${e(w.establishment)}</th><th>${e(w.availability)}</th><th>${e(w.rtt_p95)}</th><th>${e(w.loss)}</th><th>${e(w.degraded)}</th><th>${e(w.link)}</th><th>${e(w.heartbeat)}</th><th>${e(w.calls_month)}</th><th>${e(w.version)}</th><th>${e(w.qualification)}</th></tr></thead>
 <tbody>${rows.map((r) => {
     const silent = r.last_received_at !== null && isSilent(r, nowMs, silentAfterMs);
     return `<tr data-site="${e(r.site_key)}" data-silent="${silent}"><td><a href="/fleet/sites/${encodeURIComponent(r.site_key)}?lang=${lang}">${e(r.establishment || r.site_key)}</a><div class="muted">${e(r.region ?? '')} · ${e(r.appliance_id ?? '')}${r.sequence_gaps > 0 ? ` · ${r.sequence_gaps} ${e(w.gaps)}` : ''}</div></td>`
@@ -90,6 +94,7 @@ export async function renderGrid(fleet: FleetView, regions: string[], query: { r
       + cell(degradedColour(r.degraded_min), r.degraded_min === null ? '—' : formatNumber(r.degraded_min, lang, 0), 'degraded', r.degraded_min)
       + cell(linkColour(r.link_state), linkText(r.link_state, lang), 'link', r.link_state)
       + cell(heartbeatColour(r, nowMs, silentAfterMs), `${silent ? `${w.silent} · ` : ''}${age(r.last_received_at)}`, 'heartbeat')
+      + `<td class="num" data-metric="calls_month" data-value="${r.calls_month ?? ''}">${r.calls_month === null ? '—' : `${r.calls_month}${r.calls_poor_month ? ` <span class="muted">(${r.calls_poor_month} ${e(w.poor)})</span>` : ''}`}</td>`
       + `<td data-metric="version">${e(r.version ?? '—')}</td><td>${r.verdict ? `<span class="${verdictClass(r.verdict as 'pass')}">${e(r.verdict.toUpperCase())}</span>` : '—'}</td></tr>`;
   }).join('\n')}</tbody></table>`;
   return htmlPage({ lang, title: w.grid_title, body });
@@ -97,7 +102,7 @@ export async function renderGrid(fleet: FleetView, regions: string[], query: { r
 
 export async function renderTimeline(fleet: FleetView, reports: ReportView, siteKey: string, range: '30d' | '12m', lang: Lang, nowMs: number): Promise<string | undefined> {
   const w = WORDS[lang];
-  const [{ points, alerts }, history, rows] = await Promise.all([fleet.timeline(siteKey, range, nowMs), reports.siteHistory(siteKey), fleet.grid({ nowMs })]);
+  const [{ points, alerts }, history, rows, months] = await Promise.all([fleet.timeline(siteKey, range, nowMs), reports.siteHistory(siteKey), fleet.grid({ nowMs }), fleet.callsByMonth(siteKey, nowMs)]);
   const site = rows.find((r) => r.site_key === siteKey);
   if (!site) return undefined;
   const label = (iso: string) => (range === '30d' ? `${iso.slice(5, 13).replace('T', ' ')}h` : iso.slice(0, 10));
@@ -123,6 +128,10 @@ export async function renderTimeline(fleet: FleetView, reports: ReportView, site
 <header><h1>${e(site.establishment || siteKey)}</h1><div class="muted">${e(site.region ?? '')} · ${e(site.appliance_id ?? '')} · ${e(w.version)} ${e(site.version ?? '—')}</div></header>
 <nav class="filters"><a href="?range=30d&amp;lang=${lang}"${range === '30d' ? ' aria-current="page"' : ''}>${e(w.days30)}</a> · <a href="?range=12m&amp;lang=${lang}"${range === '12m' ? ' aria-current="page"' : ''}>${e(w.months12)}</a></nav>
 <div class="charts"><figure data-testid="timeline-rtt"><figcaption>${e(w.rtt_chart)}</figcaption>${rtt}</figure><figure data-testid="timeline-loss"><figcaption>${e(w.loss_chart)}</figcaption>${loss}</figure></div>
+<h2>${e(w.calls)}</h2>
+<p class="muted">${e(w.calls_note)}</p>
+<table data-testid="calls-by-month"><thead><tr><th>${e(w.month)}</th><th class="num">${e(w.calls_count)}</th><th class="num">${e(w.minutes)}</th><th class="num">${e(w.poor_share)}</th><th class="num">${e(w.attempts)}</th></tr></thead>
+<tbody>${months.map((m) => `<tr data-month="${e(m.month)}"><td>${e(m.month)}</td><td class="num" data-metric="calls">${m.calls}</td><td class="num" data-metric="minutes">${formatNumber(m.minutes, lang, 0)}</td><td class="num" data-metric="poor_pct">${m.calls === 0 ? '—' : `${formatNumber((100 * m.poor) / m.calls, lang, 1)} %`}</td><td class="num" data-metric="attempts">${m.attempts}</td></tr>`).join('')}</tbody></table>
 <h2>${e(w.alerts)} (${alerts.length})</h2>
 <table data-testid="timeline-alerts"><tbody>${alerts.slice(-200).reverse().map((a) => `<tr><td>${e(dateTime(a.at, lang))}</td><td>${e(a.kind)}</td><td>${e(a.metric)}</td><td>${e(a.message)}</td></tr>`).join('')}</tbody></table>
 <h2>${e(w.reports)} (${qualifications.length})</h2>

@@ -1,6 +1,6 @@
 import type { SiteScope } from './report-store.js';
 import type { SqlClient, SqlValue } from './sql/sql-database.js';
-import type { AlertMark, FleetView, GridRow, HourlyRow, TimelinePoint } from './telemetry-store.js';
+import type { Acts, AlertMark, FleetView, GridRow, HourlyRow, MonthOfCalls, TimelinePoint } from './telemetry-store.js';
 
 // The live fleet as one reader may see it (sql-telemetry-store.ts writes it): the grid's last
 // 24 hours per site, timelines from the hourly rows (30 days) or the daily roll-up (12 months),
@@ -25,6 +25,7 @@ export class SqlFleetView implements FleetView {
       return `$${params.length}`;
     };
     const since = p(new Date(o.nowMs - DAY_MS).toISOString());
+    const monthStart = p(`${new Date(o.nowMs).toISOString().slice(0, 7)}-01`);
     const scoped = (alias: string) => scopeClause(this.#scope, alias, p, o.region);
     // without statistics SQLite walks the whole table in its primary key's order to group by
     // site; the last day is a thin slice of the time index [sqlite.org/lang_indexedby.html]
@@ -37,14 +38,15 @@ export class SqlFleetView implements FleetView {
           MAX(rtt_p95_ms) AS rtt_p95_ms,
           SUM(CASE WHEN loss_up_pct > loss_down_pct THEN loss_up_pct ELSE loss_down_pct END * minutes_observed) / NULLIF(SUM(CASE WHEN loss_up_pct IS NULL OR loss_down_pct IS NULL THEN 0 ELSE minutes_observed END), 0) AS loss_pct,
           SUM(degraded_min) AS degraded_min, MAX(hour_start) AS last_hour
-        FROM hourly ${recentHours} WHERE hour_start >= ${since} GROUP BY site_key)
+        FROM hourly ${recentHours} WHERE hour_start >= ${since} GROUP BY site_key),
+      month AS (SELECT site_key, SUM(calls) AS calls_month, SUM(calls_poor) AS calls_poor_month FROM daily WHERE day >= ${monthStart} GROUP BY site_key)
       SELECT k.site_key, COALESCE(f.establishment, s.establishment) AS establishment, COALESCE(f.establishment_code, s.establishment_code) AS establishment_code,
         COALESCE(f.region, s.region) AS region, COALESCE(f.appliance_id, s.appliance_id) AS appliance_id, f.version, f.last_heartbeat_at, f.last_received_at,
         f.heartbeat_interval_s, f.silent_since, f.link_state, f.hospital_connected, f.outbox_depth, COALESCE(f.sequence_gaps, 0) AS sequence_gaps,
         day.minutes_observed, day.availability_pct, day.rtt_p95_ms, day.loss_pct, day.degraded_min,
-        h.limit_rtt_ms, h.limit_loss_pct, h.profile, s.verdict
+        h.limit_rtt_ms, h.limit_loss_pct, h.profile, s.verdict, month.calls_month, month.calls_poor_month
       FROM keys k LEFT JOIN fleet f ON f.site_key = k.site_key LEFT JOIN sites s ON s.site_key = k.site_key
-        LEFT JOIN day ON day.site_key = k.site_key LEFT JOIN hourly h ON h.site_key = k.site_key AND h.hour_start = day.last_hour
+        LEFT JOIN day ON day.site_key = k.site_key LEFT JOIN month ON month.site_key = k.site_key LEFT JOIN hourly h ON h.site_key = k.site_key AND h.hour_start = day.last_hour
       ORDER BY COALESCE(f.establishment, s.establishment), k.site_key`, params);
     return rows.map((r) => ({
       ...(r as unknown as GridRow),
@@ -57,7 +59,36 @@ export class SqlFleetView implements FleetView {
       rtt_p95_ms: numberOrNull(r['rtt_p95_ms']),
       loss_pct: numberOrNull(r['loss_pct']),
       degraded_min: numberOrNull(r['degraded_min']),
+      calls_month: numberOrNull(r['calls_month']),
+      calls_poor_month: numberOrNull(r['calls_poor_month']),
     }));
+  }
+
+  async callsByMonth(siteKey: string, nowMs: number): Promise<MonthOfCalls[]> {
+    const params: SqlValue[] = [siteKey];
+    const scope = scopeClause(this.#scope, 'f', (v) => {
+      params.push(v);
+      return `$${params.length}`;
+    });
+    const allowed = await this.#db.one<{ site_key: string }>(`SELECT site_key FROM fleet f WHERE site_key = $1 AND ${scope}`, params);
+    if (!allowed) return [];
+    const now = new Date(nowMs);
+    const from = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 11, 1)).toISOString().slice(0, 10);
+    const rows = await this.#db.all<Record<string, unknown>>(`SELECT substr(day, 1, 7) AS month, SUM(calls) AS calls, SUM(call_minutes) AS minutes, SUM(call_attempts) AS attempts,
+        SUM(calls_good) AS good, SUM(calls_fair) AS fair, SUM(calls_poor) AS poor
+      FROM daily WHERE site_key = $1 AND day >= $2 GROUP BY substr(day, 1, 7) ORDER BY month DESC`, [siteKey, from]);
+    return rows.map((r) => ({ month: String(r['month']), calls: Number(r['calls']), minutes: Math.round(Number(r['minutes']) * 10) / 10, attempts: Number(r['attempts']), good: Number(r['good']), fair: Number(r['fair']), poor: Number(r['poor']) }));
+  }
+
+  async acts(nowMs: number): Promise<Map<string, Acts>> {
+    const params: SqlValue[] = [new Date(nowMs - 365 * DAY_MS).toISOString().slice(0, 10)];
+    const scope = scopeClause(this.#scope, 'f', (v) => {
+      params.push(v);
+      return `$${params.length}`;
+    });
+    const rows = await this.#db.all<Record<string, unknown>>(`SELECT f.site_key, SUM(d.calls) AS calls, SUM(d.call_minutes) AS minutes, SUM(d.call_attempts) AS attempts, SUM(d.calls_poor) AS poor
+      FROM fleet f JOIN daily d ON d.site_key = f.site_key AND d.day >= $1 WHERE ${scope} GROUP BY f.site_key`, params);
+    return new Map(rows.map((r) => [String(r['site_key']), { calls: Number(r['calls']), minutes: Math.round(Number(r['minutes']) * 10) / 10, attempts: Number(r['attempts']), poor: Number(r['poor']) }]));
   }
 
   async timeline(siteKey: string, range: '30d' | '12m', nowMs: number): Promise<{ points: TimelinePoint[]; alerts: AlertMark[] }> {

@@ -1,6 +1,7 @@
 import type { Heartbeat, HourlySummary, TelemetryDocument } from '../telemetry/telemetry-document.js';
 import type { AddOutcome, SiteScope } from './report-store.js';
 import type { SqlClient, SqlDatabase, SqlValue } from './sql/sql-database.js';
+import { CALL_COLUMNS } from './sql/migrations.js';
 import { SqlFleetView } from './sql-fleet-view.js';
 import { HEARTBEAT_DAYS, HOURLY_DAYS, type FleetView, type SilentChange, type TelemetryStore } from './telemetry-store.js';
 
@@ -29,7 +30,7 @@ const UPSERT_FLEET = `INSERT INTO fleet (site_key, ${IDENTITY.join(', ')}, ${LAT
     last_sequence = CASE WHEN excluded.last_sequence > fleet.last_sequence THEN excluded.last_sequence ELSE fleet.last_sequence END`;
 
 const HOURLY_INSERT_COLUMNS = ['site_key', 'hour_start', 'document_id', 'received_at', 'profile', 'minutes_observed', 'rtt_median_ms', 'rtt_p95_ms', 'ipdv_median_ms', 'ipdv_p95_ms', 'loss_up_pct', 'loss_down_pct',
-  'degraded_min', 'degraded_rtt_min', 'degraded_ipdv_min', 'degraded_loss_min', 'degraded_reachability_min', 'availability_pct', 'alerts_raised', 'alerts_cleared', 'up_mbps', 'down_mbps', 'limit_rtt_ms', 'limit_ipdv_ms', 'limit_loss_pct'] as const;
+  'degraded_min', 'degraded_rtt_min', 'degraded_ipdv_min', 'degraded_loss_min', 'degraded_reachability_min', 'availability_pct', 'alerts_raised', 'alerts_cleared', 'up_mbps', 'down_mbps', 'limit_rtt_ms', 'limit_ipdv_ms', 'limit_loss_pct', ...CALL_COLUMNS] as const;
 const ROW_TABLES = {
   heartbeat: { table: 'heartbeats', columns: ['document_id', 'site_key', 'at', 'received_at', 'sequence', 'version', 'link_state', 'rtt_ms', 'outbox_depth', 'report_outbox_depth', 'hospital_connected', 'disk_free_mib', 'clock_synchronised'] },
   hourly_summary: { table: 'hourly', columns: HOURLY_INSERT_COLUMNS },
@@ -46,7 +47,7 @@ function multiInsert(kind: TelemetryDocument['document'], rows: number): string 
   return `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT DO NOTHING RETURNING document_id`;
 }
 
-const DAILY_SUMS = ['hours', 'minutes_observed', 'minutes_available', 'degraded_min', 'rtt_median_weighted', 'rtt_minutes', 'loss_up_weighted', 'loss_down_weighted', 'loss_minutes', 'alerts_raised'] as const;
+const DAILY_SUMS = ['hours', 'minutes_observed', 'minutes_available', 'degraded_min', 'rtt_median_weighted', 'rtt_minutes', 'loss_up_weighted', 'loss_down_weighted', 'loss_minutes', 'alerts_raised', ...CALL_COLUMNS] as const;
 type DailySums = Record<(typeof DAILY_SUMS)[number], number> & { rtt_p95_max_ms: number | null };
 const UPSERT_DAILY = `INSERT INTO daily (site_key, day, ${DAILY_SUMS.join(', ')}, rtt_p95_max_ms) VALUES (${Array.from({ length: DAILY_SUMS.length + 3 }, (_, i) => `$${i + 1}`).join(', ')})
   ON CONFLICT (site_key, day) DO UPDATE SET ${DAILY_SUMS.map((c) => `${c} = daily.${c} + excluded.${c}`).join(', ')},
@@ -142,7 +143,8 @@ function rowOf(d: TelemetryDocument, received: string): SqlValue[] {
   const dm = s.degraded_minutes;
   return [siteKey, s.hour_start, d.document_id, received, s.profile, s.minutes_observed, s.rtt_ms?.median ?? null, s.rtt_ms?.p95 ?? null, s.ipdv_ms?.median ?? null, s.ipdv_ms?.p95 ?? null,
     s.loss_pct.up, s.loss_pct.down, dm.overall, dm.rtt_ms ?? 0, dm.ipdv_ms ?? 0, Math.max(dm.loss_up_pct ?? 0, dm.loss_down_pct ?? 0), dm.reachability ?? 0, s.availability_pct, s.alerts.raised, s.alerts.cleared,
-    best(s.throughput, 'up'), best(s.throughput, 'down'), s.limits.rtt_ms, s.limits.ipdv_ms, s.limits.loss_pct];
+    best(s.throughput, 'up'), best(s.throughput, 'down'), s.limits.rtt_ms, s.limits.ipdv_ms, s.limits.loss_pct,
+    ...(s.calls ? [s.calls.calls, s.calls.attempts, s.calls.minutes, s.calls.good, s.calls.fair, s.calls.poor] : CALL_COLUMNS.map(() => null))];
 }
 
 /** Adds the stored summaries to their day's roll-up and the heartbeats to their day's counts. */
@@ -156,7 +158,8 @@ async function rollUpDays(tx: SqlClient, stored: readonly TelemetryDocument[]): 
       const observed = s.minutes_observed;
       const rttMinutes = s.rtt_ms ? observed : 0;
       const lossMinutes = s.loss_pct.up !== null && s.loss_pct.down !== null ? observed : 0;
-      const sums = days.get(key) ?? { hours: 0, minutes_observed: 0, minutes_available: 0, degraded_min: 0, rtt_median_weighted: 0, rtt_minutes: 0, loss_up_weighted: 0, loss_down_weighted: 0, loss_minutes: 0, alerts_raised: 0, rtt_p95_max_ms: null };
+      const sums = days.get(key) ?? { hours: 0, minutes_observed: 0, minutes_available: 0, degraded_min: 0, rtt_median_weighted: 0, rtt_minutes: 0, loss_up_weighted: 0, loss_down_weighted: 0, loss_minutes: 0, alerts_raised: 0,
+        calls: 0, call_attempts: 0, call_minutes: 0, calls_good: 0, calls_fair: 0, calls_poor: 0, rtt_p95_max_ms: null };
       sums.hours += 1;
       sums.minutes_observed += observed;
       sums.minutes_available += s.availability_pct === null ? 0 : (s.availability_pct * observed) / 100;
@@ -167,6 +170,14 @@ async function rollUpDays(tx: SqlClient, stored: readonly TelemetryDocument[]): 
       sums.loss_down_weighted += (s.loss_pct.down ?? 0) * lossMinutes;
       sums.loss_minutes += lossMinutes;
       sums.alerts_raised += s.alerts.raised;
+      if (s.calls) {
+        sums.calls += s.calls.calls;
+        sums.call_attempts += s.calls.attempts;
+        sums.call_minutes += s.calls.minutes;
+        sums.calls_good += s.calls.good;
+        sums.calls_fair += s.calls.fair;
+        sums.calls_poor += s.calls.poor;
+      }
       if (s.rtt_ms && (sums.rtt_p95_max_ms === null || s.rtt_ms.p95 > sums.rtt_p95_max_ms)) sums.rtt_p95_max_ms = s.rtt_ms.p95;
       days.set(key, sums);
     } else if (d.document === 'heartbeat') {

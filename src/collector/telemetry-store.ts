@@ -36,6 +36,29 @@ export interface GridRow {
   profile: string | null;
   /** The latest qualification's verdict, when the site sent one. */
   verdict: string | null;
+  /** Calls seen on the network since the first of the month (UTC), and how many graded poor. */
+  calls_month: number | null;
+  calls_poor_month: number | null;
+}
+
+/** One month of a site's calls seen on the network. */
+export interface MonthOfCalls {
+  /** YYYY-MM */
+  month: string;
+  calls: number;
+  minutes: number;
+  attempts: number;
+  good: number;
+  fair: number;
+  poor: number;
+}
+
+/** A site's calls seen on the network over a period: the follow-up table's "acts". */
+export interface Acts {
+  calls: number;
+  minutes: number;
+  attempts: number;
+  poor: number;
 }
 
 export interface TimelinePoint {
@@ -93,6 +116,10 @@ export interface FleetView {
   eachHourly(): AsyncIterable<HourlyRow>;
   /** Per site over the 30 days before `nowMs`: availability and hours degraded (the follow-up table). */
   thirtyDays(nowMs: number): Promise<Map<string, { availability_pct: number | null; hours_degraded: number; last_heartbeat_at: string | null }>>;
+  /** A site's calls by month, the last twelve months (the current one first); empty outside the reader's scope. */
+  callsByMonth(siteKey: string, nowMs: number): Promise<MonthOfCalls[]>;
+  /** Per site over the 365 days before `nowMs`: calls seen on the network (the follow-up table's acts). */
+  acts(nowMs: number): Promise<Map<string, Acts>>;
 }
 
 export interface TelemetryStore {

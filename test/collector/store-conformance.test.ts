@@ -218,6 +218,30 @@ async function telemetryConformance(t: Test, open: Opener): Promise<void> {
       t.same(again.silent, []);
     });
 
+    await t.test('calls seen on the network: by month on the site, this month on the grid, a year in the acts', async (t) => {
+      const d = siteFixture(304)!;
+      const monthStart = Date.UTC(new Date(NOW).getUTCFullYear(), new Date(NOW).getUTCMonth(), 1);
+      const calls = (n: number, poor: number) => ({ calls: n, attempts: 1, minutes: n * 20, good: n - poor, fair: 0, poor });
+      // this month: 3 + 2 calls in two hours; last month: 4; an hour from an appliance that counts no call
+      t.equal(await telemetry.add(summaryOf(d, 1, monthStart + 3_600_000, { calls: calls(3, 1) }), at(NOW)), 'stored');
+      t.equal(await telemetry.add(summaryOf(d, 2, monthStart + 7_200_000, { calls: calls(2, 0) }), at(NOW)), 'stored');
+      t.equal(await telemetry.add(summaryOf(d, 3, monthStart - 86_400_000, { calls: calls(4, 2) }), at(NOW)), 'stored');
+      t.equal(await telemetry.add(summaryOf(d, 4, monthStart + 10_800_000), at(NOW)), 'stored');
+      const months = await telemetry.scoped(EVERY_SITE).callsByMonth(d.code, NOW);
+      const thisMonth = new Date(monthStart).toISOString().slice(0, 7);
+      const lastMonth = new Date(monthStart - 86_400_000).toISOString().slice(0, 7);
+      t.same(months, [
+        { month: thisMonth, calls: 5, minutes: 100, attempts: 2, good: 4, fair: 0, poor: 1 },
+        { month: lastMonth, calls: 4, minutes: 80, attempts: 1, good: 2, fair: 0, poor: 2 },
+      ], 'the current month first');
+      const row = (await telemetry.scoped(EVERY_SITE).grid({ nowMs: NOW })).find((r) => r.site_key === d.code)!;
+      t.same([row.calls_month, row.calls_poor_month], [5, 1], 'the grid: this month\'s calls, and the poor ones');
+      t.same((await telemetry.scoped(EVERY_SITE).acts(NOW)).get(d.code), { calls: 9, minutes: 180, attempts: 3, poor: 3 }, 'the last 365 days');
+      const stored = await db.one<{ calls: unknown }>('SELECT calls FROM hourly WHERE site_key = $1 AND hour_start = $2', [d.code, new Date(monthStart + 10_800_000).toISOString()]);
+      t.equal(stored!.calls, null, 'an hour without counts stays unknown, not zero');
+      t.same(await telemetry.scoped({ kind: 'some', regions: [], establishments: [] }).callsByMonth(d.code, NOW), [], 'outside the reader\'s scope: nothing');
+    });
+
     await t.test('retention: heartbeats 30 days, summaries two years; their daily roll-ups stay', async (t) => {
       const old = NOW - 40 * 86_400_000;
       await telemetry.add(heartbeatOf(c!, 10, old), at(old));

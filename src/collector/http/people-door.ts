@@ -10,6 +10,7 @@ import { verifyPassword } from '../../broker/password-hash.js';
 import { renderReportHtml } from '../../report/render/html-report.js';
 import type { Lang } from '../../report/render/i18n.js';
 import type { ReportDocument } from '../../report/report-document.js';
+import { ACTS_SOURCE, type SiteLiveFigures } from '../../report/render/national-csv.js';
 import type { AccessStore, SessionLimits } from '../auth/access-store.js';
 import type { OidcLogin } from '../auth/oidc-login.js';
 import { scopeOf, type ReaderRole } from '../auth/roles.js';
@@ -229,7 +230,7 @@ export async function peopleDoor(o: PeopleDoorOptions): Promise<FastifyInstance>
     const view = viewOf(request);
     const onSkip = (reportId: string, reason: string) => o.log.warn({ event: 'collector.export_skipped', report_id: reportId, format, reason }, `report ${reportId} left out of ${file}: ${reason}`);
     reply.header('content-disposition', `attachment; filename="${EXPORT_TYPES[format].file}"`).type(EXPORT_TYPES[format].contentType);
-    const live = o.telemetry ? await fleetOf(request).thirtyDays(now()) : undefined;
+    const live = o.telemetry ? await liveFigures(fleetOf(request), now()) : undefined;
     return reply.send(Readable.from(exportChunks(format, view.eachReport(), { enrolment: 'checked', onSkip, live })));
   });
 
@@ -261,6 +262,13 @@ export async function peopleDoor(o: PeopleDoorOptions): Promise<FastifyInstance>
     const timeline = await fleetOf(request).timeline(code, range, now());
     if (timeline.points.length === 0 && timeline.alerts.length === 0) throw new HttpRefusal(404, 'USMP_E_NOT_FOUND', 'no such site, or nothing measured in that range');
     return { site_key: code, range, ...timeline };
+  });
+
+  app.get('/api/v1/fleet/sites/:code/calls', { preHandler: needs('session-or-token') }, async (request) => {
+    const code = (request.params as { code: string }).code;
+    const months = await fleetOf(request).callsByMonth(code, now());
+    if (months.length === 0) throw new HttpRefusal(404, 'USMP_E_NOT_FOUND', 'no such site, or no call counted in the last twelve months');
+    return { site_key: code, note: ACTS_SOURCE, months };
   });
 
   app.get('/api/v1/sites', { preHandler: needs('session-or-token') }, async (request) => {
@@ -304,4 +312,10 @@ export async function peopleDoor(o: PeopleDoorOptions): Promise<FastifyInstance>
 /** Only a path on this collector: never another host (an open redirect). */
 function safeNext(next: string | undefined): string {
   return next && /^\/(?![/\\])/.test(next) && next.length <= 500 ? next : '/';
+}
+
+/** Each site's live figures for the follow-up export: the last 30 days, and the last 365 days' calls. */
+async function liveFigures(fleet: FleetView, nowMs: number): Promise<Map<string, SiteLiveFigures>> {
+  const [thirty, acts] = await Promise.all([fleet.thirtyDays(nowMs), fleet.acts(nowMs)]);
+  return new Map([...thirty].map(([site, figures]) => [site, { ...figures, ...(acts.has(site) ? { acts: acts.get(site)! } : {}) }]));
 }

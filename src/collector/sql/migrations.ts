@@ -90,7 +90,22 @@ export const MIGRATIONS: readonly Migration[] = [
       ]);
     },
   },
+  {
+    version: 4,
+    what: 'calls seen on the network: counted in each hourly summary and in its day',
+    async apply(tx) {
+      const { real, int } = typesOf(tx.dialect);
+      // null in an hour: an appliance that does not count calls; 0 in a day: none counted
+      await each(tx, [
+        ...CALL_COLUMNS.map((c) => `ALTER TABLE hourly ADD COLUMN ${c} ${c === 'call_minutes' ? real : int}`),
+        ...CALL_COLUMNS.map((c) => `ALTER TABLE daily ADD COLUMN ${c} ${c === 'call_minutes' ? real : int} NOT NULL DEFAULT 0`),
+      ]);
+    },
+  },
 ];
+
+/** What an hour and a day count of the calls seen on the network (migration 4). */
+export const CALL_COLUMNS = ['calls', 'call_attempts', 'call_minutes', 'calls_good', 'calls_fair', 'calls_poor'] as const;
 
 /** Each appliance's latest state, one row per site: the grid's source. */
 export const FLEET_COLUMNS = (t: string, real: string, int: string): Record<string, string> => ({

@@ -23,6 +23,8 @@ export interface CallStream {
   packets: number;
   lost: number;
   lost_pct: number;
+  /** Gaps in the sequence, and the most packets missing in one. */
+  loss_runs: number;
   max_loss_burst: number;
   mean_jitter_ms?: number;
   /** Packets by the DSCP they carried, by name. */
@@ -196,6 +198,7 @@ export class CallTracker {
       packets: s.packets,
       lost: s.lost,
       lost_pct: s.lost_pct,
+      loss_runs: s.loss_runs,
       max_loss_burst: s.max_loss_burst,
       ...(s.mean_jitter_ms !== undefined ? { mean_jitter_ms: s.mean_jitter_ms } : {}),
       dscp: s.dscp,

@@ -13,13 +13,19 @@ export const NATIONAL_COLUMNS = [
   'loss_pct', 'loaded_rtt_increase_ms', 'dscp_up', 'dscp_down', 'remediation', 'missing_up_mbps', 'missing_down_mbps',
   'qos_backend', 'qos_verified', 'raw_sha256', 'signed_by_key', 'signed_at', 'enrolment',
   'last_heartbeat_at', 'availability_30d_pct', 'hours_degraded_30d',
+  'acts_calls_365d', 'acts_minutes_365d', 'acts_poor_pct_365d', 'acts_attempts_365d', 'acts_source',
 ] as const;
+
+/** What the acts columns count, written in the export beside them. */
+export const ACTS_SOURCE = 'calls seen on the network by the appliance (RTP headers), not declared acts';
 
 /** What the collector knows of a site's live fleet figures (empty offline: `report merge`). */
 export interface SiteLiveFigures {
   last_heartbeat_at: string | null;
   availability_pct: number | null;
   hours_degraded: number;
+  /** Calls seen on the network over the last 365 days. */
+  acts?: { calls: number; minutes: number; attempts: number; poor: number };
 }
 
 /** Whether the signing key was checked against the enrolled appliances (the collector always does). */
@@ -84,6 +90,11 @@ export function nationalRow(r: ReportDocument, enrolment: EnrolmentCheck, live?:
     last_heartbeat_at: live?.last_heartbeat_at,
     availability_30d_pct: live?.availability_pct === null || live?.availability_pct === undefined ? undefined : Math.round(live.availability_pct * 1000) / 1000,
     hours_degraded_30d: live === undefined ? undefined : Math.round(live.hours_degraded * 100) / 100,
+    acts_calls_365d: live?.acts?.calls,
+    acts_minutes_365d: live?.acts?.minutes,
+    acts_poor_pct_365d: live?.acts && live.acts.calls > 0 ? Math.round((1000 * live.acts.poor) / live.acts.calls) / 10 : undefined,
+    acts_attempts_365d: live?.acts?.attempts,
+    acts_source: live?.acts ? ACTS_SOURCE : undefined,
   };
   return NATIONAL_COLUMNS.map((c) => row[c]);
 }
