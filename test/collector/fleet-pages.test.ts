@@ -49,16 +49,21 @@ t.test('grid, timeline and silence in the browser', unavailable ? { skip: unavai
   // 30 days of hours; site 1 degraded every afternoon (RTT p95 past its profile's 100 ms), site 2 lossy
   const now = Date.now();
   const lastHour = Math.floor(now / HOUR) * HOUR - HOUR;
-  const sent = new Map<string, Array<{ hourStart: number; p95: number; degraded: number }>>();
+  const sent = new Map<string, Array<{ hourStart: number; p95: number; degraded: number; calls: number; poor: number; attempts: number }>>();
   for (const [i, site] of sites.entries()) {
-    const hours: Array<{ hourStart: number; p95: number; degraded: number }> = [];
+    const hours: Array<{ hourStart: number; p95: number; degraded: number; calls: number; poor: number; attempts: number }> = [];
     for (let h = 30 * 24 - 1; h >= 0; h--) {
       const hourStart = lastHour - h * HOUR;
       const afternoon = new Date(hourStart).getUTCHours() >= 13 && new Date(hourStart).getUTCHours() <= 16;
       const p95 = i === 1 && afternoon ? 180 + (h % 7) : 20 + ((h * 7 + i) % 13);
       const degraded = i === 1 && afternoon ? 20 : 0;
-      hours.push({ hourStart, p95, degraded });
-      await send(site, (seq) => summaryOf(site, seq, hourStart, { rtt_ms: { median: 12, p95 }, degraded_minutes: { overall: degraded, rtt_ms: degraded }, loss_pct: { up: i === 2 ? 2.5 : 0, down: 0 }, availability_pct: 100 }));
+      // site 1 carries consultations: a few calls some hours, some graded poor, and attempts
+      const calls = i === 1 ? h % 3 : 0;
+      const poor = calls > 0 && h % 5 === 0 ? 1 : 0;
+      const attempts = i === 1 && h % 4 === 0 ? 1 : 0;
+      hours.push({ hourStart, p95, degraded, calls, poor, attempts });
+      const counts = { calls, attempts, minutes: calls * 25, good: calls - poor, fair: 0, poor };
+      await send(site, (seq) => summaryOf(site, seq, hourStart, { rtt_ms: { median: 12, p95 }, degraded_minutes: { overall: degraded, rtt_ms: degraded }, loss_pct: { up: i === 2 ? 2.5 : 0, down: 0 }, availability_pct: 100, calls: counts }));
     }
     sent.set(site.code, hours);
   }
@@ -91,6 +96,10 @@ t.test('grid, timeline and silence in the browser', unavailable ? { skip: unavai
   t.equal(await row(sites[5]!).getAttribute('data-silent'), 'true', 'the silent appliance is flagged');
   t.equal(await row(sites[5]!).locator('[data-metric=heartbeat]').getAttribute('data-colour'), 'bad');
   t.equal(await w.page.locator('[data-testid=fleet-grid] tr[data-silent=true]').count(), 1, 'and only it');
+  const hoursOf1 = sent.get(sites[1]!.code)!;
+  const monthOf = (ms: number) => new Date(ms).toISOString().slice(0, 7);
+  const callsIn = (month: string) => hoursOf1.filter((x) => monthOf(x.hourStart) === month).reduce((n, x) => n + x.calls, 0);
+  t.equal(Number(await row(sites[1]!).locator('[data-metric=calls_month]').getAttribute('data-value')), callsIn(monthOf(now)), `the grid: this month's calls as sent (${callsIn(monthOf(now))})`);
   await w.page.screenshot({ path: join(shots, 'fleet-grid.png'), fullPage: true });
 
   await w.page.click(`[data-testid=fleet-grid] tr[data-site="${sites[1]!.code}"] a`);
@@ -98,6 +107,11 @@ t.test('grid, timeline and silence in the browser', unavailable ? { skip: unavai
   t.equal(await w.page.locator('[data-testid=timeline-rtt] svg').count(), 1, 'the RTT chart is drawn');
   t.equal(await w.page.locator('[data-testid=timeline-loss] svg').count(), 1, 'the loss and availability chart is drawn');
   t.equal(await w.page.locator('[data-testid=timeline-alerts] tr').count(), 3, 'its three alerts are listed');
+  for (const month of [...new Set(hoursOf1.map((x) => monthOf(x.hourStart)))]) {
+    const cells = w.page.locator(`[data-testid=calls-by-month] tr[data-month="${month}"]`);
+    t.equal(Number(await cells.locator('[data-metric=calls]').textContent()), callsIn(month), `the site page: ${month}, ${callsIn(month)} calls`);
+    t.equal(Number(await cells.locator('[data-metric=attempts]').textContent()), hoursOf1.filter((x) => monthOf(x.hourStart) === month).reduce((n, x) => n + x.attempts, 0), `${month}: attempts`);
+  }
   await w.page.screenshot({ path: join(shots, 'fleet-timeline.png'), fullPage: true });
   await w.page.goto(`${w.page.url().split('?')[0]}?range=12m&lang=fr`, { waitUntil: 'load' });
   t.equal(await w.page.locator('[data-testid=timeline-rtt] svg').count(), 1, 'the 12-month view too');
@@ -115,6 +129,12 @@ t.test('grid, timeline and silence in the browser', unavailable ? { skip: unavai
   t.equal(Number(cell('hours_degraded_30d')), Math.round(degradedHours * 100) / 100, `hours degraded over 30 days: ${degradedHours}`);
   t.equal(Number(cell('availability_30d_pct')), 100);
   t.ok(Date.parse(cell('last_heartbeat_at')!) > now - 120_000, 'the last heartbeat');
+  const total = hoursOf1.reduce((n, x) => n + x.calls, 0);
+  const poorTotal = hoursOf1.reduce((n, x) => n + x.poor, 0);
+  t.equal(Number(cell('acts_calls_365d')), total, `the acts: ${total} calls`);
+  t.equal(Number(cell('acts_minutes_365d')), total * 25);
+  t.equal(Number(cell('acts_poor_pct_365d')), Math.round((1000 * poorTotal) / total) / 10);
+  t.match(cell('acts_source'), /calls seen on the network/, 'the export says what the acts are');
   t.same(w.consoleErrors, [], 'no console error');
   t.ok(w.requests.every((u) => u.startsWith(collector.url)), 'no request outside the collector');
 });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ADDRESSES, Lab, labUnavailableReason, type LinkImpairment } from '../lab/index.js';
-import { Appliance } from '../bridge/fixtures.js';
+import { Appliance, CLI } from '../bridge/fixtures.js';
 import { exitOf, until } from '../fixtures/bounded.js';
 import { networkGrade, rateAudio, worstGrade, type Grade } from '../../src/monitor/calls/call-quality.js';
 import type { CallRecord } from '../../src/monitor/calls/call-tracker.js';
@@ -15,9 +15,10 @@ import type { RtpStreamSummary } from '../../src/monitor/rtp/rtp-streams.js';
 
 // Calls through the lab, seen by the daemon's capture on the appliance's LAN port: three calls
 // of different lengths and a short one make three calls and one attempt, each as long as its
-// senders sent (their own clocks), each stream's packets, loss and jitter equal to tshark's on
-// a capture of the same port, and each call graded by the thresholds applied to tshark's
-// figures. Once over a clean link, once through 2 % loss and ±30 ms jitter each way. The
+// senders sent (their own clocks). tcpdump captures the same port: on that file our analysis
+// gives each stream's packets, loss and jitter as tshark does, the daemon's live figures are the
+// same (jitter within what two sockets' timestamps allow), and each call is graded as the
+// thresholds grade tshark's figures. Once over a clean link, once through 2 % loss and ±30 ms jitter each way. The
 // lengths are scaled down with the minimum (8 s here, 60 s by default) so the test stays short.
 
 const run = promisify(execFile);
@@ -52,7 +53,10 @@ function parseTshark(text: string): TsharkStream[] {
 }
 
 interface Scenario {
+  /** What the daemon logged, live. */
   calls: CallRecord[];
+  /** `usmp-edge rtp analyze` on tcpdump's capture of the same port: the same capture as tshark's. */
+  fromFile: CallRecord[];
   health: HealthReport;
   metrics: string;
   tshark: TsharkStream[];
@@ -66,7 +70,8 @@ async function inAppliance(lab: Lab, url: string): Promise<string> {
   return (await lab.exec('appliance', [process.execPath, '-e', script, url], { timeoutMs: 15_000 })).stdout;
 }
 
-async function scenario(link: LinkImpairment, dir: string): Promise<Scenario> {
+async function scenario(link: LinkImpairment): Promise<Scenario> {
+  const dir = mkdtempSync(join(tmpdir(), 'usmp-calls-'));
   const lab = await Lab.create({ up: link, down: link });
   const appliance = await Appliance.create(undefined, [], {
     // no station network configured: the stations are found on the capture interface's network
@@ -82,7 +87,7 @@ async function scenario(link: LinkImpairment, dir: string): Promise<Scenario> {
     const tcpdump = lab.spawn('appliance', ['tcpdump', '-i', 'lan0', '--immediate-mode', '-U', '-n', '-w', pcap, FILTER]);
     let tcpdumpErr = '';
     tcpdump.stderr!.on('data', (d: Buffer) => (tcpdumpErr += d.toString()));
-    await until('tcpdump to listen', 20_000, () => tcpdumpErr.includes('listening on'));
+    await until('tcpdump to listen', 20_000, () => tcpdumpErr.includes('listening on'), { describe: () => `tcpdump said: ${tcpdumpErr.trim() || 'nothing'}` });
 
     // both ends send at once: the station from the USMP host, the far end from its own address
     const sends = CALLS.flatMap((c, i) => {
@@ -107,8 +112,10 @@ async function scenario(link: LinkImpairment, dir: string): Promise<Scenario> {
     const decode = CALLS.flatMap((c) => ['-d', `udp.port==${c.port},rtp`, ...(c.video ? ['-d', `udp.port==${c.port + VIDEO_PORT_OFFSET},rtp`] : [])]);
     const tshark = parseTshark((await run('tshark', ['-r', pcap, '-q', ...decode, '-z', 'rtp,streams'], { maxBuffer: 1 << 24 })).stdout);
     const captured = finalHealth.parts['capture']?.['captured'] as { dropped: number } | undefined;
+    const analysed = await run(process.execPath, [CLI, 'rtp', 'analyze', pcap, '--json', '--filter', FILTER, '--min-call-s', String(MIN_CALL_S), '--idle-s', String(IDLE_S), '--station-network', '198.18.1.0/24'], { maxBuffer: 1 << 24 });
     return {
       calls: appliance.events('call.ended').map((e) => e['call'] as CallRecord),
+      fromFile: (JSON.parse(analysed.stdout) as { calls: CallRecord[] }).calls,
       health: finalHealth,
       metrics,
       tshark,
@@ -118,16 +125,17 @@ async function scenario(link: LinkImpairment, dir: string): Promise<Scenario> {
   } finally {
     await appliance.destroy();
     await lab.destroy();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
 const ATTEMPTS = 2;
 
 /** A scenario whose captures lost packets is no reference: it is made again, then reported as not measurable. */
-async function measured(link: LinkImpairment, dir: string): Promise<{ result?: Scenario; lossy: string[] }> {
+async function measured(link: LinkImpairment): Promise<{ result?: Scenario; lossy: string[] }> {
   const lossy: string[] = [];
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-    const result = await scenario(link, dir);
+    const result = await scenario(link);
     if (result.captureDrops.tcpdump === 0 && result.captureDrops.helper === 0) return { result, lossy };
     lossy.push(`attempt ${attempt}: tcpdump dropped ${result.captureDrops.tcpdump}, the capture helper ${result.captureDrops.helper}`);
   }
@@ -157,18 +165,25 @@ function judge(t: Test, s: Scenario): void {
     const sentSeconds = (s.sent[i]!.lastMs - s.sent[i]!.firstMs) / 1000;
     t.ok(Math.abs(call.duration_s - sentSeconds) <= 1, `call ${i + 1}: ${call.duration_s} s seen, ${sentSeconds.toFixed(2)} s sent`);
     const grades: Grade[] = [];
+    const fileCall = s.fromFile.find((x) => x.streams.some((st) => st.ssrc === call.streams[0]!.ssrc));
+    t.same(fileCall && [fileCall.kind, fileCall.station, fileCall.far_network, fileCall.streams.length], [call.kind, call.station, call.far_network, call.streams.length], `call ${i + 1}: the capture file gives the same call`);
     for (const stream of call.streams) {
       const ts = s.tshark.find((x) => x.ssrc === stream.ssrc);
-      if (!ts) {
-        t.fail(`tshark has no stream ${stream.ssrc}`);
+      const filed = fileCall?.streams.find((x) => x.ssrc === stream.ssrc);
+      if (!ts || !filed) {
+        t.fail(`stream ${stream.ssrc}: tshark ${ts ? 'has it' : 'has it not'}, the file analysis ${filed ? 'has it' : 'has it not'}`);
         continue;
       }
-      t.same([stream.packets, stream.lost], [ts.packets, ts.lost], `${stream.ssrc} (${stream.direction} ${stream.media}): packets and lost = tshark's ${ts.packets}, ${ts.lost}`);
-      t.ok(Math.abs((stream.mean_jitter_ms ?? NaN) - ts.meanJitter) <= 0.01, `${stream.ssrc}: mean jitter ${stream.mean_jitter_ms} vs tshark ${ts.meanJitter} ms`);
-      // the grade the thresholds give tshark's figures (no monitor here: no RTT in the delay)
+      // the same capture: our figures are tshark's
+      t.same([filed.packets, filed.lost], [ts.packets, ts.lost], `${stream.ssrc} (${stream.direction} ${stream.media}): packets and lost = tshark's ${ts.packets}, ${ts.lost}`);
+      t.ok(Math.abs((filed.mean_jitter_ms ?? NaN) - ts.meanJitter) <= 0.01, `${stream.ssrc}: mean jitter ${filed.mean_jitter_ms} vs tshark ${ts.meanJitter} ms`);
+      // live, the daemon's own capture: the same packets, each stamped by its own socket (µs apart)
+      t.same([stream.packets, stream.lost], [filed.packets, filed.lost], `${stream.ssrc}: the daemon counted the same live`);
+      const tolerance = Math.max(0.1, 0.05 * ts.meanJitter);
+      t.ok(Math.abs((stream.mean_jitter_ms ?? NaN) - ts.meanJitter) <= tolerance, `${stream.ssrc}: live mean jitter ${stream.mean_jitter_ms} vs ${ts.meanJitter} ms (±${tolerance.toFixed(2)})`);
       const lossPct = ts.packets + ts.lost > 0 ? (100 * ts.lost) / (ts.packets + ts.lost) : 0;
       // tshark does not count loss runs: the burst ratio takes ours
-      const reference = { ssrc: ts.ssrc, payload_type: stream.payload_type, packets: ts.packets, lost: ts.lost, lost_pct: lossPct, loss_runs: stream.loss_runs, max_loss_burst: stream.max_loss_burst, mean_jitter_ms: ts.meanJitter } as RtpStreamSummary;
+      const reference = { ssrc: ts.ssrc, payload_type: stream.payload_type, packets: ts.packets, lost: ts.lost, lost_pct: lossPct, loss_runs: filed.loss_runs, max_loss_burst: filed.max_loss_burst, mean_jitter_ms: ts.meanJitter } as RtpStreamSummary;
       const audio = stream.media === 'audio' ? rateAudio(reference, undefined) : undefined;
       grades.push(audio?.grade ?? networkGrade(lossPct, ts.meanJitter));
     }
@@ -176,14 +191,11 @@ function judge(t: Test, s: Scenario): void {
   }
 }
 
-const workDir = mkdtempSync(join(tmpdir(), 'usmp-calls-'));
-t.teardown(() => rmSync(workDir, { recursive: true, force: true }));
-
 for (const [name, link] of [
   ['a clean link', {}],
   ['2 % loss and ±30 ms jitter each way', { delayMs: 40, jitterMs: 30, lossPct: 2, reorder: false }],
 ] as const) {
-  const made = unavailable ? undefined : await measured(link, workDir);
+  const made = unavailable ? undefined : await measured(link);
   const notMeasurable = made && !made.result ? `not measurable: the captures themselves dropped packets (${made.lossy.join('; ')})` : undefined;
   t.test(`three calls and an attempt through ${name}: counted, timed and graded as tshark's figures say`, { skip: unavailable ?? notMeasurable ?? false }, async (t) => {
     if (made!.lossy.length > 0) t.comment(`redone after captures that dropped packets: ${made!.lossy.join('; ')}`);

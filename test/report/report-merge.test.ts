@@ -76,8 +76,8 @@ t.test('merge without --keys: a self-signed forgery is marked in every row and t
   t.match(merge.stderr, /enrolment NOT checked \(no --keys\)/, 'the summary says enrolment was not checked');
   const csv = readFileSync(join(out, 'reports.csv'), 'utf8').trimEnd().split('\r\n');
   t.equal(csv.length, 2);
-  t.match(csv[0], /,enrolment,last_heartbeat_at,availability_30d_pct,hours_degraded_30d$/);
-  t.match(csv[1], /,not checked,,,$/, 'the row says enrolment was not checked; offline, no live figures');
+  t.match(csv[0], /,enrolment,last_heartbeat_at,availability_30d_pct,hours_degraded_30d,acts_calls_365d,acts_minutes_365d,acts_poor_pct_365d,acts_attempts_365d,acts_source$/);
+  t.match(csv[1], /,not checked,,,,,,,,$/, 'the row says enrolment was not checked; offline, no live figures nor acts');
   t.match(csv[1], /,"'=HYPERLINK\(""https:/, 'a formula is written as text (OWASP: leading quote)');
   t.match(csv[1], /,"'\+33 1 23",/);
   t.match(csv[1], /,"'@SUM\(1\+1\)",/);

@@ -17,7 +17,7 @@ export const NATIONAL_COLUMNS = [
 ] as const;
 
 /** What the acts columns count, written in the export beside them. */
-export const ACTS_SOURCE = 'calls seen on the network by the appliance (RTP headers), not declared acts';
+export const ACTS_SOURCE = 'calls seen on the network by the appliance (RTP headers); not declared acts';
 
 /** What the collector knows of a site's live fleet figures (empty offline: `report merge`). */
 export interface SiteLiveFigures {
