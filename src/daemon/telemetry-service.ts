@@ -36,6 +36,10 @@ export class TelemetryService {
   #outbox: ReportOutbox | undefined;
   #profile: Profile | undefined;
   #hour: HourlySummary | undefined;
+
+  get #countsCalls(): boolean {
+    return this.#config.values.capture.interface !== '';
+  }
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #hourTimer: NodeJS.Timeout | undefined;
   status: 'running' | 'disabled' | 'stopped' = 'stopped';
@@ -70,7 +74,7 @@ export class TelemetryService {
       log: this.#log,
       now: this.#now,
     });
-    this.#hour = new HourlySummary(hourOf(this.#now()), this.#profile);
+    this.#hour = new HourlySummary(hourOf(this.#now()), this.#profile, this.#countsCalls);
     this.status = 'running';
     this.#heartbeat();
     this.#heartbeatTimer = setInterval(() => this.#heartbeat(), t.heartbeat_minutes * 60_000);
@@ -146,7 +150,7 @@ export class TelemetryService {
   #closeHourIfOver(at: number = this.#now()): void {
     const hour = this.#hour;
     if (!hour || !this.#profile || at < hour.hourStart + 3_600_000) return;
-    this.#hour = new HourlySummary(hourOf(at), this.#profile);
+    this.#hour = new HourlySummary(hourOf(at), this.#profile, this.#countsCalls);
     this.#guarded('hourly_summary', () => this.#sender?.send('hourly_summary', hour.hourStart + 3_600_000, { summary: hour.body() }));
   }
 

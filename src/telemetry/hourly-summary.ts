@@ -30,9 +30,13 @@ export class HourlySummary {
   readonly #alerts = { raised: 0, cleared: 0 };
   readonly #calls: CallCounts = { calls: 0, attempts: 0, minutes: 0, good: 0, fair: 0, poor: 0 };
 
-  constructor(hourStart: number, profile: Profile) {
+  /** Whether the appliance counts calls (a capture interface is set): otherwise the hour says nothing of them. */
+  readonly #countsCalls: boolean;
+
+  constructor(hourStart: number, profile: Profile, countsCalls = false) {
     this.hourStart = hourStart;
     this.#profile = profile;
+    this.#countsCalls = countsCalls;
   }
 
   /** A probe window the monitor judged, with the monitor's states after it. */
@@ -90,7 +94,7 @@ export class HourlySummary {
       availability_pct: this.#observedMs === 0 ? null : round((100 * this.#availableMs) / this.#observedMs, 3),
       throughput: [...this.#throughput],
       alerts: { ...this.#alerts },
-      calls: { ...this.#calls },
+      ...(this.#countsCalls ? { calls: { ...this.#calls } } : {}),
     };
   }
 }

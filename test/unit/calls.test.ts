@@ -146,7 +146,7 @@ t.test('networks, the day\'s ledger and the hour\'s counts', async (t) => {
   t.equal(networkOf('2001:db8:12:34::5'), '2001:db8:12::/48');
   t.equal(networkOf('2001:db8::1'), '2001:db8:0::/48');
   const ledger = new CallLedger();
-  const summary = new HourlySummary(T0, findProfile(loadProfiles(), 'teleconsultation-hd'));
+  const summary = new HourlySummary(T0, findProfile(loadProfiles(), 'teleconsultation-hd'), true);
   const at = new Date(T0 + 60_000).toISOString();
   for (const call of [{ kind: 'call', duration_s: 600, grade: 'good' }, { kind: 'call', duration_s: 300, grade: 'poor' }, { kind: 'attempt', duration_s: 20, grade: 'good' }] as const) {
     ledger.add({ ...call, ended_at: at });
@@ -155,4 +155,5 @@ t.test('networks, the day\'s ledger and the hour\'s counts', async (t) => {
   t.match(ledger.today(T0 + 120_000), { calls: 2, attempts: 1, minutes: 15, by_grade: { good: 1, fair: 0, poor: 1 } });
   t.equal(ledger.today(T0 + 3 * 86_400_000).calls, 0, 'another day starts at zero');
   t.same(summary.body().calls, { calls: 2, attempts: 1, minutes: 15, good: 1, fair: 0, poor: 1 });
+  t.equal(new HourlySummary(T0, findProfile(loadProfiles(), 'teleconsultation-hd')).body().calls, undefined, 'an appliance without capture says nothing of calls (not zero)');
 });
