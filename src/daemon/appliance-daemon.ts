@@ -3,7 +3,7 @@ import type { LoadedConfig } from '../config/load.js';
 import type { Logger } from '../log/logger.js';
 import { parseClockRates } from '../monitor/rtp/rtp-streams.js';
 import { VERSION } from '../version.js';
-import { stationNetworks, stationPredicate } from '../monitor/calls/stations.js';
+import { expectedDscpOf, stationNetworks, stationPredicate } from '../monitor/calls/stations.js';
 import { CaptureService, type PartStatus } from './capture-service.js';
 import { DeviceBridgeService } from './device-bridge-service.js';
 import { verdict, type HealthReport, type PartHealth } from './health.js';
@@ -168,6 +168,7 @@ export class ApplianceDaemon {
           isStation: stationPredicate(stationNetworks(c.station_networks, c.interface)),
           rttMs: () => this.#monitor?.monitor?.snapshot().last_window?.rttMedianMs,
           onCall: (call) => this.#telemetry?.onCall(call),
+          expectedDscp: expectedDscpOf(config),
           log: this.#log.child({ module: 'capture' }),
         });
         this.#capture.start();

@@ -6,7 +6,7 @@ import { DecorrelatedJitter } from '../bridge/backoff.js';
 import { terminateChild } from '../exec/terminate.js';
 import type { Logger } from '../log/logger.js';
 import type { HelperLine } from '../monitor/rtp/capture-helper.js';
-import { CallTracker, type CallRecord } from '../monitor/calls/call-tracker.js';
+import { CallTracker, type CallRecord, type CallTrackerOptions } from '../monitor/calls/call-tracker.js';
 import { CallLedger } from '../monitor/calls/call-ledger.js';
 import { RtpStreams } from '../monitor/rtp/rtp-streams.js';
 
@@ -44,6 +44,7 @@ export interface CaptureServiceOptions {
   /** The monitor's latest RTT to the hospital, for the E-model's delay. */
   rttMs(): number | undefined;
   onCall?(call: CallRecord): void;
+  expectedDscp?: CallTrackerOptions['expectedDscp'];
   log: Logger;
   now?: () => number;
 }
@@ -66,7 +67,7 @@ export class CaptureService {
   constructor(options: CaptureServiceOptions) {
     this.#o = options;
     this.streams = new RtpStreams({ clockRates: options.clockRates });
-    this.calls = new CallTracker({ minCallMs: options.minCallMs, idleMs: options.idleMs, isStation: options.isStation, clockRates: options.clockRates, rttMs: options.rttMs });
+    this.calls = new CallTracker({ minCallMs: options.minCallMs, idleMs: options.idleMs, isStation: options.isStation, clockRates: options.clockRates, rttMs: options.rttMs, ...(options.expectedDscp ? { expectedDscp: options.expectedDscp } : {}) });
   }
 
   #now(): number {

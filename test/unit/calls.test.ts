@@ -68,6 +68,20 @@ t.test('streams of both directions, audio and video, between the same two ends m
   t.equal(video.audio, undefined, 'no MOS for video');
 });
 
+t.test('DSCP seen against the mark the policy gives each stream', async (t) => {
+  const tr = new CallTracker({
+    minCallMs: 1000, idleMs: 10_000, isStation: (a) => a.startsWith('198.18.'),
+    // a policy giving audio EF and everything else AF41 (the test's own classification)
+    expectedDscp: ({ farPort }) => (farPort === 5004 ? 46 : 34),
+  });
+  const up = stream({ src: STATION, dst: FAR, ssrc: 1, pt: 0, count: 100, intervalMs: 20, samples: 160, dscp: 46 });
+  const down = stream({ src: FAR, dst: STATION, ssrc: 2, pt: 0, count: 100, intervalMs: 20, samples: 160, dscp: 0 }).map((p) => ({ ...p, srcPort: 5004, dstPort: 40_000 }));
+  feed(tr, up, down);
+  const [call] = tr.endAll();
+  t.match(call!.streams.find((s) => s.direction === 'up'), { dscp_expected: 'EF', dscp_as_expected: true }, 'the station marks its audio EF, as the policy says');
+  t.match(call!.streams.find((s) => s.direction === 'down'), { dscp_expected: 'EF', dscp_as_expected: false, dscp: { CS0: 100 } }, 'the far end\'s audio arrives bleached');
+});
+
 t.test('a short call is an attempt; two far ends are two calls; the station is found either way round', async (t) => {
   const tr = tracker({ minCallMs: 60_000 });
   feed(

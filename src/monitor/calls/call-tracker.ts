@@ -4,6 +4,7 @@ import type { RtpPacketInfo } from '../rtp/rtp-packet.js';
 import { RtpStreams, type RtpStreamSummary } from '../rtp/rtp-streams.js';
 import { networkGrade, rateAudio, worstGrade, type AudioRating, type Grade } from './call-quality.js';
 import { mediaOf } from './codecs.js';
+import { dscpName } from '../../measure/dscp-names.js';
 
 // From RTP streams to calls. The streams between the same two addresses, both directions, audio
 // and video, make one call; it starts with its first packet and ends when no packet has come for
@@ -29,6 +30,9 @@ export interface CallStream {
   mean_jitter_ms?: number;
   /** Packets by the DSCP they carried, by name. */
   dscp: Record<string, number>;
+  /** The mark the QoS policy gives this stream's class, and whether every packet carried it. */
+  dscp_expected?: string;
+  dscp_as_expected?: boolean;
   audio?: AudioRating;
   grade: Grade;
   /** How the receiving end saw this stream, from its last RTCP report [RFC 3550 §6.4]. */
@@ -61,6 +65,8 @@ export interface CallTrackerOptions {
   rttMs?(): number | undefined;
   /** Calls followed at once; beyond, packets are counted in `overflow`. */
   maxCalls?: number;
+  /** The DSCP the QoS policy gives a stream (its class's mark), when a policy is configured. */
+  expectedDscp?(stream: { direction: Direction; station: string; far: string; farPort: number }): number | undefined;
 }
 
 interface CallState {
@@ -190,6 +196,8 @@ export class CallTracker {
     const report = call.reports.get(ssrc);
     // the receiving side reports on a stream: the far end on ours (up), the station on theirs (down)
     const byReceiver = report && report.fromStation === (direction === 'down');
+    const expected = this.#o.expectedDscp?.({ direction, station: call.station, far: call.far, farPort: direction === 'up' ? s.dst_port : s.src_port });
+    const expectedName = expected === undefined ? undefined : dscpName(expected);
     return {
       direction,
       media,
@@ -202,6 +210,7 @@ export class CallTracker {
       max_loss_burst: s.max_loss_burst,
       ...(s.mean_jitter_ms !== undefined ? { mean_jitter_ms: s.mean_jitter_ms } : {}),
       dscp: s.dscp,
+      ...(expectedName ? { dscp_expected: expectedName, dscp_as_expected: Object.keys(s.dscp).every((name) => name === expectedName) } : {}),
       ...(audio ? { audio } : {}),
       grade: audio?.grade ?? networkGrade(Math.max(0, s.lost_pct), s.mean_jitter_ms),
       ...(byReceiver
