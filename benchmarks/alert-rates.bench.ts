@@ -35,9 +35,15 @@ class SimulatedSite {
   #decided: boolean[] = [false, false];
   constructor(readonly random: () => number) {
     this.monitor = new LinkMonitor({
-      profile, profiles: [...profiles.values()], rules: { rttIncreaseMs: 20, throughputDropRatio: 0.7 },
-      hysteresis: { enterWindows: 1, leaveWindows: 4 }, baselinePeriodMs: 86_400_000, appliance: 'sim',
-      sinks: [{ name: 'memory', deliver: (a) => this.alerts.push(a) }], log, now: () => this.#clock,
+      profile,
+      profiles: [...profiles.values()],
+      rules: { rttIncreaseMs: 20, throughputDropRatio: 0.7 },
+      hysteresis: { enterWindows: 1, leaveWindows: 4 },
+      baselinePeriodMs: 86_400_000,
+      appliance: 'sim',
+      sinks: [{ name: 'memory', deliver: (a) => this.alerts.push(a) }],
+      log,
+      now: () => this.#clock,
     });
   }
 
@@ -56,10 +62,17 @@ class SimulatedSite {
     const sorted = sortedCopy(rtts);
     this.#clock += WINDOW_S * 1000;
     const w: ProbeWindow = {
-      startedAt: this.#clock - WINDOW_S * 1000, endedAt: this.#clock, sent: n, received: n - lostUp,
-      rttMedianMs: sorted[Math.floor(sorted.length / 2)]!, ipdvMeanMs: mean(ipdv),
-      lossUpPct: (100 * lostUp) / n, lossDownPct: 0, lossCounts: { up: { lost: lostUp, of: n }, down: { lost: 0, of: n - lostUp } },
-      dscpUp: 'preserved', dscpDown: 'preserved',
+      startedAt: this.#clock - WINDOW_S * 1000,
+      endedAt: this.#clock,
+      sent: n,
+      received: n - lostUp,
+      rttMedianMs: sorted[Math.floor(sorted.length / 2)]!,
+      ipdvMeanMs: mean(ipdv),
+      lossUpPct: (100 * lostUp) / n,
+      lossDownPct: 0,
+      lossCounts: { up: { lost: lostUp, of: n }, down: { lost: 0, of: n - lostUp } },
+      dscpUp: 'preserved',
+      dscpDown: 'preserved',
     };
     const rttCi = medianInterval(sorted);
     const ipdvCi = meanInterval(ipdv);
@@ -76,7 +89,10 @@ class SimulatedSite {
 
 const uniform = (random: () => number, half: number) => (2 * random() - 1) * half;
 /** 25 ± 5 ms each way, as the lab's emulator draws: the jittery link of the lab tests. */
-const jittery = (shiftMs = 0) => (random: () => number) => 50 + shiftMs + uniform(random, 5) + uniform(random, 5);
+const jittery =
+  (shiftMs = 0) =>
+  (random: () => number) =>
+    50 + shiftMs + uniform(random, 5) + uniform(random, 5);
 /** Normal jitter of standard deviation σ: mean |IPDV| of independent probes is 2σ/√π. */
 const gaussian = (sigma: number) => (random: () => number) => 150 + sigma * Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
 
@@ -91,7 +107,16 @@ function falseAlerts(name: string, metric: string, weeks: number, link: Link, se
     if (site.monitor.wantsConfirmation) confirming.windows++;
   }
   const alerts = site.raised(metric) - before;
-  return { group: 'False alerts on a link at half its limit (per site and week)', case: name, tool: `${metric}, ${weeks} simulated weeks`, figures: { alerts, per_week: Math.round((alerts / weeks) * 1000) / 1000, confirming_pct: Math.round((1000 * confirming.windows) / (weeks * WEEK_WINDOWS)) / 10 } };
+  return {
+    group: 'False alerts on a link at half its limit (per site and week)',
+    case: name,
+    tool: `${metric}, ${weeks} simulated weeks`,
+    figures: {
+      alerts,
+      per_week: Math.round((alerts / weeks) * 1000) / 1000,
+      confirming_pct: Math.round((1000 * confirming.windows) / (weeks * WEEK_WINDOWS)) / 10,
+    },
+  };
 }
 
 function detection(name: string, metric: string, runs: number, clean: Link, faulty: Link, seed: number): BenchRow {
@@ -115,14 +140,24 @@ function detection(name: string, metric: string, runs: number, clean: Link, faul
   const cleared = sortedCopy(clears);
   const q = (xs: number[], p: number) => Math.round(xs[Math.min(xs.length - 1, Math.floor(p * xs.length))]! * 10) / 10;
   return {
-    group: 'Detection on a link at twice its limit (s from the fault to the alert; from its end to the clear)', case: name, tool: `${metric}, ${runs} simulated faults`,
-    figures: { median_s: q(sorted, 0.5), p95_s: q(sorted, 0.95), p99_s: q(sorted, 0.99), max_s: Math.round(sorted.at(-1)! * 10) / 10, within_60_s_pct: Math.round((1000 * delays.filter((d) => d <= 60).length) / runs) / 10, clear_median_s: q(cleared, 0.5), clear_max_s: cleared.at(-1)! },
+    group: 'Detection on a link at twice its limit (s from the fault to the alert; from its end to the clear)',
+    case: name,
+    tool: `${metric}, ${runs} simulated faults`,
+    figures: {
+      median_s: q(sorted, 0.5),
+      p95_s: q(sorted, 0.95),
+      p99_s: q(sorted, 0.99),
+      max_s: Math.round(sorted.at(-1)! * 10) / 10,
+      within_60_s_pct: Math.round((1000 * delays.filter((d) => d <= 60).length) / runs) / 10,
+      clear_median_s: q(cleared, 0.5),
+      clear_max_s: cleared.at(-1)!,
+    },
   };
 }
 
 const bench: Benchmark = {
   name: 'alert-rates',
-  title: 'Alert rules: false alerts at half the limit, detection at twice the limit (the daemon\'s judgement on simulated windows)',
+  title: "Alert rules: false alerts at half the limit, detection at twice the limit (the daemon's judgement on simulated windows)",
   async run(log) {
     const rows: BenchRow[] = [];
     const clean: Link = { lossUp: 0, rtt: jittery() };
@@ -140,8 +175,8 @@ const bench: Benchmark = {
     return {
       rows,
       notes: [
-        'Loss: Page\'s CUSUM of the Bernoulli log-likelihood ratio between twice the limit and half of it, threshold 12 (src/monitor/loss-evidence.ts). RTT and IPDV: DEGRADED when the 99 % interval of the window\'s median RTT (order statistics) or mean |IPDV| (normal approximation) lies past the limit, OK again when it lies within the leave value; then 1 window in a row to enter, 4 to leave (the defaults).',
-        'A site\'s week = 120 960 windows of 5 s. Rates per direction and per metric; the loss rows are for the upload direction, the download one is the same test.',
+        "Loss: Page's CUSUM of the Bernoulli log-likelihood ratio between twice the limit and half of it, threshold 12 (src/monitor/loss-evidence.ts). RTT and IPDV: DEGRADED when the 99 % interval of the window's median RTT (order statistics) or mean |IPDV| (normal approximation) lies past the limit, OK again when it lies within the leave value; then 1 window in a row to enter, 4 to leave (the defaults).",
+        "A site's week = 120 960 windows of 5 s. Rates per direction and per metric; the loss rows are for the upload direction, the download one is the same test.",
       ],
     };
   },

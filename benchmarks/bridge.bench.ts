@@ -22,7 +22,10 @@ const FRESH_BASE = 1_000_000_000;
 function mosquittoBridge(hospitalUrl: string, inFlight: number, host = '127.0.0.1', wrap?: (a: string[]) => string[]): Promise<HospitalBroker> {
   const url = new URL(hospitalUrl);
   return HospitalBroker.start({
-    host, allowAnonymous: true, maxInflight: inFlight, ...(wrap ? { wrap } : {}),
+    host,
+    allowAnonymous: true,
+    maxInflight: inFlight,
+    ...(wrap ? { wrap } : {}),
     extraConfig: [
       'persistence false', // overrides the fixture's: the last value wins in mosquitto.conf
       'connection hospital',
@@ -60,19 +63,37 @@ export async function endToEnd(kind: Kind, total: number, rate: number, log: (l:
       readFrom = hospital.url;
       filter = 'devices/#';
     }
-    const reader = startTool(['subscribe', readFrom, HOSPITAL_USERS.verifier.username, HOSPITAL_USERS.verifier.password, filter, String(total), 'bench-reader']);
+    const reader = startTool([
+      'subscribe',
+      readFrom,
+      HOSPITAL_USERS.verifier.username,
+      HOSPITAL_USERS.verifier.password,
+      filter,
+      String(total),
+      'bench-reader',
+    ]);
     await readyWithin(reader, 'the hospital reader');
-    const creds = kind === 'usmp-edge' ? CREDS : kind === 'mosquitto alone' ? DEVICES.map(() => `${HOSPITAL_USERS.verifier.username}:${HOSPITAL_USERS.verifier.password}`).join(',') : ANON;
+    const creds =
+      kind === 'usmp-edge'
+        ? CREDS
+        : kind === 'mosquitto alone'
+          ? DEVICES.map(() => `${HOSPITAL_USERS.verifier.username}:${HOSPITAL_USERS.verifier.password}`).join(',')
+          : ANON;
     const startedAt = performance.timeOrigin + performance.now();
     const publisher = startTool(['publish', deviceUrl, '4', String(total), '400', String(rate), creds]);
     const bound = 120_000 + total; // ≥ 1 000 msg/s plus two minutes: far below what any tool does
-    const [pub, sub] = await Promise.all([resultWithin(publisher, `${total} PUBACKs at the devices`, bound), resultWithin(reader, `${total} messages at the hospital reader`, bound)]);
+    const [pub, sub] = await Promise.all([
+      resultWithin(publisher, `${total} PUBACKs at the devices`, bound),
+      resultWithin(reader, `${total} messages at the hospital reader`, bound),
+    ]);
     const figures = {
       messages: total,
       e2e_msg_per_s: Math.round(total / ((sub.last_at! - startedAt) / 1000)),
       puback_msg_per_s: Math.round(pub.puback_per_s!),
-      puback_p50_ms: round(pub.puback_p50_ms!), puback_p99_ms: round(pub.puback_p99_ms!),
-      e2e_p50_ms: round(sub.e2e_p50_ms!), e2e_p99_ms: round(sub.e2e_p99_ms!),
+      puback_p50_ms: round(pub.puback_p50_ms!),
+      puback_p99_ms: round(pub.puback_p99_ms!),
+      e2e_p50_ms: round(sub.e2e_p50_ms!),
+      e2e_p99_ms: round(sub.e2e_p99_ms!),
       duplicates: sub.received! - sub.unique!,
     };
     log(`${kind} ${rate ? `paced ${rate}/s` : 'flat out'}: ${JSON.stringify(figures)}`);
@@ -107,12 +128,18 @@ export async function drain(kind: Kind, total: number, log: (l: string) => void)
   try {
     // The reader subscribes before the outage and stays through it (mqtt.js reconnects with its
     // session), so that every message bridged after the hospital is back has a subscriber.
-    const reader = startTool(['subscribe', hospital.url, HOSPITAL_USERS.verifier.username, HOSPITAL_USERS.verifier.password, FILTER, String(total + 20), 'drain-reader'], inHospital);
+    const reader = startTool(
+      ['subscribe', hospital.url, HOSPITAL_USERS.verifier.username, HOSPITAL_USERS.verifier.password, FILTER, String(total + 20), 'drain-reader'],
+      inHospital,
+    );
     await readyWithin(reader, 'the hospital reader');
     await hospital.stop();
     let deviceUrl: string;
     if (kind.startsWith('usmp-edge')) {
-      appliance = await Appliance.create(hospital, DEVICES, { broker: OPEN_LIMITS, bridge: { window: windowOf(kind), reconnect_min_ms: 200, reconnect_max_ms: 1000, stats_interval_s: 0 } });
+      appliance = await Appliance.create(hospital, DEVICES, {
+        broker: OPEN_LIMITS,
+        bridge: { window: windowOf(kind), reconnect_min_ms: 200, reconnect_max_ms: 1000, stats_interval_s: 0 },
+      });
       await appliance.start(inApp);
       deviceUrl = appliance.url;
     } else {
@@ -120,12 +147,20 @@ export async function drain(kind: Kind, total: number, log: (l: string) => void)
       deviceUrl = local.url;
     }
     const bound = 120_000 + total * 10; // ≥ 100 msg/s plus two minutes: far below what any tool does
-    const filled = await resultWithin(startTool(['publish', deviceUrl, '4', String(total), '400', '0', appliance ? CREDS : ANON], inApp), `${total} PUBACKs while the hospital is away`, bound);
+    const filled = await resultWithin(
+      startTool(['publish', deviceUrl, '4', String(total), '400', '0', appliance ? CREDS : ANON], inApp),
+      `${total} PUBACKs while the hospital is away`,
+      bound,
+    );
     log(`${kind}: backlog of ${total} stored (${Math.round(filled.puback_per_s!)} msg/s)`);
     await hospital.resume();
     await new Promise((r) => setTimeout(r, 500));
     // 20 fresh messages while the backlog drains: how long do they wait?
-    await resultWithin(startTool(['publish', deviceUrl, '1', '20', '1', '20', appliance ? CREDS : ANON], inApp, { SEQ_BASE: String(FRESH_BASE) }), '20 fresh PUBACKs during the drain', bound);
+    await resultWithin(
+      startTool(['publish', deviceUrl, '1', '20', '1', '20', appliance ? CREDS : ANON], inApp, { SEQ_BASE: String(FRESH_BASE) }),
+      '20 fresh PUBACKs during the drain',
+      bound,
+    );
     const sub = await resultWithin(reader, `${total + 20} messages at the hospital reader`, bound);
     const figures = {
       backlog: total,
@@ -162,9 +197,19 @@ export async function backlogMemory(kind: Kind, total: number, log: (l: string) 
       pid = local.pid!;
     }
     const idle = memoryOf(pid);
-    const filled = await resultWithin(startTool(['publish', deviceUrl, '4', String(total), '400', '0', kind === 'usmp-edge' ? CREDS : ANON]), `${total} PUBACKs for the backlog`, 120_000 + total * 10);
+    const filled = await resultWithin(
+      startTool(['publish', deviceUrl, '4', String(total), '400', '0', kind === 'usmp-edge' ? CREDS : ANON]),
+      `${total} PUBACKs for the backlog`,
+      120_000 + total * 10,
+    );
     const afterFill = memoryOf(pid);
-    const figures: Record<string, number | string> = { backlog: total, idle_rss_mib: idle.rss_mib, after_fill_rss_mib: afterFill.rss_mib, fill_peak_rss_mib: afterFill.peak_rss_mib, store_msg_per_s: Math.round(filled.puback_per_s!) };
+    const figures: Record<string, number | string> = {
+      backlog: total,
+      idle_rss_mib: idle.rss_mib,
+      after_fill_rss_mib: afterFill.rss_mib,
+      fill_peak_rss_mib: afterFill.peak_rss_mib,
+      store_msg_per_s: Math.round(filled.puback_per_s!),
+    };
     if (appliance) {
       // the appliance restarted on its backlog (recovery, then serving): what it holds for the backlog itself
       await appliance.signal('SIGTERM');
@@ -203,7 +248,7 @@ const bench: Benchmark = {
     for (const kind of flatKinds) {
       const rates = rounds.get(kind)!.map((r) => r['e2e_msg_per_s']!);
       const figures: Record<string, number | string> = { ...medianRound(kind), e2e_rounds: rates.join(' / ') };
-      if (kind === 'usmp-edge') figures['e2e_pct_of_mosquitto_bridge'] = round(100 * (figures['e2e_msg_per_s'] as number) / mosquittoBridgeRate);
+      if (kind === 'usmp-edge') figures['e2e_pct_of_mosquitto_bridge'] = round((100 * (figures['e2e_msg_per_s'] as number)) / mosquittoBridgeRate);
       rows.push({ group: flat, case: `100 000 messages flat out, median of ${FLAT_ROUNDS} rounds`, tool: kind, figures });
     }
     const paced = 'Latency at a paced 1 000 msg/s (10 000 messages), loopback';
@@ -221,8 +266,8 @@ const bench: Benchmark = {
     return {
       rows,
       notes: [
-        'usmp-edge acknowledges a device only after the message is fdatasync\'ed in its outbox; mosquitto here is non-persistent (persistence false), so it keeps everything in memory and loses it on a crash.',
-        'mosquitto + bridge: max_queued_messages 0 (unlimited) so that it does not drop past 1 000 queued messages (its default), otherwise defaults (max_inflight_messages 20, MQTT 3.1.1 bridge); its drain was not held to 20 in flight (measured the same with 0). usmp-edge: bridge.window 256 by default (192 for a backlog, 64 kept for fresh messages); the 2048 row shows the drain follows the window. The hospital broker here announces no Receive Maximum; usmp-edge honours one when announced (MQTT 5 §3.3.4), mosquitto\'s 3.1.1 bridge has none to honour.',
+        "usmp-edge acknowledges a device only after the message is fdatasync'ed in its outbox; mosquitto here is non-persistent (persistence false), so it keeps everything in memory and loses it on a crash.",
+        "mosquitto + bridge: max_queued_messages 0 (unlimited) so that it does not drop past 1 000 queued messages (its default), otherwise defaults (max_inflight_messages 20, MQTT 3.1.1 bridge); its drain was not held to 20 in flight (measured the same with 0). usmp-edge: bridge.window 256 by default (192 for a backlog, 64 kept for fresh messages); the 2048 row shows the drain follows the window. The hospital broker here announces no Receive Maximum; usmp-edge honours one when announced (MQTT 5 §3.3.4), mosquitto's 3.1.1 bridge has none to honour.",
         'fresh_*: 20 messages published 0.5 s after the hospital broker came back, while the backlog drains; their latency includes waiting for the bridge to reconnect (usmp-edge: ≤ 1 s here; mosquitto: restart_timeout 1).',
         'Memory: after_fill = right after devices stored the backlog flat out (~45 000 msg/s: V8 keeps the heap that load grew); restarted = the appliance restarted on that 1 M backlog (recovery, then serving).',
         `e2e_msg_per_s: messages / (last arrival at the hospital reader − start of publishing); drain_msg_per_s: messages / (last − first arrival). Flat out: ${FLAT_ROUNDS} rounds, the tools taking turns; each row shows its median round, e2e_rounds every round's rate, e2e_pct_of_mosquitto_bridge the ratio of the two medians (target ≥ 50 %).`,

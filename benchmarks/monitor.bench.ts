@@ -31,31 +31,42 @@ async function footprint(pids: Record<string, number>, seconds: number): Promise
     for (const [k, pid] of Object.entries(pids)) rss[k]!.push(memoryOf(pid).rss_mib);
   }
   const elapsed = (Date.now() - started) / 1000;
-  return Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, {
-    cpu_pct: Math.round(((cpuTicks(pid) - before[k]!) / 100 / elapsed) * 100 * 100) / 100, // 100 ticks/s (USER_HZ)
-    rss_mib: Math.max(...rss[k]!),
-  }]));
+  return Object.fromEntries(
+    Object.entries(pids).map(([k, pid]) => [
+      k,
+      {
+        cpu_pct: Math.round(((cpuTicks(pid) - before[k]!) / 100 / elapsed) * 100 * 100) / 100, // 100 ticks/s (USER_HZ)
+        rss_mib: Math.max(...rss[k]!),
+      },
+    ]),
+  );
 }
 
 async function wireRate(lab: Lab, seconds: number): Promise<Record<'up' | 'down', { kbit_s: number; packets_s: number; frame_octets: number }>> {
   const out = {} as Record<'up' | 'down', { kbit_s: number; packets_s: number; frame_octets: number }>;
-  await Promise.all((['up', 'down'] as const).map(async (direction) => {
-    // on the WAN router: to-hos carries the upload, to-app the download (each as sent out)
-    const dev = direction === 'up' ? 'to-hos' : 'to-app';
-    const child = lab.spawn('wan', ['tcpdump', '-i', dev, '-n', '-e', '-l', '-Q', 'out', 'udp port 862']);
-    let packets = 0;
-    let octets = 0;
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const m = / length (\d+):/.exec(line); // with -e: the frame length
-      if (m) {
-        packets++;
-        octets += Number(m[1]);
-      }
-    });
-    await new Promise((r) => setTimeout(r, seconds * 1000));
-    child.kill('SIGINT');
-    out[direction] = { kbit_s: Math.round(((octets * 8) / seconds / 1000) * 100) / 100, packets_s: Math.round((packets / seconds) * 10) / 10, frame_octets: packets ? Math.round(octets / packets) : 0 };
-  }));
+  await Promise.all(
+    (['up', 'down'] as const).map(async (direction) => {
+      // on the WAN router: to-hos carries the upload, to-app the download (each as sent out)
+      const dev = direction === 'up' ? 'to-hos' : 'to-app';
+      const child = lab.spawn('wan', ['tcpdump', '-i', dev, '-n', '-e', '-l', '-Q', 'out', 'udp port 862']);
+      let packets = 0;
+      let octets = 0;
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        const m = / length (\d+):/.exec(line); // with -e: the frame length
+        if (m) {
+          packets++;
+          octets += Number(m[1]);
+        }
+      });
+      await new Promise((r) => setTimeout(r, seconds * 1000));
+      child.kill('SIGINT');
+      out[direction] = {
+        kbit_s: Math.round(((octets * 8) / seconds / 1000) * 100) / 100,
+        packets_s: Math.round((packets / seconds) * 10) / 10,
+        frame_octets: packets ? Math.round(octets / packets) : 0,
+      };
+    }),
+  );
   return out;
 }
 
@@ -73,13 +84,22 @@ const bench: Benchmark = {
       const inLab = (role: 'appliance' | 'hospital') => (argv: string[]) => ['ip', 'netns', 'exec', lab.ns(role), ...argv];
       hospital = await HospitalBroker.start({ host: ADDRESSES.hospital, wrap: inLab('hospital') });
       appliance = await Appliance.create(hospital, DEVICES, {
-        sections: { monitor: { target: ADDRESSES.hospital, profile: 'teleconsultation-hd', throughput: { interval_min: 0 } }, qualify: { responder_credentials_file: credentialsFile } },
+        sections: {
+          monitor: { target: ADDRESSES.hospital, profile: 'teleconsultation-hd', throughput: { interval_min: 0 } },
+          qualify: { responder_credentials_file: credentialsFile },
+        },
       });
       await appliance.start(inLab('appliance'));
       const daemonPid = appliance.pid!;
       log('probe overhead: 60 s of tcpdump on the WAN router');
       const wire = await wireRate(lab, 60);
-      for (const d of ['up', 'down'] as const) rows.push({ group: 'STAMP probes on the wire (12/s, Class-of-Service TLV), lab WAN link, 60 s', case: d === 'up' ? 'towards the hospital' : 'from the hospital', tool: 'usmp-edge monitor', figures: { ...wire[d], budget_kbit_s: 10 } });
+      for (const d of ['up', 'down'] as const)
+        rows.push({
+          group: 'STAMP probes on the wire (12/s, Class-of-Service TLV), lab WAN link, 60 s',
+          case: d === 'up' ? 'towards the hospital' : 'from the hospital',
+          tool: 'usmp-edge monitor',
+          figures: { ...wire[d], budget_kbit_s: 10 },
+        });
       log(`wire: ${JSON.stringify(wire)}`);
 
       log('footprint idle: 60 s');
@@ -94,8 +114,18 @@ const bench: Benchmark = {
       await new Promise((r) => setTimeout(r, 2000));
       const busy = await footprint({ daemon: daemonPid, mosquitto: hospital.pid! }, 55);
       await resultWithin(load, '6000 PUBACKs of the load', 180_000);
-      rows.push({ group: 'Footprint on this machine (CPU: share of one core)', case: '100 msg/s from 2 devices, durable, to the hospital', tool: 'usmp-edge run', figures: busy.daemon! });
-      rows.push({ group: 'Footprint on this machine (CPU: share of one core)', case: '100 msg/s from the bridge', tool: 'mosquitto (hospital broker)', figures: busy.mosquitto! });
+      rows.push({
+        group: 'Footprint on this machine (CPU: share of one core)',
+        case: '100 msg/s from 2 devices, durable, to the hospital',
+        tool: 'usmp-edge run',
+        figures: busy.daemon!,
+      });
+      rows.push({
+        group: 'Footprint on this machine (CPU: share of one core)',
+        case: '100 msg/s from the bridge',
+        tool: 'mosquitto (hospital broker)',
+        figures: busy.mosquitto!,
+      });
       log(`busy: ${JSON.stringify(busy)}`);
 
       log(`soak: ${SOAK_MIN} min of clean link`);
@@ -104,7 +134,12 @@ const bench: Benchmark = {
       const soakLines = appliance.lines.slice(before);
       const alerts = soakLines.filter((l) => l.includes('"event":"alert.')).length;
       const windows = Math.round((SOAK_MIN * 60) / WINDOW_S);
-      rows.push({ group: `Clean 20/20 Mbit/s lab link, ${SOAK_MIN} minutes, teleconsultation-hd`, case: 'alerts raised', tool: 'usmp-edge monitor', figures: { minutes: SOAK_MIN, windows, alerts } });
+      rows.push({
+        group: `Clean 20/20 Mbit/s lab link, ${SOAK_MIN} minutes, teleconsultation-hd`,
+        case: 'alerts raised',
+        tool: 'usmp-edge monitor',
+        figures: { minutes: SOAK_MIN, windows, alerts },
+      });
       log(`soak: ${alerts} alerts in ${SOAK_MIN} min`);
     } finally {
       await appliance?.destroy();

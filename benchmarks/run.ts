@@ -9,10 +9,12 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const resultsDir = `${here}results/`;
 mkdirSync(resultsDir, { recursive: true });
 const wanted = process.argv.slice(2);
-const files = readdirSync(here).filter((f) => f.endsWith('.bench.ts')).sort();
+const files = readdirSync(here)
+  .filter((f) => f.endsWith('.bench.ts'))
+  .sort();
 
 for (const file of files) {
-  const bench = (await import(pathToFileURL(`${here}${file}`).href) as { default: Benchmark }).default;
+  const bench = ((await import(pathToFileURL(`${here}${file}`).href)) as { default: Benchmark }).default;
   if (wanted.length > 0 && !wanted.includes(bench.name)) continue;
   const reason = bench.unavailable?.();
   if (reason) {
@@ -38,9 +40,20 @@ writeFileSync(`${here}RESULTS.md`, renderMarkdown());
 
 function renderMarkdown(): string {
   const lines = ['# Benchmark results', '', 'Written by `npm run bench`; each section names the command that produced it.', ''];
-  for (const file of readdirSync(resultsDir).filter((f) => f.endsWith('.json')).sort()) {
+  for (const file of readdirSync(resultsDir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
     const r = JSON.parse(readFileSync(`${resultsDir}${file}`, 'utf8')) as BenchResult;
-    lines.push(`## ${r.title}`, '', `\`${r.command}\` — ${r.date.slice(0, 16).replace('T', ' ')} UTC, ${r.machine.cores} × ${r.machine.cpu}, kernel ${r.machine.kernel}; ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join('; ')}`, '');
+    lines.push(
+      `## ${r.title}`,
+      '',
+      `\`${r.command}\` — ${r.date.slice(0, 16).replace('T', ' ')} UTC, ${r.machine.cores} × ${r.machine.cpu}, kernel ${r.machine.kernel}; ${Object.entries(
+        r.versions,
+      )
+        .map(([k, v]) => `${k} ${v}`)
+        .join('; ')}`,
+      '',
+    );
     for (const group of [...new Set(r.rows.map((row) => row.group))]) {
       const rows = r.rows.filter((row) => row.group === group);
       const keys = [...new Set(rows.flatMap((row) => Object.keys(row.figures)))];

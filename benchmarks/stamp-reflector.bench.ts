@@ -18,16 +18,21 @@ const CLK_TCK = 100;
 
 async function startResponder(env: Record<string, string>): Promise<{ child: ChildProcess; port: number }> {
   const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-  const child = spawn('taskset', ['-c', '1', process.execPath, cli, 'responder', '--bind', '127.0.0.1', '--stamp-port', '0', '--iperf-port', '15398', '--iperf-pool', '1'], {
-    // the budgets per address and network are lifted: what is measured is the work per packet
-    stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, USMP_EDGE_RESPONDER_STAMP_MAX_PPS_PER_PEER: '100000000', USMP_EDGE_RESPONDER_STAMP_MAX_PPS_PER_NETWORK: '100000000', ...env },
-  });
+  const child = spawn(
+    'taskset',
+    ['-c', '1', process.execPath, cli, 'responder', '--bind', '127.0.0.1', '--stamp-port', '0', '--iperf-port', '15398', '--iperf-pool', '1'],
+    {
+      // the budgets per address and network are lifted: what is measured is the work per packet
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, USMP_EDGE_RESPONDER_STAMP_MAX_PPS_PER_PEER: '100000000', USMP_EDGE_RESPONDER_STAMP_MAX_PPS_PER_NETWORK: '100000000', ...env },
+    },
+  );
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGTERM');
       reject(new Error('responder did not start in 15 s'));
     }, 15_000);
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       if (line.includes('responder ready')) {
         clearTimeout(timer);
         resolve((JSON.parse(line) as { stamp_port: number }).stamp_port);
@@ -39,7 +44,9 @@ async function startResponder(env: Record<string, string>): Promise<{ child: Chi
 }
 
 function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    .replace(/^.*\) /, '')
+    .split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime + stime [proc(5)]
 }
 
@@ -87,9 +94,21 @@ const bench: Benchmark = {
     const rows: BenchRow[] = [];
     try {
       const cases = [
-        ['unauthenticated (responder.auth open), 44-octet requests', { USMP_EDGE_RESPONDER_AUTH: 'open' }, encodeSenderPacket({ seq: 1, timestampNs: 1n, errorEstimate: 1, ssid: 1 }, 44)],
-        ['authenticated (responder.auth required), 112-octet requests', { ...keys.responderEnv, USMP_EDGE_RESPONDER_AUTH: 'required' }, encodeSenderPacket({ seq: 1, timestampNs: 1n, errorEstimate: 1, ssid: 0 }, 44, credentials.stamp)],
-        ['authenticated, with Class of Service and HMAC TLVs (140 octets)', { ...keys.responderEnv, USMP_EDGE_RESPONDER_AUTH: 'required' }, encodeSenderPacket({ seq: 1, timestampNs: 1n, errorEstimate: 1, ssid: 0, cos: { dscp: 46, ecn: 0 } }, 44, credentials.stamp)],
+        [
+          'unauthenticated (responder.auth open), 44-octet requests',
+          { USMP_EDGE_RESPONDER_AUTH: 'open' },
+          encodeSenderPacket({ seq: 1, timestampNs: 1n, errorEstimate: 1, ssid: 1 }, 44),
+        ],
+        [
+          'authenticated (responder.auth required), 112-octet requests',
+          { ...keys.responderEnv, USMP_EDGE_RESPONDER_AUTH: 'required' },
+          encodeSenderPacket({ seq: 1, timestampNs: 1n, errorEstimate: 1, ssid: 0 }, 44, credentials.stamp),
+        ],
+        [
+          'authenticated, with Class of Service and HMAC TLVs (140 octets)',
+          { ...keys.responderEnv, USMP_EDGE_RESPONDER_AUTH: 'required' },
+          encodeSenderPacket({ seq: 1, timestampNs: 1n, errorEstimate: 1, ssid: 0, cos: { dscp: 46, ecn: 0 } }, 44, credentials.stamp),
+        ],
       ] as const;
       for (const [label, env, packet] of cases) {
         const { child, port } = await startResponder(env);
@@ -97,10 +116,16 @@ const bench: Benchmark = {
           await load(port, packet, child.pid!); // warm-up: JIT, socket buffers
           const r = await load(port, packet, child.pid!);
           const pps = r.replies / r.seconds;
-          log(`${label}: ${pps.toFixed(0)} replies/s, reflector CPU ${(100 * r.cpu / r.seconds).toFixed(0)} %`);
+          log(`${label}: ${pps.toFixed(0)} replies/s, reflector CPU ${((100 * r.cpu) / r.seconds).toFixed(0)} %`);
           rows.push({
-            group: 'reflector', case: label, tool: 'usmp-edge responder',
-            figures: { replies_per_s: Math.round(pps), reflector_cpu_pct: Math.round(100 * r.cpu / r.seconds), cpu_us_per_reply: Number(((r.cpu / r.replies) * 1e6).toFixed(1)) },
+            group: 'reflector',
+            case: label,
+            tool: 'usmp-edge responder',
+            figures: {
+              replies_per_s: Math.round(pps),
+              reflector_cpu_pct: Math.round((100 * r.cpu) / r.seconds),
+              cpu_us_per_reply: Number(((r.cpu / r.replies) * 1e6).toFixed(1)),
+            },
           });
         } finally {
           child.kill('SIGTERM');
@@ -115,7 +140,7 @@ const bench: Benchmark = {
       notes: [
         `The reflector runs alone on core 1 (taskset -c 1); the load comes from core 0 with 64 requests in flight, for ${SECONDS} s after a warm-up of as long.`,
         'No independent STAMP reflector can be installed here (stamp-suite needs crates.io, twampy is not packaged): the two modes are the side-by-side comparison.',
-        'At the monitor\'s 12 probes a second per appliance, one core serves the figure above ÷ 12 appliances.',
+        "At the monitor's 12 probes a second per appliance, one core serves the figure above ÷ 12 appliances.",
       ],
     };
   },

@@ -24,16 +24,24 @@ const bench: Benchmark = {
     // The reflector runs in its own process, as at the hospital: it must not share our event loop.
     const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
     // Unauthenticated mode: the timestamping of the 44-octet packets (the HMAC's cost is measured by stamp-reflector).
-    const responder = spawn(process.execPath, [cli, 'responder', '--bind', '127.0.0.1', '--stamp-port', '0', '--iperf-port', '15399', '--iperf-pool', '1'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, USMP_EDGE_RESPONDER_AUTH: 'open' } });
+    const responder = spawn(process.execPath, [cli, 'responder', '--bind', '127.0.0.1', '--stamp-port', '0', '--iperf-port', '15399', '--iperf-pool', '1'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, USMP_EDGE_RESPONDER_AUTH: 'open' },
+    });
     const port = await new Promise<number>((resolve, reject) => {
-      createInterface({ input: responder.stdout! }).on('line', (line) => {
+      createInterface({ input: responder.stdout }).on('line', (line) => {
         if (line.includes('responder ready')) resolve((JSON.parse(line) as { stamp_port: number }).stamp_port);
       });
       responder.once('exit', () => reject(new Error('responder exited')));
     });
     const rows: BenchRow[] = [];
     try {
-      const cases = [['50 pps (qualification rate)', 20, false], ['50 pps, CPU wake-up latency held at 0 (as probe and qualify run)', 20, true], ['500 pps', 2, false], ['500 pps, CPU wake-up latency held at 0', 2, true]] as const;
+      const cases = [
+        ['50 pps (qualification rate)', 20, false],
+        ['50 pps, CPU wake-up latency held at 0 (as probe and qualify run)', 20, true],
+        ['500 pps', 2, false],
+        ['500 pps, CPU wake-up latency held at 0', 2, true],
+      ] as const;
       for (const [label, intervalMs, holdWakeLatency] of cases) {
         const file = join(dir, `${intervalMs}-${String(holdWakeLatency)}.pcap`);
         const tcpdump = spawn('tcpdump', ['-i', 'lo', '-w', file, '--time-stamp-precision=nano', '-U', 'udp', 'port', String(port)], { stdio: 'ignore' });
@@ -64,8 +72,16 @@ const bench: Benchmark = {
         log(`${label}: ${errors.length} matched, median error ${percentile(errors, 0.5).toFixed(1)} µs`);
         rows.push({
           group: 'Our RTT minus the RTT between the same packets on the wire (µs)',
-          case: label, tool: 'usmp-edge STAMP sender vs tcpdump -i lo --time-stamp-precision=nano',
-          figures: { matched: errors.length, wire_median_rtt_us: round(percentile(wires, 0.5)), mean_us: round(mean(errors)), median_us: round(percentile(errors, 0.5)), p99_us: round(percentile(errors, 0.99)), max_us: round(Math.max(...errors)) },
+          case: label,
+          tool: 'usmp-edge STAMP sender vs tcpdump -i lo --time-stamp-precision=nano',
+          figures: {
+            matched: errors.length,
+            wire_median_rtt_us: round(percentile(wires, 0.5)),
+            mean_us: round(mean(errors)),
+            median_us: round(percentile(errors, 0.5)),
+            p99_us: round(percentile(errors, 0.99)),
+            max_us: round(Math.max(...errors)),
+          },
         });
       }
       // irtt on the same loopback at the qualification rate, for scale.
@@ -81,8 +97,18 @@ const bench: Benchmark = {
       const stats = (JSON.parse(irtt) as { stats: { rtt: { median: number; mean: number; min: number } } }).stats.rtt;
       const ours = await runStampSession({ target: '127.0.0.1', port, count: 1000, intervalMs: 20, size: 44, waitMs: 300 });
       const oursRtt = ours.records.filter((r) => r.rttNs !== undefined).map((r) => Number(r.rttNs) / 1000);
-      rows.push({ group: 'Loopback RTT at 50 pps, userspace tools side by side (µs)', case: 'irtt client/server 0.9.0', tool: 'irtt -i 20ms -d 20s -l 44', figures: { min_us: round(stats.min / 1000), median_us: round(stats.median / 1000), mean_us: round(stats.mean / 1000) } });
-      rows.push({ group: 'Loopback RTT at 50 pps, userspace tools side by side (µs)', case: 'usmp-edge sender + responder', tool: 'runStampSession 1000 × 20 ms', figures: { min_us: round(Math.min(...oursRtt)), median_us: round(percentile(oursRtt, 0.5)), mean_us: round(mean(oursRtt)) } });
+      rows.push({
+        group: 'Loopback RTT at 50 pps, userspace tools side by side (µs)',
+        case: 'irtt client/server 0.9.0',
+        tool: 'irtt -i 20ms -d 20s -l 44',
+        figures: { min_us: round(stats.min / 1000), median_us: round(stats.median / 1000), mean_us: round(stats.mean / 1000) },
+      });
+      rows.push({
+        group: 'Loopback RTT at 50 pps, userspace tools side by side (µs)',
+        case: 'usmp-edge sender + responder',
+        tool: 'runStampSession 1000 × 20 ms',
+        figures: { min_us: round(Math.min(...oursRtt)), median_us: round(percentile(oursRtt, 0.5)), mean_us: round(mean(oursRtt)) },
+      });
     } finally {
       responder.kill('SIGTERM');
       await new Promise((r) => responder.once('exit', r));

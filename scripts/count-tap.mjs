@@ -5,7 +5,10 @@ import { createInterface } from 'node:readline';
 
 const FILE = /^(not )?ok \d+ - (\S+)/;
 const POINT = /^ {4}(not )?ok \d+ - (.*?)(?: # (SKIP|TODO)\b.*)?$/;
-let passed = 0, failed = 0, skipped = 0, pointsInFile = 0;
+let passed = 0,
+  failed = 0,
+  skipped = 0,
+  pointsInFile = 0;
 const failures = [];
 
 for await (const line of createInterface({ input: process.stdin })) {
@@ -14,14 +17,19 @@ for await (const line of createInterface({ input: process.stdin })) {
   if (point) {
     pointsInFile++;
     if (point[3]) skipped++;
-    else if (point[1]) { failed++; failures.push(point[2]); }
-    else passed++;
+    else if (point[1]) {
+      failed++;
+      failures.push(point[2]);
+    } else passed++;
     continue;
   }
   const file = FILE.exec(line);
   if (file) {
     if (pointsInFile === 0) {
-      if (file[1]) { failed++; failures.push(file[2]); } else passed++;
+      if (file[1]) {
+        failed++;
+        failures.push(file[2]);
+      } else passed++;
     }
     pointsInFile = 0;
   }

@@ -9,7 +9,13 @@ import Module, { createRequire } from 'node:module';
 // before any package loads the real one. cli.ts imports this module first.
 // [Node.js modules, require.cache: "Adding or replacing entries is also possible."]
 
-type Logger = ((...args: unknown[]) => void) & { enabled: boolean; namespace: string; extend: (suffix: string) => Logger; log: () => void; destroy: () => boolean };
+type Logger = ((...args: unknown[]) => void) & {
+  enabled: boolean;
+  namespace: string;
+  extend: (suffix: string) => Logger;
+  log: () => void;
+  destroy: () => boolean;
+};
 
 function silentLogger(namespace: string): Logger {
   const logger = Object.assign(() => undefined, {
@@ -34,7 +40,7 @@ export function silentDebugModule(): CreateDebug {
     disable: () => '',
     enabled: () => false,
     coerce: (value: unknown) => value,
-    formatters: {} as Record<string, unknown>,
+    formatters: {},
     names: [] as RegExp[],
     skips: [] as RegExp[],
   });

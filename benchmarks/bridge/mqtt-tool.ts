@@ -24,42 +24,51 @@ function connect(url: string, options: mqtt.IClientOptions): Promise<MqttClient>
 
 if (mode === 'publish') {
   const [url, clientsArg, totalArg, windowArg, rateArg, credsArg] = args as [string, string, string, string, string, string | undefined];
-  const creds = (credsArg ?? '').split(',').filter(Boolean).map((c) => c.split(':') as [string, string]);
-  const clients = await Promise.all(Array.from({ length: Number(clientsArg) }, (_, i) => {
-    const [user, pass] = creds[i] ?? [`dev-${i}`, ''];
-    // enrolled devices must use their name as client id; shared accounts get one id each
-    const clientId = new Set(creds.map((c) => c[0])).size === creds.length ? user : `${user}-${i}`;
-    return connect(url, { clientId, ...(pass ? { username: user, password: pass } : {}) });
-  }));
+  const creds = (credsArg ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map((c) => c.split(':') as [string, string]);
+  const clients = await Promise.all(
+    Array.from({ length: Number(clientsArg) }, (_, i) => {
+      const [user, pass] = creds[i] ?? [`dev-${i}`, ''];
+      // enrolled devices must use their name as client id; shared accounts get one id each
+      const clientId = new Set(creds.map((c) => c[0])).size === creds.length ? user : `${user}-${i}`;
+      return connect(url, { clientId, ...(pass ? { username: user, password: pass } : {}) });
+    }),
+  );
   const total = Number(totalArg);
   const window = Number(windowArg);
   const rate = Number(rateArg); // 0: as fast as the window allows
   const acks: number[] = [];
   let next = 0;
   const started = now();
-  await Promise.all(clients.map(async (client, c) => {
-    const topic = `devices/${creds[c]?.[0] ?? `dev-${c}`}/ecg`;
-    const worker = async () => {
-      for (;;) {
-        const index = next++;
-        if (index >= total) return;
-        const seq = SEQ_BASE + index;
-        if (rate > 0) {
-          const due = started + (index / rate) * 1000;
-          const wait = due - now();
-          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  await Promise.all(
+    clients.map(async (client, c) => {
+      const topic = `devices/${creds[c]?.[0] ?? `dev-${c}`}/ecg`;
+      const worker = async () => {
+        for (;;) {
+          const index = next++;
+          if (index >= total) return;
+          const seq = SEQ_BASE + index;
+          if (rate > 0) {
+            const due = started + (index / rate) * 1000;
+            const wait = due - now();
+            if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+          }
+          const sent = now();
+          const payload = `${seq} ${sent.toFixed(3)} `.padEnd(256, 'x');
+          await client.publishAsync(topic, payload, { qos: 1 });
+          acks.push(now() - sent);
         }
-        const sent = now();
-        const payload = `${seq} ${sent.toFixed(3)} `.padEnd(256, 'x');
-        await client.publishAsync(topic, payload, { qos: 1 });
-        acks.push(now() - sent);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, Math.floor(window / clients.length)) }, worker));
-  }));
+      };
+      await Promise.all(Array.from({ length: Math.max(1, Math.floor(window / clients.length)) }, worker));
+    }),
+  );
   const elapsed = (now() - started) / 1000;
   acks.sort((a, b) => a - b);
-  process.stdout.write(`${JSON.stringify({ published: total, seconds: elapsed, puback_per_s: total / elapsed, puback_p50_ms: percentile(acks, 50), puback_p99_ms: percentile(acks, 99) })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ published: total, seconds: elapsed, puback_per_s: total / elapsed, puback_p50_ms: percentile(acks, 50), puback_p99_ms: percentile(acks, 99) })}\n`,
+  );
   await Promise.all(clients.map((c) => c.endAsync()));
 } else if (mode === 'subscribe') {
   const [url, user, pass, filter, totalArg, session] = args as [string, string, string, string, string, string];
@@ -70,7 +79,14 @@ if (mode === 'publish') {
   let first = 0;
   let last = 0;
   let received = 0;
-  const client = await connect(url, { clientId: session, username: user, password: pass, clean: false, protocolVersion: 5, properties: { sessionExpiryInterval: 3600 } });
+  const client = await connect(url, {
+    clientId: session,
+    username: user,
+    password: pass,
+    clean: false,
+    protocolVersion: 5,
+    properties: { sessionExpiryInterval: 3600 },
+  });
   await client.subscribeAsync(filter, { qos: 1 });
   process.stdout.write('ready\n');
   // progress for the bounded wait of whoever started us: what arrived so far
@@ -87,7 +103,9 @@ if (mode === 'publish') {
     if (seen.size === total) {
       latencies.sort((a, b) => a - b);
       fresh.sort((a, b) => a - b);
-      process.stdout.write(`${JSON.stringify({ unique: seen.size, received, first_at: first, last_at: last, e2e_p50_ms: percentile(latencies, 50), e2e_p99_ms: percentile(latencies, 99), fresh_p50_ms: percentile(fresh, 50), fresh_max_ms: fresh.at(-1) ?? NaN })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ unique: seen.size, received, first_at: first, last_at: last, e2e_p50_ms: percentile(latencies, 50), e2e_p99_ms: percentile(latencies, 99), fresh_p50_ms: percentile(fresh, 50), fresh_max_ms: fresh.at(-1) ?? NaN })}\n`,
+      );
       void client.endAsync().then(() => process.exit(0));
     }
   });

@@ -24,11 +24,11 @@ export function startTool(args: string[], wrap: Wrap = plain, env: Record<string
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   let markReady: () => void = () => undefined;
   const ready = new Promise<void>((r) => (markReady = r));
   const result = new Promise<Record<string, number>>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       if (out.includes('ready\n')) markReady();
     });
@@ -38,7 +38,12 @@ export function startTool(args: string[], wrap: Wrap = plain, env: Record<string
       else reject(new Error(`mqtt-tool ${args[0]} exited ${code}: ${err.slice(-500)}`));
     });
   });
-  const progress = () => err.split('\n').filter((l) => l.startsWith('progress ')).at(-1)?.slice('progress '.length);
+  const progress = () =>
+    err
+      .split('\n')
+      .filter((l) => l.startsWith('progress '))
+      .at(-1)
+      ?.slice('progress '.length);
   return { child, result, ready, progress };
 }
 

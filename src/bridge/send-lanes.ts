@@ -67,9 +67,11 @@ export class SendLanes {
       return;
     }
     this.#pumping = true;
-    this.#run().catch((err: Error) => this.#o.onError(err)).finally(() => {
-      this.#pumping = false;
-    });
+    this.#run()
+      .catch((err: Error) => this.#o.onError(err))
+      .finally(() => {
+        this.#pumping = false;
+      });
   }
 
   async #run(): Promise<void> {

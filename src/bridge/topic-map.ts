@@ -25,6 +25,8 @@ export class TopicMap {
   commandToLocal(topic: string, commandLevel: string): string | undefined {
     if (!topic.startsWith(this.remote)) return undefined;
     const [device, level] = topic.slice(this.remote.length).split('/');
+    // [MQTT-4.7.1-1] wildcards and [MQTT-4.7.3-2] the null character have no place in a topic name
+    // eslint-disable-next-line no-control-regex -- U+0000 is the character refused
     if (!device || level !== commandLevel || /[+#\u0000]/.test(topic)) return undefined;
     return this.local + topic.slice(this.remote.length);
   }

@@ -71,7 +71,14 @@ export class UpstreamBridge {
   #stopped = true;
   #retryTimer: NodeJS.Timeout | undefined;
   #watchdog: NodeJS.Timeout | undefined;
-  readonly #counters: Omit<BridgeCounters, 'in_flight'> = { connected: false, protocol: undefined, sent: 0, acknowledged: 0, rejected_by_hospital: 0, connections: 0 };
+  readonly #counters: Omit<BridgeCounters, 'in_flight'> = {
+    connected: false,
+    protocol: undefined,
+    sent: 0,
+    acknowledged: 0,
+    rejected_by_hospital: 0,
+    connections: 0,
+  };
 
   constructor(options: UpstreamBridgeOptions) {
     this.#o = options;
@@ -121,19 +128,29 @@ export class UpstreamBridge {
     // `log: noop`: mqtt.js traces every packet through `debug` otherwise (3 % of a busy bridge's CPU)
     const client = this.#o.connect({ ...this.#o.clientOptions, ...v5, protocolVersion: this.#protocol, reconnectPeriod: 0, log: noop });
     this.#client = client;
-    client.handleMessage = (packet: IPublishPacket, done) => void this.#command(packet).then(() => done(), (err: Error) => done(err));
+    client.handleMessage = (packet: IPublishPacket, done) =>
+      void this.#command(packet).then(
+        () => done(),
+        (err: Error) => done(err),
+      );
     client.on('connect', (connack) => {
       if (generation !== this.#generation) return;
       this.#counters.connected = true;
       this.#counters.protocol = this.#protocol;
       this.#counters.connections++;
       this.#backoff.reset();
-      this.#o.log.info({ event: 'bridge.connected', protocol: this.#protocol === 5 ? '5' : '3.1.1', session_present: connack.sessionPresent }, 'connected to the hospital broker');
+      this.#o.log.info(
+        { event: 'bridge.connected', protocol: this.#protocol === 5 ? '5' : '3.1.1', session_present: connack.sessionPresent },
+        'connected to the hospital broker',
+      );
       // A v5 server's Receive Maximum caps what may be unacknowledged [MQTT 5.0 §3.3.4]
       const receiveMaximum = connack.properties?.receiveMaximum;
       const window = Math.min(this.#o.window, receiveMaximum ?? Infinity);
       if (window < this.#o.window) {
-        this.#o.log.warn({ event: 'bridge.window_limited', window, configured: this.#o.window }, `the hospital broker allows ${window} messages in flight (Receive Maximum); a backlog drains at most ${window} per round trip`);
+        this.#o.log.warn(
+          { event: 'bridge.window_limited', window, configured: this.#o.window },
+          `the hospital broker allows ${window} messages in flight (Receive Maximum); a backlog drains at most ${window} per round trip`,
+        );
       }
       this.#lanes = new SendLanes({
         outbox: this.#o.outbox,
@@ -153,7 +170,7 @@ export class UpstreamBridge {
       if (this.#o.onCommand) {
         const filter = this.#o.topics.remoteCommandFilter(this.#o.commandLevel ?? 'cmd');
         client.subscribe(filter, { qos: 1 }, (err) => {
-          if (err) this.#o.log.warn({ event: 'bridge.subscribe_failed', filter, err: err.message }, 'cannot subscribe to the hospital\'s command topics');
+          if (err) this.#o.log.warn({ event: 'bridge.subscribe_failed', filter, err: err.message }, "cannot subscribe to the hospital's command topics");
         });
       }
       this.#lanes.pump();
@@ -197,7 +214,10 @@ export class UpstreamBridge {
       }
       if (typeof err.code === 'number' && err.code >= 0x80) {
         // The hospital refused this message for good: keep it aside, then let it leave the outbox.
-        this.#o.log.error({ event: 'bridge.rejected_by_hospital', topic, reason_code: err.code, message_id: this.#o.outbox.messageId(message.seq) }, `the hospital broker refused a message: ${err.message}`);
+        this.#o.log.error(
+          { event: 'bridge.rejected_by_hospital', topic, reason_code: err.code, message_id: this.#o.outbox.messageId(message.seq) },
+          `the hospital broker refused a message: ${err.message}`,
+        );
         void this.#o.deadLetters.add(message).then(() => {
           this.#counters.rejected_by_hospital++;
           this.#o.outbox.ack(message.seq);
@@ -211,7 +231,10 @@ export class UpstreamBridge {
     if (!this.#o.onCommand) return;
     const local = this.#o.topics.commandToLocal(packet.topic, this.#o.commandLevel ?? 'cmd');
     if (!local) {
-      this.#o.log.warn({ event: 'bridge.command_dropped', topic: packet.topic.slice(0, 200) }, `the hospital broker sent ${JSON.stringify(packet.topic.slice(0, 200))}, which is not a device's command topic: dropped`);
+      this.#o.log.warn(
+        { event: 'bridge.command_dropped', topic: packet.topic.slice(0, 200) },
+        `the hospital broker sent ${JSON.stringify(packet.topic.slice(0, 200))}, which is not a device's command topic: dropped`,
+      );
       return;
     }
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);

@@ -19,21 +19,49 @@ export interface BrokerCertificate {
   created: boolean;
 }
 
-export async function ensureBrokerCertificate(o: { certFile: string; keyFile: string; commonName: string; names: readonly string[]; runner: ProcessRunner }): Promise<BrokerCertificate> {
+export async function ensureBrokerCertificate(o: {
+  certFile: string;
+  keyFile: string;
+  commonName: string;
+  names: readonly string[];
+  runner: ProcessRunner;
+}): Promise<BrokerCertificate> {
   const created = !(existsSync(o.certFile) && existsSync(o.keyFile));
   if (created) {
     for (const dir of new Set([dirname(o.certFile), dirname(o.keyFile)])) mkdirSync(dir, { recursive: true, mode: 0o700 });
     const san = o.names.map((n) => (/^[\d.]+$|:/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(',');
-    const outcome = await o.runner.run({
-      argv: ['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '3650',
-        '-subj', `/CN=${o.commonName.replace(/[/=+,]/g, '-')}`, ...(san ? ['-addext', `subjectAltName=${san}`] : []),
-        '-keyout', o.keyFile, '-out', o.certFile],
-      timeoutMs: 30_000,
-    }).catch((err: unknown) => {
-      if (err instanceof UsmpError && err.code === 'USMP_E_DEPENDENCY_MISSING') throw new UsmpError('USMP_E_DEPENDENCY_MISSING', 'openssl is not installed: the broker\'s certificate cannot be made', { hint: 'apt-get install openssl (as root), or give broker.listeners[].cert_file and key_file of your own' });
-      throw err;
-    });
-    if (outcome.code !== 0) throw new UsmpError('USMP_E_CONFIG_INVALID', `openssl could not make the broker certificate: ${outcome.stderr.trim().split('\n').at(-1) ?? ''}`);
+    const outcome = await o.runner
+      .run({
+        argv: [
+          'openssl',
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-days',
+          '3650',
+          '-subj',
+          `/CN=${o.commonName.replace(/[/=+,]/g, '-')}`,
+          ...(san ? ['-addext', `subjectAltName=${san}`] : []),
+          '-keyout',
+          o.keyFile,
+          '-out',
+          o.certFile,
+        ],
+        timeoutMs: 30_000,
+      })
+      .catch((err: unknown) => {
+        if (err instanceof UsmpError && err.code === 'USMP_E_DEPENDENCY_MISSING')
+          throw new UsmpError('USMP_E_DEPENDENCY_MISSING', "openssl is not installed: the broker's certificate cannot be made", {
+            hint: 'apt-get install openssl (as root), or give broker.listeners[].cert_file and key_file of your own',
+          });
+        throw err;
+      });
+    if (outcome.code !== 0)
+      throw new UsmpError('USMP_E_CONFIG_INVALID', `openssl could not make the broker certificate: ${outcome.stderr.trim().split('\n').at(-1) ?? ''}`);
   }
   const cert = new X509Certificate(readFileSync(o.certFile));
   return { certFile: o.certFile, keyFile: o.keyFile, fingerprint256: cert.fingerprint256, subject: cert.subject, validTo: cert.validTo, created };

@@ -2,9 +2,24 @@
 // Reasons are a closed list so a metrics label can never grow without bound.
 
 export const REJECT_REASONS = [
-  'unknown_device', 'wrong_password', 'no_credentials', 'client_id_mismatch', 'certificate_mismatch',
-  'too_many_connections', 'connect_rate', 'acl', 'oversized', 'malformed', 'flood', 'outbox_full', 'outbox_io',
-  'subscribe_acl', 'slow_client', 'outbox_share', 'retained', 'unauthenticated_limit',
+  'unknown_device',
+  'wrong_password',
+  'no_credentials',
+  'client_id_mismatch',
+  'certificate_mismatch',
+  'too_many_connections',
+  'connect_rate',
+  'acl',
+  'oversized',
+  'malformed',
+  'flood',
+  'outbox_full',
+  'outbox_io',
+  'subscribe_acl',
+  'slow_client',
+  'outbox_share',
+  'retained',
+  'unauthenticated_limit',
 ] as const;
 
 export type RejectReason = (typeof REJECT_REASONS)[number];

@@ -53,7 +53,8 @@ export class MqttFramingGuard {
           continue;
         }
         if (this.#length > this.#max) return { kind: 'oversized', detail: `packet of ${this.#length} bytes over the limit of ${this.#max}` };
-        if (this.#retained && this.#length > this.#maxRetained) return { kind: 'retained', detail: `retained publish of ${this.#length} bytes over the limit of ${this.#maxRetained}` };
+        if (this.#retained && this.#length > this.#maxRetained)
+          return { kind: 'retained', detail: `retained publish of ${this.#length} bytes over the limit of ${this.#maxRetained}` };
         this.#remaining = this.#length;
         this.#state = this.#remaining === 0 ? 'type' : 'body';
       } else {

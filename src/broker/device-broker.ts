@@ -116,7 +116,12 @@ export class DeviceBroker {
     this.#o.log.warn({ event: 'device.refused', reason, ...fields }, message);
   }
 
-  async #authenticate(client: Client, username: string | undefined, password: Buffer | undefined, done: (error: AuthenticateError | null, success: boolean | null) => void): Promise<void> {
+  async #authenticate(
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+    done: (error: AuthenticateError | null, success: boolean | null) => void,
+  ): Promise<void> {
     const remote = remoteOf(client);
     try {
       const tlsSocket = (client.conn as { socket?: unknown }).socket as TLSSocket | undefined;
@@ -139,7 +144,7 @@ export class DeviceBroker {
     } catch (err) {
       // an unreadable registry: refuse (server unavailable) and say why, keep serving
       this.#o.log.error({ event: 'device.auth_failed', err: (err as Error).message, remote }, 'cannot check device credentials');
-      done(Object.assign(new Error('registry unavailable'), { returnCode: 3 }) as AuthenticateError, false);
+      done(Object.assign(new Error('registry unavailable'), { returnCode: 3 as const }), false);
     }
   }
 
@@ -163,15 +168,23 @@ export class DeviceBroker {
       return;
     }
     if (payload.length > this.#o.limits.maxPayloadBytes) {
-      this.#refuse('oversized', { device: state.device, topic: packet.topic, bytes: payload.length }, `publish refused: payload of ${payload.length} bytes over ${this.#o.limits.maxPayloadBytes}`);
+      this.#refuse(
+        'oversized',
+        { device: state.device, topic: packet.topic, bytes: payload.length },
+        `publish refused: payload of ${payload.length} bytes over ${this.#o.limits.maxPayloadBytes}`,
+      );
       done(new Error('payload too large'));
       return;
     }
     if (packet.retain && !this.#retainAllowed(state.device, packet.topic, payload.length)) {
       const limit = this.#o.limits.retainedBytesPerDevice;
-      this.#refuse('retained', { device: state.device, topic: packet.topic, bytes: payload.length, limit }, limit === 0
-        ? 'publish refused: retained messages are not kept for devices (broker.retained_bytes_per_device is 0)'
-        : `publish refused: the device's retained messages would exceed ${limit} bytes`);
+      this.#refuse(
+        'retained',
+        { device: state.device, topic: packet.topic, bytes: payload.length, limit },
+        limit === 0
+          ? 'publish refused: retained messages are not kept for devices (broker.retained_bytes_per_device is 0)'
+          : `publish refused: the device's retained messages would exceed ${limit} bytes`,
+      );
       done(new Error('retained refused'));
       return;
     }
@@ -179,13 +192,21 @@ export class DeviceBroker {
     const held = this.#o.store.usageOf(state.device);
     if (held.messages + 1 > share.messages || held.bytes + payload.length > share.bytes) {
       // this device alone: the others keep their room in the outbox
-      this.#refuse('outbox_share', { device: state.device, held_messages: held.messages, held_bytes: held.bytes, share_messages: share.messages, share_bytes: share.bytes }, 'publish refused: this device holds its whole share of the outbox');
+      this.#refuse(
+        'outbox_share',
+        { device: state.device, held_messages: held.messages, held_bytes: held.bytes, share_messages: share.messages, share_bytes: share.bytes },
+        'publish refused: this device holds its whole share of the outbox',
+      );
       done(new Error('outbox share exceeded'));
       return;
     }
     const waitMs = Math.max(state.bucket.take(), state.byteBucket.take(payload.length));
     if (waitMs > this.#o.limits.floodDisconnectMs) {
-      this.#refuse('flood', { device: state.device, rate_limit: this.#o.limits.publishesPerSecond, byte_rate_limit: this.#o.limits.bytesPerSecond }, 'device disconnected: publishing far above its rate limit');
+      this.#refuse(
+        'flood',
+        { device: state.device, rate_limit: this.#o.limits.publishesPerSecond, byte_rate_limit: this.#o.limits.bytesPerSecond },
+        'device disconnected: publishing far above its rate limit',
+      );
       done(new Error('flood'));
       return;
     }
@@ -234,7 +255,11 @@ export class DeviceBroker {
       },
       (err: unknown) => {
         const full = isUsmpError(err) && err.code === 'USMP_E_OUTBOX_FULL';
-        this.#refuse(full ? 'outbox_full' : 'outbox_io', { device: state.device, err: (err as Error).message }, full ? 'publish refused: the outbox is full' : 'publish refused: the outbox cannot be written');
+        this.#refuse(
+          full ? 'outbox_full' : 'outbox_io',
+          { device: state.device, err: (err as Error).message },
+          full ? 'publish refused: the outbox is full' : 'publish refused: the outbox cannot be written',
+        );
         done(err as Error);
       },
     );

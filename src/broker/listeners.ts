@@ -1,6 +1,6 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { UsmpError } from '../errors.js';
 import { readPemFile } from '../config/pem.js';
@@ -85,14 +85,21 @@ export class BrokerListeners {
    */
   #admit(remote: string | undefined): boolean {
     const key = remote ?? '?';
-    const refuse = (reason: 'too_many_connections' | 'connect_rate' | 'unauthenticated_limit', message: string, fields: Record<string, unknown> = {}): false => {
+    const refuse = (
+      reason: 'too_many_connections' | 'connect_rate' | 'unauthenticated_limit',
+      message: string,
+      fields: Record<string, unknown> = {},
+    ): false => {
       this.#stats.reject(reason);
       this.#log.warn({ event: 'device.refused', reason, remote, ...fields }, message);
       return false;
     };
-    if (this.#open.size >= this.#limits.maxConnections) return refuse('too_many_connections', 'connection refused: too many connections', { limit: this.#limits.maxConnections });
+    if (this.#open.size >= this.#limits.maxConnections)
+      return refuse('too_many_connections', 'connection refused: too many connections', { limit: this.#limits.maxConnections });
     if ((this.#strangers.get(key) ?? 0) >= this.#limits.unauthenticatedPerAddress) {
-      return refuse('unauthenticated_limit', 'connection refused: this address already has connections that have not signed in', { limit: this.#limits.unauthenticatedPerAddress });
+      return refuse('unauthenticated_limit', 'connection refused: this address already has connections that have not signed in', {
+        limit: this.#limits.unauthenticatedPerAddress,
+      });
     }
     if (this.#strangerQueue.size >= this.#limits.unauthenticatedMax) {
       // the one that has waited longest without signing in makes room: idle sockets cannot hold
@@ -100,11 +107,15 @@ export class BrokerListeners {
       const oldest = this.#strangerQueue.values().next().value!;
       this.#strangerQueue.delete(oldest);
       this.#stats.reject('unauthenticated_limit');
-      this.#log.warn({ event: 'device.refused', reason: 'unauthenticated_limit', remote: oldest.remoteAddress, limit: this.#limits.unauthenticatedMax }, 'connection closed: the oldest of too many connections that have not signed in, to make room');
+      this.#log.warn(
+        { event: 'device.refused', reason: 'unauthenticated_limit', remote: oldest.remoteAddress, limit: this.#limits.unauthenticatedMax },
+        'connection closed: the oldest of too many connections that have not signed in, to make room',
+      );
       oldest.destroy();
     }
     let bucket = this.#buckets.get(key);
-    if (bucket) this.#buckets.delete(key); // re-inserted below: the map stays in least-recently-seen order
+    if (bucket)
+      this.#buckets.delete(key); // re-inserted below: the map stays in least-recently-seen order
     else {
       bucket = new TokenBucket(this.#limits.connectsPerSecondPerAddress, this.#limits.connectsPerSecondPerAddress * 5);
       this.#evictAddresses();
@@ -177,7 +188,9 @@ export class BrokerListeners {
         },
         (socket) => this.#accept(socket),
       );
-      server.on('tlsClientError', (err, socket) => this.#log.warn({ event: 'device.tls_error', remote: socket.remoteAddress, err: err.message }, 'TLS handshake failed'));
+      server.on('tlsClientError', (err: Error, socket: TLSSocket) =>
+        this.#log.warn({ event: 'device.tls_error', remote: socket.remoteAddress, err: err.message }, 'TLS handshake failed'),
+      );
     } else {
       const http = createHttpServer((_req, res) => res.writeHead(426).end('MQTT over WebSocket only\n'));
       const wss = new WebSocketServer({ server: http, maxPayload: this.#limits.maxPacketBytes + 16 });
@@ -188,7 +201,11 @@ export class BrokerListeners {
       server = http;
     }
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) => reject(new UsmpError('USMP_E_PORT_UNAVAILABLE', `broker ${config.type} listener ${config.host}:${config.port}: ${err.code ?? err.message}`, { cause: err })));
+      server.once('error', (err: NodeJS.ErrnoException) =>
+        reject(
+          new UsmpError('USMP_E_PORT_UNAVAILABLE', `broker ${config.type} listener ${config.host}:${config.port}: ${err.code ?? err.message}`, { cause: err }),
+        ),
+      );
       server.listen(config.port, config.host, () => resolve());
     });
     this.#servers.push(server);

@@ -66,7 +66,8 @@ function acquire(): Promise<void> {
 
 function release(): void {
   const next = waiting.shift();
-  if (next) next(); // the slot passes to the next check
+  if (next)
+    next(); // the slot passes to the next check
   else running--;
 }
 

@@ -51,7 +51,21 @@ export class CollectorServer {
     await warmUpCharts();
     const common = { tls: o.tls, behindProxy: o.behindProxy };
     const intake = await intakeDoor({ ...o.appliances, ...common, intake: o.intake, log: o.log, maxReportBytes: o.maxReportBytes });
-    const people = await peopleDoor({ ...o.people, ...common, store: o.store, telemetry: o.telemetry, silentAfterMs: o.silentAfterMs ?? 30 * 60_000, access: o.access, intake: o.intake, log: o.log, session: o.session, limiter: new SignInLimiter(), oidc: o.oidc, cookieSecret: o.cookieSecret, now: o.now });
+    const people = await peopleDoor({
+      ...o.people,
+      ...common,
+      store: o.store,
+      telemetry: o.telemetry,
+      silentAfterMs: o.silentAfterMs ?? 30 * 60_000,
+      access: o.access,
+      intake: o.intake,
+      log: o.log,
+      session: o.session,
+      limiter: new SignInLimiter(),
+      oidc: o.oidc,
+      cookieSecret: o.cookieSecret,
+      now: o.now,
+    });
     this.#doors = [intake, people];
     this.intakePort = await this.#open(intake, o.appliances, 'intake');
     this.peoplePort = await this.#open(people, o.people, 'people');
@@ -61,11 +75,18 @@ export class CollectorServer {
     try {
       await door.listen({ host: where.host, port: where.port });
     } catch (err) {
-      throw new UsmpError('USMP_E_PORT_UNAVAILABLE', `collector ${name} door ${where.host}:${where.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+      throw new UsmpError(
+        'USMP_E_PORT_UNAVAILABLE',
+        `collector ${name} door ${where.host}:${where.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        { cause: err },
+      );
     }
     const port = (door.server.address() as { port: number }).port;
     const scheme = this.#o.tls ? 'https' : 'http';
-    this.#o.log.info({ event: 'collector.listening', door: name, host: where.host, port, tls: Boolean(this.#o.tls) }, `collector ${name} door on ${scheme}://${where.host}:${port}`);
+    this.#o.log.info(
+      { event: 'collector.listening', door: name, host: where.host, port, tls: Boolean(this.#o.tls) },
+      `collector ${name} door on ${scheme}://${where.host}:${port}`,
+    );
     return port;
   }
 

@@ -32,7 +32,8 @@ export async function renderDashboard(store: ReportView, query: DashboardQuery, 
     yName: t('sites'),
     series: [{ name: t('sites'), values: VERDICTS.map((v) => counts[v] ?? 0), color: PALETTE.up }],
   });
-  const link = (p: number) => `?${new URLSearchParams({ ...(query.region ? { region: query.region } : {}), ...(verdict ? { verdict } : {}), page: String(p), lang }).toString()}`;
+  const link = (p: number) =>
+    `?${new URLSearchParams({ ...(query.region ? { region: query.region } : {}), ...(verdict ? { verdict } : {}), page: String(p), lang }).toString()}`;
   const body = `
 <header><h1>${e(t('dashboard_title'))}</h1>
 <nav class="muted"><a href="/fleet?lang=${lang}" data-testid="fleet-link">${lang === 'fr' ? 'Parc en direct' : 'Live fleet'}</a> · <a href="/export/reports.csv">${e(t('export_csv'))}</a> · <a href="/export/reports.json">${e(t('export_json'))}</a> · <a href="/export/pscheduler.ndjson">${e(t('export_pscheduler'))}</a> · <a href="?lang=${lang === 'fr' ? 'en' : 'fr'}">${lang === 'fr' ? 'English' : 'Français'}</a></nav></header>
@@ -51,6 +52,9 @@ export async function renderDashboard(store: ReportView, query: DashboardQuery, 
 function siteRow(s: SiteSummary, lang: Lang, nowMs: number): string {
   const t = labels(lang);
   const status = siteStatus(s, nowMs);
-  const missing = s.remediation === 'link-upgrade' && s.missing_up_mbps !== null ? ` (${t('missing')} ${formatNumber(s.missing_up_mbps, lang)}/${formatNumber(s.missing_down_mbps, lang)})` : '';
+  const missing =
+    s.remediation === 'link-upgrade' && s.missing_up_mbps !== null
+      ? ` (${t('missing')} ${formatNumber(s.missing_up_mbps, lang)}/${formatNumber(s.missing_down_mbps, lang)})`
+      : '';
   return `<tr data-site="${e(s.site_key)}" data-report="${e(s.report_id)}"><td><a href="/sites/${encodeURIComponent(s.site_key)}?lang=${lang}">${e(s.establishment || s.site_key)}</a><div class="muted">${e(s.establishment_code)} · ${e(s.usmp)}</div></td><td>${e(s.region)}</td><td><span class="${status === 'stale' ? 'verdict v-stale' : ''}">${e(t(`status_${status}`))}</span></td><td><span class="${verdictClass(s.verdict)}">${e(s.verdict.toUpperCase())}</span></td><td class="num" data-value="${s.up_mbps ?? ''}">${formatNumber(s.up_mbps, lang)}</td><td class="num" data-value="${s.down_mbps ?? ''}">${formatNumber(s.down_mbps, lang)}</td><td class="num">${formatNumber(s.rtt_mean_ms, lang)}</td><td class="num">${formatNumber(s.loss_pct, lang, 2)}</td><td>${e(t(`cat_${s.remediation as 'none'}`))}${e(missing)}</td><td class="num">${ageDays(s.started_at, nowMs)}</td><td class="num">${s.report_count}</td></tr>`;
 }

@@ -26,11 +26,17 @@ export function watchedEnrolments(path: string, log: Logger): () => EnrolledKeys
         const incomplete = keys.incomplete();
         if (incomplete.length > 0) {
           // named, and refused until set: a key without its establishment would speak for any site
-          log.warn({ event: 'collector.enrolments_incomplete', path, keys: incomplete.map((e) => ({ key_id: e.key_id, appliance_id: e.appliance_id })) }, `${incomplete.length} enrolled key(s) have no establishment code; their reports are refused until it is set (usmp-edge collector enroll … --establishment-code CODE): ${incomplete.map((e) => `${e.appliance_id} (${e.key_id})`).join(', ')}`);
+          log.warn(
+            { event: 'collector.enrolments_incomplete', path, keys: incomplete.map((e) => ({ key_id: e.key_id, appliance_id: e.appliance_id })) },
+            `${incomplete.length} enrolled key(s) have no establishment code; their reports are refused until it is set (usmp-edge collector enroll … --establishment-code CODE): ${incomplete.map((e) => `${e.appliance_id} (${e.key_id})`).join(', ')}`,
+          );
         }
       } catch (err) {
         lastError = err as Error;
-        log.error({ event: 'collector.enrolments_refused', path, err: lastError.message }, `enrolment file refused, ${keys ? 'keeping the previous list' : 'no report can be accepted'}`);
+        log.error(
+          { event: 'collector.enrolments_refused', path, err: lastError.message },
+          `enrolment file refused, ${keys ? 'keeping the previous list' : 'no report can be accepted'}`,
+        );
       }
     }
     if (!keys) throw lastError ?? new Error(`no enrolment list at ${path}`);

@@ -51,6 +51,10 @@ export async function* exportChunks(format: ExportFormat, reports: AsyncIterable
     }
     yield '\n]\n';
   } else {
-    yield* each((r) => pschedulerRuns(r).map((run) => `${JSON.stringify(run)}\n`).join(''));
+    yield* each((r) =>
+      pschedulerRuns(r)
+        .map((run) => `${JSON.stringify(run)}\n`)
+        .join(''),
+    );
   }
 }

@@ -11,20 +11,84 @@ import type { FleetView, GridRow } from './telemetry-store.js';
 
 const WORDS = {
   fr: {
-    grid_title: 'Parc en direct', availability: 'Disponibilité 24 h', rtt_p95: 'RTT p95 24 h', loss: 'Pertes 24 h', degraded: 'Minutes dégradées 24 h', heartbeat: 'Dernier signe de vie',
-    version: 'Version', establishment: 'Établissement', region: 'Région', all: 'toutes', filter: 'Filtrer', silent: 'MUET', never: 'jamais', versions: 'Versions installées',
-    timeline: 'Historique', days30: '30 jours', months12: '12 mois', alerts: 'Alertes', reports: 'Qualifications', back: 'Parc', legend: 'Vert : dans les limites du profil du site ; orange : proche ; rouge : hors limite ou muet.',
-    sites: 'sites', rtt_chart: 'RTT (ms)', loss_chart: 'Pertes et disponibilité (%)', availability_short: 'Disponibilité', loss_short: 'Pertes', gaps: 'documents manquants', link: 'Lien', qualification: 'Qualification',
-    calls_month: 'Appels ce mois', calls: 'Téléconsultations vues sur le réseau', month: 'Mois', calls_count: 'Appels', minutes: 'Minutes', attempts: 'Tentatives', poor_share: 'Part « mauvaise »',
-    calls_note: 'Appels vus sur le réseau (en-têtes RTP), non des actes déclarés ; une tentative dure moins que la durée minimale d\'un appel.', poor: 'mauvais',
+    grid_title: 'Parc en direct',
+    availability: 'Disponibilité 24 h',
+    rtt_p95: 'RTT p95 24 h',
+    loss: 'Pertes 24 h',
+    degraded: 'Minutes dégradées 24 h',
+    heartbeat: 'Dernier signe de vie',
+    version: 'Version',
+    establishment: 'Établissement',
+    region: 'Région',
+    all: 'toutes',
+    filter: 'Filtrer',
+    silent: 'MUET',
+    never: 'jamais',
+    versions: 'Versions installées',
+    timeline: 'Historique',
+    days30: '30 jours',
+    months12: '12 mois',
+    alerts: 'Alertes',
+    reports: 'Qualifications',
+    back: 'Parc',
+    legend: 'Vert : dans les limites du profil du site ; orange : proche ; rouge : hors limite ou muet.',
+    sites: 'sites',
+    rtt_chart: 'RTT (ms)',
+    loss_chart: 'Pertes et disponibilité (%)',
+    availability_short: 'Disponibilité',
+    loss_short: 'Pertes',
+    gaps: 'documents manquants',
+    link: 'Lien',
+    qualification: 'Qualification',
+    calls_month: 'Appels ce mois',
+    calls: 'Téléconsultations vues sur le réseau',
+    month: 'Mois',
+    calls_count: 'Appels',
+    minutes: 'Minutes',
+    attempts: 'Tentatives',
+    poor_share: 'Part « mauvaise »',
+    calls_note: "Appels vus sur le réseau (en-têtes RTP), non des actes déclarés ; une tentative dure moins que la durée minimale d'un appel.",
+    poor: 'mauvais',
   },
   en: {
-    grid_title: 'Live fleet', availability: 'Availability 24 h', rtt_p95: 'RTT p95 24 h', loss: 'Loss 24 h', degraded: 'Minutes degraded 24 h', heartbeat: 'Last heard from',
-    version: 'Version', establishment: 'Establishment', region: 'Region', all: 'all', filter: 'Filter', silent: 'SILENT', never: 'never', versions: 'Versions installed',
-    timeline: 'Timeline', days30: '30 days', months12: '12 months', alerts: 'Alerts', reports: 'Qualifications', back: 'Fleet', legend: 'Green: within the site\'s profile limits; orange: close; red: past the limit, or silent.',
-    sites: 'sites', rtt_chart: 'RTT (ms)', loss_chart: 'Loss and availability (%)', availability_short: 'Availability', loss_short: 'Loss', gaps: 'documents missing', link: 'Link', qualification: 'Qualification',
-    calls_month: 'Calls this month', calls: 'Teleconsultations seen on the network', month: 'Month', calls_count: 'Calls', minutes: 'Minutes', attempts: 'Attempts', poor_share: 'Share graded poor',
-    calls_note: 'Calls seen on the network (RTP headers), not declared acts; an attempt is shorter than a call\'s minimum length.', poor: 'poor',
+    grid_title: 'Live fleet',
+    availability: 'Availability 24 h',
+    rtt_p95: 'RTT p95 24 h',
+    loss: 'Loss 24 h',
+    degraded: 'Minutes degraded 24 h',
+    heartbeat: 'Last heard from',
+    version: 'Version',
+    establishment: 'Establishment',
+    region: 'Region',
+    all: 'all',
+    filter: 'Filter',
+    silent: 'SILENT',
+    never: 'never',
+    versions: 'Versions installed',
+    timeline: 'Timeline',
+    days30: '30 days',
+    months12: '12 months',
+    alerts: 'Alerts',
+    reports: 'Qualifications',
+    back: 'Fleet',
+    legend: "Green: within the site's profile limits; orange: close; red: past the limit, or silent.",
+    sites: 'sites',
+    rtt_chart: 'RTT (ms)',
+    loss_chart: 'Loss and availability (%)',
+    availability_short: 'Availability',
+    loss_short: 'Loss',
+    gaps: 'documents missing',
+    link: 'Link',
+    qualification: 'Qualification',
+    calls_month: 'Calls this month',
+    calls: 'Teleconsultations seen on the network',
+    month: 'Month',
+    calls_count: 'Calls',
+    minutes: 'Minutes',
+    attempts: 'Attempts',
+    poor_share: 'Share graded poor',
+    calls_note: "Calls seen on the network (RTP headers), not declared acts; an attempt is shorter than a call's minimum length.",
+    poor: 'poor',
   },
 } as const;
 
@@ -71,10 +135,18 @@ export function heartbeatColour(row: GridRow, nowMs: number, silentAfterMs: numb
   return nowMs - Date.parse(row.last_heartbeat_at ?? row.last_received_at) > 2 * interval ? 'warn' : 'ok';
 }
 
-export async function renderGrid(fleet: FleetView, regions: string[], query: { region?: string | undefined }, lang: Lang, nowMs: number, silentAfterMs: number): Promise<string> {
+export async function renderGrid(
+  fleet: FleetView,
+  regions: string[],
+  query: { region?: string | undefined },
+  lang: Lang,
+  nowMs: number,
+  silentAfterMs: number,
+): Promise<string> {
   const w = WORDS[lang];
   const rows = await fleet.grid({ region: query.region, nowMs });
-  const cell = (colour: Colour, text: string, metric: string, value?: number | string | null) => `<td class="c-${colour}" data-metric="${metric}" data-colour="${colour}"${value === undefined || value === null ? '' : ` data-value="${e(value)}"`}>${e(text)}</td>`;
+  const cell = (colour: Colour, text: string, metric: string, value?: number | string | null) =>
+    `<td class="c-${colour}" data-metric="${metric}" data-colour="${colour}"${value === undefined || value === null ? '' : ` data-value="${e(value)}"`}>${e(text)}</td>`;
   const age = (iso: string | null) => (iso === null ? w.never : `${formatNumber((nowMs - Date.parse(iso)) / 60_000, lang, 0)} min`);
   const body = `
 <header><h1>${e(w.grid_title)}</h1>
@@ -85,24 +157,45 @@ export async function renderGrid(fleet: FleetView, regions: string[], query: { r
 </form>
 <p class="muted">${rows.length} ${e(w.sites)}. ${e(w.legend)}</p>
 <table class="grid" data-testid="fleet-grid"><thead><tr><th>${e(w.establishment)}</th><th>${e(w.availability)}</th><th>${e(w.rtt_p95)}</th><th>${e(w.loss)}</th><th>${e(w.degraded)}</th><th>${e(w.link)}</th><th>${e(w.heartbeat)}</th><th>${e(w.calls_month)}</th><th>${e(w.version)}</th><th>${e(w.qualification)}</th></tr></thead>
-<tbody>${rows.map((r) => {
-    const silent = r.last_received_at !== null && isSilent(r, nowMs, silentAfterMs);
-    return `<tr data-site="${e(r.site_key)}" data-silent="${silent}"><td><a href="/fleet/sites/${encodeURIComponent(r.site_key)}?lang=${lang}">${e(r.establishment || r.site_key)}</a><div class="muted">${e(r.region ?? '')} · ${e(r.appliance_id ?? '')}${r.sequence_gaps > 0 ? ` · ${r.sequence_gaps} ${e(w.gaps)}` : ''}</div></td>`
-      + cell(availabilityColour(r.availability_pct), r.availability_pct === null ? '—' : `${formatNumber(r.availability_pct, lang, 2)} %`, 'availability', r.availability_pct)
-      + cell(againstLimit(r.rtt_p95_ms, r.limit_rtt_ms, 0.8), r.rtt_p95_ms === null ? '—' : `${formatNumber(r.rtt_p95_ms, lang)} ms`, 'rtt_p95', r.rtt_p95_ms)
-      + cell(againstLimit(r.loss_pct, r.limit_loss_pct, 0.5), r.loss_pct === null ? '—' : `${formatNumber(r.loss_pct, lang, 2)} %`, 'loss', r.loss_pct)
-      + cell(degradedColour(r.degraded_min), r.degraded_min === null ? '—' : formatNumber(r.degraded_min, lang, 0), 'degraded', r.degraded_min)
-      + cell(linkColour(r.link_state), linkText(r.link_state, lang), 'link', r.link_state)
-      + cell(heartbeatColour(r, nowMs, silentAfterMs), `${silent ? `${w.silent} · ` : ''}${age(r.last_received_at)}`, 'heartbeat')
-      + `<td class="num" data-metric="calls_month" data-value="${r.calls_month ?? ''}">${r.calls_month === null ? '—' : `${r.calls_month}${r.calls_poor_month ? ` <span class="muted">(${r.calls_poor_month} ${e(w.poor)})</span>` : ''}`}</td>`
-      + `<td data-metric="version">${e(r.version ?? '—')}</td><td>${r.verdict ? `<span class="${verdictClass(r.verdict as 'pass')}">${e(r.verdict.toUpperCase())}</span>` : '—'}</td></tr>`;
-  }).join('\n')}</tbody></table>`;
+<tbody>${rows
+    .map((r) => {
+      const silent = r.last_received_at !== null && isSilent(r, nowMs, silentAfterMs);
+      return (
+        `<tr data-site="${e(r.site_key)}" data-silent="${silent}"><td><a href="/fleet/sites/${encodeURIComponent(r.site_key)}?lang=${lang}">${e(r.establishment || r.site_key)}</a><div class="muted">${e(r.region ?? '')} · ${e(r.appliance_id ?? '')}${r.sequence_gaps > 0 ? ` · ${r.sequence_gaps} ${e(w.gaps)}` : ''}</div></td>` +
+        cell(
+          availabilityColour(r.availability_pct),
+          r.availability_pct === null ? '—' : `${formatNumber(r.availability_pct, lang, 2)} %`,
+          'availability',
+          r.availability_pct,
+        ) +
+        cell(againstLimit(r.rtt_p95_ms, r.limit_rtt_ms, 0.8), r.rtt_p95_ms === null ? '—' : `${formatNumber(r.rtt_p95_ms, lang)} ms`, 'rtt_p95', r.rtt_p95_ms) +
+        cell(againstLimit(r.loss_pct, r.limit_loss_pct, 0.5), r.loss_pct === null ? '—' : `${formatNumber(r.loss_pct, lang, 2)} %`, 'loss', r.loss_pct) +
+        cell(degradedColour(r.degraded_min), r.degraded_min === null ? '—' : formatNumber(r.degraded_min, lang, 0), 'degraded', r.degraded_min) +
+        cell(linkColour(r.link_state), linkText(r.link_state, lang), 'link', r.link_state) +
+        cell(heartbeatColour(r, nowMs, silentAfterMs), `${silent ? `${w.silent} · ` : ''}${age(r.last_received_at)}`, 'heartbeat') +
+        `<td class="num" data-metric="calls_month" data-value="${r.calls_month ?? ''}">${r.calls_month === null ? '—' : `${r.calls_month}${r.calls_poor_month ? ` <span class="muted">(${r.calls_poor_month} ${e(w.poor)})</span>` : ''}`}</td>` +
+        `<td data-metric="version">${e(r.version ?? '—')}</td><td>${r.verdict ? `<span class="${verdictClass(r.verdict)}">${e(r.verdict.toUpperCase())}</span>` : '—'}</td></tr>`
+      );
+    })
+    .join('\n')}</tbody></table>`;
   return htmlPage({ lang, title: w.grid_title, body });
 }
 
-export async function renderTimeline(fleet: FleetView, reports: ReportView, siteKey: string, range: '30d' | '12m', lang: Lang, nowMs: number): Promise<string | undefined> {
+export async function renderTimeline(
+  fleet: FleetView,
+  reports: ReportView,
+  siteKey: string,
+  range: '30d' | '12m',
+  lang: Lang,
+  nowMs: number,
+): Promise<string | undefined> {
   const w = WORDS[lang];
-  const [{ points, alerts }, history, rows, months] = await Promise.all([fleet.timeline(siteKey, range, nowMs), reports.siteHistory(siteKey), fleet.grid({ nowMs }), fleet.callsByMonth(siteKey, nowMs)]);
+  const [{ points, alerts }, history, rows, months] = await Promise.all([
+    fleet.timeline(siteKey, range, nowMs),
+    reports.siteHistory(siteKey),
+    fleet.grid({ nowMs }),
+    fleet.callsByMonth(siteKey, nowMs),
+  ]);
   const site = rows.find((r) => r.site_key === siteKey);
   if (!site) return undefined;
   const label = (iso: string) => (range === '30d' ? `${iso.slice(5, 13).replace('T', ' ')}h` : iso.slice(0, 10));
@@ -116,12 +209,22 @@ export async function renderTimeline(fleet: FleetView, reports: ReportView, site
     ...qualifications.map((h) => ({ x: label(h.started_at), label: h.verdict.toUpperCase(), color: PALETTE.up })),
   ].filter((m) => onAxis.has(m.x));
   const rtt = await lineChart({
-    x, yName: 'ms', marks, limit: site.limit_rtt_ms === null ? undefined : { value: site.limit_rtt_ms, label: `${site.profile ?? ''} ${site.limit_rtt_ms} ms` },
-    series: [{ name: 'RTT p95', values: points.map((p) => p.rtt_p95_ms), color: PALETTE.down }, { name: 'RTT median', values: points.map((p) => p.rtt_median_ms), color: PALETTE.idle }],
+    x,
+    yName: 'ms',
+    marks,
+    limit: site.limit_rtt_ms === null ? undefined : { value: site.limit_rtt_ms, label: `${site.profile ?? ''} ${site.limit_rtt_ms} ms` },
+    series: [
+      { name: 'RTT p95', values: points.map((p) => p.rtt_p95_ms), color: PALETTE.down },
+      { name: 'RTT median', values: points.map((p) => p.rtt_median_ms), color: PALETTE.idle },
+    ],
   });
   const loss = await lineChart({
-    x, yName: '%',
-    series: [{ name: w.loss_short, values: points.map((p) => p.loss_pct), color: PALETTE.down }, { name: w.availability_short, values: points.map((p) => p.availability_pct), color: PALETTE.up }],
+    x,
+    yName: '%',
+    series: [
+      { name: w.loss_short, values: points.map((p) => p.loss_pct), color: PALETTE.down },
+      { name: w.availability_short, values: points.map((p) => p.availability_pct), color: PALETTE.up },
+    ],
   });
   const body = `
 <nav><a href="/fleet?lang=${lang}">← ${e(w.back)}</a></nav>
@@ -133,7 +236,11 @@ export async function renderTimeline(fleet: FleetView, reports: ReportView, site
 <table data-testid="calls-by-month"><thead><tr><th>${e(w.month)}</th><th class="num">${e(w.calls_count)}</th><th class="num">${e(w.minutes)}</th><th class="num">${e(w.poor_share)}</th><th class="num">${e(w.attempts)}</th></tr></thead>
 <tbody>${months.map((m) => `<tr data-month="${e(m.month)}"><td>${e(m.month)}</td><td class="num" data-metric="calls">${m.calls}</td><td class="num" data-metric="minutes">${formatNumber(m.minutes, lang, 0)}</td><td class="num" data-metric="poor_pct">${m.calls === 0 ? '—' : `${formatNumber((100 * m.poor) / m.calls, lang, 1)} %`}</td><td class="num" data-metric="attempts">${m.attempts}</td></tr>`).join('')}</tbody></table>
 <h2>${e(w.alerts)} (${alerts.length})</h2>
-<table data-testid="timeline-alerts"><tbody>${alerts.slice(-200).reverse().map((a) => `<tr><td>${e(dateTime(a.at, lang))}</td><td>${e(a.kind)}</td><td>${e(a.metric)}</td><td>${e(a.message)}</td></tr>`).join('')}</tbody></table>
+<table data-testid="timeline-alerts"><tbody>${alerts
+    .slice(-200)
+    .reverse()
+    .map((a) => `<tr><td>${e(dateTime(a.at, lang))}</td><td>${e(a.kind)}</td><td>${e(a.metric)}</td><td>${e(a.message)}</td></tr>`)
+    .join('')}</tbody></table>
 <h2>${e(w.reports)} (${qualifications.length})</h2>
 <table data-testid="timeline-reports"><tbody>${qualifications.map((h) => `<tr><td>${e(dateTime(h.started_at, lang))}</td><td><span class="${verdictClass(h.verdict)}">${e(h.verdict.toUpperCase())}</span></td><td><a href="/reports/${e(h.report_id)}.html?lang=${lang}">${e(w.qualification)}</a></td></tr>`).join('')}</tbody></table>`;
   return htmlPage({ lang, title: `${site.establishment || siteKey} — ${w.timeline}`, body });

@@ -4,8 +4,24 @@ import type { HourlyRow } from './telemetry-store.js';
 // The hourly summaries as CSV or JSON, streamed a row at a time (two years of 177 sites is
 // three million rows).
 
-export const HOURLY_COLUMNS = ['site_key', 'hour_start', 'profile', 'minutes_observed', 'rtt_median_ms', 'rtt_p95_ms', 'ipdv_median_ms', 'ipdv_p95_ms', 'loss_up_pct', 'loss_down_pct',
-  'degraded_min', 'availability_pct', 'alerts_raised', 'alerts_cleared', 'up_mbps', 'down_mbps'] as const satisfies ReadonlyArray<keyof HourlyRow>;
+export const HOURLY_COLUMNS = [
+  'site_key',
+  'hour_start',
+  'profile',
+  'minutes_observed',
+  'rtt_median_ms',
+  'rtt_p95_ms',
+  'ipdv_median_ms',
+  'ipdv_p95_ms',
+  'loss_up_pct',
+  'loss_down_pct',
+  'degraded_min',
+  'availability_pct',
+  'alerts_raised',
+  'alerts_cleared',
+  'up_mbps',
+  'down_mbps',
+] as const satisfies ReadonlyArray<keyof HourlyRow>;
 
 export async function* hourlyChunks(format: 'csv' | 'json', rows: AsyncIterable<HourlyRow>): AsyncGenerator<string> {
   if (format === 'csv') {

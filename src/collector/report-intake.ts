@@ -76,7 +76,9 @@ export class ReportIntake {
     const options = { keys, now, expiry: 'receipt' as const, graceMs: this.#graceMs };
     const outcome: VerifyOutcome = telemetry ? verifySignedDocument(parsed.document, TELEMETRY_RULES, options) : verifyReport(parsed.document, options);
     if (!outcome.ok) return this.refuse(outcome.code, outcome.reason, remote, idOf(text));
-    return telemetry ? this.#storeTelemetry(outcome.report as unknown as TelemetryDocument, now, remote) : this.#storeReport(outcome.report as unknown as ReportDocument, outcome.canonicalText, now, remote);
+    return telemetry
+      ? this.#storeTelemetry(outcome.report as unknown as TelemetryDocument, now, remote)
+      : this.#storeReport(outcome.report as unknown as ReportDocument, outcome.canonicalText, now, remote);
   }
 
   async #storeReport(report: ReportDocument, canonicalText: string, now: Date, remote: string | undefined): Promise<IntakeAnswer> {
@@ -87,14 +89,25 @@ export class ReportIntake {
       this.#log.error({ event: 'collector.store_failed', report_id: report.report_id, err: (err as Error).message }, 'cannot store a report');
       return { status: 503, body: { error: { code: 'USMP_E_REPORT_STORE', reason: 'the collector cannot store reports right now; retry later' } } };
     }
-    if (added === 'conflict') return this.refuse('USMP_E_REPORT_CONFLICT', `another report with id ${report.report_id} is stored, with a different content`, remote, report.report_id);
+    if (added === 'conflict')
+      return this.refuse('USMP_E_REPORT_CONFLICT', `another report with id ${report.report_id} is stored, with a different content`, remote, report.report_id);
     if (added === 'duplicate') {
       this.counters.duplicates++;
       this.#log.info({ event: 'collector.duplicate', report_id: report.report_id, remote }, 'report already stored');
       return { status: 200, body: { status: 'duplicate', report_id: report.report_id } };
     }
     this.counters.stored++;
-    this.#log.info({ event: 'collector.stored', report_id: report.report_id, site: report.site.establishment_code, appliance: report.site.appliance_id, verdict: report.verdict, remote }, 'report stored');
+    this.#log.info(
+      {
+        event: 'collector.stored',
+        report_id: report.report_id,
+        site: report.site.establishment_code,
+        appliance: report.site.appliance_id,
+        verdict: report.verdict,
+        remote,
+      },
+      'report stored',
+    );
     return { status: 201, body: { status: 'stored', report_id: report.report_id } };
   }
 
@@ -105,7 +118,10 @@ export class ReportIntake {
     try {
       added = await this.#telemetry.add(document, now);
     } catch (err) {
-      this.#log.error({ event: 'collector.store_failed', document_id: id, kind: document.document, err: (err as Error).message }, 'cannot store a telemetry document');
+      this.#log.error(
+        { event: 'collector.store_failed', document_id: id, kind: document.document, err: (err as Error).message },
+        'cannot store a telemetry document',
+      );
       return { status: 503, body: { error: { code: 'USMP_E_REPORT_STORE', reason: 'the collector cannot store documents right now; retry later' } } };
     }
     if (added !== 'stored') {
@@ -113,7 +129,18 @@ export class ReportIntake {
       return { status: 200, body: { status: 'duplicate', document_id: id } };
     }
     this.counters.telemetry++;
-    this.#log.debug({ event: 'collector.telemetry_stored', document_id: id, kind: document.document, site: document.site.establishment_code, appliance: document.site.appliance_id, sequence: document.sequence, remote }, `${document.document} stored`);
+    this.#log.debug(
+      {
+        event: 'collector.telemetry_stored',
+        document_id: id,
+        kind: document.document,
+        site: document.site.establishment_code,
+        appliance: document.site.appliance_id,
+        sequence: document.sequence,
+        remote,
+      },
+      `${document.document} stored`,
+    );
     return { status: 201, body: { status: 'stored', document_id: id } };
   }
 }

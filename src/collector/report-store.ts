@@ -5,8 +5,28 @@ import type { ReportDocument, Verdict } from '../report/report-document.js';
 
 /** The columns of ReportSummary, in the order the tables hold them. */
 export const SUMMARY_COLUMNS = [
-  'report_id', 'site_key', 'establishment_code', 'establishment', 'region', 'usmp', 'hospital', 'appliance_id', 'started_at', 'received_at',
-  'ordered_at', 'verdict', 'profile', 'up_mbps', 'down_mbps', 'rtt_mean_ms', 'ipdv_mean_ms', 'loss_pct', 'loaded_rtt_increase_ms', 'remediation', 'missing_up_mbps', 'missing_down_mbps',
+  'report_id',
+  'site_key',
+  'establishment_code',
+  'establishment',
+  'region',
+  'usmp',
+  'hospital',
+  'appliance_id',
+  'started_at',
+  'received_at',
+  'ordered_at',
+  'verdict',
+  'profile',
+  'up_mbps',
+  'down_mbps',
+  'rtt_mean_ms',
+  'ipdv_mean_ms',
+  'loss_pct',
+  'loaded_rtt_increase_ms',
+  'remediation',
+  'missing_up_mbps',
+  'missing_down_mbps',
 ] as const satisfies ReadonlyArray<keyof ReportSummary>;
 
 /** The figures of one report that the national views show. */

@@ -70,12 +70,23 @@ export class SilentWatch {
       this.#notify('heard', c, `${c.appliance_id} (${c.establishment ?? c.site_key}) heard from again after being silent since ${c.silent_since}`);
     }
     for (const c of changes.silent) {
-      this.#notify('silent', c, `${c.appliance_id} (${c.establishment ?? c.site_key}) silent: nothing received since ${c.last_received_at} (more than ${minutes} min)`);
+      this.#notify(
+        'silent',
+        c,
+        `${c.appliance_id} (${c.establishment ?? c.site_key}) silent: nothing received since ${c.last_received_at} (more than ${minutes} min)`,
+      );
     }
   }
 
   #notify(kind: 'silent' | 'heard', c: SilentChange, message: string): void {
-    const fields = { event: kind === 'silent' ? 'collector.appliance_silent' : 'collector.appliance_heard', site: c.site_key, appliance: c.appliance_id, region: c.region, last_received_at: c.last_received_at, silent_since: c.silent_since };
+    const fields = {
+      event: kind === 'silent' ? 'collector.appliance_silent' : 'collector.appliance_heard',
+      site: c.site_key,
+      appliance: c.appliance_id,
+      region: c.region,
+      last_received_at: c.last_received_at,
+      silent_since: c.silent_since,
+    };
     if (kind === 'silent') this.#o.log.warn(fields, message);
     else this.#o.log.info(fields, message);
     this.#o.webhook?.deliver({ id: randomUUID(), kind, ...c, message });

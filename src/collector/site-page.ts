@@ -15,11 +15,20 @@ export async function renderSitePage(store: ReportView, siteKey: string, lang: L
   const t = labels(lang);
   const x = history.map((h) => h.started_at.slice(0, 10));
   const throughput = await lineChart({
-    x, yName: 'Mbit/s',
-    series: [{ name: t('up'), values: history.map((h) => h.up_mbps), color: PALETTE.up }, { name: t('down'), values: history.map((h) => h.down_mbps), color: PALETTE.down }],
+    x,
+    yName: 'Mbit/s',
+    series: [
+      { name: t('up'), values: history.map((h) => h.up_mbps), color: PALETTE.up },
+      { name: t('down'), values: history.map((h) => h.down_mbps), color: PALETTE.down },
+    ],
   });
   const rtt = await lineChart({ x, yName: 'ms', series: [{ name: 'RTT', values: history.map((h) => h.rtt_mean_ms), color: PALETTE.idle }] });
-  const rows = [...history].reverse().map((h) => `<tr data-report="${e(h.report_id)}"><td>${e(dateTime(h.started_at, lang))}</td><td><span class="${verdictClass(h.verdict)}">${e(h.verdict.toUpperCase())}</span></td><td>${e(h.profile)}</td><td class="num">${formatNumber(h.up_mbps, lang)}</td><td class="num">${formatNumber(h.down_mbps, lang)}</td><td class="num">${formatNumber(h.rtt_mean_ms, lang)}</td><td class="num">${formatNumber(h.loss_pct, lang, 2)}</td><td>${e(t(`cat_${h.remediation as 'none'}`))}</td><td><a href="/reports/${e(h.report_id)}.html?lang=${lang}">${e(t('report_link'))}</a> · <a href="/reports/${e(h.report_id)}.json">JSON</a></td></tr>`);
+  const rows = [...history]
+    .reverse()
+    .map(
+      (h) =>
+        `<tr data-report="${e(h.report_id)}"><td>${e(dateTime(h.started_at, lang))}</td><td><span class="${verdictClass(h.verdict)}">${e(h.verdict.toUpperCase())}</span></td><td>${e(h.profile)}</td><td class="num">${formatNumber(h.up_mbps, lang)}</td><td class="num">${formatNumber(h.down_mbps, lang)}</td><td class="num">${formatNumber(h.rtt_mean_ms, lang)}</td><td class="num">${formatNumber(h.loss_pct, lang, 2)}</td><td>${e(t(`cat_${h.remediation as 'none'}`))}</td><td><a href="/reports/${e(h.report_id)}.html?lang=${lang}">${e(t('report_link'))}</a> · <a href="/reports/${e(h.report_id)}.json">JSON</a></td></tr>`,
+    );
   const body = `
 <nav><a href="/?lang=${lang}">← ${e(t('back'))}</a></nav>
 <header><h1>${e(latest.establishment || siteKey)}</h1><div class="muted">${e(latest.establishment_code)} · ${e(latest.region)} · ${e(latest.usmp)} · ${e(latest.hospital)} · ${e(t('appliance_id'))} ${e(latest.appliance_id)}</div></header>

@@ -30,7 +30,8 @@ export class SqlFleetView implements FleetView {
     // without statistics SQLite walks the whole table in its primary key's order to group by
     // site; the last day is a thin slice of the time index [sqlite.org/lang_indexedby.html]
     const recentHours = this.#db.dialect === 'sqlite' ? 'INDEXED BY hourly_by_time' : '';
-    const rows = await this.#db.all<Record<string, unknown>>(`
+    const rows = await this.#db.all<Record<string, unknown>>(
+      `
       WITH keys AS (SELECT site_key FROM fleet f WHERE ${scoped('f')} UNION SELECT site_key FROM sites s WHERE ${scoped('s')}),
       day AS (
         SELECT site_key, SUM(minutes_observed) AS minutes_observed,
@@ -47,7 +48,9 @@ export class SqlFleetView implements FleetView {
         h.limit_rtt_ms, h.limit_loss_pct, h.profile, s.verdict, month.calls_month, month.calls_poor_month
       FROM keys k LEFT JOIN fleet f ON f.site_key = k.site_key LEFT JOIN sites s ON s.site_key = k.site_key
         LEFT JOIN day ON day.site_key = k.site_key LEFT JOIN month ON month.site_key = k.site_key LEFT JOIN hourly h ON h.site_key = k.site_key AND h.hour_start = day.last_hour
-      ORDER BY COALESCE(f.establishment, s.establishment), k.site_key`, params);
+      ORDER BY COALESCE(f.establishment, s.establishment), k.site_key`,
+      params,
+    );
     return rows.map((r) => ({
       ...(r as unknown as GridRow),
       hospital_connected: r['hospital_connected'] === null || r['hospital_connected'] === undefined ? null : Number(r['hospital_connected']) === 1,
@@ -74,10 +77,21 @@ export class SqlFleetView implements FleetView {
     if (!allowed) return [];
     const now = new Date(nowMs);
     const from = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 11, 1)).toISOString().slice(0, 10);
-    const rows = await this.#db.all<Record<string, unknown>>(`SELECT substr(day, 1, 7) AS month, SUM(calls) AS calls, SUM(call_minutes) AS minutes, SUM(call_attempts) AS attempts,
+    const rows = await this.#db.all<Record<string, unknown>>(
+      `SELECT substr(day, 1, 7) AS month, SUM(calls) AS calls, SUM(call_minutes) AS minutes, SUM(call_attempts) AS attempts,
         SUM(calls_good) AS good, SUM(calls_fair) AS fair, SUM(calls_poor) AS poor
-      FROM daily WHERE site_key = $1 AND day >= $2 GROUP BY substr(day, 1, 7) ORDER BY month DESC`, [siteKey, from]);
-    return rows.map((r) => ({ month: String(r['month']), calls: Number(r['calls']), minutes: Math.round(Number(r['minutes']) * 10) / 10, attempts: Number(r['attempts']), good: Number(r['good']), fair: Number(r['fair']), poor: Number(r['poor']) }));
+      FROM daily WHERE site_key = $1 AND day >= $2 GROUP BY substr(day, 1, 7) ORDER BY month DESC`,
+      [siteKey, from],
+    );
+    return rows.map((r) => ({
+      month: String(r['month']),
+      calls: Number(r['calls']),
+      minutes: Math.round(Number(r['minutes']) * 10) / 10,
+      attempts: Number(r['attempts']),
+      good: Number(r['good']),
+      fair: Number(r['fair']),
+      poor: Number(r['poor']),
+    }));
   }
 
   async acts(nowMs: number): Promise<Map<string, Acts>> {
@@ -86,9 +100,17 @@ export class SqlFleetView implements FleetView {
       params.push(v);
       return `$${params.length}`;
     });
-    const rows = await this.#db.all<Record<string, unknown>>(`SELECT f.site_key, SUM(d.calls) AS calls, SUM(d.call_minutes) AS minutes, SUM(d.call_attempts) AS attempts, SUM(d.calls_poor) AS poor
-      FROM fleet f JOIN daily d ON d.site_key = f.site_key AND d.day >= $1 WHERE ${scope} GROUP BY f.site_key`, params);
-    return new Map(rows.map((r) => [String(r['site_key']), { calls: Number(r['calls']), minutes: Math.round(Number(r['minutes']) * 10) / 10, attempts: Number(r['attempts']), poor: Number(r['poor']) }]));
+    const rows = await this.#db.all<Record<string, unknown>>(
+      `SELECT f.site_key, SUM(d.calls) AS calls, SUM(d.call_minutes) AS minutes, SUM(d.call_attempts) AS attempts, SUM(d.calls_poor) AS poor
+      FROM fleet f JOIN daily d ON d.site_key = f.site_key AND d.day >= $1 WHERE ${scope} GROUP BY f.site_key`,
+      params,
+    );
+    return new Map(
+      rows.map((r) => [
+        String(r['site_key']),
+        { calls: Number(r['calls']), minutes: Math.round(Number(r['minutes']) * 10) / 10, attempts: Number(r['attempts']), poor: Number(r['poor']) },
+      ]),
+    );
   }
 
   async timeline(siteKey: string, range: '30d' | '12m', nowMs: number): Promise<{ points: TimelinePoint[]; alerts: AlertMark[] }> {
@@ -101,19 +123,34 @@ export class SqlFleetView implements FleetView {
     const scope = scopeClause(this.#scope, 'f', p);
     const allowed = await this.#db.one<{ site_key: string }>(`SELECT site_key FROM fleet f WHERE site_key = $1 AND ${scope}`, params);
     if (!allowed) return { points: [], alerts: [] };
-    const rows = range === '30d'
-      ? await this.#db.all<Record<string, unknown>>(`SELECT hour_start AS at, minutes_observed, availability_pct, rtt_median_ms, rtt_p95_ms,
+    const rows =
+      range === '30d'
+        ? await this.#db.all<Record<string, unknown>>(
+            `SELECT hour_start AS at, minutes_observed, availability_pct, rtt_median_ms, rtt_p95_ms,
           CASE WHEN loss_up_pct > loss_down_pct THEN loss_up_pct ELSE loss_down_pct END AS loss_pct, degraded_min
-          FROM hourly WHERE site_key = $1 AND hour_start >= $2 ORDER BY hour_start`, [siteKey, from])
-      : await this.#db.all<Record<string, unknown>>(`SELECT day AS at, minutes_observed, 100 * minutes_available / NULLIF(minutes_observed, 0) AS availability_pct,
+          FROM hourly WHERE site_key = $1 AND hour_start >= $2 ORDER BY hour_start`,
+            [siteKey, from],
+          )
+        : await this.#db.all<Record<string, unknown>>(
+            `SELECT day AS at, minutes_observed, 100 * minutes_available / NULLIF(minutes_observed, 0) AS availability_pct,
           rtt_median_weighted / NULLIF(rtt_minutes, 0) AS rtt_median_ms, rtt_p95_max_ms AS rtt_p95_ms,
           CASE WHEN loss_up_weighted > loss_down_weighted THEN loss_up_weighted ELSE loss_down_weighted END / NULLIF(loss_minutes, 0) AS loss_pct, degraded_min
-          FROM daily WHERE site_key = $1 AND day >= $2 ORDER BY day`, [siteKey, from.slice(0, 10)]);
-    const alerts = await this.#db.all<AlertMark>(`SELECT at, kind, metric, state, message FROM fleet_alerts WHERE site_key = $1 AND at >= $2 ORDER BY at LIMIT 2000`, [siteKey, from]);
+          FROM daily WHERE site_key = $1 AND day >= $2 ORDER BY day`,
+            [siteKey, from.slice(0, 10)],
+          );
+    const alerts = await this.#db.all<AlertMark>(
+      `SELECT at, kind, metric, state, message FROM fleet_alerts WHERE site_key = $1 AND at >= $2 ORDER BY at LIMIT 2000`,
+      [siteKey, from],
+    );
     return {
       points: rows.map((r) => ({
-        at: String(r['at']), minutes_observed: Number(r['minutes_observed']), availability_pct: numberOrNull(r['availability_pct']), rtt_median_ms: numberOrNull(r['rtt_median_ms']),
-        rtt_p95_ms: numberOrNull(r['rtt_p95_ms']), loss_pct: numberOrNull(r['loss_pct']), degraded_min: Number(r['degraded_min']),
+        at: String(r['at']),
+        minutes_observed: Number(r['minutes_observed']),
+        availability_pct: numberOrNull(r['availability_pct']),
+        rtt_median_ms: numberOrNull(r['rtt_median_ms']),
+        rtt_p95_ms: numberOrNull(r['rtt_p95_ms']),
+        loss_pct: numberOrNull(r['loss_pct']),
+        degraded_min: Number(r['degraded_min']),
       })),
       alerts,
     };
@@ -125,7 +162,10 @@ export class SqlFleetView implements FleetView {
       params.push(v);
       return `$${params.length}`;
     });
-    const rows = await this.#db.all<{ version: string | null; site_key: string }>(`SELECT version, site_key FROM fleet f WHERE ${scope} ORDER BY version, site_key`, params);
+    const rows = await this.#db.all<{ version: string | null; site_key: string }>(
+      `SELECT version, site_key FROM fleet f WHERE ${scope} ORDER BY version, site_key`,
+      params,
+    );
     const byVersion = new Map<string, string[]>();
     for (const r of rows) byVersion.set(r.version ?? '?', [...(byVersion.get(r.version ?? '?') ?? []), r.site_key]);
     return [...byVersion].map(([version, sites]) => ({ version, sites }));
@@ -139,9 +179,12 @@ export class SqlFleetView implements FleetView {
         params.push(v);
         return `$${params.length}`;
       });
-      const rows = await this.#db.all<Record<string, unknown>>(`SELECT h.site_key, hour_start, profile, minutes_observed, rtt_median_ms, rtt_p95_ms, ipdv_median_ms, ipdv_p95_ms, loss_up_pct, loss_down_pct,
+      const rows = await this.#db.all<Record<string, unknown>>(
+        `SELECT h.site_key, hour_start, profile, minutes_observed, rtt_median_ms, rtt_p95_ms, ipdv_median_ms, ipdv_p95_ms, loss_up_pct, loss_down_pct,
           degraded_min, availability_pct, alerts_raised, alerts_cleared, up_mbps, down_mbps
-        FROM hourly h JOIN fleet f ON f.site_key = h.site_key WHERE (h.site_key, hour_start) > ($1, $2) AND ${scope} ORDER BY h.site_key, hour_start LIMIT 1000`, params);
+        FROM hourly h JOIN fleet f ON f.site_key = h.site_key WHERE (h.site_key, hour_start) > ($1, $2) AND ${scope} ORDER BY h.site_key, hour_start LIMIT 1000`,
+        params,
+      );
       for (const r of rows) yield { ...(r as unknown as HourlyRow), alerts_raised: Number(r['alerts_raised']), alerts_cleared: Number(r['alerts_cleared']) };
       if (rows.length < 1000) return;
       const last = rows[rows.length - 1]!;
@@ -155,9 +198,21 @@ export class SqlFleetView implements FleetView {
       params.push(v);
       return `$${params.length}`;
     });
-    const rows = await this.#db.all<Record<string, unknown>>(`SELECT f.site_key, f.last_heartbeat_at, 100 * SUM(d.minutes_available) / NULLIF(SUM(d.minutes_observed), 0) AS availability_pct, SUM(d.degraded_min) / 60 AS hours_degraded
-      FROM fleet f LEFT JOIN daily d ON d.site_key = f.site_key AND d.day >= $1 WHERE ${scope} GROUP BY f.site_key, f.last_heartbeat_at`, params);
-    return new Map(rows.map((r) => [String(r['site_key']), { availability_pct: numberOrNull(r['availability_pct']), hours_degraded: Number(r['hours_degraded'] ?? 0), last_heartbeat_at: (r['last_heartbeat_at'] as string | null) ?? null }]));
+    const rows = await this.#db.all<Record<string, unknown>>(
+      `SELECT f.site_key, f.last_heartbeat_at, 100 * SUM(d.minutes_available) / NULLIF(SUM(d.minutes_observed), 0) AS availability_pct, SUM(d.degraded_min) / 60 AS hours_degraded
+      FROM fleet f LEFT JOIN daily d ON d.site_key = f.site_key AND d.day >= $1 WHERE ${scope} GROUP BY f.site_key, f.last_heartbeat_at`,
+      params,
+    );
+    return new Map(
+      rows.map((r) => [
+        String(r['site_key']),
+        {
+          availability_pct: numberOrNull(r['availability_pct']),
+          hours_degraded: Number(r['hours_degraded'] ?? 0),
+          last_heartbeat_at: (r['last_heartbeat_at'] as string | null) ?? null,
+        },
+      ]),
+    );
   }
 }
 

@@ -1,5 +1,15 @@
 import type { ReportDocument } from '../report/report-document.js';
-import { SUMMARY_COLUMNS, summaryOf, type AddOutcome, type ReportStore, type ReportSummary, type ReportView, type SiteFilter, type SiteScope, type SiteSummary } from './report-store.js';
+import {
+  SUMMARY_COLUMNS,
+  summaryOf,
+  type AddOutcome,
+  type ReportStore,
+  type ReportSummary,
+  type ReportView,
+  type SiteFilter,
+  type SiteScope,
+  type SiteSummary,
+} from './report-store.js';
 import { countOf, type SqlClient, type SqlDatabase, type SqlValue } from './sql/sql-database.js';
 
 // The collected reports in SQL (SQLite or PostgreSQL: sql/). The signed text is kept in the
@@ -19,7 +29,9 @@ const INSERT_REPORT = `INSERT INTO reports (${COLUMNS}, text) VALUES (${PARAMS},
 // expressions all read the row as it was, in both databases.
 const NEWER = '(excluded.ordered_at, excluded.report_id) > (sites.ordered_at, sites.report_id)';
 const UPSERT_SITE = `INSERT INTO sites (${COLUMNS}, report_count) VALUES (${PARAMS}, 1)
-  ON CONFLICT (site_key) DO UPDATE SET report_count = sites.report_count + 1, ${SUMMARY_COLUMNS.filter((c) => c !== 'site_key').map((c) => `${c} = CASE WHEN ${NEWER} THEN excluded.${c} ELSE sites.${c} END`).join(', ')}`;
+  ON CONFLICT (site_key) DO UPDATE SET report_count = sites.report_count + 1, ${SUMMARY_COLUMNS.filter((c) => c !== 'site_key')
+    .map((c) => `${c} = CASE WHEN ${NEWER} THEN excluded.${c} ELSE sites.${c} END`)
+    .join(', ')}`;
 
 /** Reports read per page by eachReport. */
 const PAGE = 200;
@@ -101,7 +113,10 @@ class SqlReportView implements ReportView {
     for (;;) {
       const q = new Where(this.#scope);
       const from = after ? `(started_at, report_id) > (${q.param(after[0])}, ${q.param(after[1])})` : undefined;
-      const rows = await this.#db.all<{ started_at: string; report_id: string; text: string }>(`SELECT started_at, report_id, text FROM reports ${q.where(from)} ORDER BY started_at, report_id LIMIT ${PAGE}`, q.params);
+      const rows = await this.#db.all<{ started_at: string; report_id: string; text: string }>(
+        `SELECT started_at, report_id, text FROM reports ${q.where(from)} ORDER BY started_at, report_id LIMIT ${PAGE}`,
+        q.params,
+      );
       for (const row of rows) yield JSON.parse(row.text) as ReportDocument;
       if (rows.length < PAGE) return;
       const last = rows[rows.length - 1]!;
@@ -125,7 +140,10 @@ class Where {
       // reports and sites both carry region and establishment_code: one clause scopes either
       const regions = scope.regions.map((r) => this.param(r));
       const codes = scope.establishments.map((c) => this.param(c));
-      const parts = [...(regions.length ? [`region IN (${regions.join(', ')})`] : []), ...(codes.length ? [`establishment_code IN (${codes.join(', ')})`] : [])];
+      const parts = [
+        ...(regions.length ? [`region IN (${regions.join(', ')})`] : []),
+        ...(codes.length ? [`establishment_code IN (${codes.join(', ')})`] : []),
+      ];
       this.#clauses.push(parts.length ? `(${parts.join(' OR ')})` : '0 = 1');
     }
     if (filter.region) this.#clauses.push(`region = ${this.param(filter.region)}`);

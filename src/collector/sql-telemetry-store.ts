@@ -13,9 +13,25 @@ import { HEARTBEAT_DAYS, HOURLY_DAYS, type FleetView, type SilentChange, type Te
 
 const DAY_MS = 86_400_000;
 const flag = (value: boolean | null): number | null => (value === null ? null : value ? 1 : 0);
-const later = (column: string) => `CASE WHEN excluded.last_heartbeat_at IS NOT NULL AND (fleet.last_heartbeat_at IS NULL OR excluded.last_heartbeat_at > fleet.last_heartbeat_at) THEN excluded.${column} ELSE fleet.${column} END`;
+const later = (column: string) =>
+  `CASE WHEN excluded.last_heartbeat_at IS NOT NULL AND (fleet.last_heartbeat_at IS NULL OR excluded.last_heartbeat_at > fleet.last_heartbeat_at) THEN excluded.${column} ELSE fleet.${column} END`;
 
-const LATEST_STATE = ['version', 'last_heartbeat_at', 'heartbeat_interval_s', 'link_state', 'link_since', 'rtt_ms', 'outbox_depth', 'outbox_oldest_age_s', 'report_outbox_depth', 'devices_connected', 'hospital_connected', 'disk_free_mib', 'clock_synchronised', 'uptime_s'] as const;
+const LATEST_STATE = [
+  'version',
+  'last_heartbeat_at',
+  'heartbeat_interval_s',
+  'link_state',
+  'link_since',
+  'rtt_ms',
+  'outbox_depth',
+  'outbox_oldest_age_s',
+  'report_outbox_depth',
+  'devices_connected',
+  'hospital_connected',
+  'disk_free_mib',
+  'clock_synchronised',
+  'uptime_s',
+] as const;
 const IDENTITY = ['appliance_id', 'establishment_code', 'establishment', 'region'] as const;
 
 // The sequence gap is counted from the first number of the batch ($22) against the last one
@@ -29,12 +45,58 @@ const UPSERT_FLEET = `INSERT INTO fleet (site_key, ${IDENTITY.join(', ')}, ${LAT
     sequence_gaps = fleet.sequence_gaps + CASE WHEN $22 > fleet.last_sequence + 1 THEN $22 - fleet.last_sequence - 1 ELSE 0 END + $23,
     last_sequence = CASE WHEN excluded.last_sequence > fleet.last_sequence THEN excluded.last_sequence ELSE fleet.last_sequence END`;
 
-const HOURLY_INSERT_COLUMNS = ['site_key', 'hour_start', 'document_id', 'received_at', 'profile', 'minutes_observed', 'rtt_median_ms', 'rtt_p95_ms', 'ipdv_median_ms', 'ipdv_p95_ms', 'loss_up_pct', 'loss_down_pct',
-  'degraded_min', 'degraded_rtt_min', 'degraded_ipdv_min', 'degraded_loss_min', 'degraded_reachability_min', 'availability_pct', 'alerts_raised', 'alerts_cleared', 'up_mbps', 'down_mbps', 'limit_rtt_ms', 'limit_ipdv_ms', 'limit_loss_pct', ...CALL_COLUMNS] as const;
+const HOURLY_INSERT_COLUMNS = [
+  'site_key',
+  'hour_start',
+  'document_id',
+  'received_at',
+  'profile',
+  'minutes_observed',
+  'rtt_median_ms',
+  'rtt_p95_ms',
+  'ipdv_median_ms',
+  'ipdv_p95_ms',
+  'loss_up_pct',
+  'loss_down_pct',
+  'degraded_min',
+  'degraded_rtt_min',
+  'degraded_ipdv_min',
+  'degraded_loss_min',
+  'degraded_reachability_min',
+  'availability_pct',
+  'alerts_raised',
+  'alerts_cleared',
+  'up_mbps',
+  'down_mbps',
+  'limit_rtt_ms',
+  'limit_ipdv_ms',
+  'limit_loss_pct',
+  ...CALL_COLUMNS,
+] as const;
 const ROW_TABLES = {
-  heartbeat: { table: 'heartbeats', columns: ['document_id', 'site_key', 'at', 'received_at', 'sequence', 'version', 'link_state', 'rtt_ms', 'outbox_depth', 'report_outbox_depth', 'hospital_connected', 'disk_free_mib', 'clock_synchronised'] },
+  heartbeat: {
+    table: 'heartbeats',
+    columns: [
+      'document_id',
+      'site_key',
+      'at',
+      'received_at',
+      'sequence',
+      'version',
+      'link_state',
+      'rtt_ms',
+      'outbox_depth',
+      'report_outbox_depth',
+      'hospital_connected',
+      'disk_free_mib',
+      'clock_synchronised',
+    ],
+  },
   hourly_summary: { table: 'hourly', columns: HOURLY_INSERT_COLUMNS },
-  alert: { table: 'fleet_alerts', columns: ['document_id', 'site_key', 'at', 'received_at', 'sequence', 'kind', 'metric', 'state', 'measured', 'limit_value', 'unit', 'message'] },
+  alert: {
+    table: 'fleet_alerts',
+    columns: ['document_id', 'site_key', 'at', 'received_at', 'sequence', 'kind', 'metric', 'state', 'measured', 'limit_value', 'unit', 'message'],
+  },
 } as const satisfies Record<TelemetryDocument['document'], { table: string; columns: readonly string[] }>;
 
 /** Rows per INSERT: one statement per chunk rather than per document (well under both databases' parameter limits). */
@@ -47,7 +109,19 @@ function multiInsert(kind: TelemetryDocument['document'], rows: number): string 
   return `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT DO NOTHING RETURNING document_id`;
 }
 
-const DAILY_SUMS = ['hours', 'minutes_observed', 'minutes_available', 'degraded_min', 'rtt_median_weighted', 'rtt_minutes', 'loss_up_weighted', 'loss_down_weighted', 'loss_minutes', 'alerts_raised', ...CALL_COLUMNS] as const;
+const DAILY_SUMS = [
+  'hours',
+  'minutes_observed',
+  'minutes_available',
+  'degraded_min',
+  'rtt_median_weighted',
+  'rtt_minutes',
+  'loss_up_weighted',
+  'loss_down_weighted',
+  'loss_minutes',
+  'alerts_raised',
+  ...CALL_COLUMNS,
+] as const;
 type DailySums = Record<(typeof DAILY_SUMS)[number], number> & { rtt_p95_max_ms: number | null };
 const UPSERT_DAILY = `INSERT INTO daily (site_key, day, ${DAILY_SUMS.join(', ')}, rtt_p95_max_ms) VALUES (${Array.from({ length: DAILY_SUMS.length + 3 }, (_, i) => `$${i + 1}`).join(', ')})
   ON CONFLICT (site_key, day) DO UPDATE SET ${DAILY_SUMS.map((c) => `${c} = daily.${c} + excluded.${c}`).join(', ')},
@@ -99,8 +173,13 @@ export class SqlTelemetryStore implements TelemetryStore {
     const returning = 'RETURNING site_key, appliance_id, establishment, region, last_received_at, silent_since';
     return this.#db.transaction(async (tx) => {
       // UPDATE … RETURNING: with several collectors on one database, each change goes to one of them
-      const heard = await tx.all<SilentChange>(`UPDATE fleet SET silent_since = NULL WHERE silent_since IS NOT NULL AND last_received_at >= silent_since ${returning}`);
-      const silent = await tx.all<SilentChange>(`UPDATE fleet SET silent_since = $1 WHERE silent_since IS NULL AND last_received_at < $2 ${returning}`, [new Date(nowMs).toISOString(), new Date(silentBeforeMs).toISOString()]);
+      const heard = await tx.all<SilentChange>(
+        `UPDATE fleet SET silent_since = NULL WHERE silent_since IS NOT NULL AND last_received_at >= silent_since ${returning}`,
+      );
+      const silent = await tx.all<SilentChange>(`UPDATE fleet SET silent_since = $1 WHERE silent_since IS NULL AND last_received_at < $2 ${returning}`, [
+        new Date(nowMs).toISOString(),
+        new Date(silentBeforeMs).toISOString(),
+      ]);
       return { silent, heard };
     });
   }
@@ -121,7 +200,10 @@ async function insertRows(tx: SqlClient, documents: readonly TelemetryDocument[]
     const ofKind = documents.filter((d) => d.document === kind);
     for (let i = 0; i < ofKind.length; i += CHUNK) {
       const chunk = ofKind.slice(i, i + CHUNK);
-      const rows = await tx.all<{ document_id: string }>(multiInsert(kind, chunk.length), chunk.flatMap((d) => rowOf(d, received)));
+      const rows = await tx.all<{ document_id: string }>(
+        multiInsert(kind, chunk.length),
+        chunk.flatMap((d) => rowOf(d, received)),
+      );
       for (const r of rows) inserted.add(r.document_id);
     }
   }
@@ -133,7 +215,21 @@ function rowOf(d: TelemetryDocument, received: string): SqlValue[] {
   const siteKey = siteKeyOfTelemetry(d);
   if (d.document === 'heartbeat') {
     const h = d.heartbeat;
-    return [d.document_id, siteKey, d.at, received, d.sequence, d.software_version, h.link.state, h.link.rtt_ms, h.outbox.depth, h.report_outbox_depth, flag(h.hospital_connected), h.disk_free_mib, flag(h.clock_synchronised)];
+    return [
+      d.document_id,
+      siteKey,
+      d.at,
+      received,
+      d.sequence,
+      d.software_version,
+      h.link.state,
+      h.link.rtt_ms,
+      h.outbox.depth,
+      h.report_outbox_depth,
+      flag(h.hospital_connected),
+      h.disk_free_mib,
+      flag(h.clock_synchronised),
+    ];
   }
   if (d.document === 'alert') {
     const a = d.alert;
@@ -141,10 +237,34 @@ function rowOf(d: TelemetryDocument, received: string): SqlValue[] {
   }
   const s = d.summary;
   const dm = s.degraded_minutes;
-  return [siteKey, s.hour_start, d.document_id, received, s.profile, s.minutes_observed, s.rtt_ms?.median ?? null, s.rtt_ms?.p95 ?? null, s.ipdv_ms?.median ?? null, s.ipdv_ms?.p95 ?? null,
-    s.loss_pct.up, s.loss_pct.down, dm.overall, dm.rtt_ms ?? 0, dm.ipdv_ms ?? 0, Math.max(dm.loss_up_pct ?? 0, dm.loss_down_pct ?? 0), dm.reachability ?? 0, s.availability_pct, s.alerts.raised, s.alerts.cleared,
-    best(s.throughput, 'up'), best(s.throughput, 'down'), s.limits.rtt_ms, s.limits.ipdv_ms, s.limits.loss_pct,
-    ...(s.calls ? [s.calls.calls, s.calls.attempts, s.calls.minutes, s.calls.good, s.calls.fair, s.calls.poor] : CALL_COLUMNS.map(() => null))];
+  return [
+    siteKey,
+    s.hour_start,
+    d.document_id,
+    received,
+    s.profile,
+    s.minutes_observed,
+    s.rtt_ms?.median ?? null,
+    s.rtt_ms?.p95 ?? null,
+    s.ipdv_ms?.median ?? null,
+    s.ipdv_ms?.p95 ?? null,
+    s.loss_pct.up,
+    s.loss_pct.down,
+    dm.overall,
+    dm.rtt_ms ?? 0,
+    dm.ipdv_ms ?? 0,
+    Math.max(dm.loss_up_pct ?? 0, dm.loss_down_pct ?? 0),
+    dm.reachability ?? 0,
+    s.availability_pct,
+    s.alerts.raised,
+    s.alerts.cleared,
+    best(s.throughput, 'up'),
+    best(s.throughput, 'down'),
+    s.limits.rtt_ms,
+    s.limits.ipdv_ms,
+    s.limits.loss_pct,
+    ...(s.calls ? [s.calls.calls, s.calls.attempts, s.calls.minutes, s.calls.good, s.calls.fair, s.calls.poor] : CALL_COLUMNS.map(() => null)),
+  ];
 }
 
 /** Adds the stored summaries to their day's roll-up and the heartbeats to their day's counts. */
@@ -158,8 +278,25 @@ async function rollUpDays(tx: SqlClient, stored: readonly TelemetryDocument[]): 
       const observed = s.minutes_observed;
       const rttMinutes = s.rtt_ms ? observed : 0;
       const lossMinutes = s.loss_pct.up !== null && s.loss_pct.down !== null ? observed : 0;
-      const sums = days.get(key) ?? { hours: 0, minutes_observed: 0, minutes_available: 0, degraded_min: 0, rtt_median_weighted: 0, rtt_minutes: 0, loss_up_weighted: 0, loss_down_weighted: 0, loss_minutes: 0, alerts_raised: 0,
-        calls: 0, call_attempts: 0, call_minutes: 0, calls_good: 0, calls_fair: 0, calls_poor: 0, rtt_p95_max_ms: null };
+      const sums = days.get(key) ?? {
+        hours: 0,
+        minutes_observed: 0,
+        minutes_available: 0,
+        degraded_min: 0,
+        rtt_median_weighted: 0,
+        rtt_minutes: 0,
+        loss_up_weighted: 0,
+        loss_down_weighted: 0,
+        loss_minutes: 0,
+        alerts_raised: 0,
+        calls: 0,
+        call_attempts: 0,
+        call_minutes: 0,
+        calls_good: 0,
+        calls_fair: 0,
+        calls_poor: 0,
+        rtt_p95_max_ms: null,
+      };
       sums.hours += 1;
       sums.minutes_observed += observed;
       sums.minutes_available += s.availability_pct === null ? 0 : (s.availability_pct * observed) / 100;
@@ -210,7 +347,9 @@ async function updateFleet(tx: SqlClient, stored: readonly TelemetryDocument[], 
     const first = sequences[0]!;
     const last = sequences[sequences.length - 1]!;
     const missingInside = last - first + 1 - sequences.length;
-    const beat = documents.filter((d): d is Heartbeat => d.document === 'heartbeat').reduce<Heartbeat | undefined>((latest, d) => (!latest || d.at > latest.at ? d : latest), undefined);
+    const beat = documents
+      .filter((d): d is Heartbeat => d.document === 'heartbeat')
+      .reduce<Heartbeat | undefined>((latest, d) => (!latest || d.at > latest.at ? d : latest), undefined);
     const h = beat?.heartbeat;
     const state: Record<(typeof LATEST_STATE)[number], SqlValue> = {
       version: beat ? beat.software_version : null,
@@ -229,7 +368,18 @@ async function updateFleet(tx: SqlClient, stored: readonly TelemetryDocument[], 
       uptime_s: h?.uptime_s ?? null,
     };
     const s = documents[documents.length - 1]!.site;
-    await tx.run(UPSERT_FLEET, [siteKey, s.appliance_id, s.establishment_code, s.establishment, s.region, ...LATEST_STATE.map((c) => state[c]), received, last, first, missingInside]);
+    await tx.run(UPSERT_FLEET, [
+      siteKey,
+      s.appliance_id,
+      s.establishment_code,
+      s.establishment,
+      s.region,
+      ...LATEST_STATE.map((c) => state[c]),
+      received,
+      last,
+      first,
+      missingInside,
+    ]);
   }
 }
 

@@ -12,7 +12,10 @@ export function crossCheck(values: ConfigValues): ConfigProblem[] {
       problems.push({ path: 'bridge.upstream.username', message: 'is required when bridge.upstream.url is set (no anonymous MQTT)' });
     }
     if (upstream.password_file === '' && upstream.cert_file === '') {
-      problems.push({ path: 'bridge.upstream.password_file', message: 'is required when bridge.upstream.url is set (no anonymous MQTT), unless a client certificate (bridge.upstream.cert_file) is given' });
+      problems.push({
+        path: 'bridge.upstream.password_file',
+        message: 'is required when bridge.upstream.url is set (no anonymous MQTT), unless a client certificate (bridge.upstream.cert_file) is given',
+      });
     }
     if ((upstream.cert_file === '') !== (upstream.key_file === '')) {
       problems.push({ path: 'bridge.upstream.key_file', message: 'a client certificate needs both bridge.upstream.cert_file and bridge.upstream.key_file' });
@@ -27,15 +30,22 @@ export function crossCheck(values: ConfigValues): ConfigProblem[] {
   const qos = values.qos;
   // A policy is configured as soon as it has classes; then every part of it must hold.
   if (qos.classes.length > 0) {
-    const { policy, problems: policyProblems } = parsePolicy(qos as Parameters<typeof parsePolicy>[0]);
+    const { policy, problems: policyProblems } = parsePolicy(qos);
     problems.push(...policyProblems);
     problems.push(...autorateProblems(qos.autorate, policy, qos.check_target || values.monitor.target || values.qualify.target));
   }
   if (qos.backend === 'linux' && qos.classes.length > 0 && values.deployment.mode === 'one-armed') {
-    problems.push({ path: 'qos.backend', message: 'linux shapes the traffic that crosses the appliance, and in deployment.mode one-armed none does: set deployment.mode to inline-bridge or inline-router (and cable it so), or use qos.backend routeros' });
+    problems.push({
+      path: 'qos.backend',
+      message:
+        'linux shapes the traffic that crosses the appliance, and in deployment.mode one-armed none does: set deployment.mode to inline-bridge or inline-router (and cable it so), or use qos.backend routeros',
+    });
   }
   if (qos.backend === 'linux' && values.deployment.mode !== 'one-armed' && qos.linux.wan_interface === qos.linux.lan_interface) {
-    problems.push({ path: 'qos.linux.lan_interface', message: `is the same as qos.linux.wan_interface ("${qos.linux.wan_interface}"); ${values.deployment.mode} needs the unit's side and the site router's side` });
+    problems.push({
+      path: 'qos.linux.lan_interface',
+      message: `is the same as qos.linux.wan_interface ("${qos.linux.wan_interface}"); ${values.deployment.mode} needs the unit's side and the site router's side`,
+    });
   }
   if (qos.backend === 'routeros' && qos.routeros.host !== '') {
     if (qos.routeros.username === '') problems.push({ path: 'qos.routeros.username', message: 'is required when qos.routeros.host is set' });

@@ -99,7 +99,8 @@ export const customFormats: convict.Format[] = [
   {
     name: 'string-list',
     validate(value: unknown) {
-      if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v === '')) throw new Error('must be a list of non-empty strings, e.g. ["supervision"]');
+      if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v === ''))
+        throw new Error('must be a list of non-empty strings, e.g. ["supervision"]');
     },
   },
   {
@@ -115,7 +116,13 @@ export const customFormats: convict.Format[] = [
       if (!Array.isArray(value) || !value.every(ok)) throw new Error('must be a list of addresses or prefixes, e.g. ["198.18.0.0/15", "2001:db8::/32"]');
     },
     // from the environment: "198.18.0.0/15,2001:db8::/32"
-    coerce: (value: unknown) => (typeof value === 'string' ? value.split(',').map((p) => p.trim()).filter((p) => p !== '') : value),
+    coerce: (value: unknown) =>
+      typeof value === 'string'
+        ? value
+            .split(',')
+            .map((p) => p.trim())
+            .filter((p) => p !== '')
+        : value,
   },
   {
     name: 'host-port',
@@ -130,7 +137,8 @@ export const customFormats: convict.Format[] = [
     name: 'optional-date',
     validate(value: unknown) {
       if (value === '') return;
-      if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`))) throw new Error('must be a date YYYY-MM-DD, or empty');
+      if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`)))
+        throw new Error('must be a date YYYY-MM-DD, or empty');
     },
   },
   {
@@ -160,13 +168,14 @@ export const customFormats: convict.Format[] = [
   {
     name: 'role-map',
     validate(value: unknown) {
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('must be an object such as {"GRP-DISP-DIJON": "region:DISP Dijon"}');
+      if (typeof value !== 'object' || value === null || Array.isArray(value))
+        throw new Error('must be an object such as {"GRP-DISP-DIJON": "region:DISP Dijon"}');
       for (const [group, role] of Object.entries(value as Record<string, unknown>)) {
         if (typeof role !== 'string') throw new Error(`group ${JSON.stringify(group)}: the role must be a string`);
         try {
           parseRole(role);
         } catch (err) {
-          throw new Error(`group ${JSON.stringify(group)}: ${(err as Error).message}`);
+          throw new Error(`group ${JSON.stringify(group)}: ${(err as Error).message}`, { cause: err });
         }
       }
     },
@@ -181,7 +190,8 @@ export const customFormats: convict.Format[] = [
         if (!['tcp', 'tls', 'ws'].includes(l.type as string)) throw new Error(`${where}: type must be tcp, tls or ws`);
         if (typeof l.host !== 'string' || isIP(l.host) === 0) throw new Error(`${where}: host must be an IP address such as 0.0.0.0`);
         if (!Number.isInteger(l.port) || (l.port as number) < 0 || (l.port as number) > 65535) throw new Error(`${where}: port must be 0..65535`);
-        if (l.type === 'tls' && (typeof l.cert_file !== 'string' || typeof l.key_file !== 'string')) throw new Error(`${where}: a tls listener needs cert_file and key_file`);
+        if (l.type === 'tls' && (typeof l.cert_file !== 'string' || typeof l.key_file !== 'string'))
+          throw new Error(`${where}: a tls listener needs cert_file and key_file`);
         if (l.require_client_cert === true && typeof l.ca_file !== 'string') throw new Error(`${where}: require_client_cert needs ca_file`);
         const known = ['type', 'host', 'port', 'cert_file', 'key_file', 'ca_file', 'require_client_cert'];
         const unknown = Object.keys(l).filter((k) => !known.includes(k));

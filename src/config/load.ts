@@ -42,7 +42,7 @@ let formatsAdded = false;
  */
 export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   if (!formatsAdded) {
-    convict.addFormats(Object.fromEntries(customFormats.map((f) => [f.name, f])));
+    convict.addFormats(Object.fromEntries(customFormats.map((f) => [f.name ?? '', f] as const)));
     formatsAdded = true;
   }
   const readText = options.readText ?? ((path: string) => readFileSync(path, 'utf8'));
@@ -64,7 +64,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const checkAccess = options.readText ? () => undefined : undefined;
   const secrets = readSecrets((path) => (alreadyWrong.has(path) ? undefined : config.get(path as never)), readText, checkAccess);
   problems.push(...secrets.problems);
-  if (problems.length === 0) problems.push(...crossCheck(values as ConfigValues));
+  if (problems.length === 0) problems.push(...crossCheck(values));
 
   const source = document ? file : null;
   if (problems.length > 0) {
@@ -72,7 +72,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
       details: { source, problems },
     });
   }
-  return { values: deepFreeze(values) as ConfigValues, secrets: secrets.store, source };
+  return { values: deepFreeze(values), secrets: secrets.store, source };
 }
 
 function readDocument(file: string, explicit: boolean, readText: ReadText): Record<string, unknown> | null {

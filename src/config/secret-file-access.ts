@@ -15,9 +15,15 @@ export function checkSecretFileAccess(file: string, access: SecretFileAccess = {
   const uid = access.uid ?? process.getuid?.() ?? 0;
   const mode = info.mode & 0o777;
   if (mode & 0o007) {
-    throw new UsmpError('USMP_E_SECRET_FILE_UNSAFE', `secret file ${file} is open to other users (mode ${mode.toString(8).padStart(4, '0')}); run: chmod ${(mode & 0o040 ? '640' : '600')} ${file}`);
+    throw new UsmpError(
+      'USMP_E_SECRET_FILE_UNSAFE',
+      `secret file ${file} is open to other users (mode ${mode.toString(8).padStart(4, '0')}); run: chmod ${mode & 0o040 ? '640' : '600'} ${file}`,
+    );
   }
   if (info.uid !== uid && info.uid !== 0) {
-    throw new UsmpError('USMP_E_SECRET_FILE_UNSAFE', `secret file ${file} belongs to user ${info.uid}, not to this service's user (${uid}) or root; run: chown ${uid} ${file}`);
+    throw new UsmpError(
+      'USMP_E_SECRET_FILE_UNSAFE',
+      `secret file ${file} belongs to user ${info.uid}, not to this service's user (${uid}) or root; run: chown ${uid} ${file}`,
+    );
   }
 }

@@ -4,7 +4,7 @@ import type { Logger } from '../log/logger.js';
 import { parseClockRates } from '../monitor/rtp/rtp-streams.js';
 import { VERSION } from '../version.js';
 import { expectedDscpOf, stationNetworks, stationPredicate } from '../monitor/calls/stations.js';
-import { CaptureService, type PartStatus } from './capture-service.js';
+import { CaptureService } from './capture-service.js';
 import { DeviceBridgeService } from './device-bridge-service.js';
 import { verdict, type HealthReport, type PartHealth } from './health.js';
 import { readAutorateFile } from '../qos/autorate/state-file.js';
@@ -71,7 +71,8 @@ export class ApplianceDaemon {
 
   /** Applies a new, already validated configuration: restarts the parts it changes. */
   async reload(next: LoadedConfig): Promise<string[]> {
-    const at = (values: unknown, path: string): string => JSON.stringify(path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], values));
+    const at = (values: unknown, path: string): string =>
+      JSON.stringify(path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], values));
     const changed = this.#parts.filter((p) => p.sections.some((s) => at(this.#config.values, s) !== at(next.values, s)));
     this.#config = next;
     for (const part of [...changed].reverse()) await this.#stopPart(part);
@@ -80,10 +81,12 @@ export class ApplianceDaemon {
   }
 
   health(): HealthReport {
-    const parts = Object.fromEntries(this.#parts.map((p) => {
-      const failed = this.#failed.get(p.name);
-      return [p.name, failed ? { status: 'failed' as PartStatus, error: failed.error, attempts: failed.attempts } : p.health()];
-    }));
+    const parts = Object.fromEntries(
+      this.#parts.map((p) => {
+        const failed = this.#failed.get(p.name);
+        return [p.name, failed ? ({ status: 'failed', error: failed.error, attempts: failed.attempts } satisfies PartHealth) : p.health()];
+      }),
+    );
     const link = this.#monitor?.monitor?.snapshot();
     const bridge = this.#bridge?.snapshot();
     const { status, reasons } = verdict(parts, link, bridge, this.#config.values.bridge.upstream.url !== '');
@@ -97,8 +100,17 @@ export class ApplianceDaemon {
       parts,
       ...(link ? { link } : {}),
       ...(bridge ? { bridge } : {}),
-      ...(this.#capture ? { calls: this.#capture.streams.active(Date.now(), 5000), calls_in_progress: this.#capture.calls.inProgress(Date.now(), 5000), calls_today: this.#capture.ledger.today(Date.now()), calls_total: this.#capture.ledger.total } : {}),
-      ...(autorate ? { qos_autorate: { state: autorate.state, rates_mbps: autorate.rates_mbps, changes_total: autorate.changes_total, updated_at: autorate.updated_at } } : {}),
+      ...(this.#capture
+        ? {
+            calls: this.#capture.streams.active(Date.now(), 5000),
+            calls_in_progress: this.#capture.calls.inProgress(Date.now(), 5000),
+            calls_today: this.#capture.ledger.today(Date.now()),
+            calls_total: this.#capture.ledger.total,
+          }
+        : {}),
+      ...(autorate
+        ? { qos_autorate: { state: autorate.state, rates_mbps: autorate.rates_mbps, changes_total: autorate.changes_total, updated_at: autorate.updated_at } }
+        : {}),
     };
   }
 
@@ -113,7 +125,10 @@ export class ApplianceDaemon {
       const attempts = (previous?.attempts ?? 0) + 1;
       const error = (err as Error).message;
       const retryMs = RETRY_MS[Math.min(attempts - 1, RETRY_MS.length - 1)]!;
-      this.#log.error({ event: 'daemon.part_failed', part: part.name, err: error, code: (err as { code?: string }).code, attempts, retry_in_ms: retryMs }, `${part.name} failed to start: ${error}`);
+      this.#log.error(
+        { event: 'daemon.part_failed', part: part.name, err: error, code: (err as { code?: string }).code, attempts, retry_in_ms: retryMs },
+        `${part.name} failed to start: ${error}`,
+      );
       await part.stop().catch(() => undefined); // release what it opened before failing
       const timer = setTimeout(() => void this.#startPart(part), retryMs);
       timer.unref();
@@ -145,7 +160,9 @@ export class ApplianceDaemon {
       },
       health: () => {
         const s = this.#bridge?.snapshot();
-        return s ? { status: 'running', hospital_connected: s.hospital_connected, outbox_depth: s.outbox_depth, devices_connected: s.devices_connected } : { status: 'stopped' };
+        return s
+          ? { status: 'running', hospital_connected: s.hospital_connected, outbox_depth: s.outbox_depth, devices_connected: s.devices_connected }
+          : { status: 'stopped' };
       },
     };
   }
@@ -180,7 +197,13 @@ export class ApplianceDaemon {
       health: () => {
         const c = this.#capture;
         if (!c) return { status: 'disabled' };
-        return { status: c.status, pid: c.pid, restarts: c.restarts, ...(c.lastError && c.status !== 'running' ? { error: c.lastError } : {}), ...(c.lastStats ? { captured: c.lastStats } : {}) };
+        return {
+          status: c.status,
+          pid: c.pid,
+          restarts: c.restarts,
+          ...(c.lastError && c.status !== 'running' ? { error: c.lastError } : {}),
+          ...(c.lastStats ? { captured: c.lastStats } : {}),
+        };
       },
     };
   }
@@ -190,7 +213,10 @@ export class ApplianceDaemon {
       name: 'monitor',
       sections: ['monitor', 'qualify', 'site'],
       start: async (config) => {
-        const publisher = { publishLocal: (topic: string, payload: Buffer, qos: 0 | 1, retain?: boolean) => (this.#bridge ? this.#bridge.publishLocal(topic, payload, qos, retain) : Promise.reject(new Error('the broker is not running'))) };
+        const publisher = {
+          publishLocal: (topic: string, payload: Buffer, qos: 0 | 1, retain?: boolean) =>
+            this.#bridge ? this.#bridge.publishLocal(topic, payload, qos, retain) : Promise.reject(new Error('the broker is not running')),
+        };
         const observer = {
           onWindow: (w: ProbeWindow, after: MonitorSnapshot) => this.#telemetry?.onWindow(w, after),
           onThroughput: (direction: 'up' | 'down', mbps: number, atMs: number) => this.#telemetry?.onThroughput(direction, mbps, atMs),
@@ -220,7 +246,10 @@ export class ApplianceDaemon {
         if (!config.values.metrics.listen) return;
         this.#metrics = new MetricsServer(() => this.health(), this.#log.child({ module: 'metrics' }));
         this.metricsAddress = await this.#metrics.listen(config.values.metrics.listen);
-        this.#log.info({ event: 'metrics.listening', ...this.metricsAddress }, `/metrics and /health on ${this.metricsAddress.host}:${this.metricsAddress.port}`);
+        this.#log.info(
+          { event: 'metrics.listening', ...this.metricsAddress },
+          `/metrics and /health on ${this.metricsAddress.host}:${this.metricsAddress.port}`,
+        );
       },
       stop: async () => {
         await this.#metrics?.close();
@@ -236,7 +265,10 @@ export class ApplianceDaemon {
       name: 'telemetry',
       sections: ['telemetry', 'report', 'site', 'monitor.profile', 'qualify.profile', 'qualify.profiles_dir'],
       start: async (config) => {
-        this.#telemetry = new TelemetryService(config, this.#log.child({ module: 'telemetry' }), { health: () => this.health(), queued: () => this.#reports?.nudge() });
+        this.#telemetry = new TelemetryService(config, this.#log.child({ module: 'telemetry' }), {
+          health: () => this.health(),
+          queued: () => this.#reports?.nudge(),
+        });
         this.#telemetry.start();
       },
       stop: async () => {
@@ -260,8 +292,12 @@ export class ApplianceDaemon {
         const r = config.values.report;
         if (!r.collector_url) return;
         this.#reports = new ReportUploader({
-          outbox: new ReportOutbox(r.outbox_dir), post: collectorClient(r.collector_url, r.collector_ca_file), log: this.#log.child({ module: 'report-upload' }),
-          expiryDays: r.expiry_days, retryMinS: r.retry_min_s, retryMaxS: r.retry_max_s,
+          outbox: new ReportOutbox(r.outbox_dir),
+          post: collectorClient(r.collector_url, r.collector_ca_file),
+          log: this.#log.child({ module: 'report-upload' }),
+          expiryDays: r.expiry_days,
+          retryMinS: r.retry_min_s,
+          retryMaxS: r.retry_max_s,
         });
         this.#reports.start();
       },

@@ -72,7 +72,10 @@ export class BridgeObserver {
     this.#last = { at: now, inTotal, outTotal };
     this.checkAlarm();
     const snapshot = this.snapshot();
-    this.#o.log.info({ event: 'bridge.stats', ...snapshot }, `outbox ${snapshot.outbox_depth} messages, in ${snapshot.in_per_s.toFixed(1)}/s, out ${snapshot.out_per_s.toFixed(1)}/s`);
+    this.#o.log.info(
+      { event: 'bridge.stats', ...snapshot },
+      `outbox ${snapshot.outbox_depth} messages, in ${snapshot.in_per_s.toFixed(1)}/s, out ${snapshot.out_per_s.toFixed(1)}/s`,
+    );
     return snapshot;
   }
 
@@ -105,7 +108,10 @@ export class BridgeObserver {
     const ratio = outbox.fillRatio;
     if (!this.#alarm && ratio >= 1) {
       this.#alarm = true;
-      this.#o.log.error({ event: 'alarm.outbox_full', depth: outbox.depth, bytes: outbox.bytes }, 'ALARM: the outbox is full; devices are refused until the hospital takes messages again');
+      this.#o.log.error(
+        { event: 'alarm.outbox_full', depth: outbox.depth, bytes: outbox.bytes },
+        'ALARM: the outbox is full; devices are refused until the hospital takes messages again',
+      );
     } else if (this.#alarm && ratio < CLEAR_BELOW) {
       this.#alarm = false;
       this.#o.log.warn({ event: 'alarm.outbox_full.cleared', depth: outbox.depth }, 'the outbox has room again; devices are accepted');

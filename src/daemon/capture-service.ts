@@ -40,10 +40,10 @@ export interface CaptureServiceOptions {
   idleMs: number;
   /** Calls shorter than this are attempts. */
   minCallMs: number;
-  isStation(address: string): boolean;
+  isStation: (address: string) => boolean;
   /** The monitor's latest RTT to the hospital, for the E-model's delay. */
-  rttMs(): number | undefined;
-  onCall?(call: CallRecord): void;
+  rttMs: () => number | undefined;
+  onCall?: (call: CallRecord) => void;
   expectedDscp?: CallTrackerOptions['expectedDscp'];
   log: Logger;
   now?: () => number;
@@ -67,7 +67,14 @@ export class CaptureService {
   constructor(options: CaptureServiceOptions) {
     this.#o = options;
     this.streams = new RtpStreams({ clockRates: options.clockRates });
-    this.calls = new CallTracker({ minCallMs: options.minCallMs, idleMs: options.idleMs, isStation: options.isStation, clockRates: options.clockRates, rttMs: options.rttMs, ...(options.expectedDscp ? { expectedDscp: options.expectedDscp } : {}) });
+    this.calls = new CallTracker({
+      minCallMs: options.minCallMs,
+      idleMs: options.idleMs,
+      isStation: options.isStation,
+      clockRates: options.clockRates,
+      rttMs: options.rttMs,
+      ...(options.expectedDscp ? { expectedDscp: options.expectedDscp } : {}),
+    });
   }
 
   #now(): number {
@@ -109,7 +116,10 @@ export class CaptureService {
       this.status = 'restarting';
       this.restarts++;
       const delay = this.#backoff.next();
-      this.#o.log.error({ event: 'capture.helper_died', pid: helper.pid, reason, restart_in_ms: delay, err: this.lastError }, 'the capture helper died; restarting it');
+      this.#o.log.error(
+        { event: 'capture.helper_died', pid: helper.pid, reason, restart_in_ms: delay, err: this.lastError },
+        'the capture helper died; restarting it',
+      );
       this.#restartTimer = setTimeout(() => this.#spawn(), delay);
     });
   }
@@ -118,10 +128,10 @@ export class CaptureService {
     const [command, ...args] = this.#o.argv;
     const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
     child.once('error', (err) => (this.lastError = err.message));
     return {
-      lines: child.stdout!,
+      lines: child.stdout,
       pid: child.pid,
       onEnd: (listener) => child.once('exit', (code, signal) => listener(signal ?? `exit ${code}`, stderr)),
       stop: () => terminateChild(child, 3000),
@@ -175,7 +185,10 @@ export class CaptureService {
   #ended(call: CallRecord): void {
     this.ledger.add(call);
     const quality = call.mos !== undefined ? `MOS ${call.mos}, ` : '';
-    this.#o.log.info({ event: 'call.ended', call }, `${call.kind === 'call' ? 'call' : 'call attempt'} from ${call.station} to ${call.far_network} ended after ${call.duration_s} s: ${quality}${call.grade}`);
+    this.#o.log.info(
+      { event: 'call.ended', call },
+      `${call.kind === 'call' ? 'call' : 'call attempt'} from ${call.station} to ${call.far_network} ended after ${call.duration_s} s: ${quality}${call.grade}`,
+    );
     this.#o.onCall?.(call);
   }
 }

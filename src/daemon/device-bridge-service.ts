@@ -88,9 +88,13 @@ export class DeviceBridgeService {
         publishBurst: b.publish_burst,
         bytesPerSecond: b.bytes_per_s,
         // 100 % or more: no share of its own, the outbox's own limit (outbox_full) applies
-        outboxShare: b.device_outbox_share_percent >= 100
-          ? { messages: Number.POSITIVE_INFINITY, bytes: Number.POSITIVE_INFINITY }
-          : { messages: Math.floor((br.outbox_max_messages * b.device_outbox_share_percent) / 100), bytes: Math.floor((br.outbox_max_mb * 1024 * 1024 * b.device_outbox_share_percent) / 100) },
+        outboxShare:
+          b.device_outbox_share_percent >= 100
+            ? { messages: Number.POSITIVE_INFINITY, bytes: Number.POSITIVE_INFINITY }
+            : {
+                messages: Math.floor((br.outbox_max_messages * b.device_outbox_share_percent) / 100),
+                bytes: Math.floor((br.outbox_max_mb * 1024 * 1024 * b.device_outbox_share_percent) / 100),
+              },
         retainedBytesPerDevice: b.retained_bytes_per_device,
         floodDisconnectMs: b.flood_disconnect_s * 1000,
         maxTopicLevels: b.max_topic_levels,
@@ -102,21 +106,29 @@ export class DeviceBridgeService {
     this.#observer = new BridgeObserver({ outbox, broker: this.#broker, bridge: this.#bridge, log: log.child({ module: 'bridge' }) });
     this.#bridge?.start();
     const broker = this.#broker;
-    this.#listeners = new BrokerListeners((stream) => broker.aedes.handle(stream), {
-      maxConnections: b.max_connections,
-      connectsPerSecondPerAddress: b.connects_per_s_per_address,
-      unauthenticatedPerAddress: b.unauthenticated_per_address,
-      unauthenticatedMax: b.unauthenticated_max,
-      // a retained publish bigger than a device's whole retained budget (all of them when it is 0) is cut
-      // on its first octets, before its body is buffered; the topic and header take up to 65 537 more [MQTT 3.1.1 §3.3]
-      maxRetainedPacketBytes: b.retained_bytes_per_device === 0 ? 0 : b.retained_bytes_per_device + 65_535 + 4,
-      // the payload limit plus the largest topic and header MQTT allows [MQTT 3.1.1 §3.3]
-      maxPacketBytes: b.max_payload_bytes + 65_535 + 8,
-    }, broker.stats, log.child({ module: 'broker' }));
+    this.#listeners = new BrokerListeners(
+      (stream) => broker.aedes.handle(stream),
+      {
+        maxConnections: b.max_connections,
+        connectsPerSecondPerAddress: b.connects_per_s_per_address,
+        unauthenticatedPerAddress: b.unauthenticated_per_address,
+        unauthenticatedMax: b.unauthenticated_max,
+        // a retained publish bigger than a device's whole retained budget (all of them when it is 0) is cut
+        // on its first octets, before its body is buffered; the topic and header take up to 65 537 more [MQTT 3.1.1 §3.3]
+        maxRetainedPacketBytes: b.retained_bytes_per_device === 0 ? 0 : b.retained_bytes_per_device + 65_535 + 4,
+        // the payload limit plus the largest topic and header MQTT allows [MQTT 3.1.1 §3.3]
+        maxPacketBytes: b.max_payload_bytes + 65_535 + 8,
+      },
+      broker.stats,
+      log.child({ module: 'broker' }),
+    );
     const bound = await this.#listeners.start(b.listeners as unknown as ListenerConfig[]);
     for (const l of bound.filter((x) => x.type !== 'tls')) {
       // an explicit choice, said at every start: passwords and medical payloads cross the LAN in clear
-      log.warn({ event: 'broker.plaintext', type: l.type, host: l.host, port: l.port }, `the device broker listens WITHOUT encryption (${l.type}) on ${l.host}:${l.port}: anyone on the LAN who can spoof ARP reads device passwords and measurements; use a tls listener`);
+      log.warn(
+        { event: 'broker.plaintext', type: l.type, host: l.host, port: l.port },
+        `the device broker listens WITHOUT encryption (${l.type}) on ${l.host}:${l.port}: anyone on the LAN who can spoof ARP reads device passwords and measurements; use a tls listener`,
+      );
     }
     this.#observer.start(br.stats_interval_s * 1000);
   }

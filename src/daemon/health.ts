@@ -35,7 +35,12 @@ export interface HealthReport {
   qos_autorate?: Pick<AutorateFile, 'state' | 'rates_mbps' | 'changes_total' | 'updated_at'>;
 }
 
-export function verdict(parts: Record<string, PartHealth>, link: MonitorSnapshot | undefined, bridge: BridgeSnapshot | undefined, upstreamConfigured: boolean): { status: HealthStatus; reasons: string[] } {
+export function verdict(
+  parts: Record<string, PartHealth>,
+  link: MonitorSnapshot | undefined,
+  bridge: BridgeSnapshot | undefined,
+  upstreamConfigured: boolean,
+): { status: HealthStatus; reasons: string[] } {
   const reasons: string[] = [];
   let status: HealthStatus = 'ok';
   for (const [name, part] of Object.entries(parts)) {
@@ -57,7 +62,9 @@ export function verdict(parts: Record<string, PartHealth>, link: MonitorSnapshot
   }
   if (link && link.state !== 'ok') {
     if (status === 'ok') status = 'degraded';
-    const bad = Object.entries(link.metrics).filter(([, m]) => m!.state !== 'ok').map(([k, m]) => `${k} ${m!.value}${m!.unit ? ` ${m!.unit}` : ''} (limit ${m!.limit})`);
+    const bad = Object.entries(link.metrics)
+      .filter(([, m]) => m.state !== 'ok')
+      .map(([k, m]) => `${k} ${m.value}${m.unit ? ` ${m.unit}` : ''} (limit ${m.limit})`);
     reasons.push(`link ${link.state}: ${bad.join(', ')}`);
   }
   return { status, reasons };

@@ -73,9 +73,27 @@ export class MetricsServer {
     const r = this.registry;
     const h = () => (this.#scraped ??= this.#health());
     const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge, report: HealthReport) => void) =>
-      new Gauge({ name: `usmp_edge_${name}`, help, labelNames, registers: [r], collect() { this.reset(); fill(this, h()); } });
+      new Gauge({
+        name: `usmp_edge_${name}`,
+        help,
+        labelNames,
+        registers: [r],
+        collect() {
+          this.reset();
+          fill(this, h());
+        },
+      });
     const counter = (name: string, help: string, labelNames: string[], fill: (c: Counter, report: HealthReport) => void) =>
-      new Counter({ name: `usmp_edge_${name}`, help, labelNames, registers: [r], collect() { this.reset(); fill(this, h()); } });
+      new Counter({
+        name: `usmp_edge_${name}`,
+        help,
+        labelNames,
+        registers: [r],
+        collect() {
+          this.reset();
+          fill(this, h());
+        },
+      });
 
     gauge('up', 'Overall health: 0 ok, 1 degraded, 2 failed', [], (g, x) => g.set({ ok: 0, degraded: 1, failed: 2 }[x.status]));
     gauge('part_up', '1 when the part runs', ['part'], (g, x) => {
@@ -84,11 +102,26 @@ export class MetricsServer {
     gauge('link_state', 'Link state per metric and overall: 0 ok, 1 degraded, 2 down', ['metric'], (g, x) => {
       if (!x.link) return;
       g.set({ metric: 'overall' }, STATE_VALUE[x.link.state]);
-      for (const [metric, m] of Object.entries(x.link.metrics)) g.set({ metric }, STATE_VALUE[m!.state]);
+      for (const [metric, m] of Object.entries(x.link.metrics)) g.set({ metric }, STATE_VALUE[m.state]);
     });
-    gauge('link_rtt_median_ms', 'Median round-trip time of the last probe window', [], (g, x) => x.link?.last_window?.rttMedianMs !== undefined && g.set(x.link.last_window.rttMedianMs));
-    gauge('link_rtt_baseline_ms', 'Lowest window median RTT of the baseline period', [], (g, x) => x.link?.baseline_rtt_ms !== undefined && g.set(x.link.baseline_rtt_ms));
-    gauge('link_ipdv_mean_ms', 'Mean |IPDV| of the last probe window', [], (g, x) => x.link?.last_window?.ipdvMeanMs !== undefined && g.set(x.link.last_window.ipdvMeanMs));
+    gauge(
+      'link_rtt_median_ms',
+      'Median round-trip time of the last probe window',
+      [],
+      (g, x) => x.link?.last_window?.rttMedianMs !== undefined && g.set(x.link.last_window.rttMedianMs),
+    );
+    gauge(
+      'link_rtt_baseline_ms',
+      'Lowest window median RTT of the baseline period',
+      [],
+      (g, x) => x.link?.baseline_rtt_ms !== undefined && g.set(x.link.baseline_rtt_ms),
+    );
+    gauge(
+      'link_ipdv_mean_ms',
+      'Mean |IPDV| of the last probe window',
+      [],
+      (g, x) => x.link?.last_window?.ipdvMeanMs !== undefined && g.set(x.link.last_window.ipdvMeanMs),
+    );
     gauge('link_loss_ratio', 'Probe loss of the last window per direction', ['direction'], (g, x) => {
       const w = x.link?.last_window;
       if (!w) return;
@@ -96,14 +129,24 @@ export class MetricsServer {
       g.set({ direction: 'down' }, w.lossDownPct / 100);
     });
     gauge('link_throughput_mbps', 'Last scheduled throughput test per direction', ['direction'], (g, x) => {
-      for (const d of ['up', 'down'] as const) if (x.link?.throughput_mbps[d] !== undefined) g.set({ direction: d }, x.link.throughput_mbps[d]!);
+      for (const d of ['up', 'down'] as const) if (x.link?.throughput_mbps[d] !== undefined) g.set({ direction: d }, x.link.throughput_mbps[d]);
     });
     gauge('outbox_messages', 'Messages acknowledged to devices, not yet by the hospital', [], (g, x) => x.bridge && g.set(x.bridge.outbox_depth));
     gauge('outbox_bytes', 'Bytes of the outbox on disk', [], (g, x) => x.bridge && g.set(x.bridge.outbox_bytes));
     gauge('outbox_capacity_messages', 'Outbox capacity', [], (g, x) => x.bridge && g.set(x.bridge.outbox_capacity));
-    gauge('outbox_oldest_age_seconds', 'Age of the oldest message waiting for the hospital', [], (g, x) => x.bridge && g.set(x.bridge.outbox_oldest_age_s ?? 0));
+    gauge(
+      'outbox_oldest_age_seconds',
+      'Age of the oldest message waiting for the hospital',
+      [],
+      (g, x) => x.bridge && g.set(x.bridge.outbox_oldest_age_s ?? 0),
+    );
     gauge('devices_connected', 'Devices connected to the broker', [], (g, x) => x.bridge && g.set(x.bridge.devices_connected));
-    gauge('hospital_connected', '1 when the bridge holds a connection to the hospital broker', [], (g, x) => x.bridge && g.set(x.bridge.hospital_connected ? 1 : 0));
+    gauge(
+      'hospital_connected',
+      '1 when the bridge holds a connection to the hospital broker',
+      [],
+      (g, x) => x.bridge && g.set(x.bridge.hospital_connected ? 1 : 0),
+    );
     gauge('bridge_in_flight', 'Messages sent to the hospital and not yet acknowledged', [], (g, x) => x.bridge && g.set(x.bridge.in_flight));
     gauge('bridge_rate_per_second', 'Messages per second in from devices and out to the hospital', ['direction'], (g, x) => {
       if (!x.bridge) return;
@@ -123,9 +166,15 @@ export class MetricsServer {
     gauge('qos_autorate_rate_mbps', 'Shaped rate autorate holds now, per direction', ['direction'], (g, x) => {
       for (const d of ['up', 'down'] as const) if (x.qos_autorate) g.set({ direction: d }, x.qos_autorate.rates_mbps[d]);
     });
-    gauge('qos_autorate_state', 'Autorate: 0 tracking the link, 1 starting, 2 frozen (no probe answered: the rates hold)', [], (g, x) => x.qos_autorate && g.set({ tracking: 0, starting: 1, frozen: 2 }[x.qos_autorate.state]));
+    gauge(
+      'qos_autorate_state',
+      'Autorate: 0 tracking the link, 1 starting, 2 frozen (no probe answered: the rates hold)',
+      [],
+      (g, x) => x.qos_autorate && g.set({ tracking: 0, starting: 1, frozen: 2 }[x.qos_autorate.state]),
+    );
     counter('qos_autorate_changes_total', 'Rate changes made by autorate, per direction and reason', ['direction', 'reason'], (c, x) => {
-      for (const d of ['up', 'down'] as const) for (const [reason, n] of Object.entries(x.qos_autorate?.changes_total[d] ?? {})) c.inc({ direction: d, reason }, n);
+      for (const d of ['up', 'down'] as const)
+        for (const [reason, n] of Object.entries(x.qos_autorate?.changes_total[d] ?? {})) c.inc({ direction: d, reason }, n);
     });
     gauge('rtp_streams_active', 'RTP streams seen in the last 5 s (calls in progress)', [], (g, x) => x.calls && g.set(x.calls.length));
     gauge('rtp_jitter_ms', 'RFC 3550 interarrival jitter (mean) of active RTP streams', ['ssrc'], (g, x) => {
@@ -140,6 +189,6 @@ export class MetricsServer {
     });
     counter('call_attempts_total', 'Calls shorter than capture.min_call_s, counted apart', [], (c, x) => x.calls_total && c.inc(x.calls_total.attempts));
     counter('call_minutes_total', 'Minutes of the calls that ended', [], (c, x) => x.calls_total && c.inc(x.calls_total.minutes));
-    gauge('calls_today', 'Calls that ended today (the appliance\'s local day)', [], (g, x) => x.calls_today && g.set(x.calls_today.calls));
+    gauge('calls_today', "Calls that ended today (the appliance's local day)", [], (g, x) => x.calls_today && g.set(x.calls_today.calls));
   }
 }

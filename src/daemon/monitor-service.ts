@@ -69,7 +69,11 @@ export class MonitorService {
     if (dscp !== undefined) {
       const table = `usmp_edge_monitor_${process.pid}`;
       const installed = await installAnnotation(table, senderRuleset(table, address, m.stamp_port));
-      if ('unavailable' in installed) this.#log.warn({ event: 'monitor.dscp_down_unverified', reason: installed.unavailable }, `the DSCP of replies cannot be read: ${installed.unavailable}`);
+      if ('unavailable' in installed)
+        this.#log.warn(
+          { event: 'monitor.dscp_down_unverified', reason: installed.unavailable },
+          `the DSCP of replies cannot be read: ${installed.unavailable}`,
+        );
       else this.#annotation = installed;
     }
     const log = this.#log;
@@ -79,7 +83,18 @@ export class MonitorService {
       new LogSink(log),
       ...(mqtt ? [mqtt] : []),
       ...(this.#observer ? [observerSink(this.#observer)] : []),
-      ...(m.alerts.webhook_url ? [new WebhookSink({ url: m.alerts.webhook_url, ...(token ? { authorization: `Bearer ${token}` } : {}), maxAttempts: Math.max(1, m.alerts.webhook_attempts), timeoutMs: 10_000, deadLetterFile: m.alerts.dead_letter_file, log })] : []),
+      ...(m.alerts.webhook_url
+        ? [
+            new WebhookSink({
+              url: m.alerts.webhook_url,
+              ...(token ? { authorization: `Bearer ${token}` } : {}),
+              maxAttempts: Math.max(1, m.alerts.webhook_attempts),
+              timeoutMs: 10_000,
+              deadLetterFile: m.alerts.dead_letter_file,
+              log,
+            }),
+          ]
+        : []),
     ];
     const t = m.throughput;
     if (t.interval_min > 0) {
@@ -98,7 +113,11 @@ export class MonitorService {
           this.#observer?.onThroughput(direction, mbps, at);
         },
         onSkipped: (reason) => log.info({ event: 'monitor.throughput_skipped', reason }, `scheduled throughput test skipped: ${reason}`),
-        onError: (err) => log.warn({ event: 'monitor.throughput_failed', err: err.message, code: (err as { code?: string }).code }, `scheduled throughput test failed: ${err.message}`),
+        onError: (err) =>
+          log.warn(
+            { event: 'monitor.throughput_failed', err: err.message, code: (err as { code?: string }).code },
+            `scheduled throughput test failed: ${err.message}`,
+          ),
       });
     }
     const schedule = this.#schedule;
@@ -137,7 +156,18 @@ export class MonitorService {
     this.#prober.start();
     this.#schedule?.start();
     this.status = 'running';
-    log.info({ event: 'monitor.started', target: this.target, profile: profile.name, window_s: m.window_s, probes_per_s: m.probes_per_s, confirmation_probes_per_s: m.confirmation_probes_per_s, dscp: dscpClass ?? null }, `monitoring ${this.target} against ${profile.name}`);
+    log.info(
+      {
+        event: 'monitor.started',
+        target: this.target,
+        profile: profile.name,
+        window_s: m.window_s,
+        probes_per_s: m.probes_per_s,
+        confirmation_probes_per_s: m.confirmation_probes_per_s,
+        dscp: dscpClass ?? null,
+      },
+      `monitoring ${this.target} against ${profile.name}`,
+    );
   }
 
   async stop(): Promise<void> {

@@ -29,7 +29,10 @@ export class SystemdNotifier {
       this.#socket = unixDgram.createSocket('unix_dgram');
       this.#socket.on('error', (err) => log.warn({ event: 'systemd.notify_failed', err: err.message }, 'cannot notify systemd'));
     } catch (err) {
-      log.error({ event: 'systemd.notify_unavailable', err: (err as Error).message }, 'NOTIFY_SOCKET is set but unix-dgram is not built: systemd will not see the service ready (npm rebuild unix-dgram)');
+      log.error(
+        { event: 'systemd.notify_unavailable', err: (err as Error).message },
+        'NOTIFY_SOCKET is set but unix-dgram is not built: systemd will not see the service ready (npm rebuild unix-dgram)',
+      );
     }
     const usec = Number(env.WATCHDOG_USEC);
     const forUs = env.WATCHDOG_PID === undefined || Number(env.WATCHDOG_PID) === process.pid;

@@ -69,7 +69,12 @@ export class TelemetryService {
     this.#sender = new TelemetrySender({
       outbox: this.#outbox,
       key,
-      site: { appliance_id: site.appliance_id || hostname(), establishment_code: site.establishment_code, establishment: site.establishment, region: site.region },
+      site: {
+        appliance_id: site.appliance_id || hostname(),
+        establishment_code: site.establishment_code,
+        establishment: site.establishment,
+        region: site.region,
+      },
       queued: this.#sources.queued,
       log: this.#log,
       now: this.#now,
@@ -81,7 +86,10 @@ export class TelemetryService {
     this.#heartbeatTimer.unref();
     this.#hourTimer = setInterval(() => this.#closeHourIfOver(), Math.min(60_000, t.heartbeat_minutes * 60_000));
     this.#hourTimer.unref();
-    this.#log.info({ event: 'telemetry.started', heartbeat_minutes: t.heartbeat_minutes, sequence: this.#sender.sequence }, `telemetry to the collector: a heartbeat every ${t.heartbeat_minutes} min, hourly summaries, alerts`);
+    this.#log.info(
+      { event: 'telemetry.started', heartbeat_minutes: t.heartbeat_minutes, sequence: this.#sender.sequence },
+      `telemetry to the collector: a heartbeat every ${t.heartbeat_minutes} min, hourly summaries, alerts`,
+    );
   }
 
   async stop(): Promise<void> {

@@ -51,7 +51,12 @@ export const systemRunner: ProcessRunner = {
         signal?.removeEventListener('abort', stop);
         if (err.code === 'ENOENT') {
           const pkg = PACKAGE_OF[file!] ?? file!;
-          reject(new UsmpError('USMP_E_DEPENDENCY_MISSING', `${file} is not installed`, { hint: `install it: apt-get install ${pkg} (as root)`, details: { program: file } }));
+          reject(
+            new UsmpError('USMP_E_DEPENDENCY_MISSING', `${file} is not installed`, {
+              hint: `install it: apt-get install ${pkg} (as root)`,
+              details: { program: file },
+            }),
+          );
         } else reject(err);
       });
       child.once('close', (code, sig) => {

@@ -44,7 +44,10 @@ export class DelayEmulator {
   readonly #pending: Array<(line: string) => void> = [];
   #exited = false;
 
-  private constructor(child: ChildProcess, readonly device: string) {
+  private constructor(
+    child: ChildProcess,
+    readonly device: string,
+  ) {
     this.#child = child;
     this.#lines = createInterface({ input: child.stdout! });
     this.#lines.on('line', (line) => this.#pending.shift()?.(line));
@@ -56,7 +59,12 @@ export class DelayEmulator {
   static async start(ns: string, device: string, link: LinkImpairment, seed: number): Promise<DelayEmulator> {
     const binary = await ensureEmulatorBuilt();
     const argv = [
-      'ip', 'netns', 'exec', ns, binary, device,
+      'ip',
+      'netns',
+      'exec',
+      ns,
+      binary,
+      device,
       String(Math.round((link.delayMs ?? 0) * 1000)),
       String(Math.round((link.jitterMs ?? 0) * 1000)),
       link.jitterDistribution ?? 'uniform',

@@ -9,7 +9,11 @@ export interface RunResult {
 /** A lab command that failed: the command line and what it printed, for the test log. */
 export class LabError extends Error {
   readonly code = 'USMP_E_LAB';
-  constructor(message: string, readonly argv: readonly string[], readonly stderr = '') {
+  constructor(
+    message: string,
+    readonly argv: readonly string[],
+    readonly stderr = '',
+  ) {
     super(`${message}: ${argv.join(' ')}${stderr ? `\n${stderr.trim()}` : ''}`);
     this.name = 'LabError';
   }
@@ -29,14 +33,19 @@ export function run(argv: readonly string[], options: RunOptions = {}): Promise<
   const [file, ...args] = argv;
   if (!file) return Promise.reject(new LabError('empty command', argv));
   return new Promise((resolve, reject) => {
-    const child = execFile(file, args, { timeout: options.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024, killSignal: 'SIGKILL', ...(options.env ? { env: options.env } : {}) }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-      if (error && !options.allowFailure) {
-        reject(new LabError(error.killed ? 'timed out' : `exit ${String(error.code)}`, argv, stderr));
-        return;
-      }
-      resolve({ code, stdout, stderr });
-    });
+    const child = execFile(
+      file,
+      args,
+      { timeout: options.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024, killSignal: 'SIGKILL', ...(options.env ? { env: options.env } : {}) },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+        if (error && !options.allowFailure) {
+          reject(new LabError(error.killed ? 'timed out' : `exit ${String(error.code)}`, argv, stderr));
+          return;
+        }
+        resolve({ code, stdout, stderr });
+      },
+    );
     if (options.input !== undefined) child.stdin?.end(options.input);
   });
 }

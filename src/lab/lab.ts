@@ -103,7 +103,13 @@ export class Lab {
   static async create(options: LabOptions = {}): Promise<Lab> {
     removeStaleNamespaces();
     installExitHooks();
-    const lab = new Lab(newLabId(), options.seed ?? Math.floor(Math.random() * 2 ** 31), options.wireSizedPackets ?? false, options.applianceMode ?? 'router', options.applianceAddressing ?? 'lab');
+    const lab = new Lab(
+      newLabId(),
+      options.seed ?? Math.floor(Math.random() * 2 ** 31),
+      options.wireSizedPackets ?? false,
+      options.applianceMode ?? 'router',
+      options.applianceAddressing ?? 'lab',
+    );
     liveLabs.add(lab);
     try {
       await lab.#build();
@@ -264,7 +270,11 @@ export class Lab {
     await this.exec(roleA, ['ip', 'link', 'set', devA, 'up']);
     await this.exec(roleB, ['ip', 'link', 'set', devB, 'up']);
     if (this.#wireSized) {
-      for (const [role, dev] of [[roleA, devA], [roleB, devB]] as const) await this.exec(role, ['ethtool', '-K', dev, 'tso', 'off', 'gso', 'off', 'gro', 'off']);
+      for (const [role, dev] of [
+        [roleA, devA],
+        [roleB, devB],
+      ] as const)
+        await this.exec(role, ['ethtool', '-K', dev, 'tso', 'off', 'gso', 'off', 'gro', 'off']);
     }
   }
 

@@ -43,7 +43,7 @@ export function destroyNamespaceSync(ns: string): void {
 }
 
 function killNamespaceProcessesSync(ns: string): void {
-  let pids: number[] = [];
+  let pids: number[];
   try {
     pids = readNamespacePids(ns);
   } catch {

@@ -35,8 +35,28 @@ export function shaperCommands(dev: string, link: LinkImpairment): string[][] {
   // on a virtual machine whose timers are coarse.
   const burstBytes = Math.max(4 * 1514, Math.round((link.rateMbit * 1e6) / 8 / 1000));
   return [
-    ['tc', 'class', 'replace', 'dev', dev, 'parent', SHAPER_HANDLE, 'classid', SHAPER_CLASS, 'htb',
-      'rate', rate, 'ceil', rate, 'burst', `${burstBytes}b`, 'cburst', `${burstBytes}b`, 'quantum', '1514'],
+    [
+      'tc',
+      'class',
+      'replace',
+      'dev',
+      dev,
+      'parent',
+      SHAPER_HANDLE,
+      'classid',
+      SHAPER_CLASS,
+      'htb',
+      'rate',
+      rate,
+      'ceil',
+      rate,
+      'burst',
+      `${burstBytes}b`,
+      'cburst',
+      `${burstBytes}b`,
+      'quantum',
+      '1514',
+    ],
     ['tc', 'qdisc', 'replace', 'dev', dev, 'parent', SHAPER_CLASS, 'handle', '10:', 'bfifo', 'limit', `${bufferBytes(link)}b`],
   ];
 }

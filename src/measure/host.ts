@@ -31,7 +31,7 @@ export async function checkHost(target: string, runner: ProcessRunner = systemRu
   const dev = await outgoingInterface(target, runner);
   const check: HostCheck = { interface: dev, speed_mbps: null, duplex: null, mtu: null, rx_errors: null, tx_errors: null, rx_dropped: null, problems: [] };
   if (!dev) return check;
-  const nic = (await si.networkInterfaces()) as si.Systeminformation.NetworkInterfacesData[];
+  const nic = await si.networkInterfaces();
   const info = Array.isArray(nic) ? nic.find((n) => n.iface === dev) : undefined;
   // speed is -1/null on virtual NICs (systeminformation's networkInterfaces()): report unknown, never judge on it
   if (info) {
@@ -45,9 +45,11 @@ export async function checkHost(target: string, runner: ProcessRunner = systemRu
     check.tx_errors = stats.tx_errors;
     check.rx_dropped = stats.rx_dropped;
   }
-  if (check.speed_mbps !== null && check.speed_mbps < 1000) check.problems.push(`network interface ${dev} negotiated ${check.speed_mbps} Mbit/s (expected 1000): cable or port`);
+  if (check.speed_mbps !== null && check.speed_mbps < 1000)
+    check.problems.push(`network interface ${dev} negotiated ${check.speed_mbps} Mbit/s (expected 1000): cable or port`);
   if (check.duplex === 'half') check.problems.push(`network interface ${dev} is in half duplex: cable or port`);
-  if ((check.rx_errors ?? 0) + (check.tx_errors ?? 0) > 0) check.problems.push(`network interface ${dev} counts ${(check.rx_errors ?? 0) + (check.tx_errors ?? 0)} errors: cabling suspected`);
+  if ((check.rx_errors ?? 0) + (check.tx_errors ?? 0) > 0)
+    check.problems.push(`network interface ${dev} counts ${(check.rx_errors ?? 0) + (check.tx_errors ?? 0)} errors: cabling suspected`);
   if (check.mtu !== null && check.mtu < 1500) check.problems.push(`MTU of ${dev} is ${check.mtu} (< 1500)`);
   return check;
 }
@@ -55,10 +57,13 @@ export async function checkHost(target: string, runner: ProcessRunner = systemRu
 /** Busy share of all CPUs between start() and stop(), sampled to catch the peak. */
 export function startCpuSampler(periodMs = 500): { stop(): { mean_pct: number; max_pct: number } } {
   const snapshot = (): { idle: number; total: number } =>
-    cpus().reduce((acc, c) => {
-      const t = c.times;
-      return { idle: acc.idle + t.idle, total: acc.total + t.user + t.nice + t.sys + t.idle + t.irq };
-    }, { idle: 0, total: 0 });
+    cpus().reduce(
+      (acc, c) => {
+        const t = c.times;
+        return { idle: acc.idle + t.idle, total: acc.total + t.user + t.nice + t.sys + t.idle + t.irq };
+      },
+      { idle: 0, total: 0 },
+    );
   const first = snapshot();
   let previous = first;
   let max = 0;

@@ -3,7 +3,17 @@ import type { Logger } from '../log/logger.js';
 import type { Profile } from '../qualify/profiles.js';
 import { describe, kindOf, type Alert, type AlertSink } from './alerts/alert.js';
 import { MetricState, worstOf, type Hysteresis, type LinkState, type Transition } from './degradation.js';
-import { affectedProfiles, judgeProbeWindow, judgeThroughput, RttBaseline, type Judgement, type LossTests, type MonitoredMetric, type ProbeWindow, type RuleOptions } from './link-rules.js';
+import {
+  affectedProfiles,
+  judgeProbeWindow,
+  judgeThroughput,
+  RttBaseline,
+  type Judgement,
+  type LossTests,
+  type MonitoredMetric,
+  type ProbeWindow,
+  type RuleOptions,
+} from './link-rules.js';
 import { LossEvidence } from './loss-evidence.js';
 
 // The link monitor: judges each probe window and throughput test, keeps one state machine per
@@ -90,7 +100,13 @@ export class LinkMonitor {
     }
     this.#judged++;
     const baseline = this.#baseline.value;
-    const judgements = judgeProbeWindow(w, { ...this.#o.rules, profile: this.#o.profile }, baseline, (m) => this.#metrics.get(m)?.machine.state ?? 'ok', this.#loss);
+    const judgements = judgeProbeWindow(
+      w,
+      { ...this.#o.rules, profile: this.#o.profile },
+      baseline,
+      (m) => this.#metrics.get(m)?.machine.state ?? 'ok',
+      this.#loss,
+    );
     if (w.rttMedianMs !== undefined) this.#baseline.add(w.endedAt, w.rttMedianMs);
     for (const j of judgements) this.#observe(j, w.endedAt);
     this.#settleOverall(w.endedAt);
@@ -149,7 +165,16 @@ export class LinkMonitor {
   }
 
   #alert(metric: MonitoredMetric | 'overall', t: Transition, j: Judgement): void {
-    const affects = metric === 'overall' ? [...new Set([...this.#metrics].filter(([, m]) => m.machine.state !== 'ok').flatMap(([name, m]) => affectedProfiles(name, m.last.value, this.#o.profiles)))] : t.to === 'ok' ? [] : affectedProfiles(metric, j.value, this.#o.profiles);
+    const affects =
+      metric === 'overall'
+        ? [
+            ...new Set(
+              [...this.#metrics].filter(([, m]) => m.machine.state !== 'ok').flatMap(([name, m]) => affectedProfiles(name, m.last.value, this.#o.profiles)),
+            ),
+          ]
+        : t.to === 'ok'
+          ? []
+          : affectedProfiles(metric, j.value, this.#o.profiles);
     const base = {
       kind: kindOf(t.from, t.to),
       metric,

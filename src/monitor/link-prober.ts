@@ -96,7 +96,8 @@ function windowOf(result: StampSessionResult, startedAt: number, o: ProberOption
   const lost = s.sent - s.received;
   // the split needs a stateful reflector and a consistent count; otherwise both directions
   // are charged with the round-trip loss (the conservative reading)
-  const split = s.loss_split && s.loss_split.forward >= 0 && s.loss_split.backward >= 0 && s.loss_split.forward + s.loss_split.backward <= lost ? s.loss_split : undefined;
+  const split =
+    s.loss_split && s.loss_split.forward >= 0 && s.loss_split.backward >= 0 && s.loss_split.forward + s.loss_split.backward <= lost ? s.loss_split : undefined;
   const forward = split?.forward ?? lost;
   const backward = split?.backward ?? lost;
   const answered = result.records.filter((r) => r.rttNs !== undefined);
@@ -116,7 +117,14 @@ function windowOf(result: StampSessionResult, startedAt: number, o: ProberOption
     sent: s.sent,
     received: s.received,
     ...(s.received > 0 ? { rttMedianMs: s.rtt_ms.median } : {}),
-    ...(raw.length > 0 ? { oneWayRawMedianMs: { up: medianOf(raw.map((r) => Number(r.oneWayRawNs!.forward) / 1e6)), down: medianOf(raw.map((r) => Number(r.oneWayRawNs!.backward) / 1e6)) } } : {}),
+    ...(raw.length > 0
+      ? {
+          oneWayRawMedianMs: {
+            up: medianOf(raw.map((r) => Number(r.oneWayRawNs!.forward) / 1e6)),
+            down: medianOf(raw.map((r) => Number(r.oneWayRawNs!.backward) / 1e6)),
+          },
+        }
+      : {}),
     ...(rttInterval ? { rttMedianCiMs: rttInterval } : {}),
     ...(s.received > 1 ? { ipdvMeanMs: s.ipdv_ms.mean } : {}),
     ...(ipdvInterval ? { ipdvMeanCiMs: ipdvInterval } : {}),

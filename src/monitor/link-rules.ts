@@ -74,7 +74,15 @@ const LEAVE_FACTOR = 0.5;
  * interval is past the enter value; while not OK, OK again only when its high end is within the
  * leave value. Without an interval the point value stands for both ends.
  */
-function above(metric: MonitoredMetric, value: number, interval: Interval | undefined, enter: number, current: LinkState, unit: string, leave = enter * LEAVE_FACTOR): Judgement {
+function above(
+  metric: MonitoredMetric,
+  value: number,
+  interval: Interval | undefined,
+  enter: number,
+  current: LinkState,
+  unit: string,
+  leave = enter * LEAVE_FACTOR,
+): Judgement {
   const ends = interval ?? { low: value, high: value };
   const limit = current === 'ok' ? enter : leave;
   const degraded = current === 'ok' ? ends.low > enter : ends.high > leave;
@@ -90,7 +98,13 @@ function round(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
-export function judgeProbeWindow(w: ProbeWindow, o: RuleOptions, baselineRttMs: number | undefined, current: (m: MonitoredMetric) => LinkState, loss: LossTests): Judgement[] {
+export function judgeProbeWindow(
+  w: ProbeWindow,
+  o: RuleOptions,
+  baselineRttMs: number | undefined,
+  current: (m: MonitoredMetric) => LinkState,
+  loss: LossTests,
+): Judgement[] {
   const limits = o.profile.limits;
   const out: Judgement[] = [];
   const reachable = w.received > 0;
@@ -103,14 +117,18 @@ export function judgeProbeWindow(w: ProbeWindow, o: RuleOptions, baselineRttMs: 
     const leave = Math.min(profileMax * 0.9, baselineRttMs === undefined ? Infinity : baselineRttMs + o.rttIncreaseMs * LEAVE_FACTOR);
     if (Number.isFinite(enter)) out.push(above('rtt_ms', w.rttMedianMs, w.rttMedianCiMs, enter, current('rtt_ms'), 'ms', leave));
   }
-  if (w.ipdvMeanMs !== undefined && limits.ipdv_ms?.max !== undefined) out.push(above('ipdv_ms', w.ipdvMeanMs, w.ipdvMeanCiMs, limits.ipdv_ms.max, current('ipdv_ms'), 'ms'));
+  if (w.ipdvMeanMs !== undefined && limits.ipdv_ms?.max !== undefined)
+    out.push(above('ipdv_ms', w.ipdvMeanMs, w.ipdvMeanCiMs, limits.ipdv_ms.max, current('ipdv_ms'), 'ms'));
   if (limits.loss_pct?.max !== undefined) {
     const counts = w.lossCounts ?? { up: countsOf(w.lossUpPct, w.sent), down: countsOf(w.lossDownPct, w.sent) };
     out.push(judgeLoss('loss_up_pct', loss.up, counts.up, current('loss_up_pct')));
     out.push(judgeLoss('loss_down_pct', loss.down, counts.down, current('loss_down_pct')));
   }
   if (limits.dscp?.required) {
-    for (const [metric, status] of [['dscp_up', w.dscpUp], ['dscp_down', w.dscpDown]] as const) {
+    for (const [metric, status] of [
+      ['dscp_up', w.dscpUp],
+      ['dscp_down', w.dscpDown],
+    ] as const) {
       if (status !== undefined) out.push({ metric, judged: status === 'preserved' ? 'ok' : 'degraded', value: status, limit: 'preserved', unit: '' });
     }
   }

@@ -77,7 +77,18 @@ export class ThroughputSchedule {
     try {
       for (const direction of ['up', 'down'] as const) {
         if (this.#abort.signal.aborted) return;
-        const result = await (o.run ?? runThroughput)({ ...(o.credential ? { credential: o.credential } : {}), target: o.target, ports: o.ports, direction, protocol: 'tcp', durationS: o.durationS, omitS: 1, parallel: o.load.streams, congestionControl: o.load.congestionControl, signal: this.#abort.signal });
+        const result = await (o.run ?? runThroughput)({
+          ...(o.credential ? { credential: o.credential } : {}),
+          target: o.target,
+          ports: o.ports,
+          direction,
+          protocol: 'tcp',
+          durationS: o.durationS,
+          omitS: 1,
+          parallel: o.load.streams,
+          congestionControl: o.load.congestionControl,
+          signal: this.#abort.signal,
+        });
         const mbps = result[direction]?.mbps;
         if (mbps !== undefined) o.onResult(direction, mbps, Date.now());
       }

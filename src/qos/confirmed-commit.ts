@@ -49,7 +49,10 @@ export async function confirmedApply(backend: QosBackend, policy: QosPolicy, opt
     throw new UsmpError('USMP_E_QOS_CHECK_FAILED', `the change was rolled back: ${check.findings.join('; ')}`, { details: { findings: check.findings } });
   }
   if (!(await guard.disarm())) {
-    throw new UsmpError('USMP_E_QOS_ROLLED_BACK', `the check passed after the confirm deadline (${guard.deadline.toISOString()}); the roll-back had already restored the previous state`);
+    throw new UsmpError(
+      'USMP_E_QOS_ROLLED_BACK',
+      `the check passed after the confirm deadline (${guard.deadline.toISOString()}); the roll-back had already restored the previous state`,
+    );
   }
   options.onStep?.('confirmed', 'roll-back disarmed');
   options.log?.info({ event: 'qos.confirmed', backend: backend.name }, 'qos change confirmed');

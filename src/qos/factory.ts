@@ -18,7 +18,7 @@ export function policyFromConfig(config: LoadedConfig): QosPolicy {
   if (qos.classes.length === 0 || qos.up_mbps === 0 || qos.down_mbps === 0) {
     throw new UsmpError('USMP_E_QOS_NO_POLICY', `no QoS policy in ${config.source ?? 'the configuration'} (qos.classes is empty or the link rates are 0)`);
   }
-  const { policy, problems } = parsePolicy(qos as Parameters<typeof parsePolicy>[0]);
+  const { policy, problems } = parsePolicy(qos);
   if (!policy) throw new UsmpError('USMP_E_CONFIG_INVALID', 'the QoS policy is not valid', { details: { problems } });
   if (qos.autorate.enabled) {
     // The rates autorate set last are the ones in force (within the bounds configured now).
@@ -41,7 +41,10 @@ export function configuredCheckTarget(config: LoadedConfig): string {
 
 export function checkTarget(config: LoadedConfig): string {
   const target = config.values.qos.check_target || config.values.qualify.target;
-  if (!target) throw new UsmpError('USMP_E_QOS_NO_POLICY', 'no hospital address to confirm a change against', { hint: 'set qos.check_target (or qualify.target) to the hospital responder' });
+  if (!target)
+    throw new UsmpError('USMP_E_QOS_NO_POLICY', 'no hospital address to confirm a change against', {
+      hint: 'set qos.check_target (or qualify.target) to the hospital responder',
+    });
   return target;
 }
 
@@ -57,7 +60,15 @@ export async function backendFromConfig(config: LoadedConfig, name: BackendName 
       checkTarget: configuredCheckTarget(config),
       checkPort: qos.check_port,
       probe: async (target, port) => {
-        const s = await runStampSession({ ...(credentials ? { credential: credentials.stamp } : {}), target, port, count: 20, intervalMs: 20, size: 44, waitMs: 1000 });
+        const s = await runStampSession({
+          ...(credentials ? { credential: credentials.stamp } : {}),
+          target,
+          port,
+          count: 20,
+          intervalMs: 20,
+          size: 44,
+          waitMs: 1000,
+        });
         return { sent: s.sent, received: s.records.filter((r) => r.receivedNs !== undefined).length };
       },
     });
@@ -73,7 +84,12 @@ export async function backendFromConfig(config: LoadedConfig, name: BackendName 
     password: config.secrets.get('qos.routeros.password') ?? '',
     commandTimeoutMs: ros.command_timeout_ms,
   });
-  const backend = new RouterOsQosBackend({ session, interfaces: { wan: ros.wan_interface, lan: ros.lan_interface, ...(ros.queue_kind ? { queueKind: ros.queue_kind as 'fq-codel' | 'cake' } : {}) }, checkTarget: configuredCheckTarget(config), username: ros.username });
+  const backend = new RouterOsQosBackend({
+    session,
+    interfaces: { wan: ros.wan_interface, lan: ros.lan_interface, ...(ros.queue_kind ? { queueKind: ros.queue_kind as 'fq-codel' | 'cake' } : {}) },
+    checkTarget: configuredCheckTarget(config),
+    username: ros.username,
+  });
   try {
     await backend.prepare();
   } catch (err) {

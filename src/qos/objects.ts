@@ -30,7 +30,9 @@ export function diffObjects(desired: readonly QosObject[], current: readonly Qos
       continue;
     }
     // Only what we set is compared: a router reads back defaults we never wrote.
-    const changes = Object.keys(want.props).filter((p) => want.props[p] !== have.props[p]).map((p) => ({ prop: p, from: have.props[p], to: want.props[p] }));
+    const changes = Object.keys(want.props)
+      .filter((p) => want.props[p] !== have.props[p])
+      .map((p) => ({ prop: p, from: have.props[p], to: want.props[p] }));
     if (changes.length > 0) diff.change.push({ key: want.key, changes });
   }
   for (const have of current) if (!wanted.has(have.key)) diff.remove.push(have);
@@ -44,7 +46,10 @@ export function isEmptyDiff(diff: QosDiff): boolean {
 /** The plan as a person reads it: + created, ~ changed (from → to), - removed. */
 export function formatDiff(diff: QosDiff): string[] {
   if (isEmptyDiff(diff)) return ['no change: the policy in force is the configured one'];
-  const props = (o: QosObject): string => Object.entries(o.props).map(([k, v]) => `${k}=${v}`).join(' ');
+  const props = (o: QosObject): string =>
+    Object.entries(o.props)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
   return [
     ...diff.create.map((o) => `+ ${o.key} ${props(o)}`),
     ...diff.change.map((c) => `~ ${c.key} ${c.changes.map((x) => `${x.prop}: ${x.from ?? '(none)'} → ${x.to ?? '(none)'}`).join(', ')}`),

@@ -105,7 +105,8 @@ function checkWholePolicy(policy: QosPolicy, problem: (path: string, message: st
   const seenNames = new Map<string, number>();
   const seenDscp = new Map<number, string>();
   policy.classes.forEach((c, i) => {
-    if (seenNames.has(c.name) || c.name === BEST_EFFORT) problem(`classes[${i}].name`, `"${c.name}" is already used${c.name === BEST_EFFORT ? ' (best effort is implicit)' : ''}`);
+    if (seenNames.has(c.name) || c.name === BEST_EFFORT)
+      problem(`classes[${i}].name`, `"${c.name}" is already used${c.name === BEST_EFFORT ? ' (best effort is implicit)' : ''}`);
     seenNames.set(c.name, i);
     // The tc classifiers select by DSCP, so two classes cannot share one. [RFC 2474 §3]
     const other = seenDscp.get(c.dscp);
@@ -116,7 +117,10 @@ function checkWholePolicy(policy: QosPolicy, problem: (path: string, message: st
     const shaped = configuredShapedMbps(policy, direction);
     const committed = policy.classes.reduce((sum, c) => sum + c.rateMbps, 0);
     if (committed > shaped * 0.99) {
-      problem('classes', `committed rates add up to ${round3(committed)} Mbit/s but the ${direction} link is shaped at ${round3(shaped)} Mbit/s (${policy.shapePercent} % of ${direction === 'up' ? policy.upMbps : policy.downMbps}); lower the rates and leave at least 1 % to best effort`);
+      problem(
+        'classes',
+        `committed rates add up to ${round3(committed)} Mbit/s but the ${direction} link is shaped at ${round3(shaped)} Mbit/s (${policy.shapePercent} % of ${direction === 'up' ? policy.upMbps : policy.downMbps}); lower the rates and leave at least 1 % to best effort`,
+      );
     }
     policy.classes.forEach((c, i) => {
       if (c.ceilMbps > shaped) problem(`classes[${i}].ceil_mbps`, `${c.ceilMbps} Mbit/s is above the shaped ${direction} rate ${round3(shaped)} Mbit/s`);
@@ -125,7 +129,8 @@ function checkWholePolicy(policy: QosPolicy, problem: (path: string, message: st
   for (let a = 0; a < policy.classes.length; a++) {
     for (let b = a + 1; b < policy.classes.length; b++) {
       const overlap = matchersOverlap(policy.classes[a]!.match, policy.classes[b]!.match);
-      if (overlap) problem(`classes[${b}].match`, `overlaps class ${policy.classes[a]!.name}: both would take ${overlap}; make the addresses, protocol or ports disjoint`);
+      if (overlap)
+        problem(`classes[${b}].match`, `overlaps class ${policy.classes[a]!.name}: both would take ${overlap}; make the addresses, protocol or ports disjoint`);
     }
   }
 }
@@ -151,9 +156,13 @@ function parseLinkLayer(raw: LinkLayerInput | undefined, problem: FieldProblem):
   const found: Array<[string, string]> = [];
   if (!['ethernet', 'ptm', 'atm'].includes(type)) found.push(['type', 'must be ethernet, ptm or atm with preset custom']);
   if (!Number.isInteger(overhead) || overhead < OVERHEAD_RANGE.min || overhead > OVERHEAD_RANGE.max) {
-    found.push(['overhead', `must be a whole number of octets from ${OVERHEAD_RANGE.min} to ${OVERHEAD_RANGE.max} (what each packet carries on the link beyond its IP octets: 40 for ADSL PPPoE LLC)`]);
+    found.push([
+      'overhead',
+      `must be a whole number of octets from ${OVERHEAD_RANGE.min} to ${OVERHEAD_RANGE.max} (what each packet carries on the link beyond its IP octets: 40 for ADSL PPPoE LLC)`,
+    ]);
   }
-  if (!Number.isInteger(mpu) || mpu < MPU_RANGE.min || mpu > MPU_RANGE.max) found.push(['mpu', `must be a whole number of octets from ${MPU_RANGE.min} to ${MPU_RANGE.max}`]);
+  if (!Number.isInteger(mpu) || mpu < MPU_RANGE.min || mpu > MPU_RANGE.max)
+    found.push(['mpu', `must be a whole number of octets from ${MPU_RANGE.min} to ${MPU_RANGE.max}`]);
   for (const [field, message] of found) problem(field, message);
   return found.length === 0 ? { preset: 'custom', type, overhead, mpu } : undefined;
 }
@@ -169,7 +178,13 @@ function parseClass(raw: unknown, problem: FieldProblem): TrafficClass | undefin
   const name = typeof r.name === 'string' && NAME.test(r.name) ? r.name : undefined;
   if (!name) problem('name', 'must be lower-case letters, digits and dashes, starting with a letter, at most 24 characters');
   const dscp = parseDscp(r.dscp);
-  if (dscp === undefined) problem('dscp', `must be a DSCP name (${Object.keys(DSCP_BY_NAME).filter((n) => n !== 'CS0').join(', ')}) or a number 1..63`);
+  if (dscp === undefined)
+    problem(
+      'dscp',
+      `must be a DSCP name (${Object.keys(DSCP_BY_NAME)
+        .filter((n) => n !== 'CS0')
+        .join(', ')}) or a number 1..63`,
+    );
   const priority = Number.isInteger(r.priority) && (r.priority as number) >= 1 && (r.priority as number) <= 7 ? (r.priority as number) : undefined;
   if (priority === undefined) problem('priority', 'must be an integer from 1 (served first) to 7');
   const rate = positive(r.rate_mbps);
@@ -255,4 +270,3 @@ function positive(raw: unknown): number | undefined {
 function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
-

@@ -74,7 +74,8 @@ export interface VerifyResult {
 
 export async function runQosVerify(o: QosVerifyOptions): Promise<VerifyResult> {
   const cls = o.className ? o.policy.classes.find((c) => c.name === o.className) : o.policy.classes[0];
-  if (!cls) throw new UsmpError('USMP_E_USAGE', `no class named ${o.className ?? '?'} in the policy (classes: ${o.policy.classes.map((c) => c.name).join(', ')})`);
+  if (!cls)
+    throw new UsmpError('USMP_E_USAGE', `no class named ${o.className ?? '?'} in the policy (classes: ${o.policy.classes.map((c) => c.name).join(', ')})`);
   const target = checkTarget(o.config);
   const port = o.config.values.qos.check_port;
   const pool = Array.from({ length: o.poolSize ?? 4 }, (_, i) => o.iperfPort + i);
@@ -100,11 +101,27 @@ export async function runQosVerify(o: QosVerifyOptions): Promise<VerifyResult> {
   // together they fill the class's rate, no more (authenticated probes are 112 octets, not 44).
   const probeWireMbps = ((1000 / PROBE_INTERVAL_MS) * (minimumSenderLength(false, credentials.credentials !== undefined) + 42) * 8) / 1e6;
   const udp = (direction: 'up' | 'down', k: number): Promise<ThroughputResult> =>
-    runThroughput({ ...iperfAuth(credentials), target, ports: rotate(k), direction, protocol: 'udp', durationS: o.durationS, udpRateMbps: round((cls.rateMbps - probeWireMbps) * PAYLOAD_SHARE), udpLengthBytes: DATAGRAM_PAYLOAD });
+    runThroughput({
+      ...iperfAuth(credentials),
+      target,
+      ports: rotate(k),
+      direction,
+      protocol: 'udp',
+      durationS: o.durationS,
+      udpRateMbps: round((cls.rateMbps - probeWireMbps) * PAYLOAD_SHARE),
+      udpLengthBytes: DATAGRAM_PAYLOAD,
+    });
   const [teleUp, teleDown, loadedSession] = await Promise.all([
     udp('up', 2),
     udp('down', 3),
-    runStampSession({ ...stampAuth(credentials), target, port, count: Math.floor((o.durationS * 1000) / PROBE_INTERVAL_MS), intervalMs: PROBE_INTERVAL_MS, size: 44 }),
+    runStampSession({
+      ...stampAuth(credentials),
+      target,
+      port,
+      count: Math.floor((o.durationS * 1000) / PROBE_INTERVAL_MS),
+      intervalMs: PROBE_INTERVAL_MS,
+      size: 44,
+    }),
   ]);
   const [bu, bd] = await Promise.all([beUp, beDown]);
   const loaded = summariseLatency(loadedSession);

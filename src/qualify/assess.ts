@@ -51,7 +51,8 @@ export function assess(data: QualificationData, profile: Profile, lang: Lang = '
   const down = data.load.down.throughput.down?.mbps ?? null;
   // Medians over the loaded period, as Flent reports RRUL: a few probes caught before the
   // queue filled, or behind a retransmission burst, move neither.
-  const increase = (loaded: LatencySummary | undefined): number | null => (loaded && Number.isFinite(loaded.rtt_ms.median) ? round(loaded.rtt_ms.median - data.idle.rtt_ms.median) : null);
+  const increase = (loaded: LatencySummary | undefined): number | null =>
+    loaded && Number.isFinite(loaded.rtt_ms.median) ? round(loaded.rtt_ms.median - data.idle.rtt_ms.median) : null;
   const incUp = increase(data.load.up.loaded);
   const incDown = increase(data.load.down.loaded);
   const incBoth = increase(data.load.bidir?.loaded);
@@ -69,7 +70,11 @@ export function assess(data: QualificationData, profile: Profile, lang: Lang = '
     loss_pct: data.idle.loss_pct,
     loaded_rtt_increase_ms: worstIncrease,
     loaded_rtt_increase_by_direction_ms: { up: incUp, down: incDown, ...(data.load.bidir ? { both: incBoth } : {}) },
-    loaded_rtt_ms: { up: loadedFigures(data.load.up.loaded), down: loadedFigures(data.load.down.loaded), ...(data.load.bidir ? { both: loadedFigures(data.load.bidir.loaded) } : {}) },
+    loaded_rtt_ms: {
+      up: loadedFigures(data.load.up.loaded),
+      down: loadedFigures(data.load.down.loaded),
+      ...(data.load.bidir ? { both: loadedFigures(data.load.bidir.loaded) } : {}),
+    },
     load_model: { congestion_control: data.load_model.congestionControl, streams_per_direction: data.load_model.streams },
     dscp: { up: data.dscp?.up ?? 'not-measured', down: data.dscp?.down ?? 'not-measured' },
   };
@@ -90,17 +95,34 @@ export function assess(data: QualificationData, profile: Profile, lang: Lang = '
   if (data.ramp.length > 0 && lossLimit) {
     // [ITU-T Y.1564 §8.1 configuration test] every step of the ramp within the loss objective
     const worst = Math.max(...data.ramp.map((s) => s.loss_pct ?? 100));
-    lines.push({ ...judge('loss_pct', { value: worst, uncertainty: 0 }, lossLimit), metric: 'y1564_ramp_loss_pct', source: `ITU-T Y.1564 configuration test, UDP at 25/50/75/100 % of the profile rate; ${lossLimit.source}` });
+    lines.push({
+      ...judge('loss_pct', { value: worst, uncertainty: 0 }, lossLimit),
+      metric: 'y1564_ramp_loss_pct',
+      source: `ITU-T Y.1564 configuration test, UDP at 25/50/75/100 % of the profile rate; ${lossLimit.source}`,
+    });
   }
   if (profile.limits.dscp && data.dscp) {
-    for (const direction of ['up', 'down'] as const) lines.push(dscpLine(direction, data.dscp.classes.map((c) => c[direction]), profile.limits.dscp));
+    for (const direction of ['up', 'down'] as const)
+      lines.push(
+        dscpLine(
+          direction,
+          data.dscp.classes.map((c) => c[direction]),
+          profile.limits.dscp,
+        ),
+      );
   }
   // iperf3's own CPU figure catches a saturated core that the all-CPU average hides.
   const peakCpu = round(Math.max(data.cpu.max_pct, Number.isFinite(data.cpu.iperf_local_pct) ? data.cpu.iperf_local_pct : 0));
   const bottleneck = peakCpu >= CPU_BOTTLENECK_PCT;
   lines.push({
-    metric: 'appliance_cpu_pct', value: peakCpu, limit: `< ${CPU_BOTTLENECK_PCT}`, margin: round(CPU_BOTTLENECK_PCT - peakCpu), uncertainty: null,
-    verdict: 'info', source: 'A saturated appliance under-measures the link; its throughput figures are then a lower bound', unit: '%',
+    metric: 'appliance_cpu_pct',
+    value: peakCpu,
+    limit: `< ${CPU_BOTTLENECK_PCT}`,
+    margin: round(CPU_BOTTLENECK_PCT - peakCpu),
+    uncertainty: null,
+    verdict: 'info',
+    source: 'A saturated appliance under-measures the link; its throughput figures are then a lower bound',
+    unit: '%',
   });
   return { measurements, lines, verdict: globalVerdict(lines), remediation: remediate(lines, data, bottleneck, lang), appliance_bottleneck: bottleneck };
 }
@@ -130,7 +152,9 @@ function remediate(lines: VerdictLine[], data: QualificationData, bottleneck: bo
     const line = failed(`${direction}_mbps`);
     if (line && typeof line.margin === 'number') {
       missing[direction] = round(-line.margin);
-      hints.push(hint(direction === 'up' ? 'rate_up' : 'rate_down', lang, { value: String(line.value), limit: String(line.limit), missing: round(-line.margin) }));
+      hints.push(
+        hint(direction === 'up' ? 'rate_up' : 'rate_down', lang, { value: String(line.value), limit: String(line.limit), missing: round(-line.margin) }),
+      );
       category = 'link-upgrade';
     }
   }

@@ -9,7 +9,6 @@ import { stampAuth, type StepContext } from './steps.js';
 // reply with the DSCP we asked for, whose arrival we note here (downstream). Both ends read
 // and set the TOS byte through nftables rules (dscp-annotation.ts).
 
-
 export type DirectionOutcome =
   | { status: 'preserved'; sent: string; received: string }
   | { status: 'remarked'; sent: string; received: string }
@@ -36,7 +35,17 @@ export async function checkDscp(ctx: StepContext, classes: readonly string[], ru
     const results: DscpCheck['classes'] = [];
     for (const name of classes) {
       const dscp = dscpValue(name) ?? Number(name);
-      const session = await runStampSession({ ...stampAuth(ctx), target: ctx.target, port: ctx.stampPort, count: 20, intervalMs: 20, size: 64, cos: { dscp }, waitMs: 800, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+      const session = await runStampSession({
+        ...stampAuth(ctx),
+        target: ctx.target,
+        port: ctx.stampPort,
+        count: 20,
+        intervalMs: 20,
+        size: 64,
+        cos: { dscp },
+        waitMs: 800,
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+      });
       const answered = session.records.filter((r) => r.rttNs !== undefined);
       if (answered.length === 0) {
         const none: DirectionOutcome = { status: 'not-verified', reason: 'no reply to the marked probes (a firewall may drop marked packets)' };
@@ -50,8 +59,14 @@ export async function checkDscp(ctx: StepContext, classes: readonly string[], ru
       }
       results.push({
         class: name,
-        up: classifyMarks(dscp, answered.map((r) => r.dscpAtReflector)),
-        down: classifyMarks(dscp, answered.map((r) => r.dscpAtSender)),
+        up: classifyMarks(
+          dscp,
+          answered.map((r) => r.dscpAtReflector),
+        ),
+        down: classifyMarks(
+          dscp,
+          answered.map((r) => r.dscpAtSender),
+        ),
       });
     }
     return { method: METHOD, classes: results, up: worst(results.map((r) => r.up.status)), down: worst(results.map((r) => r.down.status)) };

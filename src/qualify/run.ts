@@ -40,7 +40,11 @@ export interface QualificationData {
   plan: PlanName;
   load_model: LoadModel;
   idle: LatencySummary;
-  load: { up: { throughput: ThroughputResult; loaded: LatencySummary }; down: { throughput: ThroughputResult; loaded: LatencySummary }; bidir?: { throughput: ThroughputResult; loaded: LatencySummary } };
+  load: {
+    up: { throughput: ThroughputResult; loaded: LatencySummary };
+    down: { throughput: ThroughputResult; loaded: LatencySummary };
+    bidir?: { throughput: ThroughputResult; loaded: LatencySummary };
+  };
   ramp: RampStep[];
   rfc6349: Rfc6349[];
   dscp: DscpCheck | null;
@@ -63,7 +67,12 @@ const PLANS: Record<PlanName, PlanShape> = {
   full: { idleS: 30, tcpS: 20, omitS: 3, rampShares: [0.25, 0.5, 0.75, 1], rampStepS: 5, bidirS: 20 },
 };
 
-export async function runQualification(ctx: StepContext, profile: Profile, plan: PlanName, onProgress: (e: ProgressEvent) => void = () => undefined): Promise<QualificationData> {
+export async function runQualification(
+  ctx: StepContext,
+  profile: Profile,
+  plan: PlanName,
+  onProgress: (e: ProgressEvent) => void = () => undefined,
+): Promise<QualificationData> {
   const shape = PLANS[plan];
   const started = Date.now();
   const steps = ['responder check', 'idle latency', 'TCP upload + latency under load', 'TCP download + latency under load'];
@@ -72,7 +81,8 @@ export async function runQualification(ctx: StepContext, profile: Profile, plan:
   if (profile.limits.dscp) steps.push('DSCP marks');
   let index = 0;
   const begin = (label: string): void => onProgress({ index: ++index, total: steps.length, label, elapsedS: (Date.now() - started) / 1000 });
-  const figure = (detail: string): void => onProgress({ index, total: steps.length, label: steps[index - 1] ?? '', elapsedS: (Date.now() - started) / 1000, detail });
+  const figure = (detail: string): void =>
+    onProgress({ index, total: steps.length, label: steps[index - 1] ?? '', elapsedS: (Date.now() - started) / 1000, detail });
   const stepCtx: StepContext = { ...ctx, onFigure: figure };
 
   // Before any timing: systeminformation runs blocking shell commands (tens of ms) that would

@@ -38,7 +38,16 @@ export const PROBE_SIZE = 44;
 
 /** A few probes first: a responder that does not answer is an error, not a 100 % loss. */
 export async function preflight(ctx: StepContext): Promise<void> {
-  const session = await runStampSession({ ...stampAuth(ctx), target: ctx.target, port: ctx.stampPort, count: 5, intervalMs: 100, size: PROBE_SIZE, waitMs: 1_500, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+  const session = await runStampSession({
+    ...stampAuth(ctx),
+    target: ctx.target,
+    port: ctx.stampPort,
+    count: 5,
+    intervalMs: 100,
+    size: PROBE_SIZE,
+    waitMs: 1_500,
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+  });
   if (session.records.every((r) => r.rttNs === undefined)) {
     if (session.badHmac > 0) {
       throw new UsmpError('USMP_E_RESPONDER_CREDENTIALS', `the STAMP replies from ${ctx.target}:${ctx.stampPort} are not signed with this appliance's key`, {
@@ -47,7 +56,7 @@ export async function preflight(ctx: StepContext): Promise<void> {
     }
     throw new UsmpError('USMP_E_RESPONDER_ABSENT', `no STAMP reply from ${ctx.target}:${ctx.stampPort} within 2 s`, {
       hint: ctx.credentials
-        ? 'start `usmp-edge responder` at the hospital and allow UDP to its STAMP port; if it runs, it does not know this appliance\'s key (usmp-edge responder-keys list there; reload it after an enrolment)'
+        ? "start `usmp-edge responder` at the hospital and allow UDP to its STAMP port; if it runs, it does not know this appliance's key (usmp-edge responder-keys list there; reload it after an enrolment)"
         : 'start `usmp-edge responder` at the hospital and allow UDP to its STAMP port; a responder with responder.auth required answers only enrolled appliances (qualify.responder_credentials_file)',
     });
   }
@@ -55,9 +64,15 @@ export async function preflight(ctx: StepContext): Promise<void> {
 
 export async function latency(ctx: StepContext, seconds: number): Promise<{ session: StampSessionResult; summary: LatencySummary }> {
   let replies = 0;
-  const session = await runStampSession({ ...stampAuth(ctx),
-    target: ctx.target, port: ctx.stampPort, count: Math.round((seconds * 1000) / PROBE_INTERVAL_MS), intervalMs: PROBE_INTERVAL_MS, size: PROBE_SIZE,
-    synchronized: ctx.synchronized, ...(ctx.signal ? { signal: ctx.signal } : {}),
+  const session = await runStampSession({
+    ...stampAuth(ctx),
+    target: ctx.target,
+    port: ctx.stampPort,
+    count: Math.round((seconds * 1000) / PROBE_INTERVAL_MS),
+    intervalMs: PROBE_INTERVAL_MS,
+    size: PROBE_SIZE,
+    synchronized: ctx.synchronized,
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
     onReply: (r) => {
       if (++replies % 25 === 0) ctx.onFigure?.(`RTT ${(Number(r.rttNs) / 1e6).toFixed(1)} ms`);
     },
@@ -78,14 +93,28 @@ export interface LoadedResult {
  */
 export async function throughputUnderLoad(ctx: StepContext, direction: Direction, seconds: number, omitS: number): Promise<LoadedResult> {
   const total = seconds + omitS;
-  const probes = runStampSession({ ...stampAuth(ctx),
-    target: ctx.target, port: ctx.stampPort, count: Math.round((total * 1000) / PROBE_INTERVAL_MS), intervalMs: PROBE_INTERVAL_MS, size: PROBE_SIZE,
-    synchronized: ctx.synchronized, ...(ctx.signal ? { signal: ctx.signal } : {}),
+  const probes = runStampSession({
+    ...stampAuth(ctx),
+    target: ctx.target,
+    port: ctx.stampPort,
+    count: Math.round((total * 1000) / PROBE_INTERVAL_MS),
+    intervalMs: PROBE_INTERVAL_MS,
+    size: PROBE_SIZE,
+    synchronized: ctx.synchronized,
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
   });
-  const throughput = runThroughput({ ...iperfAuth(ctx),
-    target: ctx.target, ports: ctx.iperfPorts, direction, protocol: 'tcp', durationS: seconds, omitS,
-    parallel: ctx.load.streams, congestionControl: ctx.load.congestionControl,
-    ...(ctx.runner ? { runner: ctx.runner } : {}), ...(ctx.signal ? { signal: ctx.signal } : {}),
+  const throughput = runThroughput({
+    ...iperfAuth(ctx),
+    target: ctx.target,
+    ports: ctx.iperfPorts,
+    direction,
+    protocol: 'tcp',
+    durationS: seconds,
+    omitS,
+    parallel: ctx.load.streams,
+    congestionControl: ctx.load.congestionControl,
+    ...(ctx.runner ? { runner: ctx.runner } : {}),
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
   });
   // Both settle before we look at either, so nothing is left running on a failure.
   const [t, p] = await Promise.allSettled([throughput, probes]);
@@ -96,8 +125,16 @@ export async function throughputUnderLoad(ctx: StepContext, direction: Direction
 }
 
 export async function udpStep(ctx: StepContext, direction: 'up' | 'down', mbps: number, seconds: number): Promise<ThroughputResult> {
-  return runThroughput({ ...iperfAuth(ctx),
-    target: ctx.target, ports: ctx.iperfPorts, direction, protocol: 'udp', durationS: seconds, udpRateMbps: mbps, udpLengthBytes: 1200,
-    ...(ctx.runner ? { runner: ctx.runner } : {}), ...(ctx.signal ? { signal: ctx.signal } : {}),
+  return runThroughput({
+    ...iperfAuth(ctx),
+    target: ctx.target,
+    ports: ctx.iperfPorts,
+    direction,
+    protocol: 'udp',
+    durationS: seconds,
+    udpRateMbps: mbps,
+    udpLengthBytes: 1200,
+    ...(ctx.runner ? { runner: ctx.runner } : {}),
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
   });
 }

@@ -3,7 +3,16 @@ import type { VerdictLine } from './verdict.js';
 // The verdict as the auditor reads it at the end of a run, French by default.
 
 const WORDS = {
-  fr: { title: 'Qualification du lien', verdict: 'Verdict', report: 'Rapport', todo: 'À faire', metric: 'mesure', value: 'valeur', limit: 'limite', margin: 'marge' },
+  fr: {
+    title: 'Qualification du lien',
+    verdict: 'Verdict',
+    report: 'Rapport',
+    todo: 'À faire',
+    metric: 'mesure',
+    value: 'valeur',
+    limit: 'limite',
+    margin: 'marge',
+  },
   en: { title: 'Link qualification', verdict: 'Verdict', report: 'Report', todo: 'To do', metric: 'metric', value: 'value', limit: 'limit', margin: 'margin' },
 } as const;
 
@@ -21,7 +30,10 @@ export const METRIC_NAMES: Record<string, { fr: string; en: string }> = {
   y1564_ramp_loss_pct: { fr: 'pertes, rampe Y.1564 (pire palier)', en: 'loss, Y.1564 ramp (worst step)' },
 };
 
-export function renderSummary(input: { verdict: string; lines: VerdictLine[]; hints: string[]; reportPath: string; profileTitle: string; target: string }, lang: 'fr' | 'en'): string {
+export function renderSummary(
+  input: { verdict: string; lines: VerdictLine[]; hints: string[]; reportPath: string; profileTitle: string; target: string },
+  lang: 'fr' | 'en',
+): string {
   const w = WORDS[lang];
   const rows = input.lines.map((l) => [
     METRIC_NAMES[l.metric]?.[lang] ?? l.metric,
@@ -32,7 +44,11 @@ export function renderSummary(input: { verdict: string; lines: VerdictLine[]; hi
   ]);
   const header = [w.metric, w.value, w.limit, w.margin, ''];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const fmt = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const fmt = (r: string[]): string =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [
     `${w.title} — ${input.target} — ${input.profileTitle}`,
     fmt(header),

@@ -25,7 +25,13 @@ export interface MeasuredValue {
 }
 
 export const UNITS: Record<LimitedMetric, string> = {
-  up_mbps: 'Mbit/s', down_mbps: 'Mbit/s', rtt_ms: 'ms', ipdv_ms: 'ms', pdv_ms: 'ms', loss_pct: '%', loaded_rtt_increase_ms: 'ms',
+  up_mbps: 'Mbit/s',
+  down_mbps: 'Mbit/s',
+  rtt_ms: 'ms',
+  ipdv_ms: 'ms',
+  pdv_ms: 'ms',
+  loss_pct: '%',
+  loaded_rtt_increase_ms: 'ms',
 };
 
 export function judge(metric: LimitedMetric, measured: MeasuredValue | undefined, limit: Limit): VerdictLine {
@@ -37,7 +43,16 @@ export function judge(metric: LimitedMetric, measured: MeasuredValue | undefined
   const margin = limit.min !== undefined ? measured.value - limit.min : limit.max! - measured.value;
   let verdict: LineVerdict = margin >= 0 ? 'pass' : 'fail';
   if (Math.abs(margin) < measured.uncertainty) verdict = margin >= 0 ? 'pass*' : 'fail*';
-  return { metric, value: round(measured.value), limit: limitText, margin: round(margin), uncertainty: round(measured.uncertainty), verdict, source: limit.source, unit };
+  return {
+    metric,
+    value: round(measured.value),
+    limit: limitText,
+    margin: round(margin),
+    uncertainty: round(measured.uncertainty),
+    verdict,
+    source: limit.source,
+    unit,
+  };
 }
 
 /** Any fail → fail; else any fail* → fail*; else any pass* → pass*; else pass. */
@@ -53,7 +68,7 @@ export function judgeAll(profile: Profile, measured: Partial<Record<LimitedMetri
   const lines: VerdictLine[] = [];
   for (const [metric, limit] of Object.entries(profile.limits)) {
     if (metric === 'dscp' || !limit) continue;
-    lines.push(judge(metric as LimitedMetric, measured[metric as LimitedMetric], limit as Limit));
+    lines.push(judge(metric as LimitedMetric, measured[metric as LimitedMetric], limit));
   }
   return lines;
 }

@@ -42,25 +42,36 @@ export function parseEnrolments(text: string, where: string): EnrolledAppliance[
     if (typeof entry !== 'object' || entry === null) throw new UsmpError('USMP_E_ENROLMENT_FILE', `${at} must be an object`);
     const text = (key: string): string => {
       if (typeof entry[key] !== 'string' || entry[key] === '') throw new UsmpError('USMP_E_ENROLMENT_FILE', `${at}.${key} must be a non-empty string`);
-      return entry[key] as string;
+      return entry[key];
     };
     const date = (key: string, optional: boolean): string | null => {
       if (optional && (entry[key] === null || entry[key] === undefined)) return null;
       const value = text(key);
-      if (Number.isNaN(Date.parse(value))) throw new UsmpError('USMP_E_ENROLMENT_FILE', `${at}.${key} must be a date (YYYY-MM-DD or ISO 8601), not ${JSON.stringify(value)}`);
+      if (Number.isNaN(Date.parse(value)))
+        throw new UsmpError('USMP_E_ENROLMENT_FILE', `${at}.${key} must be a date (YYYY-MM-DD or ISO 8601), not ${JSON.stringify(value)}`);
       return value;
     };
     const publicKey = text('public_key');
-    if (!RAW_KEY.test(publicKey)) throw new UsmpError('USMP_E_ENROLMENT_FILE', `${at}.public_key must be a raw Ed25519 public key in base64 (44 characters, as printed by usmp-edge report keygen)`);
+    if (!RAW_KEY.test(publicKey))
+      throw new UsmpError(
+        'USMP_E_ENROLMENT_FILE',
+        `${at}.public_key must be a raw Ed25519 public key in base64 (44 characters, as printed by usmp-edge report keygen)`,
+      );
     const keyId = keyIdOf(publicKey);
-    if (entry['key_id'] !== undefined && entry['key_id'] !== keyId) throw new UsmpError('USMP_E_ENROLMENT_FILE', `${at}.key_id ${String(entry['key_id'])} does not match its public_key (${keyId})`);
+    if (entry['key_id'] !== undefined && entry['key_id'] !== keyId)
+      throw new UsmpError('USMP_E_ENROLMENT_FILE', `${at}.key_id ${JSON.stringify(entry['key_id'])} does not match its public_key (${keyId})`);
     if (seen.has(keyId)) throw new UsmpError('USMP_E_ENROLMENT_FILE', `${at}: key ${keyId} is enrolled twice`);
     seen.add(keyId);
     const code = entry['establishment_code'];
-    if (code !== undefined && code !== '' && (typeof code !== 'string' || !ESTABLISHMENT_CODE.test(code))) throw new UsmpError('USMP_E_ENROLMENT_FILE', `${at}.establishment_code must be an establishment code (letters and digits, up to 16), not ${JSON.stringify(code)}`);
+    if (code !== undefined && code !== '' && (typeof code !== 'string' || !ESTABLISHMENT_CODE.test(code)))
+      throw new UsmpError(
+        'USMP_E_ENROLMENT_FILE',
+        `${at}.establishment_code must be an establishment code (letters and digits, up to 16), not ${JSON.stringify(code)}`,
+      );
     const revokedAt = date('revoked_at', true);
     const region = entry['region'];
-    if (region !== undefined && (typeof region !== 'string' || region === '' || region.length > 200)) throw new UsmpError('USMP_E_ENROLMENT_FILE', `${at}.region must be the name of an interregional direction (1 to 200 characters)`);
+    if (region !== undefined && (typeof region !== 'string' || region === '' || region.length > 200))
+      throw new UsmpError('USMP_E_ENROLMENT_FILE', `${at}.region must be the name of an interregional direction (1 to 200 characters)`);
     return {
       appliance_id: text('appliance_id'),
       establishment_code: typeof code === 'string' ? code : '',

@@ -50,7 +50,12 @@ export async function mergeReports(o: { dir: string; outDir: string; keys?: Enro
       const added = await store.add(outcome.report as unknown as ReportDocument, outcome.canonicalText, now);
       if (added === 'stored') result.merged++;
       else if (added === 'duplicate') result.duplicates++;
-      else result.refused.push({ file: relative(o.dir, file), code: 'USMP_E_REPORT_CONFLICT', reason: 'another report with this report_id and a different content was merged already' });
+      else
+        result.refused.push({
+          file: relative(o.dir, file),
+          code: 'USMP_E_REPORT_CONFLICT',
+          reason: 'another report with this report_id and a different content was merged already',
+        });
     }
     mkdirSync(o.outDir, { recursive: true });
     const skipped = new Map<string, string>();

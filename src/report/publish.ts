@@ -43,9 +43,17 @@ export async function writeReportHtml(dir: string, report: ReportDocument, lang:
 export async function queueForCollector(reportText: string, settings: ReportSettings, log: Logger): Promise<string> {
   const outbox = new ReportOutbox(settings.outbox_dir);
   const id = outbox.enqueue(reportText);
-  const uploader = new ReportUploader({ outbox, post: collectorClient(settings.collector_url, settings.collector_ca_file, 10_000), log, expiryDays: settings.expiry_days, retryMinS: settings.retry_min_s, retryMaxS: settings.retry_max_s });
+  const uploader = new ReportUploader({
+    outbox,
+    post: collectorClient(settings.collector_url, settings.collector_ca_file, 10_000),
+    log,
+    expiryDays: settings.expiry_days,
+    retryMinS: settings.retry_min_s,
+    retryMaxS: settings.retry_max_s,
+  });
   const result = await uploader.runOnce();
-  if (result.delivered + result.duplicates > 0 && !outbox.pending().some((p) => p.id === id)) return `sent to the national collector (${settings.collector_url})`;
+  if (result.delivered + result.duplicates > 0 && !outbox.pending().some((p) => p.id === id))
+    return `sent to the national collector (${settings.collector_url})`;
   if (result.rejected > 0) return `refused by the national collector: see ${settings.outbox_dir}/rejected`;
   return `queued for the national collector (${result.error ?? 'not sent yet'}); usmp-edge run retries, or usmp-edge report upload`;
 }

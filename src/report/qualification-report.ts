@@ -36,8 +36,19 @@ export interface SiteIdentity {
 }
 
 export interface SiteConfig {
-  establishment: string; establishment_code: string; region: string; usmp: string; hospital: string; hospital_used: string;
-  link_type: string; link_operator: string; cabling_date: string; connection_date: string; equipment: readonly string[]; auditor: string; appliance_id: string;
+  establishment: string;
+  establishment_code: string;
+  region: string;
+  usmp: string;
+  hospital: string;
+  hospital_used: string;
+  link_type: string;
+  link_operator: string;
+  cabling_date: string;
+  connection_date: string;
+  equipment: readonly string[];
+  auditor: string;
+  appliance_id: string;
 }
 
 export function siteIdentityFrom(site: SiteConfig): SiteIdentity {
@@ -90,7 +101,8 @@ export function buildReport(input: ReportInput, rawText: string): Record<string,
     cpu: data.cpu,
     methods: {
       throughput: 'iperf3 TCP, receiver-side figures over non-omitted intervals (server intervals for upload via --get-server-output)',
-      latency: 'STAMP (RFC 8762) from this appliance to the responder, 44-octet probes every 20 ms; RTT = (T4−T1)−(T3−T2); IPDV RFC 3393 on consecutive probes; PDV RFC 5481',
+      latency:
+        'STAMP (RFC 8762) from this appliance to the responder, 44-octet probes every 20 ms; RTT = (T4−T1)−(T3−T2); IPDV RFC 3393 on consecutive probes; PDV RFC 5481',
       latency_under_load: `STAMP probes during each TCP load (upload alone, download alone${data.load.bidir ? ', both at once' : ''}), warm-up excluded; load: ${describeLoadModel(data.load_model)}; increase = loaded median RTT − idle median RTT, the worse direction alone (both at once crosses both queues and is reported beside it; RRUL style)`,
       dscp: data.dscp?.method ?? 'not measured (profile requires none)',
     },
@@ -140,7 +152,8 @@ export function validateReport(report: unknown): string[] {
   return (validator.errors ?? []).map((e) => {
     const at = e.instancePath || '(root)';
     if (e.keyword === 'additionalProperties') return `${at}: unknown key ${JSON.stringify((e.params as { additionalProperty: string }).additionalProperty)}`;
-    if (e.keyword === 'const' || e.keyword === 'enum') return `${at}: ${e.message ?? 'invalid'} (${JSON.stringify((e.params as { allowedValue?: unknown; allowedValues?: unknown }).allowedValue ?? (e.params as { allowedValues?: unknown }).allowedValues)})`;
+    if (e.keyword === 'const' || e.keyword === 'enum')
+      return `${at}: ${e.message ?? 'invalid'} (${JSON.stringify((e.params as { allowedValue?: unknown; allowedValues?: unknown }).allowedValue ?? (e.params as { allowedValues?: unknown }).allowedValues)})`;
     return `${at}: ${e.message ?? 'invalid'}`;
   });
 }

@@ -77,8 +77,17 @@ export interface ReportDocument {
     link_layer?: { preset: string; type: string; overhead: number; mpu: number };
     classes: Array<{ name: string; dscp: string | number; priority: number; rate_mbps: number; ceil_mbps: number }>;
     last_verify?: {
-      at: string; class: string; verdict: string; committed_mbps?: number;
-      telemedicine: { up: { delivered_mbps: number }; down: { delivered_mbps: number }; rtt_idle_ms: { median: number; p95: number }; rtt_loaded_ms: { median: number; p95: number }; rtt_increase_ms: number };
+      at: string;
+      class: string;
+      verdict: string;
+      committed_mbps?: number;
+      telemedicine: {
+        up: { delivered_mbps: number };
+        down: { delivered_mbps: number };
+        rtt_idle_ms: { median: number; p95: number };
+        rtt_loaded_ms: { median: number; p95: number };
+        rtt_increase_ms: number;
+      };
       best_effort: { up_mbps: number; down_mbps: number };
     };
   };

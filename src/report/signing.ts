@@ -47,7 +47,13 @@ export function generateSigningKey(path: string): SigningKey {
     writeFileSync(path, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600, flag: 'wx' });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new UsmpError('USMP_E_SIGNING_KEY', code === 'EEXIST' ? `${path} exists already: an appliance keeps its key (remove the file first to replace it, then enrol the new key)` : `cannot write ${path}: ${code ?? String(err)}`, { cause: err });
+    throw new UsmpError(
+      'USMP_E_SIGNING_KEY',
+      code === 'EEXIST'
+        ? `${path} exists already: an appliance keeps its key (remove the file first to replace it, then enrol the new key)`
+        : `cannot write ${path}: ${code ?? String(err)}`,
+      { cause: err },
+    );
   }
   const publicKeyB64 = rawPublicKeyB64(publicKey);
   return { privateKey, publicKeyB64, keyId: keyIdOf(publicKeyB64) };
@@ -59,7 +65,11 @@ export function loadSigningKey(path: string): SigningKey {
     pem = readFileSync(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new UsmpError('USMP_E_SIGNING_KEY', code === 'ENOENT' ? `no appliance key at ${path}` : `cannot read the appliance key ${path}: ${code ?? String(err)}`, { cause: err });
+    throw new UsmpError(
+      'USMP_E_SIGNING_KEY',
+      code === 'ENOENT' ? `no appliance key at ${path}` : `cannot read the appliance key ${path}: ${code ?? String(err)}`,
+      { cause: err },
+    );
   }
   let privateKey: KeyObject;
   try {
@@ -67,8 +77,10 @@ export function loadSigningKey(path: string): SigningKey {
   } catch (err) {
     throw new UsmpError('USMP_E_SIGNING_KEY', `${path} is not a PEM private key`, { cause: err });
   }
-  if (privateKey.asymmetricKeyType !== 'ed25519') throw new UsmpError('USMP_E_SIGNING_KEY', `${path} holds a ${privateKey.asymmetricKeyType ?? '?'} key, not Ed25519`);
-  if ((statSync(path).mode & 0o077) !== 0) throw new UsmpError('USMP_E_SIGNING_KEY', `${path} is readable by other users (mode ${(statSync(path).mode & 0o777).toString(8)}); chmod 600 it`);
+  if (privateKey.asymmetricKeyType !== 'ed25519')
+    throw new UsmpError('USMP_E_SIGNING_KEY', `${path} holds a ${privateKey.asymmetricKeyType ?? '?'} key, not Ed25519`);
+  if ((statSync(path).mode & 0o077) !== 0)
+    throw new UsmpError('USMP_E_SIGNING_KEY', `${path} is readable by other users (mode ${(statSync(path).mode & 0o777).toString(8)}); chmod 600 it`);
   const publicKeyB64 = rawPublicKeyB64(createPublicKey(privateKey));
   return { privateKey, publicKeyB64, keyId: keyIdOf(publicKeyB64) };
 }

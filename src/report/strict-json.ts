@@ -21,6 +21,7 @@ export interface StrictJsonLimits {
 
 // RFC 8259 §6 number, §7 string (the JSON.parse of the token decodes its escapes)
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+// eslint-disable-next-line no-control-regex -- RFC 8259 §7: control characters must be escaped
 const STRING = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
 const WHITESPACE = /[ \t\n\r]*/y;
 

@@ -83,26 +83,46 @@ export function verifySignedDocument(report: Record<string, unknown>, rules: Sig
   const what = rules.what;
   const signature = signatureOf(report);
   if (signature === 'absent') return refuse('USMP_E_REPORT_UNSIGNED', `the ${what} carries no signature`);
-  if (signature === 'malformed') return refuse('USMP_E_REPORT_SIGNATURE', 'the signature member is not {algorithm: "Ed25519", key_id, public_key (44 base64 characters), signed_at, value}');
+  if (signature === 'malformed')
+    return refuse('USMP_E_REPORT_SIGNATURE', 'the signature member is not {algorithm: "Ed25519", key_id, public_key (44 base64 characters), signed_at, value}');
   const claimedAppliance = applianceIdOf(report);
 
   let appliance: EnrolledAppliance | undefined;
   if (options.keys) {
     appliance = options.keys.find(signature.public_key);
-    if (!appliance) return refuse('USMP_E_REPORT_KEY_UNKNOWN', `signed by key ${keyIdOf(signature.public_key)} (appliance "${claimedAppliance}"), which is not enrolled`);
+    if (!appliance)
+      return refuse('USMP_E_REPORT_KEY_UNKNOWN', `signed by key ${keyIdOf(signature.public_key)} (appliance "${claimedAppliance}"), which is not enrolled`);
   }
 
   const problems = rules.validate(report);
-  if (problems.length > 0) return refuse('USMP_E_REPORT_SCHEMA', `does not follow the ${what} schema: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (and ${problems.length - 5} more)` : ''}`, problems);
-  if (keyIdOf(signature.public_key) !== signature.key_id) return refuse('USMP_E_REPORT_SIGNATURE', `signature.key_id ${signature.key_id} is not the id of signature.public_key (${keyIdOf(signature.public_key)})`);
-  if (!signatureMatches(report)) return refuse('USMP_E_REPORT_SIGNATURE', `the Ed25519 signature by key ${signature.key_id} does not match the content: the ${what} was changed after it was signed`);
+  if (problems.length > 0)
+    return refuse(
+      'USMP_E_REPORT_SCHEMA',
+      `does not follow the ${what} schema: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (and ${problems.length - 5} more)` : ''}`,
+      problems,
+    );
+  if (keyIdOf(signature.public_key) !== signature.key_id)
+    return refuse('USMP_E_REPORT_SIGNATURE', `signature.key_id ${signature.key_id} is not the id of signature.public_key (${keyIdOf(signature.public_key)})`);
+  if (!signatureMatches(report))
+    return refuse(
+      'USMP_E_REPORT_SIGNATURE',
+      `the Ed25519 signature by key ${signature.key_id} does not match the content: the ${what} was changed after it was signed`,
+    );
 
   const signedAt = Date.parse(signature.signed_at);
   const contentAt = Date.parse(report[rules.timeMember] as string);
   if (Number.isNaN(signedAt)) return refuse('USMP_E_REPORT_TIME', `signed_at ${JSON.stringify(signature.signed_at)} is not a date`);
   if (Number.isNaN(contentAt)) return refuse('USMP_E_REPORT_TIME', `${rules.timeMember} ${JSON.stringify(report[rules.timeMember])} is not a date`);
-  if (contentAt > signedAt) return refuse('USMP_E_REPORT_TIME', `${rules.timeMember === 'started_at' ? 'started' : rules.timeMember} at ${String(report[rules.timeMember])}, after it was signed (${signature.signed_at})`);
-  if (signedAt > now.getTime() + CLOCK_SKEW_MS) return refuse('USMP_E_REPORT_TIME', `signed at ${signature.signed_at}, in the future (this clock: ${now.toISOString()}): check the appliance's clock (NTP)`);
+  if (contentAt > signedAt)
+    return refuse(
+      'USMP_E_REPORT_TIME',
+      `${rules.timeMember === 'started_at' ? 'started' : rules.timeMember} at ${String(report[rules.timeMember])}, after it was signed (${signature.signed_at})`,
+    );
+  if (signedAt > now.getTime() + CLOCK_SKEW_MS)
+    return refuse(
+      'USMP_E_REPORT_TIME',
+      `signed at ${signature.signed_at}, in the future (this clock: ${now.toISOString()}): check the appliance's clock (NTP)`,
+    );
 
   const canonicalText = canonicalJson(report);
   if (!appliance) return { ok: true, report, signature, appliance: undefined, canonicalText };
@@ -112,25 +132,53 @@ export function verifySignedDocument(report: Record<string, unknown>, rules: Sig
 }
 
 /** The refusal when this enrolled key may not vouch for this report now, else undefined. */
-function whatTheKeyVouchesFor(appliance: EnrolledAppliance, report: Record<string, unknown>, signature: ReportSignature, now: Date, options: ReportVerifyOptions): Refusal | undefined {
+function whatTheKeyVouchesFor(
+  appliance: EnrolledAppliance,
+  report: Record<string, unknown>,
+  signature: ReportSignature,
+  now: Date,
+  options: ReportVerifyOptions,
+): Refusal | undefined {
   const keyId = signature.key_id;
   const claimedAppliance = applianceIdOf(report);
   const claimedCode = (report['site'] as { establishment_code: string }).establishment_code;
-  if (appliance.appliance_id !== claimedAppliance) return refuse('USMP_E_REPORT_KEY_UNKNOWN', `key ${keyId} is enrolled for appliance "${appliance.appliance_id}", but the report says "${claimedAppliance}"`);
-  if (appliance.establishment_code === '') return refuse('USMP_E_ENROLMENT_INCOMPLETE', `key ${keyId} of "${appliance.appliance_id}" was enrolled without an establishment code: it vouches for no site until one is set`);
-  if (appliance.establishment_code !== claimedCode) return refuse('USMP_E_REPORT_WRONG_SITE', `key ${keyId} speaks for establishment ${appliance.establishment_code} only, but the document is for ${JSON.stringify(claimedCode)}`);
+  if (appliance.appliance_id !== claimedAppliance)
+    return refuse('USMP_E_REPORT_KEY_UNKNOWN', `key ${keyId} is enrolled for appliance "${appliance.appliance_id}", but the report says "${claimedAppliance}"`);
+  if (appliance.establishment_code === '')
+    return refuse(
+      'USMP_E_ENROLMENT_INCOMPLETE',
+      `key ${keyId} of "${appliance.appliance_id}" was enrolled without an establishment code: it vouches for no site until one is set`,
+    );
+  if (appliance.establishment_code !== claimedCode)
+    return refuse(
+      'USMP_E_REPORT_WRONG_SITE',
+      `key ${keyId} speaks for establishment ${appliance.establishment_code} only, but the document is for ${JSON.stringify(claimedCode)}`,
+    );
   const claimedRegion = (report['site'] as { region: string }).region;
   // regional readers see a site by its region: an appliance cannot move its site to another
-  if (appliance.region !== undefined && appliance.region !== claimedRegion) return refuse('USMP_E_REPORT_WRONG_SITE', `key ${keyId} speaks for establishment ${appliance.establishment_code} in region ${JSON.stringify(appliance.region)}, but the report says ${JSON.stringify(claimedRegion)}`);
+  if (appliance.region !== undefined && appliance.region !== claimedRegion)
+    return refuse(
+      'USMP_E_REPORT_WRONG_SITE',
+      `key ${keyId} speaks for establishment ${appliance.establishment_code} in region ${JSON.stringify(appliance.region)}, but the report says ${JSON.stringify(claimedRegion)}`,
+    );
 
   const signedAt = Date.parse(signature.signed_at);
-  if (appliance.revoked_at !== undefined && (options.expiry !== 'receipt' || now.getTime() >= Date.parse(appliance.revoked_at))) return refuse('USMP_E_REPORT_KEY_REVOKED', `key ${keyId} of "${appliance.appliance_id}" was revoked on ${appliance.revoked_at}`);
-  if (signedAt < Date.parse(appliance.enrolled_at)) return refuse('USMP_E_REPORT_KEY_EXPIRED', `signed at ${signature.signed_at}, before key ${keyId} was enrolled (${appliance.enrolled_at})`);
+  if (appliance.revoked_at !== undefined && (options.expiry !== 'receipt' || now.getTime() >= Date.parse(appliance.revoked_at)))
+    return refuse('USMP_E_REPORT_KEY_REVOKED', `key ${keyId} of "${appliance.appliance_id}" was revoked on ${appliance.revoked_at}`);
+  if (signedAt < Date.parse(appliance.enrolled_at))
+    return refuse('USMP_E_REPORT_KEY_EXPIRED', `signed at ${signature.signed_at}, before key ${keyId} was enrolled (${appliance.enrolled_at})`);
   if (appliance.expires_at === null) return undefined;
   const expires = endOf(appliance.expires_at);
-  if (signedAt > expires) return refuse('USMP_E_REPORT_KEY_EXPIRED', `signed at ${signature.signed_at}, after key ${keyId} of "${appliance.appliance_id}" expired (${appliance.expires_at})`);
+  if (signedAt > expires)
+    return refuse(
+      'USMP_E_REPORT_KEY_EXPIRED',
+      `signed at ${signature.signed_at}, after key ${keyId} of "${appliance.appliance_id}" expired (${appliance.expires_at})`,
+    );
   if (options.expiry === 'receipt' && now.getTime() > expires + (options.graceMs ?? 0)) {
-    return refuse('USMP_E_REPORT_KEY_EXPIRED', `received ${now.toISOString()}: key ${keyId} of "${appliance.appliance_id}" expired on ${appliance.expires_at}, and the grace for reports queued before that is over`);
+    return refuse(
+      'USMP_E_REPORT_KEY_EXPIRED',
+      `received ${now.toISOString()}: key ${keyId} of "${appliance.appliance_id}" expired on ${appliance.expires_at}, and the grace for reports queued before that is over`,
+    );
   }
   return undefined;
 }

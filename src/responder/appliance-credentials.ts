@@ -32,7 +32,8 @@ export interface CredentialsDocument {
 
 export function credentialsDocument(c: ResponderCredentials): CredentialsDocument {
   return {
-    format: CREDENTIALS_FORMAT, appliance: c.appliance,
+    format: CREDENTIALS_FORMAT,
+    appliance: c.appliance,
     stamp: { ssid: c.stamp.ssid, key: c.stamp.key.toString('hex') },
     iperf3: { username: c.iperf3.username, password: c.iperf3.password, rsa_public_key: c.iperf3.rsaPublicKeyPem },
   };
@@ -40,7 +41,10 @@ export function credentialsDocument(c: ResponderCredentials): CredentialsDocumen
 
 /** Parses and checks a credentials file's text; every flaw is one coded error saying what to do. */
 export function parseResponderCredentials(text: string, source: string): ResponderCredentials {
-  const bad = (why: string): UsmpError => new UsmpError('USMP_E_RESPONDER_CREDENTIALS', `${source}: ${why}`, { hint: 'make it again with `usmp-edge responder enroll <appliance> --out FILE` on the responder' });
+  const bad = (why: string): UsmpError =>
+    new UsmpError('USMP_E_RESPONDER_CREDENTIALS', `${source}: ${why}`, {
+      hint: 'make it again with `usmp-edge responder enroll <appliance> --out FILE` on the responder',
+    });
   if (Buffer.byteLength(text) > MAX_BYTES) throw bad(`larger than ${MAX_BYTES} octets`);
   let doc: unknown;
   try {
@@ -56,12 +60,13 @@ export function parseResponderCredentials(text: string, source: string): Respond
   const key = typeof d.stamp?.key === 'string' && /^([0-9a-f]{2})+$/.test(d.stamp.key) ? Buffer.from(d.stamp.key, 'hex') : undefined;
   if (!key || key.length < MIN_KEY_LENGTH) throw bad(`stamp.key must be at least ${MIN_KEY_LENGTH} octets in hexadecimal`);
   const { username, password, rsa_public_key: pem } = d.iperf3 ?? {};
-  if (typeof username !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(username)) throw bad('iperf3.username must be 1–64 letters, digits, dots, dashes or underscores');
+  if (typeof username !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(username))
+    throw bad('iperf3.username must be 1–64 letters, digits, dots, dashes or underscores');
   if (typeof password !== 'string' || password.length < 16 || /[\r\n]/.test(password)) throw bad('iperf3.password must be a line of at least 16 characters');
   try {
     if (typeof pem !== 'string' || createPublicKey(pem).asymmetricKeyType !== 'rsa') throw new Error('not RSA');
   } catch {
-    throw bad('iperf3.rsa_public_key must be the responder\'s RSA public key (PEM)');
+    throw bad("iperf3.rsa_public_key must be the responder's RSA public key (PEM)");
   }
   return { appliance: d.appliance, stamp: { ssid, key }, iperf3: { username, password, rsaPublicKeyPem: pem } };
 }

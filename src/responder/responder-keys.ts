@@ -48,7 +48,14 @@ export function readResponderKeys(file: string): ResponderKeys {
     throw new UsmpError('USMP_E_RESPONDER_CREDENTIALS', `${file}: not a responder key file (format ${KEYS_FORMAT}, at most ${MAX_APPLIANCES} appliances)`);
   }
   for (const a of doc.appliances) {
-    if (!NAME.test(String(a.name)) || !Number.isInteger(a.ssid) || a.ssid < 1 || a.ssid > 0xffff || !/^[0-9a-f]{64}$/.test(String(a.stamp_key)) || !/^[0-9a-f]{64}$/.test(String(a.iperf3_password_sha256))) {
+    if (
+      !NAME.test(String(a.name)) ||
+      !Number.isInteger(a.ssid) ||
+      a.ssid < 1 ||
+      a.ssid > 0xffff ||
+      !/^[0-9a-f]{64}$/.test(String(a.stamp_key)) ||
+      !/^[0-9a-f]{64}$/.test(String(a.iperf3_password_sha256))
+    ) {
       throw new UsmpError('USMP_E_RESPONDER_CREDENTIALS', `${file}: entry ${JSON.stringify(String(a.name)).slice(0, 70)} is malformed`);
     }
   }
@@ -60,7 +67,11 @@ export function writeResponderKeys(file: string, keys: ResponderKeys): void {
 }
 
 export function checkApplianceName(name: string): void {
-  if (!NAME.test(name)) throw new UsmpError('USMP_E_USAGE', `appliance name ${JSON.stringify(name).slice(0, 70)}: lower-case letters, digits, dots, dashes and underscores, up to 63`);
+  if (!NAME.test(name))
+    throw new UsmpError(
+      'USMP_E_USAGE',
+      `appliance name ${JSON.stringify(name).slice(0, 70)}: lower-case letters, digits, dots, dashes and underscores, up to 63`,
+    );
 }
 
 /** sha256("{user}password") in hexadecimal: iperf3's authorized users file format (iperf3(1), --authorized-users-path). */
@@ -76,7 +87,11 @@ export function ensureIperfRsaKey(file: string): { publicKeyPem: string } {
     pem = readFileSync(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    const pair = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+    const pair = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+    });
     writeFileDurably(file, pair.privateKey, 0o600);
     return { publicKeyPem: pair.publicKey };
   }
@@ -84,10 +99,17 @@ export function ensureIperfRsaKey(file: string): { publicKeyPem: string } {
 }
 
 /** Adds an appliance with fresh secrets; returns the store and what the appliance is to hold. */
-export function enrollAppliance(keys: ResponderKeys, name: string, rsaPublicKeyPem: string, now: Date): { keys: ResponderKeys; credentials: ResponderCredentials } {
+export function enrollAppliance(
+  keys: ResponderKeys,
+  name: string,
+  rsaPublicKeyPem: string,
+  now: Date,
+): { keys: ResponderKeys; credentials: ResponderCredentials } {
   checkApplianceName(name);
   if (keys.appliances.some((a) => a.name === name)) {
-    throw new UsmpError('USMP_E_USAGE', `appliance ${name} is already enrolled`, { hint: `usmp-edge responder revoke ${name} first to give it new credentials` });
+    throw new UsmpError('USMP_E_USAGE', `appliance ${name} is already enrolled`, {
+      hint: `usmp-edge responder revoke ${name} first to give it new credentials`,
+    });
   }
   if (keys.appliances.length >= MAX_APPLIANCES) throw new UsmpError('USMP_E_USAGE', `at most ${MAX_APPLIANCES} appliances per responder`);
   const used = new Set(keys.appliances.map((a) => a.ssid));
@@ -95,7 +117,13 @@ export function enrollAppliance(keys: ResponderKeys, name: string, rsaPublicKeyP
   while (used.has(ssid)) ssid = ssid === 0xffff ? 1 : ssid + 1;
   const key = randomBytes(32);
   const password = randomBytes(24).toString('base64url');
-  const entry: EnrolledAppliance = { name, ssid, stamp_key: key.toString('hex'), iperf3_password_sha256: iperfPasswordHash(name, password), enrolled_at: now.toISOString() };
+  const entry: EnrolledAppliance = {
+    name,
+    ssid,
+    stamp_key: key.toString('hex'),
+    iperf3_password_sha256: iperfPasswordHash(name, password),
+    enrolled_at: now.toISOString(),
+  };
   return {
     keys: { format: KEYS_FORMAT, appliances: [...keys.appliances, entry] },
     credentials: { appliance: name, stamp: { ssid, key }, iperf3: { username: name, password, rsaPublicKeyPem } },

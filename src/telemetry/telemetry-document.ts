@@ -91,7 +91,10 @@ function validatorsOf(): Record<TelemetryKind, ValidateFunction> {
     const ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false });
     const schema = JSON.parse(readFileSync(TELEMETRY_SCHEMA_URL, 'utf8')) as { $id: string };
     ajv.addSchema(schema);
-    validators = Object.fromEntries(TELEMETRY_KINDS.map((k) => [k, ajv.compile({ $ref: `${schema.$id}#/definitions/${k}` })])) as Record<TelemetryKind, ValidateFunction>;
+    validators = Object.fromEntries(TELEMETRY_KINDS.map((k) => [k, ajv.compile({ $ref: `${schema.$id}#/definitions/${k}` })])) as Record<
+      TelemetryKind,
+      ValidateFunction
+    >;
   }
   return validators;
 }

@@ -15,7 +15,11 @@ import type { AlertBody, HeartbeatBody, SummaryBody, TelemetryKind, TelemetrySit
 
 const SEQUENCE_FILE = 'telemetry-sequence';
 
-type BodyOf<K extends TelemetryKind> = K extends 'heartbeat' ? { heartbeat: HeartbeatBody } : K extends 'hourly_summary' ? { summary: SummaryBody } : { alert: AlertBody };
+type BodyOf<K extends TelemetryKind> = K extends 'heartbeat'
+  ? { heartbeat: HeartbeatBody }
+  : K extends 'hourly_summary'
+    ? { summary: SummaryBody }
+    : { alert: AlertBody };
 
 export interface TelemetrySenderOptions {
   outbox: ReportOutbox;

@@ -14,7 +14,9 @@ const DEVICES: Device[] = ['ecg-1', 'steth-1', 'oto-1'].map((name) => ({ name, p
 const missing = missingCommand('mosquitto');
 
 t.test(`SIGKILL of the appliance at ${KILLS} moments: every acknowledged message arrives`, missing ? { skip: missing } : {}, async (t) => {
-  const { appliance, verifier } = await startHospitalAndAppliance(t, DEVICES, { broker: { publishes_per_s: 100_000, publish_burst: 100_000, connects_per_s_per_address: 1000 } });
+  const { appliance, verifier } = await startHospitalAndAppliance(t, DEVICES, {
+    broker: { publishes_per_s: 100_000, publish_burst: 100_000, connects_per_s_per_address: 1000 },
+  });
 
   const acked = new Set<string>();
   let killOnNextAck = false;
@@ -51,7 +53,10 @@ t.test(`SIGKILL of the appliance at ${KILLS} moments: every acknowledged message
   };
   const complete = await waitUntil(() => missingFrom().length === 0, 60_000);
   const lost = missingFrom();
-  t.ok(complete, `every acknowledged message arrived (${acked.size} acknowledged, ${lost.length} missing${lost.length ? `: ${lost.slice(0, 5).join(', ')}` : ''})`);
+  t.ok(
+    complete,
+    `every acknowledged message arrived (${acked.size} acknowledged, ${lost.length} missing${lost.length ? `: ${lost.slice(0, 5).join(', ')}` : ''})`,
+  );
   t.equal(lost.length, 0, 'nothing acknowledged was lost');
   t.ok(acked.size > KILLS * 100, `the stream kept flowing between kills (${acked.size} acknowledged)`);
 });
@@ -64,7 +69,14 @@ class PublishingDevice {
   #outstanding = 0;
 
   constructor(url: string, device: Device, onAck: (payload: string) => void) {
-    this.#client = mqtt.connect(url, { clientId: device.name, username: device.name, password: device.password, protocolVersion: 4, reconnectPeriod: 100, connectTimeout: 2000 });
+    this.#client = mqtt.connect(url, {
+      clientId: device.name,
+      username: device.name,
+      password: device.password,
+      protocolVersion: 4,
+      reconnectPeriod: 100,
+      connectTimeout: 2000,
+    });
     this.#client.on('error', () => undefined);
     this.#timer = setInterval(() => {
       if (!this.#client.connected) return;

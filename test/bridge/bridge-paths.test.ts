@@ -67,13 +67,16 @@ t.test('a message the hospital refuses goes to rejected.log, the others through'
   });
   t.ok(await waitUntil(() => outbox.depth === 0, 10_000), 'the outbox empties');
   t.ok(await waitUntil(() => verifier.received.length === 2, 5000), 'the two allowed messages arrive');
-  t.same(verifier.received.map((m) => m.payload), ['72', '73']);
+  t.same(
+    verifier.received.map((m) => m.payload),
+    ['72', '73'],
+  );
   t.equal(bridge.counters.rejected_by_hospital, 1, 'one refusal counted');
   const kept = decodeRecord(readFileSync(join(dir, 'rejected.log')), 0) as { message: OutboxMessage };
   t.equal(kept.message.payload.toString(), 'refused-by-acl', 'the refused message is kept in rejected.log');
 });
 
-t.test('the hospital\'s Receive Maximum caps the window', missing ? { skip: missing } : {}, async (t) => {
+t.test("the hospital's Receive Maximum caps the window", missing ? { skip: missing } : {}, async (t) => {
   const hospital = await HospitalBroker.start({ maxInflight: 5 });
   t.teardown(() => hospital.destroy());
   const dir = tempDir(t);
@@ -91,7 +94,10 @@ t.test('the hospital\'s Receive Maximum caps the window', missing ? { skip: miss
     await outbox.close();
   });
   t.ok(await waitUntil(() => outbox.depth === 0, 10_000), 'all 200 delivered');
-  t.ok(lines.some((l) => l.includes('"event":"bridge.window_limited"') && l.includes('"window":5')), 'the smaller window is logged');
+  t.ok(
+    lines.some((l) => l.includes('"event":"bridge.window_limited"') && l.includes('"window":5')),
+    'the smaller window is logged',
+  );
   t.ok(maxInFlight <= 5, `never more than 5 in flight (seen ${maxInFlight})`);
   t.match(bridge.counters, { sent: 200, acknowledged: 200, in_flight: 0 }, 'after the drain nothing is counted in flight');
 });
@@ -127,10 +133,27 @@ t.test('send lanes: the backlog leaves room for live messages, order kept in eac
   const outbox = await DurableOutbox.open({ dir, maxMessages: 1000, maxBytes: 1e7 });
   for (let i = 0; i < 100; i++) await outbox.append('devices/a/x', Buffer.from(`old-${i}`));
   const sent: Array<{ seq: number; ack: () => void }> = [];
-  const lanes = new SendLanes({ outbox, window: 8, now: Date.now, send: (m, ack) => sent.push({ seq: m.seq, ack: () => { outbox.ack(m.seq); ack(); } }), onError: (e) => t.fail(e.message) });
+  const lanes = new SendLanes({
+    outbox,
+    window: 8,
+    now: Date.now,
+    send: (m, ack) =>
+      sent.push({
+        seq: m.seq,
+        ack: () => {
+          outbox.ack(m.seq);
+          ack();
+        },
+      }),
+    onError: (e) => t.fail(e.message),
+  });
   lanes.pump();
   await new Promise((r) => setTimeout(r, 50));
-  t.same(sent.map((s) => s.seq), [0, 1, 2, 3, 4, 5], 'the backlog fills window − reserve (8 − 2)');
+  t.same(
+    sent.map((s) => s.seq),
+    [0, 1, 2, 3, 4, 5],
+    'the backlog fills window − reserve (8 − 2)',
+  );
   const fresh = await outbox.append('devices/a/x', Buffer.from('fresh'));
   lanes.pump();
   await new Promise((r) => setTimeout(r, 50));

@@ -21,7 +21,17 @@ const MIB = 1024 * KIB;
 async function publishUntilRefused(device: MqttClient, topic: string, payload: Buffer, max: number): Promise<number> {
   const closed = new Promise<'closed'>((resolve) => device.once('close', () => resolve('closed')));
   for (let i = 0; i < max; i++) {
-    const outcome = await within(`PUBACK or close of publish ${i}`, 15_000, Promise.race([device.publishAsync(topic, payload, { qos: 1 }).then(() => 'acknowledged' as const, () => 'closed' as const), closed]));
+    const outcome = await within(
+      `PUBACK or close of publish ${i}`,
+      15_000,
+      Promise.race([
+        device.publishAsync(topic, payload, { qos: 1 }).then(
+          () => 'acknowledged' as const,
+          () => 'closed' as const,
+        ),
+        closed,
+      ]),
+    );
     if (outcome === 'closed') return i;
   }
   return max;
@@ -33,7 +43,10 @@ function rssKiB(pid: number): number {
 
 t.test('a device over its share of the outbox is refused alone; the share survives a restart', skip, async (t) => {
   // The hospital is away: messages stay in an outbox of 1 MiB, a quarter of it per device.
-  const { hospital, appliance } = await startHospitalAndAppliance(t, [ECG1, ECG2], { bridge: { outbox_max_mb: 1 }, broker: { device_outbox_share_percent: 25 } });
+  const { hospital, appliance } = await startHospitalAndAppliance(t, [ECG1, ECG2], {
+    bridge: { outbox_max_mb: 1 },
+    broker: { device_outbox_share_percent: 25 },
+  });
   await hospital.stop();
   const ecg1 = await connectDevice(appliance.url, ECG1);
   const accepted = await publishUntilRefused(ecg1, 'devices/ecg-1/waveform', Buffer.alloc(64 * KIB, 1), 20);
@@ -44,8 +57,8 @@ t.test('a device over its share of the outbox is refused alone; the share surviv
   t.match(refusal, { device: 'ecg-1', held_bytes: 256 * KIB, share_bytes: 256 * KIB }, 'logged with its own reason and figures');
 
   const ecg2 = await connectDevice(appliance.url, ECG2);
-  await within('ecg-2\'s heart rate to be acknowledged', 10_000, ecg2.publishAsync('devices/ecg-2/hr', '72', { qos: 1 }));
-  t.pass('ecg-2\'s 2-byte heart rate is taken: the others carry on');
+  await within("ecg-2's heart rate to be acknowledged", 10_000, ecg2.publishAsync('devices/ecg-2/hr', '72', { qos: 1 }));
+  t.pass("ecg-2's 2-byte heart rate is taken: the others carry on");
   await ecg2.endAsync(true);
 
   // After a restart the outbox is read back from disk, and with it each device's share.
@@ -56,7 +69,7 @@ t.test('a device over its share of the outbox is refused alone; the share surviv
   await again.endAsync(true);
 });
 
-t.test('retained publishes are refused by default: 32 × 2 MiB are cut before they are read, the daemon\'s memory does not take them', skip, async (t) => {
+t.test("retained publishes are refused by default: 32 × 2 MiB are cut before they are read, the daemon's memory does not take them", skip, async (t) => {
   const { appliance } = await startHospitalAndAppliance(t, [ECG1], { broker: { connects_per_s_per_address: 100 } });
   const pid = appliance.pid!;
   // What the daemon never read, it cannot hold: its read(2) count (/proc/PID/io rchar, every
@@ -99,11 +112,23 @@ function bytesRead(pid: number): number {
 
 async function publishRetained(device: MqttClient, topic: string, payload: Buffer): Promise<'acknowledged' | 'closed'> {
   const closed = new Promise<'closed'>((resolve) => device.once('close', () => resolve('closed')));
-  return within(`PUBACK or close of ${topic}`, 15_000, Promise.race([device.publishAsync(topic, payload, { qos: 1, retain: true }).then(() => 'acknowledged' as const, () => 'closed' as const), closed]));
+  return within(
+    `PUBACK or close of ${topic}`,
+    15_000,
+    Promise.race([
+      device.publishAsync(topic, payload, { qos: 1, retain: true }).then(
+        () => 'acknowledged' as const,
+        () => 'closed' as const,
+      ),
+      closed,
+    ]),
+  );
 }
 
 t.test('a byte rate as well as a message rate: 6 × 1 MiB at 1 MiB/s take about 5 s', skip, async (t) => {
-  const { appliance } = await startHospitalAndAppliance(t, [ECG1], { broker: { max_payload_bytes: MIB, bytes_per_s: MIB, publishes_per_s: 1000, flood_disconnect_s: 30 } });
+  const { appliance } = await startHospitalAndAppliance(t, [ECG1], {
+    broker: { max_payload_bytes: MIB, bytes_per_s: MIB, publishes_per_s: 1000, flood_disconnect_s: 30 },
+  });
   const ecg = await connectDevice(appliance.url, ECG1);
   const start = performance.now();
   for (let i = 0; i < 6; i++) await within(`PUBACK ${i}`, 20_000, ecg.publishAsync('devices/ecg-1/image', Buffer.alloc(MIB, i), { qos: 1 }));
@@ -113,25 +138,32 @@ t.test('a byte rate as well as a message rate: 6 × 1 MiB at 1 MiB/s take about 
   t.ok(seconds >= 3, `6 MiB acknowledged in ${seconds.toFixed(1)} s (5 s expected at 1 MiB/s after a 1 MiB burst)`);
 });
 
-t.test('70 idle sockets from 7 addresses, sending no CONNECT: an enrolled device connects within 1 s; idle ones are closed at the deadline', skip, async (t) => {
-  const { appliance } = await startHospitalAndAppliance(t, [ECG1], { broker: { connect_timeout_s: 3, connects_per_s_per_address: 10 } });
-  const sockets: Socket[] = [];
-  t.teardown(() => sockets.forEach((s) => s.destroy()));
-  for (let a = 2; a <= 8; a++) {
-    for (let i = 0; i < 10; i++) sockets.push(await rawConnection(appliance.port, `127.0.0.${a}`));
-  }
-  await waitUntil(() => appliance.events('device.refused').some((e) => e['reason'] === 'unauthenticated_limit'), 5000);
-  const start = performance.now();
-  const ecg = await connectDevice(appliance.url, ECG1);
-  const ms = performance.now() - start;
-  t.ok(ms < 1000, `the ECG connected in ${ms.toFixed(0)} ms`);
-  await ecg.endAsync(true);
-  const counted = (): number => appliance.events('device.refused').filter((e) => e['reason'] === 'unauthenticated_limit').length;
-  await waitUntil(() => counted() >= 70 - 32, 5000);
-  const refusals = counted();
-  t.ok(refusals >= 70 - 32, `${refusals} idle sockets refused or closed (8 per address; past 32 in all, the oldest is closed to make room)`);
-  t.ok(await waitUntil(() => sockets.every((s) => s.destroyed || s.readyState === 'closed'), 10_000), 'the ones let in were closed at the CONNECT deadline (3 s)');
-});
+t.test(
+  '70 idle sockets from 7 addresses, sending no CONNECT: an enrolled device connects within 1 s; idle ones are closed at the deadline',
+  skip,
+  async (t) => {
+    const { appliance } = await startHospitalAndAppliance(t, [ECG1], { broker: { connect_timeout_s: 3, connects_per_s_per_address: 10 } });
+    const sockets: Socket[] = [];
+    t.teardown(() => sockets.forEach((s) => s.destroy()));
+    for (let a = 2; a <= 8; a++) {
+      for (let i = 0; i < 10; i++) sockets.push(await rawConnection(appliance.port, `127.0.0.${a}`));
+    }
+    await waitUntil(() => appliance.events('device.refused').some((e) => e['reason'] === 'unauthenticated_limit'), 5000);
+    const start = performance.now();
+    const ecg = await connectDevice(appliance.url, ECG1);
+    const ms = performance.now() - start;
+    t.ok(ms < 1000, `the ECG connected in ${ms.toFixed(0)} ms`);
+    await ecg.endAsync(true);
+    const counted = (): number => appliance.events('device.refused').filter((e) => e['reason'] === 'unauthenticated_limit').length;
+    await waitUntil(() => counted() >= 70 - 32, 5000);
+    const refusals = counted();
+    t.ok(refusals >= 70 - 32, `${refusals} idle sockets refused or closed (8 per address; past 32 in all, the oldest is closed to make room)`);
+    t.ok(
+      await waitUntil(() => sockets.every((s) => s.destroyed || s.readyState === 'closed'), 10_000),
+      'the ones let in were closed at the CONNECT deadline (3 s)',
+    );
+  },
+);
 
 function rawConnection(port: number, localAddress: string): Promise<Socket> {
   return new Promise((resolve) => {
@@ -140,4 +172,3 @@ function rawConnection(port: number, localAddress: string): Promise<Socket> {
     socket.on('close', () => socket.destroy());
   });
 }
-

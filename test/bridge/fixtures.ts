@@ -35,13 +35,18 @@ export class Appliance {
     this.configFile = join(dir, 'config.json');
   }
 
-  static async create(hospital: HospitalBroker | undefined, devices: Device[], extra: { broker?: Record<string, unknown>; bridge?: Record<string, unknown>; host?: string; sections?: Record<string, unknown> } = {}): Promise<Appliance> {
+  static async create(
+    hospital: HospitalBroker | undefined,
+    devices: Device[],
+    extra: { broker?: Record<string, unknown>; bridge?: Record<string, unknown>; host?: string; sections?: Record<string, unknown> } = {},
+  ): Promise<Appliance> {
     const appliance = new Appliance(mkdtempSync(join(tmpdir(), 'usmp-appliance-')));
     appliance.host = extra.host ?? '127.0.0.1';
     appliance.port = (await freeTcpPorts(1))[0]!;
     writeFileSync(join(appliance.dir, 'hospital-password'), `${HOSPITAL_USERS.bridge.password}\n`, { mode: 0o600 });
     const registry = new DeviceRegistry(join(appliance.dir, 'devices.json'));
-    for (const d of devices) registry.add({ name: d.name, passwordHash: await hashPassword(d.password), createdAt: new Date().toISOString(), description: 'test' });
+    for (const d of devices)
+      registry.add({ name: d.name, passwordHash: await hashPassword(d.password), createdAt: new Date().toISOString(), description: 'test' });
     const config = {
       site: { appliance_id: 'test-site' },
       log: { level: 'info', pretty: 'never' },
@@ -76,9 +81,9 @@ export class Appliance {
     this.#child = child;
     let buffer = '';
     let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     await new Promise<void>((resolve, reject) => {
-      child.stdout!.on('data', (d: Buffer) => {
+      child.stdout.on('data', (d: Buffer) => {
         buffer += d.toString();
         let nl: number;
         while ((nl = buffer.indexOf('\n')) >= 0) {
@@ -122,7 +127,15 @@ export class Appliance {
 
 /** A device client; rejects when the CONNACK refuses it. */
 export function connectDevice(url: string, device: Device, options: mqtt.IClientOptions = {}): Promise<MqttClient> {
-  const client = mqtt.connect(url, { clientId: device.name, username: device.name, password: device.password, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...options });
+  const client = mqtt.connect(url, {
+    clientId: device.name,
+    username: device.name,
+    password: device.password,
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+    connectTimeout: 5000,
+    ...options,
+  });
   return new Promise((resolve, reject) => {
     client.once('connect', () => resolve(client));
     client.once('error', (err) => {
@@ -140,16 +153,25 @@ export class HospitalVerifier {
   static async start(hospital: HospitalBroker, filter = `${REMOTE_PREFIX}/#`): Promise<HospitalVerifier> {
     const v = new HospitalVerifier();
     v.#client = mqtt.connect(hospital.url, {
-      clientId: 'verifier', username: HOSPITAL_USERS.verifier.username, password: HOSPITAL_USERS.verifier.password,
-      protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 3600 }, reconnectPeriod: 200,
+      clientId: 'verifier',
+      username: HOSPITAL_USERS.verifier.username,
+      password: HOSPITAL_USERS.verifier.password,
+      protocolVersion: 5,
+      clean: false,
+      properties: { sessionExpiryInterval: 3600 },
+      reconnectPeriod: 200,
     });
     v.#client.on('message', (topic, payload, packet) => {
       const id = packet.properties?.userProperties?.['usmp-msg-id'];
       v.received.push({ topic, payload: payload.toString(), id: Array.isArray(id) ? id[0] : id });
     });
-    await within('the hospital verifier to connect and subscribe', 20_000, new Promise<void>((resolve, reject) => {
-      v.#client!.once('connect', () => v.#client!.subscribe(filter, { qos: 1 }, (err) => (err ? reject(err) : resolve())));
-    }));
+    await within(
+      'the hospital verifier to connect and subscribe',
+      20_000,
+      new Promise<void>((resolve, reject) => {
+        v.#client!.once('connect', () => v.#client!.subscribe(filter, { qos: 1 }, (err) => (err ? reject(err) : resolve())));
+      }),
+    );
     return v;
   }
 

@@ -29,15 +29,25 @@ t.test('hostile clients are refused and logged; enrolled devices keep working', 
       ['client id of another device', STETH, { clientId: ECG.name }, 2, 'client_id_mismatch'],
     ];
     for (const [what, device, options, code, reason] of cases) {
-      const err = await connectDevice(appliance.url, device, options).then((c) => (c.end(true), undefined), (e: Error & { code?: number }) => e);
+      const err = await connectDevice(appliance.url, device, options).then(
+        (c) => (c.end(true), undefined),
+        (e: Error & { code?: number }) => e,
+      );
       t.equal(err?.code, code, `${what}: refused with CONNACK ${code}`);
       t.ok(await waitUntil(() => refused(reason).length > 0, 2000), `${what}: logged as ${reason}`);
     }
-    t.notOk(appliance.lines.some((l) => l.includes('not-the-password') || l.includes(STETH.password)), 'no password in the logs');
+    t.notOk(
+      appliance.lines.some((l) => l.includes('not-the-password') || l.includes(STETH.password)),
+      'no password in the logs',
+    );
   });
 
   t.test('publish outside its tree or to its own command topic: connection closed, nothing forwarded', async (t) => {
-    for (const [topic, label] of [[`devices/${ECG.name}/ecg`, 'another device\'s tree'], [`devices/${STETH.name}/cmd/reboot`, 'its own command topic'], ['hospital/elsewhere', 'a topic outside devices/']]) {
+    for (const [topic, label] of [
+      [`devices/${ECG.name}/ecg`, "another device's tree"],
+      [`devices/${STETH.name}/cmd/reboot`, 'its own command topic'],
+      ['hospital/elsewhere', 'a topic outside devices/'],
+    ]) {
       const steth = await connectDevice(appliance.url, STETH);
       const closed = new Promise<void>((r) => steth.once('close', () => r()));
       steth.publish(topic!, `forged-${label}`, { qos: 1 });
@@ -46,10 +56,13 @@ t.test('hostile clients are refused and logged; enrolled devices keep working', 
       steth.end(true);
     }
     t.ok(refused('acl').length >= 3, 'each logged as acl with the topic');
-    t.notOk(verifier.received.some((m) => m.payload.startsWith('forged-')), 'nothing forged reached the hospital');
+    t.notOk(
+      verifier.received.some((m) => m.payload.startsWith('forged-')),
+      'nothing forged reached the hospital',
+    );
   });
 
-  t.test('subscribe to another device\'s topics: SUBACK 0x80; its own commands: granted', async (t) => {
+  t.test("subscribe to another device's topics: SUBACK 0x80; its own commands: granted", async (t) => {
     const steth = await connectDevice(appliance.url, STETH);
     t.teardown(() => steth.endAsync(true));
     // mqtt.js rejects when a filter is refused; the SUBACK it got is on the error
@@ -61,10 +74,14 @@ t.test('hostile clients are refused and logged; enrolled devices keep working', 
     t.ok(refused('subscribe_acl').length >= 2, 'refusals logged');
     const got: string[] = [];
     steth.on('message', (topic) => got.push(topic));
-    const ecgGot = new Promise<string>((r) => ecg.once('message', (topic, payload) => r(`${topic} ${payload}`)));
+    const ecgGot = new Promise<string>((r) => ecg.once('message', (topic, payload) => r(`${topic} ${payload.toString()}`)));
     await ecg.subscribeAsync(`devices/${ECG.name}/cmd/#`, { qos: 1 });
     await verifier.publish(`${REMOTE_PREFIX}/${ECG.name}/cmd/start`, 'start-recording');
-    t.equal(await within('the hospital command at the ECG', 10_000, ecgGot), `devices/${ECG.name}/cmd/start start-recording`, 'a hospital command reaches its device');
+    t.equal(
+      await within('the hospital command at the ECG', 10_000, ecgGot),
+      `devices/${ECG.name}/cmd/start start-recording`,
+      'a hospital command reaches its device',
+    );
     await new Promise((r) => setTimeout(r, 300));
     t.same(got, [], 'and no other device');
   });
@@ -82,7 +99,11 @@ t.test('hostile clients are refused and logged; enrolled devices keep working', 
   });
 
   t.test('malformed packets: connection closed, logged', async (t) => {
-    for (const bytes of [[0x00, 0x00], [0x10, 0xff, 0xff, 0xff, 0xff, 0x01], [0xf0, 0x00]]) {
+    for (const bytes of [
+      [0x00, 0x00],
+      [0x10, 0xff, 0xff, 0xff, 0xff, 0x01],
+      [0xf0, 0x00],
+    ]) {
       const socket = await rawConnection(appliance.port);
       const closed = new Promise<void>((r) => socket.once('close', () => r()));
       socket.write(Buffer.from(bytes));
@@ -120,7 +141,10 @@ t.test('hostile clients are refused and logged; enrolled devices keep working', 
     const sockets: Socket[] = [];
     for (let i = 0; i < 120; i++) sockets.push(await rawConnection(appliance.port).catch(() => undefined as unknown as Socket));
     t.teardown(() => sockets.forEach((s) => s?.destroy()));
-    const logged = await waitUntil(() => refused('too_many_connections').length + refused('connect_rate').length + refused('unauthenticated_limit').length > 0, 5000);
+    const logged = await waitUntil(
+      () => refused('too_many_connections').length + refused('connect_rate').length + refused('unauthenticated_limit').length > 0,
+      5000,
+    );
     t.ok(logged, 'refusals logged (too_many_connections / connect_rate / unauthenticated_limit)');
     await ecg.publishAsync(`devices/${ECG.name}/ecg`, 'after-connection-flood', { qos: 1 });
     t.ok(await arrived('after-connection-flood'), 'the ECG still publishes to the hospital');
@@ -137,4 +161,3 @@ function rawConnection(port: number): Promise<Socket> {
     socket.on('error', reject);
   });
 }
-

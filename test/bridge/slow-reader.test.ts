@@ -24,7 +24,18 @@ t.test('a device that does not read is dropped after drain_timeout_s; the others
   parser.on('packet', (p) => got.push(p.cmd));
   socket.on('data', (chunk) => parser.parse(chunk));
   await within('a TCP connection to the device listener', 10_000, new Promise<void>((resolve) => socket.once('connect', () => resolve())));
-  socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: SLOW.name, username: SLOW.name, password: Buffer.from(SLOW.password), keepalive: 60 }));
+  socket.write(
+    mqttPacket.generate({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 4,
+      clean: true,
+      clientId: SLOW.name,
+      username: SLOW.name,
+      password: Buffer.from(SLOW.password),
+      keepalive: 60,
+    }),
+  );
   socket.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: `devices/${SLOW.name}/cmd/#`, qos: 0 }] }));
   t.ok(await waitUntil(() => got.includes('suback'), 5000), 'the slow device is connected and subscribed');
   socket.pause(); // from now on it reads nothing
@@ -34,7 +45,10 @@ t.test('a device that does not read is dropped after drain_timeout_s; the others
   for (let i = 0; i < 64; i++) await verifier.publish(`${REMOTE_PREFIX}/${SLOW.name}/cmd/firmware`, command);
   const dropped = await waitUntil(() => appliance.events('device.disconnected').some((e) => e['device'] === SLOW.name), 20_000);
   t.ok(dropped, 'the device that does not read was disconnected');
-  t.ok(appliance.events('device.error').some((e) => e['device'] === SLOW.name && /drain timeout/.test(String(e['err']))), 'for not draining (logged: drain timeout)');
+  t.ok(
+    appliance.events('device.error').some((e) => e['device'] === SLOW.name && /drain timeout/.test(String(e['err']))),
+    'for not draining (logged: drain timeout)',
+  );
 
   // meanwhile and afterwards the ECG goes through
   const ecg = await connectDevice(appliance.url, ECG);

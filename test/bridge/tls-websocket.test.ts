@@ -39,7 +39,13 @@ t.test('TLS and WebSocket listeners, and a TLS bridge with a client certificate'
   const [hospitalTlsPort] = await freeTcpPorts(1);
   const tlsUrl = `mqtts://127.0.0.1:${hospitalTlsPort}`;
   const hospital = await HospitalBroker.start({
-    extraConfig: [`listener ${hospitalTlsPort} 127.0.0.1`, `cafile ${ca.caFile}`, `certfile ${server.certFile}`, `keyfile ${server.keyFile}`, 'require_certificate true'],
+    extraConfig: [
+      `listener ${hospitalTlsPort} 127.0.0.1`,
+      `cafile ${ca.caFile}`,
+      `certfile ${server.certFile}`,
+      `keyfile ${server.keyFile}`,
+      'require_certificate true',
+    ],
   });
   t.teardown(() => hospital.destroy());
   const verifier = await HospitalVerifier.start(hospital); // the test's own view, on the plain loopback listener
@@ -53,14 +59,24 @@ t.test('TLS and WebSocket listeners, and a TLS bridge with a client certificate'
       ],
     },
     bridge: {
-      upstream: { url: tlsUrl, username: HOSPITAL_USERS.bridge.username, password_file: passwordFile, ca_file: ca.caFile, cert_file: bridgeCert.certFile, key_file: bridgeCert.keyFile },
+      upstream: {
+        url: tlsUrl,
+        username: HOSPITAL_USERS.bridge.username,
+        password_file: passwordFile,
+        ca_file: ca.caFile,
+        cert_file: bridgeCert.certFile,
+        key_file: bridgeCert.keyFile,
+      },
     },
   });
   t.teardown(() => appliance.destroy());
   await appliance.start();
   const portOf = (type: string) => appliance.events('broker.listening').find((e) => e['type'] === type)?.['port'] as number;
   const tlsDeviceUrl = `mqtts://127.0.0.1:${portOf('tls')}`;
-  t.ok(await waitUntil(() => appliance.events('bridge.connected').length > 0, 10_000), 'the bridge is connected to the TLS-only hospital with its client certificate');
+  t.ok(
+    await waitUntil(() => appliance.events('bridge.connected').length > 0, 10_000),
+    'the bridge is connected to the TLS-only hospital with its client certificate',
+  );
 
   const clients: MqttClient[] = [];
   t.teardown(() => Promise.all(clients.map((c) => c.endAsync(true))));
@@ -72,7 +88,7 @@ t.test('TLS and WebSocket listeners, and a TLS bridge with a client certificate'
   await ecg.client!.publishAsync('devices/ecg-1/ecg', 'tls-beat', { qos: 1 });
 
   const impostor = await attempt(tlsDeviceUrl, ECG, withCert(otoCert));
-  t.notOk(connected(impostor), 'ecg-1\'s password with oto-1\'s certificate is refused');
+  t.notOk(connected(impostor), "ecg-1's password with oto-1's certificate is refused");
   t.equal(impostor.code, 5, 'CONNACK 5 (not authorised)');
   t.ok(await waitUntil(() => appliance.events('device.refused').some((e) => e['reason'] === 'certificate_mismatch'), 5000), 'logged as certificate_mismatch');
 
@@ -86,14 +102,23 @@ t.test('TLS and WebSocket listeners, and a TLS bridge with a client certificate'
 
   t.ok(await waitUntil(() => verifier.received.length >= 2, 10_000), 'both messages reached the hospital over the TLS bridge');
   t.same(verifier.received.map((m) => `${m.topic} ${m.payload}`).sort(), [`${REMOTE_PREFIX}/ecg-1/ecg tls-beat`, `${REMOTE_PREFIX}/oto-1/image ws-image`]);
-  t.ok(verifier.received.every((m) => m.id !== undefined), 'each with its stable id');
-  t.notOk(appliance.lines.some((l) => l.includes(ECG.password) || l.includes(HOSPITAL_USERS.bridge.password) || l.includes('PRIVATE KEY')), 'no password or key in the logs');
+  t.ok(
+    verifier.received.every((m) => m.id !== undefined),
+    'each with its stable id',
+  );
+  t.notOk(
+    appliance.lines.some((l) => l.includes(ECG.password) || l.includes(HOSPITAL_USERS.bridge.password) || l.includes('PRIVATE KEY')),
+    'no password or key in the logs',
+  );
 });
 
 t.test('a hospital certificate from another CA is refused; nothing leaves the outbox', missing ? { skip: missing } : {}, async (t) => {
   const ca = new TestCa('usmp test CA');
   const stranger = new TestCa('someone else');
-  t.teardown(() => { ca.cleanup(); stranger.cleanup(); });
+  t.teardown(() => {
+    ca.cleanup();
+    stranger.cleanup();
+  });
   const server = stranger.issue('127.0.0.1', 'IP:127.0.0.1');
   chmodSync(server.keyFile, 0o600);
   const passwordFile = join(ca.dir, 'hospital-password');

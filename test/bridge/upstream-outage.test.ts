@@ -17,7 +17,10 @@ const RATE_PER_DEVICE = 2000; // 8 000 msg/s in all
 const missing = missingCommand('mosquitto');
 
 t.test('100,000 messages across 3 hospital-broker restarts: all arrive, few duplicates', missing ? { skip: missing } : {}, async (t) => {
-  const { hospital, appliance, verifier } = await startHospitalAndAppliance(t, DEVICES, { broker: { publishes_per_s: 100_000, publish_burst: 100_000 }, bridge: { window: WINDOW } });
+  const { hospital, appliance, verifier } = await startHospitalAndAppliance(t, DEVICES, {
+    broker: { publishes_per_s: 100_000, publish_burst: 100_000 },
+    bridge: { window: WINDOW },
+  });
   const clients = await Promise.all(DEVICES.map((d) => connectDevice(appliance.url, d)));
   t.teardown(() => Promise.all(clients.map((c) => c.endAsync(true))));
 
@@ -50,7 +53,10 @@ t.test('100,000 messages across 3 hospital-broker restarts: all arrive, few dupl
     ids.set(m.payload, m.id ?? '');
   }
   t.equal(idMismatch, 0, 'a duplicate carries the same stable id as its first copy (the hospital can drop it)');
-  t.ok(verifier.received.every((m) => typeof m.id === 'string' && /^[0-9a-f]{16}-\d+$/.test(m.id)), 'every message carries its usmp-msg-id');
+  t.ok(
+    verifier.received.every((m) => typeof m.id === 'string' && /^[0-9a-f]{16}-\d+$/.test(m.id)),
+    'every message carries its usmp-msg-id',
+  );
   t.equal(appliance.events('bridge.disconnected').length, OUTAGES, 'each outage was logged once');
   t.comment(`duplicates: ${duplicates}; reconnects: ${appliance.events('bridge.connected').length - 1}`);
 });

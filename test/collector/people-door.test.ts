@@ -31,7 +31,7 @@ t.test('sessions expire when idle or old (AccessStore, injected clock)', async (
   t.notOk(await access.session('not-a-session', 0, limits));
 });
 
-t.test('the people\'s door', async (t) => {
+t.test("the people's door", async (t) => {
   const dir = t.testdir();
   const ca = new TestCa('usmp test national CA');
   t.teardown(() => ca.cleanup());
@@ -39,7 +39,12 @@ t.test('the people\'s door', async (t) => {
   chmodSync(certificate.keyFile, 0o600);
   const bordeaux = siteFixture(10);
   const dijon = siteFixture(11);
-  const collector = await CollectorProcess.start(CollectorProcess.configFile(dir, { enrolments: [bordeaux, dijon].map((s) => enrolmentOf(s.key, s.applianceId, { establishmentCode: s.code })), tls: certificate }));
+  const collector = await CollectorProcess.start(
+    CollectorProcess.configFile(dir, {
+      enrolments: [bordeaux, dijon].map((s) => enrolmentOf(s.key, s.applianceId, { establishmentCode: s.code })),
+      tls: certificate,
+    }),
+  );
   t.teardown(() => collector.stop());
   const post = collectorClient(collector.intakeUrl, ca.caFile, 10_000);
   const reports = [...[0, 1, 2].map((run) => siteReport(fixtureReport(), bordeaux, run)), ...[0, 1].map((run) => siteReport(fixtureReport(), dijon, run))];
@@ -70,13 +75,25 @@ t.test('the people\'s door', async (t) => {
       t.equal(answer.status, 303, `${path}: to the login page`);
       t.equal(answer.headers.location, `/login?next=${encodeURIComponent(path)}`);
     }
-    for (const path of [`/reports/${dijonIds[0]}.json`, `/reports/${dijonIds[0]}.html`, '/export/reports.csv', '/export/reports.json', '/export/pscheduler.ndjson', '/api/v1/sites', '/api/v1/status']) {
+    for (const path of [
+      `/reports/${dijonIds[0]}.json`,
+      `/reports/${dijonIds[0]}.html`,
+      '/export/reports.csv',
+      '/export/reports.json',
+      '/export/pscheduler.ndjson',
+      '/api/v1/sites',
+      '/api/v1/status',
+    ]) {
       const answer = await stranger.get(path);
       t.equal(answer.status, 401, `${path}: 401`);
       t.match(JSON.parse(answer.body), { error: { code: 'USMP_E_UNAUTHENTICATED' } });
       t.notMatch(answer.body, /0900011X|0900010X/, `${path}: no site in the refusal`);
     }
-    t.equal((await stranger.get('/export/reports.csv', { authorization: 'Bearer usmpc_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' })).status, 401, 'a made-up token: 401');
+    t.equal(
+      (await stranger.get('/export/reports.csv', { authorization: 'Bearer usmpc_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' })).status,
+      401,
+      'a made-up token: 401',
+    );
   });
 
   t.test('a DISP Dijon reader finds no trace of Bordeaux anywhere', async (t) => {
@@ -87,7 +104,11 @@ t.test('the people\'s door', async (t) => {
     t.match(session, /; Secure/);
     t.match(session, /; SameSite=Lax/);
     const traces = [bordeaux.code, 'DISP Bordeaux', 'n° 10<', ...bordeauxIds];
-    const noTrace = (what: string, text: string) => t.notOk(traces.some((x) => text.includes(x)), `${what}: no trace of Bordeaux`);
+    const noTrace = (what: string, text: string) =>
+      t.notOk(
+        traces.some((x) => text.includes(x)),
+        `${what}: no trace of Bordeaux`,
+      );
     const dashboard = await s.get('/');
     t.equal(dashboard.status, 200);
     t.match(dashboard.body, new RegExp(dijon.code), 'the dashboard shows Dijon');
@@ -110,9 +131,13 @@ t.test('the people\'s door', async (t) => {
     t.equal(ndjson.trimEnd().split('\n').length, 3 * dijonIds.length);
     const api = JSON.parse((await s.get('/api/v1/sites')).body) as { total: number; verdicts: Record<string, number>; sites: unknown[] };
     t.equal(api.total, 1, 'the API counts one site');
-    t.equal(Object.values(api.verdicts).reduce((a, b) => a + b, 0), 1, 'verdict counts: one site');
+    t.equal(
+      Object.values(api.verdicts).reduce((a, b) => a + b, 0),
+      1,
+      'verdict counts: one site',
+    );
     const status = JSON.parse((await s.get('/api/v1/status')).body) as Record<string, unknown>;
-    t.same(status, { status: 'ok', reports: dijonIds.length }, 'the status counts Dijon\'s reports, and no intake totals');
+    t.same(status, { status: 'ok', reports: dijonIds.length }, "the status counts Dijon's reports, and no intake totals");
 
     const national = await signIn('national-team', passwords.national);
     const all = JSON.parse((await national.get('/api/v1/status')).body) as { reports: number; intake: { stored: number } };
@@ -134,8 +159,13 @@ t.test('the people\'s door', async (t) => {
     t.equal((await s.get('/')).status, 303, 'signed out: back to the login page');
     const stranger = new HttpsSession(collector.url, ca.caPem);
     const loginPage = await stranger.get('/login');
-    t.equal((await stranger.post('/login', { username: 'disp-dijon', password: passwords.dijon })).status, 403, 'sign-in without the form\'s token: 403');
-    const redirected = await stranger.post('/login', { _csrf: HttpsSession.csrfOf(loginPage.body), username: 'disp-dijon', password: passwords.dijon, next: '//attacker.invalid/' });
+    t.equal((await stranger.post('/login', { username: 'disp-dijon', password: passwords.dijon })).status, 403, "sign-in without the form's token: 403");
+    const redirected = await stranger.post('/login', {
+      _csrf: HttpsSession.csrfOf(loginPage.body),
+      username: 'disp-dijon',
+      password: passwords.dijon,
+      next: '//attacker.invalid/',
+    });
     t.equal(redirected.headers.location, '/', 'next= never leads to another host');
   });
 
@@ -149,7 +179,7 @@ t.test('the people\'s door', async (t) => {
     const reader = new HttpsSession(collector.url, ca.caPem);
     const csv = await reader.get('/export/reports.csv', bearer);
     t.equal(csv.status, 200, 'it opens the exports');
-    t.notMatch(csv.body, new RegExp(bordeaux.code), 'with its user\'s scope');
+    t.notMatch(csv.body, new RegExp(bordeaux.code), "with its user's scope");
     t.equal((await reader.get('/', bearer)).status, 401, 'but not the pages');
     const again = await s.get('/account');
     t.notMatch(again.body, new RegExp(token!.slice(-20)), 'never shown again');
@@ -165,7 +195,11 @@ t.test('the people\'s door', async (t) => {
     let last = '';
     for (let i = 0; i < 6; i++) {
       const page = await attacker.get('/login');
-      const answer = await attacker.post('/login', { _csrf: HttpsSession.csrfOf(page.body), username: 'national-team', password: i < 5 ? wrong : passwords.national });
+      const answer = await attacker.post('/login', {
+        _csrf: HttpsSession.csrfOf(page.body),
+        username: 'national-team',
+        password: i < 5 ? wrong : passwords.national,
+      });
       statuses.push(answer.status);
       last = answer.body;
     }
@@ -176,6 +210,9 @@ t.test('the people\'s door', async (t) => {
     await until('six sign_in_failed log lines', 10_000, () => failures().length >= 6);
     t.equal(failures().length, 6);
     t.match(failures()[0], { source: 'local', remote: '127.0.0.1', reason: 'wrong_password' });
-    t.notOk(collector.logLines.some((l) => JSON.stringify(l).includes(wrong) || JSON.stringify(l).includes(passwords.national)), 'no log line holds a password');
+    t.notOk(
+      collector.logLines.some((l) => JSON.stringify(l).includes(wrong) || JSON.stringify(l).includes(passwords.national)),
+      'no log line holds a password',
+    );
   });
 });

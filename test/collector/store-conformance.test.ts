@@ -42,7 +42,11 @@ async function conformance(t: Test, open: Opener): Promise<void> {
       t.equal(await store.add(report, text, received), 'duplicate', 'the same text again');
       t.equal(await store.add(report, JSON.stringify(report, null, 2), received), 'duplicate', 'the same signed content, indented');
       const altered = { ...report, verdict: 'fail' } as ReportDocument;
-      t.equal(await store.add(altered, canonicalJson({ ...altered, signature: { ...report.signature!, value: 'AAAA' } }), received), 'conflict', 'another content under the same id');
+      t.equal(
+        await store.add(altered, canonicalJson({ ...altered, signature: { ...report.signature!, value: 'AAAA' } }), received),
+        'conflict',
+        'another content under the same id',
+      );
       t.equal(await store.count(), 1);
       t.equal(await store.scoped(EVERY_SITE).reportText(report.report_id), text, 'the verified text is kept as it came');
     });
@@ -55,7 +59,11 @@ async function conformance(t: Test, open: Opener): Promise<void> {
       t.equal(row.report_id, runs[1]!.report.report_id, 'run 4, signed last, though run 3 arrived after it');
       t.equal(row.report_count, 3);
       const history = await store.scoped(EVERY_SITE).siteHistory(site.code);
-      t.same(history.map((h) => h.report_id), [runs[0], runs[2], runs[1]].map((r) => r!.report.report_id), 'history by start time');
+      t.same(
+        history.map((h) => h.report_id),
+        [runs[0], runs[2], runs[1]].map((r) => r!.report.report_id),
+        'history by start time',
+      );
       t.equal(typeof history[0]!.up_mbps, 'number', 'figures come back as numbers');
     });
 
@@ -67,25 +75,48 @@ async function conformance(t: Test, open: Opener): Promise<void> {
       const all = store.scoped(EVERY_SITE);
       const { rows, total } = await all.sites();
       t.equal(total, 12);
-      t.same(rows.map((r) => r.establishment), [...rows.map((r) => r.establishment)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)), 'sorted by name, byte order');
+      t.same(
+        rows.map((r) => r.establishment),
+        [...rows.map((r) => r.establishment)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)),
+        'sorted by name, byte order',
+      );
       const page2 = await all.sites({ offset: 5, limit: 5 });
-      t.same(page2.rows.map((r) => r.site_key), rows.slice(5, 10).map((r) => r.site_key), 'a page');
+      t.same(
+        page2.rows.map((r) => r.site_key),
+        rows.slice(5, 10).map((r) => r.site_key),
+        'a page',
+      );
       t.equal(page2.total, 12, 'with the total');
       const region = rows[0]!.region;
       const inRegion = rows.filter((r) => r.region === region);
-      t.same((await all.sites({ region })).rows.map((r) => r.site_key), inRegion.map((r) => r.site_key), 'filtered by region');
+      t.same(
+        (await all.sites({ region })).rows.map((r) => r.site_key),
+        inRegion.map((r) => r.site_key),
+        'filtered by region',
+      );
       const counts = await all.verdictCounts();
-      t.equal(Object.values(counts).reduce((a, b) => a + b, 0), 12, 'verdict counts add up');
+      t.equal(
+        Object.values(counts).reduce((a, b) => a + b, 0),
+        12,
+        'verdict counts add up',
+      );
       t.same(await all.regions(), [...new Set(rows.map((r) => r.region))].sort(), 'regions, sorted');
 
       const dijon = store.scoped({ kind: 'some', regions: ['DISP Dijon'], establishments: [sites[3]!.code] });
       const seen = (await dijon.sites()).rows;
       t.ok(seen.length > 0);
-      t.ok(seen.every((s) => s.region === 'DISP Dijon' || s.site_key === sites[3]!.code), 'a scoped reader sees only its region and its sites');
+      t.ok(
+        seen.every((s) => s.region === 'DISP Dijon' || s.site_key === sites[3]!.code),
+        'a scoped reader sees only its region and its sites',
+      );
       const outside = rows.find((r) => r.region !== 'DISP Dijon' && r.site_key !== sites[3]!.code)!;
-      t.equal(await dijon.reportText(outside.report_id), undefined, 'not another region\'s report');
+      t.equal(await dijon.reportText(outside.report_id), undefined, "not another region's report");
       t.same(await dijon.siteHistory(outside.site_key), [], 'nor its history');
-      t.equal(await dijon.count(), seen.reduce((n, s) => n + s.report_count, 0), 'counts are scoped');
+      t.equal(
+        await dijon.count(),
+        seen.reduce((n, s) => n + s.report_count, 0),
+        'counts are scoped',
+      );
       t.same((await store.scoped({ kind: 'some', regions: [], establishments: [] }).sites()).total, 0, 'no role, nothing');
     });
 
@@ -112,7 +143,10 @@ async function conformance(t: Test, open: Opener): Promise<void> {
       const access = new AccessStore(db);
       await access.addUser('j.martin', '$scrypt$fake', [{ kind: 'national' }], new Date(NOW));
       await t.rejects(access.addUser('j.martin', '$scrypt$other', [], new Date(NOW)), { code: 'USMP_E_USAGE' }, 'a name once');
-      t.same((await access.users()).map((u) => u.name), ['j.martin']);
+      t.same(
+        (await access.users()).map((u) => u.name),
+        ['j.martin'],
+      );
       const limits = { idleMs: 60_000, absoluteMs: 600_000 };
       const session = await access.createSession({ user: 'j.martin', source: 'local', roles: [{ kind: 'national' }] }, NOW);
       t.match(await access.session(session, NOW + 30_000, limits), { user: 'j.martin', createdAtMs: NOW }, 'a session, its time a number');
@@ -125,7 +159,7 @@ async function conformance(t: Test, open: Opener): Promise<void> {
       t.ok(await access.setPassword('j.martin', '$scrypt$new'));
       t.equal(await access.session(again, NOW + 1, limits), undefined, 'a new password ends the sessions');
       t.ok(await access.removeUser('j.martin'));
-      t.equal(await access.apiTokenHolder(made.token, new Date(NOW)), undefined, 'a removed user\'s token dies');
+      t.equal(await access.apiTokenHolder(made.token, new Date(NOW)), undefined, "a removed user's token dies");
       t.notOk(await access.removeUser('j.martin'));
       await access.createSession({ user: 'x', source: 'oidc', roles: [] }, NOW);
       t.equal(await access.pruneSessions(NOW + 600_001, limits), 1, 'old sessions pruned');
@@ -146,42 +180,63 @@ async function telemetryConformance(t: Test, open: Opener): Promise<void> {
     const at = (ms: number) => new Date(ms);
 
     await t.test('each document once; the latest heartbeat describes the appliance', async (t) => {
-      const beat = heartbeatOf(a!, 1, NOW - 600_000, { version: '0.1.0' });
+      const beat = heartbeatOf(a, 1, NOW - 600_000, { version: '0.1.0' });
       t.equal(await telemetry.add(beat, at(NOW - 600_000)), 'stored');
       t.equal(await telemetry.add(beat, at(NOW)), 'duplicate', 'the same document again');
-      t.equal(await telemetry.add(heartbeatOf(a!, 2, NOW - 300_000, { version: '0.2.0', state: 'degraded' }), at(NOW - 300_000)), 'stored');
+      t.equal(await telemetry.add(heartbeatOf(a, 2, NOW - 300_000, { version: '0.2.0', state: 'degraded' }), at(NOW - 300_000)), 'stored');
       // an older heartbeat arriving late (a backlog) does not rewind the state
-      t.equal(await telemetry.add(heartbeatOf(a!, 3, NOW - 900_000, { version: '0.0.9' }), at(NOW)), 'stored');
-      const row = (await telemetry.scoped(EVERY_SITE).grid({ nowMs: NOW })).find((r) => r.site_key === a!.code)!;
+      t.equal(await telemetry.add(heartbeatOf(a, 3, NOW - 900_000, { version: '0.0.9' }), at(NOW)), 'stored');
+      const row = (await telemetry.scoped(EVERY_SITE).grid({ nowMs: NOW })).find((r) => r.site_key === a.code)!;
       t.equal(row.version, '0.2.0', 'the version of the latest heartbeat');
       t.equal(row.link_state, 'degraded');
       t.equal(row.last_received_at, at(NOW).toISOString(), 'last heard from: the latest receipt');
       t.equal(row.hospital_connected, true, 'booleans come back as booleans');
       t.equal(row.sequence_gaps, 0);
-      t.equal(await telemetry.add(heartbeatOf(a!, 7, NOW - 200_000, { version: '0.2.0' }), at(NOW)), 'stored');
-      t.equal((await telemetry.scoped(EVERY_SITE).grid({ nowMs: NOW })).find((r) => r.site_key === a!.code)!.sequence_gaps, 3, 'sequence 4 to 6 never came: a gap of 3');
+      t.equal(await telemetry.add(heartbeatOf(a, 7, NOW - 200_000, { version: '0.2.0' }), at(NOW)), 'stored');
+      t.equal(
+        (await telemetry.scoped(EVERY_SITE).grid({ nowMs: NOW })).find((r) => r.site_key === a.code)!.sequence_gaps,
+        3,
+        'sequence 4 to 6 never came: a gap of 3',
+      );
     });
 
     await t.test('hourly summaries: once per site and hour, on the grid and the timelines', async (t) => {
       for (let h = 1; h <= 30; h++) {
         const degraded = h <= 3 ? 20 : 0;
-        const summary = summaryOf(b!, 100 + h, hour - h * 3_600_000, { rtt_ms: { median: 10 + h, p95: 20 + h }, degraded_minutes: { overall: degraded, rtt_ms: degraded }, availability_pct: h === 2 ? 95 : 100, loss_pct: { up: h === 1 ? 2 : 0, down: 0 } });
+        const summary = summaryOf(b, 100 + h, hour - h * 3_600_000, {
+          rtt_ms: { median: 10 + h, p95: 20 + h },
+          degraded_minutes: { overall: degraded, rtt_ms: degraded },
+          availability_pct: h === 2 ? 95 : 100,
+          loss_pct: { up: h === 1 ? 2 : 0, down: 0 },
+        });
         t.equal(await telemetry.add(summary, at(NOW)), 'stored');
-        if (h === 1) t.equal(await telemetry.add({ ...summary, document_id: '00000000-0000-4000-8000-000000000001' }, at(NOW)), 'duplicate', 'another document for the same hour');
+        if (h === 1)
+          t.equal(
+            await telemetry.add({ ...summary, document_id: '00000000-0000-4000-8000-000000000001' }, at(NOW)),
+            'duplicate',
+            'another document for the same hour',
+          );
       }
-      const row = (await telemetry.scoped(EVERY_SITE).grid({ nowMs: NOW })).find((r) => r.site_key === b!.code)!;
+      const row = (await telemetry.scoped(EVERY_SITE).grid({ nowMs: NOW })).find((r) => r.site_key === b.code)!;
       t.equal(row.minutes_observed, 24 * 60, 'the grid sums the last 24 hours');
       t.equal(row.degraded_min, 60, '3 hours × 20 min degraded');
       t.equal(row.rtt_p95_ms, 20 + 24, 'RTT p95: the worst hour of the 24');
       t.ok(Math.abs(row.availability_pct! - (100 - 5 / 24)) < 1e-9, `availability weighted by minutes (${row.availability_pct})`);
       t.ok(Math.abs(row.loss_pct! - 2 / 24) < 1e-9, `loss weighted by minutes (${row.loss_pct})`);
       t.equal(row.limit_rtt_ms, PROFILE_LIMITS.rtt_ms, 'the limits of the latest summary');
-      const thirty = await telemetry.scoped(EVERY_SITE).timeline(b!.code, '30d', NOW);
+      const thirty = await telemetry.scoped(EVERY_SITE).timeline(b.code, '30d', NOW);
       t.equal(thirty.points.length, 30, 'hour by hour');
-      const year = await telemetry.scoped(EVERY_SITE).timeline(b!.code, '12m', NOW);
+      const year = await telemetry.scoped(EVERY_SITE).timeline(b.code, '12m', NOW);
       t.ok(year.points.length >= 2 && year.points.length <= 3, 'day by day');
-      t.equal(year.points.reduce((n, p) => n + p.minutes_observed, 0), 30 * 60, 'the daily roll-up holds every hour');
-      t.equal(year.points.reduce((n, p) => n + p.degraded_min, 0), 60);
+      t.equal(
+        year.points.reduce((n, p) => n + p.minutes_observed, 0),
+        30 * 60,
+        'the daily roll-up holds every hour',
+      );
+      t.equal(
+        year.points.reduce((n, p) => n + p.degraded_min, 0),
+        60,
+      );
       const exported: string[] = [];
       for await (const r of telemetry.scoped(EVERY_SITE).eachHourly()) exported.push(`${r.site_key} ${r.hour_start}`);
       t.equal(exported.length, 30, 'every hour exported once');
@@ -189,17 +244,17 @@ async function telemetryConformance(t: Test, open: Opener): Promise<void> {
     });
 
     await t.test('alerts, scopes and versions', async (t) => {
-      t.equal(await telemetry.add(alertOf(c!, 1, NOW - 60_000), at(NOW)), 'stored');
-      t.equal(await telemetry.add(alertOf(c!, 2, NOW - 30_000, 'cleared'), at(NOW)), 'stored');
-      t.equal((await telemetry.scoped(EVERY_SITE).timeline(c!.code, '30d', NOW)).alerts.length, 2);
-      const region = telemetrySite(c!).region;
+      t.equal(await telemetry.add(alertOf(c, 1, NOW - 60_000), at(NOW)), 'stored');
+      t.equal(await telemetry.add(alertOf(c, 2, NOW - 30_000, 'cleared'), at(NOW)), 'stored');
+      t.equal((await telemetry.scoped(EVERY_SITE).timeline(c.code, '30d', NOW)).alerts.length, 2);
+      const region = telemetrySite(c).region;
       const scoped = telemetry.scoped({ kind: 'some', regions: [region], establishments: [] });
       const rows = await scoped.grid({ nowMs: NOW });
       t.ok(rows.length >= 1 && rows.every((r) => r.region === region), 'a regional reader sees its region only');
-      t.same((await scoped.timeline(a!.code, '30d', NOW)).points, [], 'not another region\'s timeline');
+      t.same((await scoped.timeline(a.code, '30d', NOW)).points, [], "not another region's timeline");
       t.same(await telemetry.scoped({ kind: 'some', regions: [], establishments: [] }).grid({ nowMs: NOW }), [], 'no role, nothing');
       const versions = await telemetry.scoped(EVERY_SITE).versions();
-      t.ok(versions.some((v) => v.version === '0.2.0' && v.sites.includes(a!.code)));
+      t.ok(versions.some((v) => v.version === '0.2.0' && v.sites.includes(a.code)));
       // a site known only by its qualification report is on the grid too, never heard from
       const r = reportOf(siteFixture(303), 1);
       await reports.add(r.report, r.text, at(NOW));
@@ -210,16 +265,20 @@ async function telemetryConformance(t: Test, open: Opener): Promise<void> {
 
     await t.test('silence: flagged once, cleared once heard from', async (t) => {
       const first = await telemetry.silence(NOW + 3_600_000, NOW + 1_800_000);
-      t.same(first.silent.map((s) => s.site_key).sort(), [a!.code, b!.code, c!.code].sort(), 'every appliance not heard from for 30 min');
+      t.same(first.silent.map((s) => s.site_key).sort(), [a.code, b.code, c.code].sort(), 'every appliance not heard from for 30 min');
       t.same((await telemetry.silence(NOW + 3_600_000, NOW + 1_800_000)).silent, [], 'flagged once');
-      await telemetry.add(heartbeatOf(a!, 8, NOW + 3_600_000), at(NOW + 3_600_000));
+      await telemetry.add(heartbeatOf(a, 8, NOW + 3_600_000), at(NOW + 3_600_000));
       const again = await telemetry.silence(NOW + 3_600_001, NOW + 1_800_001);
-      t.same(again.heard.map((s) => s.site_key), [a!.code], 'heard from again');
+      t.same(
+        again.heard.map((s) => s.site_key),
+        [a.code],
+        'heard from again',
+      );
       t.same(again.silent, []);
     });
 
     await t.test('calls seen on the network: by month on the site, this month on the grid, a year in the acts', async (t) => {
-      const d = siteFixture(304)!;
+      const d = siteFixture(304);
       const monthStart = Date.UTC(new Date(NOW).getUTCFullYear(), new Date(NOW).getUTCMonth(), 1);
       const calls = (n: number, poor: number) => ({ calls: n, attempts: 1, minutes: n * 20, good: n - poor, fair: 0, poor });
       // this month: 3 + 2 calls in two hours; last month: 4; an hour from an appliance that counts no call
@@ -230,27 +289,37 @@ async function telemetryConformance(t: Test, open: Opener): Promise<void> {
       const months = await telemetry.scoped(EVERY_SITE).callsByMonth(d.code, NOW);
       const thisMonth = new Date(monthStart).toISOString().slice(0, 7);
       const lastMonth = new Date(monthStart - 86_400_000).toISOString().slice(0, 7);
-      t.same(months, [
-        { month: thisMonth, calls: 5, minutes: 100, attempts: 2, good: 4, fair: 0, poor: 1 },
-        { month: lastMonth, calls: 4, minutes: 80, attempts: 1, good: 2, fair: 0, poor: 2 },
-      ], 'the current month first');
+      t.same(
+        months,
+        [
+          { month: thisMonth, calls: 5, minutes: 100, attempts: 2, good: 4, fair: 0, poor: 1 },
+          { month: lastMonth, calls: 4, minutes: 80, attempts: 1, good: 2, fair: 0, poor: 2 },
+        ],
+        'the current month first',
+      );
       const row = (await telemetry.scoped(EVERY_SITE).grid({ nowMs: NOW })).find((r) => r.site_key === d.code)!;
-      t.same([row.calls_month, row.calls_poor_month], [5, 1], 'the grid: this month\'s calls, and the poor ones');
+      t.same([row.calls_month, row.calls_poor_month], [5, 1], "the grid: this month's calls, and the poor ones");
       t.same((await telemetry.scoped(EVERY_SITE).acts(NOW)).get(d.code), { calls: 9, minutes: 180, attempts: 3, poor: 3 }, 'the last 365 days');
-      const stored = await db.one<{ calls: unknown }>('SELECT calls FROM hourly WHERE site_key = $1 AND hour_start = $2', [d.code, new Date(monthStart + 10_800_000).toISOString()]);
+      const stored = await db.one<{ calls: unknown }>('SELECT calls FROM hourly WHERE site_key = $1 AND hour_start = $2', [
+        d.code,
+        new Date(monthStart + 10_800_000).toISOString(),
+      ]);
       t.equal(stored!.calls, null, 'an hour without counts stays unknown, not zero');
-      t.same(await telemetry.scoped({ kind: 'some', regions: [], establishments: [] }).callsByMonth(d.code, NOW), [], 'outside the reader\'s scope: nothing');
+      t.same(await telemetry.scoped({ kind: 'some', regions: [], establishments: [] }).callsByMonth(d.code, NOW), [], "outside the reader's scope: nothing");
     });
 
     await t.test('retention: heartbeats 30 days, summaries two years; their daily roll-ups stay', async (t) => {
       const old = NOW - 40 * 86_400_000;
-      await telemetry.add(heartbeatOf(c!, 10, old), at(old));
-      await telemetry.add(summaryOf(c!, 11, hour - 800 * 86_400_000), at(NOW));
+      await telemetry.add(heartbeatOf(c, 10, old), at(old));
+      await telemetry.add(summaryOf(c, 11, hour - 800 * 86_400_000), at(NOW));
       const removed = await telemetry.compact(NOW);
       t.equal(removed.heartbeats, 1);
       t.equal(removed.hourly, 1);
-      const days = await db.one<{ n: unknown }>('SELECT COUNT(*) AS n FROM heartbeats_daily WHERE site_key = $1 AND day = $2', [c!.code, new Date(old).toISOString().slice(0, 10)]);
-      t.equal(Number(days!.n), 1, 'the day\'s heartbeat count stays');
+      const days = await db.one<{ n: unknown }>('SELECT COUNT(*) AS n FROM heartbeats_daily WHERE site_key = $1 AND day = $2', [
+        c.code,
+        new Date(old).toISOString().slice(0, 10),
+      ]);
+      t.equal(Number(days!.n), 1, "the day's heartbeat count stays");
     });
   } finally {
     await db.close();
@@ -274,9 +343,15 @@ async function concurrentIntake(t: Test, open: Opener): Promise<void> {
   t.equal(tally('conflict'), 0);
   t.equal(await stores[1]!.count(), reports.length, 'the other collector counts them all');
   const { rows } = await stores[1]!.scoped(EVERY_SITE).sites();
-  t.same(rows.map((r) => r.report_count), [15, 15, 15, 15], 'no site\'s count lost');
+  t.same(
+    rows.map((r) => r.report_count),
+    [15, 15, 15, 15],
+    "no site's count lost",
+  );
   for (const row of rows) {
-    const latest = reports.filter((r) => r.report.site.establishment_code === row.site_key).sort((a, b) => (a.report.signature!.signed_at < b.report.signature!.signed_at ? 1 : -1))[0]!;
+    const latest = reports
+      .filter((r) => r.report.site.establishment_code === row.site_key)
+      .sort((a, b) => (a.report.signature!.signed_at < b.report.signature!.signed_at ? 1 : -1))[0]!;
     t.equal(row.report_id, latest.report.report_id, `${row.site_key}: its latest report`);
   }
   await first.close();
@@ -300,14 +375,27 @@ t.test('PostgreSQL', async (t) => {
   let n = 0;
   const fresh = async (): Promise<Opener> => {
     const access = await server.createDatabase(`usmp_collector_${n++}`);
-    return () => openCollectorDatabase({ kind: 'postgres', url: access.url, password: access.password, poolSize: 8, onPoolError: (err) => t.fail(`pool: ${err.message}`) });
+    return () =>
+      openCollectorDatabase({
+        kind: 'postgres',
+        url: access.url,
+        password: access.password,
+        poolSize: 8,
+        onPoolError: (err) => t.fail(`pool: ${err.message}`),
+      });
   };
   t.test('conformance', async (t) => conformance(t, await fresh()));
   t.test('telemetry', async (t) => telemetryConformance(t, await fresh()));
   t.test('two pools take the same reports at once', async (t) => concurrentIntake(t, await fresh()));
-  t.test('a wrong password is refused with the store\'s code, and the password is never shown', async (t) => {
+  t.test("a wrong password is refused with the store's code, and the password is never shown", async (t) => {
     const access = await server.createDatabase('usmp_wrong');
-    const err = await openCollectorDatabase({ kind: 'postgres', url: access.url, password: 'not-the-password', poolSize: 1, onPoolError: () => undefined }).catch((e: Error & { code?: string }) => e);
+    const err = await openCollectorDatabase({
+      kind: 'postgres',
+      url: access.url,
+      password: 'not-the-password',
+      poolSize: 1,
+      onPoolError: () => undefined,
+    }).catch((e: Error & { code?: string }) => e);
     t.match(err, { code: 'USMP_E_REPORT_STORE', message: /password authentication failed/ });
     t.notMatch((err as Error).message, /not-the-password/);
   });

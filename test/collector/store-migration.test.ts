@@ -10,8 +10,29 @@ import { fixtureReport, siteFixture, siteReport } from '../fixtures/national-rep
 // each report's ordered_at comes from its stored signature, and each site's current report is
 // chosen again by it.
 
-const LAYOUT_0_COLUMNS = ['report_id', 'site_key', 'establishment_code', 'establishment', 'region', 'usmp', 'hospital', 'appliance_id', 'started_at', 'received_at',
-  'verdict', 'profile', 'up_mbps', 'down_mbps', 'rtt_mean_ms', 'ipdv_mean_ms', 'loss_pct', 'loaded_rtt_increase_ms', 'remediation', 'missing_up_mbps', 'missing_down_mbps'];
+const LAYOUT_0_COLUMNS = [
+  'report_id',
+  'site_key',
+  'establishment_code',
+  'establishment',
+  'region',
+  'usmp',
+  'hospital',
+  'appliance_id',
+  'started_at',
+  'received_at',
+  'verdict',
+  'profile',
+  'up_mbps',
+  'down_mbps',
+  'rtt_mean_ms',
+  'ipdv_mean_ms',
+  'loss_pct',
+  'loaded_rtt_increase_ms',
+  'remediation',
+  'missing_up_mbps',
+  'missing_down_mbps',
+];
 
 t.test('layout 0 → 1', async (t) => {
   const path = join(t.testdir(), 'reports.sqlite');
@@ -26,7 +47,19 @@ t.test('layout 0 → 1', async (t) => {
   const receivedAt = new Date().toISOString();
   for (const r of [newer, older]) {
     const s = r['site'] as Record<string, string>;
-    insert.run({ ...Object.fromEntries(LAYOUT_0_COLUMNS.map((c) => [c, null])), report_id: r['report_id'], site_key: s['establishment_code'], establishment_code: s['establishment_code'], establishment: s['establishment'], region: s['region'], appliance_id: s['appliance_id'], started_at: r['started_at'], received_at: receivedAt, verdict: r['verdict'], text: JSON.stringify(r) });
+    insert.run({
+      ...Object.fromEntries(LAYOUT_0_COLUMNS.map((c) => [c, null])),
+      report_id: r['report_id'],
+      site_key: s['establishment_code'],
+      establishment_code: s['establishment_code'],
+      establishment: s['establishment'],
+      region: s['region'],
+      appliance_id: s['appliance_id'],
+      started_at: r['started_at'],
+      received_at: receivedAt,
+      verdict: r['verdict'],
+      text: JSON.stringify(r),
+    });
   }
   // layout 0 chose by started_at, here wrongly the older one
   old.prepare(`INSERT INTO sites SELECT *, 2 FROM (SELECT ${LAYOUT_0_COLUMNS.join(', ')} FROM reports WHERE report_id = ?)`).run(older['report_id']);

@@ -25,26 +25,92 @@ t.test('telemetry at the intake: taken once when genuine, refused with its code 
   const post = (document: object) => intake.accept(JSON.stringify(document), '198.18.0.9');
   const at = now.getTime() - 60_000;
 
-  const genuine = signed(heartbeatOf(a!, 1, at), a!.key);
+  const genuine = signed(heartbeatOf(a, 1, at), a.key);
   t.match(await post(genuine), { status: 201, body: { status: 'stored' } }, 'a genuine heartbeat');
   t.match(await post(genuine), { status: 200, body: { status: 'duplicate' } }, 'the same again: a duplicate');
-  t.match(await post(signed(summaryOf(a!, 2, Math.floor(at / 3_600_000) * 3_600_000 - 3_600_000), a!.key)), { status: 201 }, 'a genuine hourly summary');
-  t.match(await post(signed(alertOf(a!, 3, at), a!.key)), { status: 201 }, 'a genuine alert');
+  t.match(await post(signed(summaryOf(a, 2, Math.floor(at / 3_600_000) * 3_600_000 - 3_600_000), a.key)), { status: 201 }, 'a genuine hourly summary');
+  t.match(await post(signed(alertOf(a, 3, at), a.key)), { status: 201 }, 'a genuine alert');
 
-  const other = heartbeatOf(a!, 4, at);
+  const other = heartbeatOf(a, 4, at);
   const cases: Array<{ name: string; document: object; status: number; code: string; reason: RegExp }> = [
-    { name: 'for another establishment', document: signed({ ...other, site: { ...other.site, establishment_code: b!.code } }, a!.key), status: 403, code: 'USMP_E_REPORT_WRONG_SITE', reason: /speaks for establishment/ },
-    { name: 'for another region', document: signed({ ...other, site: { ...other.site, region: 'Outre-mer' } }, a!.key), status: 403, code: 'USMP_E_REPORT_WRONG_SITE', reason: /in region/ },
-    { name: 'as another appliance', document: signed({ ...other, site: telemetrySite(b!) }, a!.key), status: 403, code: 'USMP_E_REPORT_KEY_UNKNOWN', reason: /enrolled for appliance/ },
-    { name: 'changed after signing', document: { ...signed(other, a!.key), heartbeat: { ...other.heartbeat, hospital_connected: false } }, status: 403, code: 'USMP_E_REPORT_SIGNATURE', reason: /changed after it was signed/ },
-    { name: 'an unknown member', document: signed({ ...other, heartbeat: { ...other.heartbeat, shell: 'rm -rf /' } }, a!.key), status: 422, code: 'USMP_E_REPORT_SCHEMA', reason: /\/heartbeat: unknown key "shell"/ },
-    { name: 'a message of 10 000 characters', document: signed({ ...alertOf(a!, 6, at), alert: { ...alertOf(a!, 6, at).alert, message: 'x'.repeat(10_000) } }, a!.key), status: 422, code: 'USMP_E_REPORT_SCHEMA', reason: /\/alert\/message: must NOT have more than 500 characters/ },
-    { name: 'an unknown kind', document: signed({ ...other, document: 'exploit' }, a!.key), status: 422, code: 'USMP_E_REPORT_SCHEMA', reason: /\/document: must be one of heartbeat, hourly_summary, alert/ },
+    {
+      name: 'for another establishment',
+      document: signed({ ...other, site: { ...other.site, establishment_code: b.code } }, a.key),
+      status: 403,
+      code: 'USMP_E_REPORT_WRONG_SITE',
+      reason: /speaks for establishment/,
+    },
+    {
+      name: 'for another region',
+      document: signed({ ...other, site: { ...other.site, region: 'Outre-mer' } }, a.key),
+      status: 403,
+      code: 'USMP_E_REPORT_WRONG_SITE',
+      reason: /in region/,
+    },
+    {
+      name: 'as another appliance',
+      document: signed({ ...other, site: telemetrySite(b) }, a.key),
+      status: 403,
+      code: 'USMP_E_REPORT_KEY_UNKNOWN',
+      reason: /enrolled for appliance/,
+    },
+    {
+      name: 'changed after signing',
+      document: { ...signed(other, a.key), heartbeat: { ...other.heartbeat, hospital_connected: false } },
+      status: 403,
+      code: 'USMP_E_REPORT_SIGNATURE',
+      reason: /changed after it was signed/,
+    },
+    {
+      name: 'an unknown member',
+      document: signed({ ...other, heartbeat: { ...other.heartbeat, shell: 'rm -rf /' } }, a.key),
+      status: 422,
+      code: 'USMP_E_REPORT_SCHEMA',
+      reason: /\/heartbeat: unknown key "shell"/,
+    },
+    {
+      name: 'a message of 10 000 characters',
+      document: signed({ ...alertOf(a, 6, at), alert: { ...alertOf(a, 6, at).alert, message: 'x'.repeat(10_000) } }, a.key),
+      status: 422,
+      code: 'USMP_E_REPORT_SCHEMA',
+      reason: /\/alert\/message: must NOT have more than 500 characters/,
+    },
+    {
+      name: 'an unknown kind',
+      document: signed({ ...other, document: 'exploit' }, a.key),
+      status: 422,
+      code: 'USMP_E_REPORT_SCHEMA',
+      reason: /\/document: must be one of heartbeat, hourly_summary, alert/,
+    },
     { name: 'unsigned', document: other, status: 401, code: 'USMP_E_REPORT_UNSIGNED', reason: /telemetry document carries no signature/ },
-    { name: 'signed by a key nobody enrolled', document: signed(other, siteFixture(999).key), status: 403, code: 'USMP_E_REPORT_KEY_UNKNOWN', reason: /not enrolled/ },
-    { name: 'measured after it was signed', document: signed({ ...other, at: new Date(now.getTime() + 3_600_000).toISOString() }, a!.key, now), status: 422, code: 'USMP_E_REPORT_TIME', reason: /after it was signed/ },
-    { name: 'signed in the future', document: signed({ ...other }, a!.key, new Date(now.getTime() + 3_600_000)), status: 422, code: 'USMP_E_REPORT_TIME', reason: /in the future/ },
-    { name: 'a negative sequence', document: signed({ ...other, sequence: -1 }, a!.key), status: 422, code: 'USMP_E_REPORT_SCHEMA', reason: /\/sequence: must be >= 0/ },
+    {
+      name: 'signed by a key nobody enrolled',
+      document: signed(other, siteFixture(999).key),
+      status: 403,
+      code: 'USMP_E_REPORT_KEY_UNKNOWN',
+      reason: /not enrolled/,
+    },
+    {
+      name: 'measured after it was signed',
+      document: signed({ ...other, at: new Date(now.getTime() + 3_600_000).toISOString() }, a.key, now),
+      status: 422,
+      code: 'USMP_E_REPORT_TIME',
+      reason: /after it was signed/,
+    },
+    {
+      name: 'signed in the future',
+      document: signed({ ...other }, a.key, new Date(now.getTime() + 3_600_000)),
+      status: 422,
+      code: 'USMP_E_REPORT_TIME',
+      reason: /in the future/,
+    },
+    {
+      name: 'a negative sequence',
+      document: signed({ ...other, sequence: -1 }, a.key),
+      status: 422,
+      code: 'USMP_E_REPORT_SCHEMA',
+      reason: /\/sequence: must be >= 0/,
+    },
   ];
   for (const c of cases) {
     const answer = await post(c.document);
@@ -53,11 +119,21 @@ t.test('telemetry at the intake: taken once when genuine, refused with its code 
     t.equal(error?.code, c.code, `${c.name}: ${c.code}`);
     t.match(error?.reason, c.reason, `${c.name}: its reason`);
   }
-  t.match(await intake.accept('{"document":"heartbeat",'.repeat(1) + '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}', '198.18.0.9'), { status: 400, body: { error: { code: 'USMP_E_REPORT_MALFORMED' } } }, 'nested too deep: malformed');
+  t.match(
+    await intake.accept('{"document":"heartbeat",'.repeat(1) + '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}', '198.18.0.9'),
+    { status: 400, body: { error: { code: 'USMP_E_REPORT_MALFORMED' } } },
+    'nested too deep: malformed',
+  );
 
   const grid = await telemetry.scoped(EVERY_SITE).grid({ nowMs: now.getTime() });
-  t.same(grid.map((r) => r.site_key), [a!.code], 'only the genuine site is on the grid');
-  t.equal(grid[0]!.region, telemetrySite(a!).region, 'under its enrolled region');
-  const counts = await db.one<{ h: number; s: number; a: number }>('SELECT (SELECT COUNT(*) FROM heartbeats) AS h, (SELECT COUNT(*) FROM hourly) AS s, (SELECT COUNT(*) FROM fleet_alerts) AS a');
+  t.same(
+    grid.map((r) => r.site_key),
+    [a.code],
+    'only the genuine site is on the grid',
+  );
+  t.equal(grid[0]!.region, telemetrySite(a).region, 'under its enrolled region');
+  const counts = await db.one<{ h: number; s: number; a: number }>(
+    'SELECT (SELECT COUNT(*) FROM heartbeats) AS h, (SELECT COUNT(*) FROM hourly) AS s, (SELECT COUNT(*) FROM fleet_alerts) AS a',
+  );
   t.same(counts, { h: 1, s: 1, a: 1 }, 'the store holds the genuine documents, each once');
 });

@@ -69,10 +69,14 @@ export class ApplianceContainer {
     // CAP_NET_ADMIN inside its own network namespace (networkd, nftables). That namespace is
     // the container's alone, so its /proc/sys/net is writable (systemd-nspawn(1),
     // $SYSTEMD_NSPAWN_API_VFS_WRITABLE=network), as a machine's is: networkd sets forwarding.
-    this.#nspawn = spawn('systemd-nspawn', ['-q', '-D', this.root, '--register=no', '--keep-unit', '--capability=CAP_NET_ADMIN', `--network-namespace-path=/run/netns/${this.netns}`, '-b'], {
-      env: { ...process.env, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1', SYSTEMD_NSPAWN_API_VFS_WRITABLE: 'network' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    this.#nspawn = spawn(
+      'systemd-nspawn',
+      ['-q', '-D', this.root, '--register=no', '--keep-unit', '--capability=CAP_NET_ADMIN', `--network-namespace-path=/run/netns/${this.netns}`, '-b'],
+      {
+        env: { ...process.env, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1', SYSTEMD_NSPAWN_API_VFS_WRITABLE: 'network' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const keep = (d: Buffer): void => void (this.#console = (this.#console + d.toString()).slice(-20_000));
     this.#nspawn.stdout!.on('data', keep);
     this.#nspawn.stderr!.on('data', keep);
@@ -95,11 +99,15 @@ export class ApplianceContainer {
   async exec(argv: string[], options: { allowFailure?: boolean; timeoutMs?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
     const pid = await this.initPid();
     try {
-      const { stdout, stderr } = await run('nsenter', ['-t', String(pid), '-a', 'env', '-i', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'LANG=C.UTF-8', ...argv], { timeout: options.timeoutMs ?? 120_000, maxBuffer: 16 << 20 });
+      const { stdout, stderr } = await run(
+        'nsenter',
+        ['-t', String(pid), '-a', 'env', '-i', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'LANG=C.UTF-8', ...argv],
+        { timeout: options.timeoutMs ?? 120_000, maxBuffer: 16 << 20 },
+      );
       return { code: 0, stdout, stderr };
     } catch (err) {
       const e = err as { code?: number; stdout?: string; stderr?: string };
-      if (!options.allowFailure) throw new Error(`in the container: ${argv.join(' ')} failed (${e.code}): ${e.stderr ?? ''}${e.stdout ?? ''}`);
+      if (!options.allowFailure) throw new Error(`in the container: ${argv.join(' ')} failed (${e.code}): ${e.stderr ?? ''}${e.stdout ?? ''}`, { cause: err });
       return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
     }
   }

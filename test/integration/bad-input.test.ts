@@ -43,7 +43,11 @@ async function freeUdpPort(): Promise<number> {
 /** A responder on loopback with any free ports and one appliance enrolled; resolves with its STAMP port and the appliance's environment. */
 async function loopbackResponder(t: Test, iperfPort: number): Promise<{ port: number; applianceEnv: Record<string, string> }> {
   const keys = enrolResponder('bad-input', t.testdir());
-  const child = spawn(process.execPath, [CLI, 'responder', '--bind', '127.0.0.1', '--stamp-port', '0', '--iperf-port', String(iperfPort), '--iperf-pool', '1'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...keys.responderEnv } });
+  const child = spawn(
+    process.execPath,
+    [CLI, 'responder', '--bind', '127.0.0.1', '--stamp-port', '0', '--iperf-port', String(iperfPort), '--iperf-pool', '1'],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...keys.responderEnv } },
+  );
   t.teardown(() => {
     child.kill('SIGTERM');
   });
@@ -60,7 +64,11 @@ async function freeTcpPort(): Promise<number> {
 }
 
 t.test('a nonsense flag or value', async (t) => {
-  for (const args of [['qualify', '--frobnicate'], ['probe', 'latency', '--target', '127.0.0.1', '--count', '-5'], ['probe', 'throughput', '--target', '127.0.0.1', '--direction', 'sideways']]) {
+  for (const args of [
+    ['qualify', '--frobnicate'],
+    ['probe', 'latency', '--target', '127.0.0.1', '--count', '-5'],
+    ['probe', 'throughput', '--target', '127.0.0.1', '--direction', 'sideways'],
+  ]) {
     const run = await cli(args);
     t.equal(run.code, 2, args.join(' '));
     t.match(firstLine(run), /^usmp-edge: USMP_E_USAGE: .+ — what to do: /);
@@ -86,7 +94,20 @@ t.test('iperf3 missing', async (t) => {
 });
 
 t.test('no iperf3 server where one is expected', needsIperf, async (t) => {
-  const run = await cli(['probe', 'throughput', '--target', '127.0.0.1', '--port', String(await freeTcpPort()), '--pool', '1', '--direction', 'down', '--duration', '1']);
+  const run = await cli([
+    'probe',
+    'throughput',
+    '--target',
+    '127.0.0.1',
+    '--port',
+    String(await freeTcpPort()),
+    '--pool',
+    '1',
+    '--direction',
+    'down',
+    '--duration',
+    '1',
+  ]);
   t.equal(run.code, 2);
   t.match(firstLine(run), /USMP_E_RESPONDER_ABSENT: no iperf3 server answers/);
 });
@@ -102,7 +123,17 @@ t.test('ports in use: STAMP and iperf3', needsIperf, async (t) => {
   const tcp = createServer();
   await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', () => r()));
   t.teardown(() => tcp.close());
-  const iperf = await cli(['responder', '--bind', '127.0.0.1', '--stamp-port', '0', '--iperf-port', String((tcp.address() as { port: number }).port), '--iperf-pool', '1']);
+  const iperf = await cli([
+    'responder',
+    '--bind',
+    '127.0.0.1',
+    '--stamp-port',
+    '0',
+    '--iperf-port',
+    String((tcp.address() as { port: number }).port),
+    '--iperf-pool',
+    '1',
+  ]);
   t.equal(iperf.code, 2);
   t.match(firstLine(iperf), /USMP_E_PORT_UNAVAILABLE: iperf3 server cannot listen on TCP \d+/);
 });

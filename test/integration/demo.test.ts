@@ -11,7 +11,9 @@ import { listNamespaces } from '../../src/lab/namespaces.js';
 
 const run = (args: string[]): Promise<{ code: number; stderr: string; pid: number | undefined }> =>
   new Promise((resolve) => {
-    const child = execFile(process.execPath, [CLI, ...args], { timeout: 180_000 }, (err, _out, stderr) => resolve({ code: err ? Number((err as NodeJS.ErrnoException).code ?? 1) : 0, stderr, pid: child.pid }));
+    const child = execFile(process.execPath, [CLI, ...args], { timeout: 180_000 }, (err, _out, stderr) =>
+      resolve({ code: err ? Number((err as NodeJS.ErrnoException).code ?? 1) : 0, stderr, pid: child.pid }),
+    );
   });
 
 const unavailable = labUnavailableReason();
@@ -29,5 +31,9 @@ t.test('usmp-edge demo qualifies a weak lab link and says why it fails', unavail
   // lab namespaces are named after the process that made them (src/lab/namespaces.ts); other
   // test files may have labs of their own meanwhile
   t.ok(demo.pid !== undefined);
-  t.same(listNamespaces().filter((ns) => /^ulab(\d+)[a-z]+-/.exec(ns)?.[1] === String(demo.pid)), [], 'the demo removed its lab');
+  t.same(
+    listNamespaces().filter((ns) => /^ulab(\d+)[a-z]+-/.exec(ns)?.[1] === String(demo.pid)),
+    [],
+    'the demo removed its lab',
+  );
 });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 // `probe latency` through the lab's delay emulator, judged against the kernel's capture of the
 // same packets and side by side with irtt (Debian) on the same path at the same time.
 
-const unavailable = labUnavailableReason() ?? (await hasIrtt() ? undefined : 'irtt is not installed (sh scripts/setup.sh --for-tests)');
+const unavailable = labUnavailableReason() ?? ((await hasIrtt()) ? undefined : 'irtt is not installed (sh scripts/setup.sh --for-tests)');
 const opts = unavailable ? { skip: unavailable } : {};
 
 async function hasIrtt(): Promise<boolean> {
@@ -33,10 +33,23 @@ t.test('25 ± 5 ms each way: mean RTT within 1 ms of the wire, median within max
   lab.spawn('hospital', ['irtt', 'server', '-b', `${ADDRESSES.hospital}:2112`, '-i', '0']);
   // Ground truth: the kernel's timestamps of our own probes on the appliance's WAN interface.
   const pcap = join(t.testdir(), 'probes.pcap');
-  const tcpdump = lab.spawn('appliance', ['tcpdump', '-i', 'wan0', '--immediate-mode', '--time-stamp-precision=nano', '-U', '-n', '-w', pcap, 'udp', 'port', String(stampPort)]);
+  const tcpdump = lab.spawn('appliance', [
+    'tcpdump',
+    '-i',
+    'wan0',
+    '--immediate-mode',
+    '--time-stamp-precision=nano',
+    '-U',
+    '-n',
+    '-w',
+    pcap,
+    'udp',
+    'port',
+    String(stampPort),
+  ]);
   let tcpdumpErr = '';
   tcpdump.stderr!.on('data', (d: Buffer) => (tcpdumpErr += d.toString()));
-  await until('tcpdump to listen on the appliance\'s WAN interface', 20_000, () => tcpdumpErr.includes('listening on'));
+  await until("tcpdump to listen on the appliance's WAN interface", 20_000, () => tcpdumpErr.includes('listening on'));
 
   // irtt (Debian) on the same path at the same time: both see the same emulator, the same load.
   const [ours, irtt] = await Promise.all([
@@ -50,7 +63,9 @@ t.test('25 ± 5 ms each way: mean RTT within 1 ms of the wire, median within max
   const s = JSON.parse(ours.stdout) as Latency;
   t.equal(s.received, 1000, 'no loss configured, none seen');
 
-  await until('the capture to hold 1000 probes and their replies', 10_000, () => countPcapRecords(pcap) >= 2000, { describe: () => `${countPcapRecords(pcap)} records` }).catch(() => undefined);
+  await until('the capture to hold 1000 probes and their replies', 10_000, () => countPcapRecords(pcap) >= 2000, {
+    describe: () => `${countPcapRecords(pcap)} records`,
+  }).catch(() => undefined);
   tcpdump.kill('SIGINT');
   await exitOf(tcpdump, 'tcpdump after SIGINT');
   const wire = wireRtts(readPcapUdp(pcap), stampPort);
@@ -62,9 +77,14 @@ t.test('25 ± 5 ms each way: mean RTT within 1 ms of the wire, median within max
     const wireMean = wire.reduce((a, b) => a + b, 0) / wire.length;
     const excess = s.rtt_ms.mean - wireMean;
     // what the sender adds to the wire RTT: its own timestamps, taken in user space
-    t.ok(excess >= -0.05 && excess <= 1, `mean RTT ${s.rtt_ms.mean} ms vs ${wireMean.toFixed(3)} ms between the same packets on the wire (+${excess.toFixed(3)} ms)`);
+    t.ok(
+      excess >= -0.05 && excess <= 1,
+      `mean RTT ${s.rtt_ms.mean} ms vs ${wireMean.toFixed(3)} ms between the same packets on the wire (+${excess.toFixed(3)} ms)`,
+    );
     const [up, down] = await Promise.all([lab.emulatorStats('up'), lab.emulatorStats('down')]);
-    t.comment(`the lab drew ${((up!.scheduled_mean_us + down!.scheduled_mean_us) / 1000).toFixed(3)} ms both ways and released ${((up!.lateness_mean_us + down!.lateness_mean_us) / 1000).toFixed(3)} ms late`);
+    t.comment(
+      `the lab drew ${((up!.scheduled_mean_us + down!.scheduled_mean_us) / 1000).toFixed(3)} ms both ways and released ${((up!.lateness_mean_us + down!.lateness_mean_us) / 1000).toFixed(3)} ms late`,
+    );
   }
   const reference = JSON.parse(irtt.stdout) as { stats: { rtt: { median: number; mean: number } } };
   const irttMedian = reference.stats.rtt.median / 1e6;
@@ -120,6 +140,13 @@ t.test('DSCP read through the delay emulator: marks kept up, re-marked down, no 
   })`;
   const run = await lab.exec('appliance', [process.execPath, '-e', script], { timeoutMs: 60_000 });
   const check = JSON.parse(run.stdout) as { classes: Array<{ class: string; up: { status: string }; down: { status: string; received?: string } }> };
-  t.same(check.classes.map((c) => [c.class, c.up.status, c.down.status, c.down.received]), [['EF', 'preserved', 'bleached', 'CS0'], ['AF41', 'preserved', 'remarked', 'AF31']], 'each class read both ways');
+  t.same(
+    check.classes.map((c) => [c.class, c.up.status, c.down.status, c.down.received]),
+    [
+      ['EF', 'preserved', 'bleached', 'CS0'],
+      ['AF41', 'preserved', 'remarked', 'AF31'],
+    ],
+    'each class read both ways',
+  );
   t.equal(await csumErrors(), before, 'no reply failed its UDP checksum at the appliance');
 });

@@ -51,7 +51,22 @@ async function qualifyQuick(t: Test, bufferMs: number, machineDefault: string): 
   t.teardown(() => lab.destroy());
   await setMachineDefault(t, lab, machineDefault);
   await startResponder(lab);
-  const run = await cliIn(lab, 'appliance', ['qualify', '--target', ADDRESSES.hospital, '--iperf-pool', '2', '--plan', 'quick', '--out', t.testdir(), '--json', '--lang', 'en', '--profile', 'teleconsultation-hd']);
+  const run = await cliIn(lab, 'appliance', [
+    'qualify',
+    '--target',
+    ADDRESSES.hospital,
+    '--iperf-pool',
+    '2',
+    '--plan',
+    'quick',
+    '--out',
+    t.testdir(),
+    '--json',
+    '--lang',
+    'en',
+    '--profile',
+    'teleconsultation-hd',
+  ]);
   t.notMatch(run.stderr, /USMP_E_/, 'no error code printed');
   return { lab, report: JSON.parse(run.stdout) as Report, code: run.code };
 }
@@ -63,7 +78,9 @@ async function qualifyQuick(t: Test, bufferMs: number, machineDefault: string): 
  */
 async function pingDuringCubicUpload(lab: Lab): Promise<number> {
   await startIperfServer(lab, REFERENCE_PORT);
-  const upload = lab.exec('appliance', ['iperf3', '-c', ADDRESSES.hospital, '-p', String(REFERENCE_PORT), '-C', 'cubic', '-P', '4', '-t', '12', '-J'], { timeoutMs: 40_000 });
+  const upload = lab.exec('appliance', ['iperf3', '-c', ADDRESSES.hospital, '-p', String(REFERENCE_PORT), '-C', 'cubic', '-P', '4', '-t', '12', '-J'], {
+    timeoutMs: 40_000,
+  });
   const ping = await measurePing(lab, 550, 0.02);
   const iperf = JSON.parse((await upload).stdout) as { end: { sender_tcp_congestion?: string } };
   if (iperf.end.sender_tcp_congestion !== 'cubic') throw new Error(`the reference upload ran ${iperf.end.sender_tcp_congestion ?? '?'}, not cubic`);
@@ -71,25 +88,36 @@ async function pingDuringCubicUpload(lab: Lab): Promise<number> {
 }
 
 for (const machineDefault of ['bbr', 'cubic']) {
-  t.test(`machine default ${machineDefault}: 8/20 Mbit/s with a 300 ms buffer fails on latency under load, as ping alongside a cubic upload sees it`, opts, async (t) => {
-    const { lab, report, code } = await qualifyQuick(t, 300, machineDefault);
-    t.same(report.measurements.load_model, { congestion_control: 'cubic', streams_per_direction: 4 }, 'the load model is in the report');
-    t.match(report.methods.latency_under_load, /4 TCP flows per direction, cubic congestion control at both ends/);
-    t.equal(code, 1, 'a FAIL exits 1');
-    t.match(report.verdict, /^fail/);
-    t.equal(report.lines.find((l) => l.metric === 'loaded_rtt_increase_ms')?.verdict, 'fail', 'fails on latency under load');
-    t.equal(report.remediation.category, 'qos', 'the remedy is QoS, not a faster link');
-    t.match(report.remediation.hints.join('\n'), /bufferbloat/);
-    const reference = await pingDuringCubicUpload(lab);
-    const ours = report.measurements.loaded_rtt_ms.up.median;
-    const error = ours / reference - 1;
-    t.ok(Math.abs(error) <= 0.15, `loaded RTT during the upload ${ours} ms vs ping alongside iperf3 -C cubic ${reference.toFixed(1)} ms (${(100 * error).toFixed(1)} %)`);
-  });
+  t.test(
+    `machine default ${machineDefault}: 8/20 Mbit/s with a 300 ms buffer fails on latency under load, as ping alongside a cubic upload sees it`,
+    opts,
+    async (t) => {
+      const { lab, report, code } = await qualifyQuick(t, 300, machineDefault);
+      t.same(report.measurements.load_model, { congestion_control: 'cubic', streams_per_direction: 4 }, 'the load model is in the report');
+      t.match(report.methods.latency_under_load, /4 TCP flows per direction, cubic congestion control at both ends/);
+      t.equal(code, 1, 'a FAIL exits 1');
+      t.match(report.verdict, /^fail/);
+      t.equal(report.lines.find((l) => l.metric === 'loaded_rtt_increase_ms')?.verdict, 'fail', 'fails on latency under load');
+      t.equal(report.remediation.category, 'qos', 'the remedy is QoS, not a faster link');
+      t.match(report.remediation.hints.join('\n'), /bufferbloat/);
+      const reference = await pingDuringCubicUpload(lab);
+      const ours = report.measurements.loaded_rtt_ms.up.median;
+      const error = ours / reference - 1;
+      t.ok(
+        Math.abs(error) <= 0.15,
+        `loaded RTT during the upload ${ours} ms vs ping alongside iperf3 -C cubic ${reference.toFixed(1)} ms (${(100 * error).toFixed(1)} %)`,
+      );
+    },
+  );
 
   t.test(`machine default ${machineDefault}: the same rates with a 20 ms buffer pass`, opts, async (t) => {
     const { report, code } = await qualifyQuick(t, 20, machineDefault);
     const { up, down, both } = report.measurements.loaded_rtt_ms;
-    t.equal(report.lines.find((l) => l.metric === 'loaded_rtt_increase_ms')?.verdict, 'pass', `latency under load passes (+${report.measurements.loaded_rtt_increase_ms} ms; loaded medians up ${up.median}, down ${down.median}, both ${both.median} ms)`);
+    t.equal(
+      report.lines.find((l) => l.metric === 'loaded_rtt_increase_ms')?.verdict,
+      'pass',
+      `latency under load passes (+${report.measurements.loaded_rtt_increase_ms} ms; loaded medians up ${up.median}, down ${down.median}, both ${both.median} ms)`,
+    );
     t.ok(both.median >= Math.max(up.median, down.median), 'both directions at once cross both queues: at least either alone');
     t.equal(code, 0, 'PASS exits 0');
     t.match(report.verdict, /^pass/);

@@ -19,7 +19,12 @@ interface Report {
   remediation: { category: string; hints: string[] };
 }
 
-async function qualify(t: Test, up: number, down: number, extra: { bufferMs?: number; bleachUp?: boolean }): Promise<{ report: Report; code: number; seconds: number }> {
+async function qualify(
+  t: Test,
+  up: number,
+  down: number,
+  extra: { bufferMs?: number; bleachUp?: boolean },
+): Promise<{ report: Report; code: number; seconds: number }> {
   const lab = await Lab.create({
     up: { rateMbit: up, ...(extra.bufferMs ? { bufferMs: extra.bufferMs } : {}), ...(extra.bleachUp ? { dscp: { kind: 'bleach' as const } } : {}) },
     down: { rateMbit: down, ...(extra.bufferMs ? { bufferMs: extra.bufferMs } : {}) },
@@ -27,13 +32,29 @@ async function qualify(t: Test, up: number, down: number, extra: { bufferMs?: nu
   t.teardown(() => lab.destroy());
   await startResponder(lab);
   const out = t.testdir();
-  const run = await cliIn(lab, 'appliance', ['qualify', '--target', ADDRESSES.hospital, '--iperf-pool', '2', '--plan', 'quick', '--out', out, '--json', '--lang', 'en']);
+  const run = await cliIn(lab, 'appliance', [
+    'qualify',
+    '--target',
+    ADDRESSES.hospital,
+    '--iperf-pool',
+    '2',
+    '--plan',
+    'quick',
+    '--out',
+    out,
+    '--json',
+    '--lang',
+    'en',
+  ]);
   t.equal(run.stderr.includes('USMP_E_'), false, 'no error code printed');
   const report = JSON.parse(run.stdout) as Report;
   t.same(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')), report, 'report.json is what --json printed');
   t.same(validateReport(report), [], 'report.json validates against its JSON Schema');
   t.ok(run.seconds <= 90, `quick plan wall time ${run.seconds.toFixed(1)} s ≤ 90 s`);
-  for (const [direction, rate] of [['up', up], ['down', down]] as const) {
+  for (const [direction, rate] of [
+    ['up', up],
+    ['down', down],
+  ] as const) {
     const measured = report.measurements[`${direction}_mbps`];
     const expected = rate * TCP_SHARE_OF_HTB_RATE;
     const error = measured / expected - 1;
@@ -76,12 +97,25 @@ t.test('the full plan: Y.1564 ramp, RFC 6349 metrics, both directions at once', 
   t.teardown(() => lab.destroy());
   await startResponder(lab);
   const out = t.testdir();
-  const run = await cliIn(lab, 'appliance', ['qualify', '--target', ADDRESSES.hospital, '--iperf-pool', '2', '--plan', 'full', '--out', out, '--json'], 400_000);
-  const report = JSON.parse(run.stdout) as Report & { plan: string; details: { ramp: Array<{ offered_mbps: number; received_mbps: number; loss_pct: number }>; rfc6349: Array<{ tcp_efficiency_pct: number }>; load: { bidir?: { throughput: { up?: { mbps: number }; down?: { mbps: number } } } } } };
+  const run = await cliIn(
+    lab,
+    'appliance',
+    ['qualify', '--target', ADDRESSES.hospital, '--iperf-pool', '2', '--plan', 'full', '--out', out, '--json'],
+    400_000,
+  );
+  const report = JSON.parse(run.stdout) as Report & {
+    plan: string;
+    details: {
+      ramp: Array<{ offered_mbps: number; received_mbps: number; loss_pct: number }>;
+      rfc6349: Array<{ tcp_efficiency_pct: number }>;
+      load: { bidir?: { throughput: { up?: { mbps: number }; down?: { mbps: number } } } };
+    };
+  };
   t.equal(report.plan, 'full');
   t.same(validateReport(report), []);
   t.equal(report.details.ramp.length, 8, '4 steps each way');
-  for (const step of report.details.ramp) t.ok(Math.abs(step.received_mbps / step.offered_mbps - 1) < 0.01 && step.loss_pct === 0, `UDP ${step.offered_mbps} Mbit/s delivered below the shaped rate`);
+  for (const step of report.details.ramp)
+    t.ok(Math.abs(step.received_mbps / step.offered_mbps - 1) < 0.01 && step.loss_pct === 0, `UDP ${step.offered_mbps} Mbit/s delivered below the shaped rate`);
   t.equal(line(report, 'y1564_ramp_loss_pct')?.verdict, 'pass');
   t.equal(report.details.rfc6349.length, 2);
   for (const r of report.details.rfc6349) t.ok(r.tcp_efficiency_pct > 90 && r.tcp_efficiency_pct <= 100, `TCP efficiency ${r.tcp_efficiency_pct} %`);

@@ -34,11 +34,16 @@ interface Responder {
 async function responder(t: Test, env: Record<string, string> = {}): Promise<Responder> {
   const keys = enrolResponder('fleury', t.testdir());
   const [iperfPort] = await freeTcpPorts(1);
-  const child = spawn(process.execPath, [CLI, 'responder', '--bind', '127.0.0.1', '--stamp-port', '0', '--iperf-port', String(iperfPort), '--iperf-pool', '1'], {
-    stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...keys.responderEnv, ...env },
-  });
+  const child = spawn(
+    process.execPath,
+    [CLI, 'responder', '--bind', '127.0.0.1', '--stamp-port', '0', '--iperf-port', String(iperfPort), '--iperf-pool', '1'],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, ...keys.responderEnv, ...env },
+    },
+  );
   const lines: string[] = [];
-  createInterface({ input: child.stdout! }).on('line', (l) => lines.push(l));
+  createInterface({ input: child.stdout }).on('line', (l) => lines.push(l));
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve())); // 'close': its output read to the end
   t.teardown(() => {
     child.kill('SIGTERM');
@@ -85,7 +90,7 @@ t.test('STAMP: the enrolled key measures; a wrong key and an unauthenticated sen
   t.equal(stats.authenticated, 50);
 });
 
-t.test('a spoofer sharing the appliance\'s address cannot spend its budget', async (t) => {
+t.test("a spoofer sharing the appliance's address cannot spend its budget", async (t) => {
   const r = await responder(t);
   const spoofer = await udpSocket();
   t.teardown(() => spoofer.close());
@@ -99,22 +104,38 @@ t.test('a spoofer sharing the appliance\'s address cannot spend its budget', asy
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   })();
-  const session = await runStampSession({ target: '127.0.0.1', port: r.stampPort, count: 100, intervalMs: 10, size: 44, waitMs: 500, credential: r.credentials.stamp });
+  const session = await runStampSession({
+    target: '127.0.0.1',
+    port: r.stampPort,
+    count: 100,
+    intervalMs: 10,
+    size: 44,
+    waitMs: 500,
+    credential: r.credentials.stamp,
+  });
   await flood;
   const stats = await r.stop();
   t.equal(stats.dropped_rate_limited, 0, 'no budget was spent by the flood');
   t.equal(stats.dropped_unauthenticated, stats.received - 100, 'every packet of the flood the reflector read was refused before any budget');
-  if (stats.received === 5100) t.equal(answered(session), 100, 'the appliance\'s probes all answered during the flood');
+  if (stats.received === 5100) t.equal(answered(session), 100, "the appliance's probes all answered during the flood");
   else t.comment(`the appliance's loss not measurable: the kernel delivered ${stats.received} of 5 100 datagrams`);
 });
 
-t.test('1 100 spoofed sources cannot reset a session, push false loss or exceed a source\'s rate', async (t) => {
+t.test("1 100 spoofed sources cannot reset a session, push false loss or exceed a source's rate", async (t) => {
   // responder.auth both: unauthenticated senders reach the tables, the harder case. Every
   // sender is paced (bursts of 50), so the kernel's socket buffer delivers all of it to
   // the reflector: what is refused, the reflector refused (checked against its counters).
   const r = await responder(t, { USMP_EDGE_RESPONDER_AUTH: 'both' });
   const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-  const victim = runStampSession({ target: '127.0.0.1', port: r.stampPort, count: 300, intervalMs: 10, size: 44, waitMs: 800, credential: r.credentials.stamp });
+  const victim = runStampSession({
+    target: '127.0.0.1',
+    port: r.stampPort,
+    count: 300,
+    intervalMs: 10,
+    size: 44,
+    waitMs: 800,
+    credential: r.credentials.stamp,
+  });
   await pause(300);
   const packet = encodeSenderPacket({ seq: 0, timestampNs: 0n, errorEstimate: 1, ssid: 3 }, 44);
 
@@ -146,10 +167,18 @@ t.test('1 100 spoofed sources cannot reset a session, push false loss or exceed 
   await pause(300);
   const stats = await r.stop();
   const answers = session.records.filter((rec) => rec.reflectorSeq !== undefined);
-  t.same(answers.filter((rec, i) => rec.reflectorSeq !== (i === 0 ? 0 : answers[i - 1]!.reflectorSeq! + 1)).map((rec) => [rec.seq, rec.reflectorSeq]), [], 'its reflector counter never restarted: it counted on by one from 0');
+  t.same(
+    answers.filter((rec, i) => rec.reflectorSeq !== (i === 0 ? 0 : answers[i - 1]!.reflectorSeq! + 1)).map((rec) => [rec.seq, rec.reflectorSeq]),
+    [],
+    'its reflector counter never restarted: it counted on by one from 0',
+  );
   if (stats.received === 300 + 4000 + sources) {
-    t.equal(answered(session), 300, 'the appliance\'s session answered throughout');
-    t.same(session.records.filter((rec) => rec.reflectorSeq !== rec.seq).map((rec) => rec.seq), [], 'reflector seq = sender seq: no loss to attribute');
+    t.equal(answered(session), 300, "the appliance's session answered throughout");
+    t.same(
+      session.records.filter((rec) => rec.reflectorSeq !== rec.seq).map((rec) => rec.seq),
+      [],
+      'reflector seq = sender seq: no loss to attribute',
+    );
   } else {
     // the kernel dropped some datagrams before the reflector read them (a busy machine): which
     // of the victim's, nobody can tell, so its loss is not judged on this run
@@ -168,7 +197,11 @@ t.test('iperf3: refused without credentials or with wrong ones, measures with th
   const r = await responder(t);
   const test = { target: '127.0.0.1', ports: [r.iperfPort], direction: 'up' as const, protocol: 'tcp' as const, durationS: 1 };
   await t.rejects(runThroughput(test), { code: 'USMP_E_RESPONDER_CREDENTIALS', message: /refused this appliance/ }, 'no credentials');
-  await t.rejects(runThroughput({ ...test, credential: { ...r.credentials.iperf3, password: 'not-the-password-of-fleury' } }), { code: 'USMP_E_RESPONDER_CREDENTIALS' }, 'a wrong password');
+  await t.rejects(
+    runThroughput({ ...test, credential: { ...r.credentials.iperf3, password: 'not-the-password-of-fleury' } }),
+    { code: 'USMP_E_RESPONDER_CREDENTIALS' },
+    'a wrong password',
+  );
   const measured = await runThroughput({ ...test, credential: r.credentials.iperf3 });
   t.ok((measured.up?.mbps ?? 0) > 10, `with its credentials: ${measured.up?.mbps.toFixed(0)} Mbit/s`);
   await r.stop();
@@ -179,15 +212,22 @@ t.test('enrolled while running: after a reload the new appliance measures, STAMP
   const dir = t.testdir();
   const responderEnv = { USMP_EDGE_RESPONDER_KEYS_FILE: join(dir, 'appliances.json'), USMP_EDGE_RESPONDER_IPERF_RSA_KEY_FILE: join(dir, 'iperf3-rsa.pem') };
   const [iperfPort] = await freeTcpPorts(1);
-  const child = spawn(process.execPath, [CLI, 'responder', '--bind', '127.0.0.1', '--stamp-port', '0', '--iperf-port', String(iperfPort), '--iperf-pool', '1'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...responderEnv } });
+  const child = spawn(
+    process.execPath,
+    [CLI, 'responder', '--bind', '127.0.0.1', '--stamp-port', '0', '--iperf-port', String(iperfPort), '--iperf-pool', '1'],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...responderEnv } },
+  );
   t.teardown(() => {
     child.kill('SIGTERM');
   });
   const lines: string[] = [];
-  createInterface({ input: child.stdout! }).on('line', (l) => lines.push(l));
+  createInterface({ input: child.stdout }).on('line', (l) => lines.push(l));
   const ready = await valueWithin('the responder to log "responder ready"', 15_000, async () => lines.find((l) => l.includes('responder ready')));
   const stampPort = (JSON.parse(ready) as { stamp_port: number }).stamp_port;
-  t.ok(lines.some((l) => l.includes('responder.no_appliance')), 'it says nobody is enrolled');
+  t.ok(
+    lines.some((l) => l.includes('responder.no_appliance')),
+    'it says nobody is enrolled',
+  );
 
   const keys = enrolResponder('late', dir);
   const credentials = parseResponderCredentials(readFileSync(keys.credentialsFile, 'utf8'), keys.credentialsFile);
@@ -196,8 +236,18 @@ t.test('enrolled while running: after a reload the new appliance measures, STAMP
   child.kill('SIGHUP');
   await valueWithin('the reload to be logged', 15_000, async () => lines.find((l) => l.includes('responder.keys_reloaded')));
   t.equal(answered(await runStampSession(probe)), 10, 'after it: every probe answered');
-  const measured = await runThroughput({ target: '127.0.0.1', ports: [iperfPort!], direction: 'down', protocol: 'tcp', durationS: 1, credential: credentials.iperf3 });
-  t.ok((measured.down?.mbps ?? 0) > 10, `iperf3 with the new credentials: ${measured.down?.mbps.toFixed(0)} Mbit/s (its servers restarted on the RSA key made by the enrolment)`);
+  const measured = await runThroughput({
+    target: '127.0.0.1',
+    ports: [iperfPort!],
+    direction: 'down',
+    protocol: 'tcp',
+    durationS: 1,
+    credential: credentials.iperf3,
+  });
+  t.ok(
+    (measured.down?.mbps ?? 0) > 10,
+    `iperf3 with the new credentials: ${measured.down?.mbps.toFixed(0)} Mbit/s (its servers restarted on the RSA key made by the enrolment)`,
+  );
 });
 
 const asRoot = noIperf ?? (process.getuid?.() === 0 ? undefined : 'needs root: the filter of the iperf3 ports is an nftables table');
@@ -209,8 +259,20 @@ t.test('responder.allow_from: STAMP and iperf3 answer only the allowed prefixes'
   const reply = new Promise<Buffer>((resolve) => fromAllowed.once('message', resolve));
   fromAllowed.send(encodeSenderPacket({ seq: 7, timestampNs: 1n, errorEstimate: 1, ssid: 1 }, 44), r.stampPort, '127.0.0.1');
   t.equal((await within('a reply to the allowed source', 5_000, reply)).readUInt32BE(24), 7, 'an allowed source is answered');
-  const outside = await runStampSession({ target: '127.0.0.1', port: r.stampPort, count: 10, intervalMs: 5, size: 44, waitMs: 300, credential: r.credentials.stamp });
+  const outside = await runStampSession({
+    target: '127.0.0.1',
+    port: r.stampPort,
+    count: 10,
+    intervalMs: 5,
+    size: 44,
+    waitMs: 300,
+    credential: r.credentials.stamp,
+  });
   t.equal(answered(outside), 0, 'a source outside the list is not, even with a valid key');
-  await t.rejects(runThroughput({ target: '127.0.0.1', ports: [r.iperfPort], direction: 'up', protocol: 'tcp', durationS: 1, credential: r.credentials.iperf3 }), { code: /USMP_E_(RESPONDER_ABSENT|TARGET_UNREACHABLE|IPERF_FAILED)/ }, 'iperf3 from outside the list: its connection is dropped before the server sees it');
+  await t.rejects(
+    runThroughput({ target: '127.0.0.1', ports: [r.iperfPort], direction: 'up', protocol: 'tcp', durationS: 1, credential: r.credentials.iperf3 }),
+    { code: /USMP_E_(RESPONDER_ABSENT|TARGET_UNREACHABLE|IPERF_FAILED)/ },
+    'iperf3 from outside the list: its connection is dropped before the server sees it',
+  );
   await r.stop();
 });

@@ -18,12 +18,16 @@ const opts = missing ? { skip: missing } : {};
 /** A responder with one appliance enrolled; resolves with that appliance's iperf3 credential. */
 async function responder(t: Test, firstPort: number, pool: number, env: NodeJS.ProcessEnv = {}): Promise<IperfCredential> {
   const keys = enrolResponder('limits', t.testdir());
-  const child = spawn(process.execPath, [CLI, 'responder', '--bind', '127.0.0.1', '--stamp-port', '0', '--iperf-port', String(firstPort), '--iperf-pool', String(pool)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...keys.responderEnv, ...env } });
+  const child = spawn(
+    process.execPath,
+    [CLI, 'responder', '--bind', '127.0.0.1', '--stamp-port', '0', '--iperf-port', String(firstPort), '--iperf-pool', String(pool)],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...keys.responderEnv, ...env } },
+  );
   t.teardown(() => {
     child.kill('SIGTERM');
   });
   await new Promise<void>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (l) => l.includes('responder ready') && resolve());
+    createInterface({ input: child.stdout }).on('line', (l) => l.includes('responder ready') && resolve());
     child.once('exit', (c) => reject(new Error(`responder exited ${String(c)}`)));
   });
   return parseResponderCredentials(readFileSync(keys.credentialsFile, 'utf8'), keys.credentialsFile).iperf3;
@@ -32,7 +36,11 @@ async function responder(t: Test, firstPort: number, pool: number, env: NodeJS.P
 t.test('a test above responder.iperf_max_mbps is ended by the server', opts, async (t) => {
   const [port] = await freeTcpPorts(1);
   const credential = await responder(t, port!, 1, { USMP_EDGE_RESPONDER_IPERF_MAX_MBPS: '100' });
-  await t.rejects(runThroughput({ credential, target: '127.0.0.1', ports: [port!], direction: 'up', protocol: 'tcp', durationS: 8 }), { code: 'USMP_E_IPERF_FAILED' }, 'loopback runs at Gbit/s: far above 100 Mbit/s');
+  await t.rejects(
+    runThroughput({ credential, target: '127.0.0.1', ports: [port!], direction: 'up', protocol: 'tcp', durationS: 8 }),
+    { code: 'USMP_E_IPERF_FAILED' },
+    'loopback runs at Gbit/s: far above 100 Mbit/s',
+  );
 });
 
 t.test('two auditors at once: the second one gets the next server of the pool', opts, async (t) => {
@@ -41,7 +49,9 @@ t.test('two auditors at once: the second one gets the next server of the pool', 
   const credential = await responder(t, first!, 2);
   const [a, b] = await Promise.all([
     runThroughput({ credential, target: '127.0.0.1', ports: [first!, first! + 1], direction: 'down', protocol: 'tcp', durationS: 2 }),
-    new Promise((r) => setTimeout(r, 300)).then(() => runThroughput({ credential, target: '127.0.0.1', ports: [first!, first! + 1], direction: 'down', protocol: 'tcp', durationS: 2 })),
+    new Promise((r) => setTimeout(r, 300)).then(() =>
+      runThroughput({ credential, target: '127.0.0.1', ports: [first!, first! + 1], direction: 'down', protocol: 'tcp', durationS: 2 }),
+    ),
   ]);
   t.same([a.port, b.port].sort(), [first!, first! + 1], 'each got its own server');
   t.ok(a.down!.mbps > 0 && b.down!.mbps > 0);

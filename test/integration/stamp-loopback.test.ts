@@ -33,7 +33,12 @@ t.test('the reflector survives malformed input and keeps serving', async (t) => 
   const junk = createSocket('udp4');
   t.teardown(() => junk.close());
   const sessionPromise = runStampSession({ target: '127.0.0.1', port, count: 100, intervalMs: 3, size: 64, waitMs: 300 });
-  for (const packet of [Buffer.alloc(1), Buffer.from('GET / HTTP/1.0\r\n\r\n'), Buffer.alloc(1472 + 1), Buffer.concat([Buffer.alloc(44), Buffer.from([0, 4, 0xff, 0xff])])]) {
+  for (const packet of [
+    Buffer.alloc(1),
+    Buffer.from('GET / HTTP/1.0\r\n\r\n'),
+    Buffer.alloc(1472 + 1),
+    Buffer.concat([Buffer.alloc(44), Buffer.from([0, 4, 0xff, 0xff])]),
+  ]) {
     junk.send(packet, port, '127.0.0.1');
   }
   const s = summariseLatency(await sessionPromise);
@@ -50,7 +55,11 @@ t.test('stateless mode copies our sequence numbers; stateful counts its own', as
     const { r, port } = await reflector({ mode });
     const session = await runStampSession({ target: '127.0.0.1', port, count: 5, intervalMs: 1, size: 44, ssid: 77, waitMs: 200 });
     await r.stop();
-    t.same(session.records.map((x) => x.reflectorSeq), [0, 1, 2, 3, 4], mode);
+    t.same(
+      session.records.map((x) => x.reflectorSeq),
+      [0, 1, 2, 3, 4],
+      mode,
+    );
   }
 });
 
@@ -76,6 +85,8 @@ t.test('an abort stops the session promptly', async (t) => {
   const controller = new AbortController();
   setTimeout(() => controller.abort(), 100);
   const started = Date.now();
-  await t.rejects(runStampSession({ target: '127.0.0.1', port, count: 10_000, intervalMs: 10, size: 44, signal: controller.signal }), { code: 'USMP_E_ABORTED' });
+  await t.rejects(runStampSession({ target: '127.0.0.1', port, count: 10_000, intervalMs: 10, size: 44, signal: controller.signal }), {
+    code: 'USMP_E_ABORTED',
+  });
   t.ok(Date.now() - started < 2_000);
 });

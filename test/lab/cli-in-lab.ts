@@ -21,7 +21,20 @@ export async function startResponder(lab: Lab, extra: string[] = []): Promise<{ 
   lab.setEnvironment('appliance', keys.applianceEnv);
   lab.setEnvironment('usmp', keys.applianceEnv);
   lab.setEnvironment('hospital', keys.responderEnv);
-  const child = lab.spawn('hospital', [process.execPath, CLI, 'responder', '--bind', ADDRESSES.hospital, '--stamp-port', '862', '--iperf-port', '5201', '--iperf-pool', '2', ...extra]);
+  const child = lab.spawn('hospital', [
+    process.execPath,
+    CLI,
+    'responder',
+    '--bind',
+    ADDRESSES.hospital,
+    '--stamp-port',
+    '862',
+    '--iperf-port',
+    '5201',
+    '--iperf-pool',
+    '2',
+    ...extra,
+  ]);
   const log: string[] = [];
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`responder did not start:\n${log.join('\n')}`)), 10_000);

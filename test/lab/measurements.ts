@@ -43,12 +43,37 @@ export const REFERENCE_CONGESTION_CONTROL = 'cubic';
  * omitted slow start (without it an 8 Mbit/s run varies by ±5 % with its first loss event).
  */
 export async function measureTcpGoodput(lab: Lab, direction: LinkDirection, seconds: number, port = IPERF_PORT): Promise<TcpGoodput> {
-  const argv = ['iperf3', '-c', ADDRESSES.hospital, '-p', String(port), '-t', String(seconds), '-O', '2', '-C', REFERENCE_CONGESTION_CONTROL, '-J', ...(direction === 'down' ? ['-R'] : [])];
+  const argv = [
+    'iperf3',
+    '-c',
+    ADDRESSES.hospital,
+    '-p',
+    String(port),
+    '-t',
+    String(seconds),
+    '-O',
+    '2',
+    '-C',
+    REFERENCE_CONGESTION_CONTROL,
+    '-J',
+    ...(direction === 'down' ? ['-R'] : []),
+  ];
   const { stdout } = await lab.exec('appliance', argv, { timeoutMs: (seconds + 17) * 1000 });
-  const result = JSON.parse(stdout) as { error?: string; end: { sum_received: { bits_per_second: number }; sum_sent: { retransmits?: number }; cpu_utilization_percent?: { host_total: number; remote_total: number } } };
+  const result = JSON.parse(stdout) as {
+    error?: string;
+    end: {
+      sum_received: { bits_per_second: number };
+      sum_sent: { retransmits?: number };
+      cpu_utilization_percent?: { host_total: number; remote_total: number };
+    };
+  };
   if (result.error) throw new LabError(`iperf3 failed: ${result.error}`, argv);
   const cpu = result.end.cpu_utilization_percent;
-  return { mbps: result.end.sum_received.bits_per_second / 1e6, retransmits: result.end.sum_sent.retransmits ?? 0, cpuPct: { local: cpu?.host_total ?? NaN, remote: cpu?.remote_total ?? NaN } };
+  return {
+    mbps: result.end.sum_received.bits_per_second / 1e6,
+    retransmits: result.end.sum_sent.retransmits ?? 0,
+    cpuPct: { local: cpu?.host_total ?? NaN, remote: cpu?.remote_total ?? NaN },
+  };
 }
 
 export interface PingResult {
@@ -87,7 +112,22 @@ export interface UdpResult {
 
 /** Plain iperf3 UDP at a set rate with explicit datagram size; receiver-side figures. */
 export async function measureUdp(lab: Lab, direction: LinkDirection, mbps: number, seconds: number, length = 1472, port = IPERF_PORT): Promise<UdpResult> {
-  const argv = ['iperf3', '-c', ADDRESSES.hospital, '-p', String(port), '-u', '-b', `${mbps}M`, '-l', String(length), '-t', String(seconds), '-J', ...(direction === 'down' ? ['-R'] : [])];
+  const argv = [
+    'iperf3',
+    '-c',
+    ADDRESSES.hospital,
+    '-p',
+    String(port),
+    '-u',
+    '-b',
+    `${mbps}M`,
+    '-l',
+    String(length),
+    '-t',
+    String(seconds),
+    '-J',
+    ...(direction === 'down' ? ['-R'] : []),
+  ];
   const { stdout } = await lab.exec('appliance', argv, { timeoutMs: (seconds + 40) * 1000 });
   const result = JSON.parse(stdout) as {
     error?: string;

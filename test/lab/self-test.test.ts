@@ -16,9 +16,15 @@ t.test('asymmetric and symmetric rates are within ±3 % of what TCP can get thro
   const lab = await Lab.create({ up: { rateMbit: 8 }, down: { rateMbit: 40 } });
   t.teardown(() => lab.destroy());
   await startIperfServer(lab);
-  for (const [up, down] of [[8, 40], [100, 100]] as const) {
+  for (const [up, down] of [
+    [8, 40],
+    [100, 100],
+  ] as const) {
     await lab.setLinks({ up: { rateMbit: up }, down: { rateMbit: down } });
-    for (const [direction, rate] of [['up', up], ['down', down]] as const) {
+    for (const [direction, rate] of [
+      ['up', up],
+      ['down', down],
+    ] as const) {
       // 10 s: over 5 s a single stall (a retransmission timeout alone is ≥ 200 ms) once gave −3.3 % at 8 Mbit/s.
       const measured = await measureTcpGoodput(lab, direction, 10);
       const expected = rate * TCP_SHARE_OF_HTB_RATE;
@@ -27,7 +33,8 @@ t.test('asymmetric and symmetric rates are within ±3 % of what TCP can get thro
       // On a machine whose other core is busy, iperf3 itself may be what limits the rate: then
       // the lab's shaping was not measured, and the check says so instead of passing or failing.
       const cpuBound = Math.max(measured.cpuPct.local, measured.cpuPct.remote) >= 90;
-      if (Math.abs(error) > 0.03 && cpuBound) t.pass(label, { skip: `not measurable: iperf3 used ${Math.max(measured.cpuPct.local, measured.cpuPct.remote).toFixed(0)} % of a CPU` });
+      if (Math.abs(error) > 0.03 && cpuBound)
+        t.pass(label, { skip: `not measurable: iperf3 used ${Math.max(measured.cpuPct.local, measured.cpuPct.remote).toFixed(0)} % of a CPU` });
       else t.ok(Math.abs(error) <= 0.03, label);
     }
   }
@@ -69,14 +76,23 @@ t.test('delay and jitter: delays drawn as configured; mean RTT within ±0.5 ms o
   // released more than 1 ms late, and the worst reply against the worst lateness it reports.
   const lateReleases = (stats?.late_over_1ms ?? 0) + (down?.late_over_1ms ?? 0);
   const late = ping.samplesMs.filter((rtt) => rtt > 60 + 2).length;
-  t.ok(late <= lateReleases + ping.received / 200, `${late} of ${ping.received} replies over 60 ms (+2 ms); the emulator released ${lateReleases} packets over 1 ms late; 0.5 % more allowed`);
+  t.ok(
+    late <= lateReleases + ping.received / 200,
+    `${late} of ${ping.received} replies over 60 ms (+2 ms); the emulator released ${lateReleases} packets over 1 ms late; 0.5 % more allowed`,
+  );
   const worstLateMs = ((stats?.lateness_max_us ?? 0) + (down?.lateness_max_us ?? 0)) / 1000;
   t.ok(ping.rttMs.max <= 60 + worstLateMs + 10, `max ${ping.rttMs.max} ms ≤ 60 ms + ${worstLateMs.toFixed(3)} ms the emulator reports late at worst + 10 ms`);
-  for (const [direction, s] of [['up', stats], ['down', down]] as const) {
+  for (const [direction, s] of [
+    ['up', stats],
+    ['down', down],
+  ] as const) {
     // on average it is punctual: a systematically late emulator would fail here
     t.ok((s?.lateness_mean_us ?? Infinity) <= 500, `${direction}: released ${s?.lateness_mean_us} µs late on average (≤ 500 µs)`);
   }
-  for (const [direction, s] of [['up', stats], ['down', down]] as const) {
+  for (const [direction, s] of [
+    ['up', stats],
+    ['down', down],
+  ] as const) {
     // Mean of ~2000 uniform draws of ±5 ms: σ ≈ 65 µs.
     t.ok(Math.abs((s?.scheduled_mean_us ?? 0) - 25_000) <= 250, `${direction}: delays drawn average ${s?.scheduled_mean_us} µs for 25 000 configured`);
   }
@@ -125,18 +141,32 @@ t.test('teardown leaves nothing, and leftovers of a killed run are removed at th
   // A run killed with SIGKILL cannot clean up: the next Lab.create must.
   const fixture = fileURLToPath(new URL('./fixtures/create-and-wait.ts', import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', fixture], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const id = await within('the lab fixture to print its id', 30_000, new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()))));
+  const id = await within(
+    'the lab fixture to print its id',
+    30_000,
+    new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()))),
+  );
   t.ok(listNamespaces().includes(`${id}-wan`), 'the killed run left its namespaces');
   child.kill('SIGKILL');
   await exitOf(child, 'the SIGKILLed lab fixture');
   const next = await Lab.create();
   await next.destroy();
-  t.notOk(listNamespaces().some((ns) => ns.startsWith(`${id}-`)), 'removed by the next run');
+  t.notOk(
+    listNamespaces().some((ns) => ns.startsWith(`${id}-`)),
+    'removed by the next run',
+  );
 
   // A run stopped with SIGTERM cleans up itself.
   const polite = spawn(process.execPath, ['--import', 'tsx', fixture], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const politeId = await within('the lab fixture to print its id', 30_000, new Promise<string>((resolve) => polite.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()))));
+  const politeId = await within(
+    'the lab fixture to print its id',
+    30_000,
+    new Promise<string>((resolve) => polite.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()))),
+  );
   polite.kill('SIGTERM');
   await exitOf(polite, 'the SIGTERMed lab fixture', 30_000);
-  t.notOk(listNamespaces().some((ns) => ns.startsWith(`${politeId}-`)), 'SIGTERM tears the lab down');
+  t.notOk(
+    listNamespaces().some((ns) => ns.startsWith(`${politeId}-`)),
+    'SIGTERM tears the lab down',
+  );
 });

@@ -39,10 +39,12 @@ function socketActivator(path: string): Promise<{ helpers: ChildProcess[]; close
 }
 
 const exited = (child: ChildProcess, timeoutMs: number): Promise<boolean> =>
-  child.exitCode !== null || child.signalCode !== null ? Promise.resolve(true) : new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), timeoutMs);
-    child.once('exit', () => (clearTimeout(timer), resolve(true)));
-  });
+  child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve(true)
+    : new Promise((resolve) => {
+        const timer = setTimeout(() => resolve(false), timeoutMs);
+        child.once('exit', () => (clearTimeout(timer), resolve(true)));
+      });
 
 t.test('capture through the helper socket: live RTP, a killed helper is replaced, stopping ends the helper', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'usmp-capture-'));
@@ -53,13 +55,28 @@ t.test('capture through the helper socket: live RTP, a killed helper is replaced
   const port = 20000 + Math.floor(Math.random() * 20000);
   const lines: string[] = [];
   const log = createLogger({ level: 'info', pretty: 'never', fd: 2, destination: { write: (line: string) => void lines.push(line) } });
-  const service = new CaptureService({ argv: ['/bin/false'], socketPath, iface: 'lo', filter: `udp port ${port}`, clockRates: {}, idleMs: 30_000, minCallMs: 60_000, isStation: () => false, rttMs: () => undefined, log });
+  const service = new CaptureService({
+    argv: ['/bin/false'],
+    socketPath,
+    iface: 'lo',
+    filter: `udp port ${port}`,
+    clockRates: {},
+    idleMs: 30_000,
+    minCallMs: 60_000,
+    isStation: () => false,
+    rttMs: () => undefined,
+    log,
+  });
   t.teardown(() => service.stop());
   service.start();
 
   t.ok(await waitUntil(() => service.status === 'running', 10_000), `the helper behind the socket is ready (${service.status} ${service.lastError ?? ''})`);
   t.equal(service.pid, undefined, 'the daemon started no process itself');
-  await new Promise((resolve, reject) => spawn(process.execPath, [SENDER, '127.0.0.1', String(port), '4660', '0', '50', '5', '40'], { stdio: 'ignore' }).once('exit', (code) => (code === 0 ? resolve(code) : reject(new Error(`sender exit ${code}`)))));
+  await new Promise((resolve, reject) =>
+    spawn(process.execPath, [SENDER, '127.0.0.1', String(port), '4660', '0', '50', '5', '40'], { stdio: 'ignore' }).once('exit', (code) =>
+      code === 0 ? resolve(code) : reject(new Error(`sender exit ${code}`)),
+    ),
+  );
   t.ok(await waitUntil(() => service.streams.summaries()[0]?.packets === 50, 5000), 'all 50 RTP packets came through the socket');
   t.match(service.streams.summaries(), [{ ssrc: '0x00001234', packets: 50, lost: 0 }]);
 
@@ -69,7 +86,10 @@ t.test('capture through the helper socket: live RTP, a killed helper is replaced
   t.ok(await waitUntil(() => service.restarts === 1, 5000), 'the closed connection is seen as the helper ending');
   t.match(service.lastError, /capture helper ended \(socket closed\)/);
   t.ok(await waitUntil(() => service.status === 'running' && activator.helpers.length === 2, 10_000), 'a new helper serves a new connection');
-  t.ok(lines.some((l) => l.includes('"capture.helper_died"')), 'the death is logged');
+  t.ok(
+    lines.some((l) => l.includes('"capture.helper_died"')),
+    'the death is logged',
+  );
 
   // The daemon stops (or dies): the socket closes and the helper ends by itself.
   await service.stop();
@@ -85,8 +105,8 @@ t.test('a helper behind the socket refuses a bad request before opening anything
 
   const helper = spawn(process.execPath, [CLI, 'capture-helper', '--request-on-stdin'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
-  helper.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  helper.stdin!.end('{"iface":"../etc","filter":"udp"}\n');
+  helper.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  helper.stdin.end('{"iface":"../etc","filter":"udp"}\n');
   const code = await exitOf(helper, 'the capture helper given a bad request');
   t.not(code, 0, 'the helper exits with an error');
   t.match(stderr, /USMP_E_CAPTURE_REQUEST/);

@@ -25,10 +25,16 @@ t.test('kill -9 of the capture helper and of the hospital broker: reported, reco
   const base = `http://127.0.0.1:${appliance.metricsPort}`;
   const health = async (): Promise<HealthReport> => (await fetch(`${base}/health`)).json() as Promise<HealthReport>;
   const check = async (): Promise<{ code: number; stdout: string }> =>
-    run(process.execPath, [CLI, 'check', '--url', `${base}/health`]).then((r) => ({ code: 0, stdout: r.stdout }), (e: { code: number; stdout: string }) => ({ code: e.code, stdout: e.stdout }));
+    run(process.execPath, [CLI, 'check', '--url', `${base}/health`]).then(
+      (r) => ({ code: 0, stdout: r.stdout }),
+      (e: { code: number; stdout: string }) => ({ code: e.code, stdout: e.stdout }),
+    );
 
   let last: HealthReport | undefined;
-  t.ok(await waitUntilAsync(async () => (last = await health()).status === 'ok', 15_000), `healthy once the hospital is connected and the helper ready (${last?.reasons.join('; ')})`);
+  t.ok(
+    await waitUntilAsync(async () => (last = await health()).status === 'ok', 15_000),
+    `healthy once the hospital is connected and the helper ready (${last?.reasons.join('; ')})`,
+  );
   t.match(await check(), { code: 0, stdout: /^USMP-EDGE OK - .* \| .*outbox=0;;;0;2000000/ });
 
   // a call passes: the helper sees it, /health and /metrics show it
@@ -38,7 +44,14 @@ t.test('kill -9 of the capture helper and of the hospital broker: reported, reco
   const calls = (await health()).calls ?? [];
   t.match(calls, [{ ssrc: '0x0000abcd', packets: 100, lost: 0 }], 'the call is analysed live');
   const metrics = await (await fetch(`${base}/metrics`)).text();
-  for (const name of ['usmp_edge_outbox_messages 0', 'usmp_edge_hospital_connected 1', 'usmp_edge_part_up{part="capture"} 1', 'usmp_edge_rtp_streams_active 1', 'usmp_edge_process_resident_memory_bytes']) t.ok(metrics.includes(name), `/metrics has ${name}`);
+  for (const name of [
+    'usmp_edge_outbox_messages 0',
+    'usmp_edge_hospital_connected 1',
+    'usmp_edge_part_up{part="capture"} 1',
+    'usmp_edge_rtp_streams_active 1',
+    'usmp_edge_process_resident_memory_bytes',
+  ])
+    t.ok(metrics.includes(name), `/metrics has ${name}`);
 
   // kill -9 of the capture helper
   const helperPid = (await health()).parts.capture!.pid as number;
@@ -78,16 +91,23 @@ t.test('kill -9 of the capture helper and of the hospital broker: reported, reco
 t.test('a part that cannot start is reported by name and the others run', async (t) => {
   const hospital = await HospitalBroker.start();
   t.teardown(() => hospital.destroy());
-  const appliance = await Appliance.create(hospital, [], { sections: { capture: { interface: 'no-such-if0', filter: 'udp' }, monitor: { target: '127.0.0.1', stamp_port: 9, window_s: 1, probes_per_s: 5 } } });
+  const appliance = await Appliance.create(hospital, [], {
+    sections: { capture: { interface: 'no-such-if0', filter: 'udp' }, monitor: { target: '127.0.0.1', stamp_port: 9, window_s: 1, probes_per_s: 5 } },
+  });
   t.teardown(() => appliance.destroy());
   await appliance.start();
   const health = async (): Promise<HealthReport> => (await fetch(`http://127.0.0.1:${appliance.metricsPort}/health`)).json() as Promise<HealthReport>;
   let last: HealthReport | undefined;
-  t.ok(await waitUntilAsync(async () => (last = await health()).bridge?.hospital_connected === true && last.link?.state === 'down', 15_000), 'broker and bridge run; the unanswered monitor says the link is down');
+  t.ok(
+    await waitUntilAsync(async () => (last = await health()).bridge?.hospital_connected === true && last.link?.state === 'down', 15_000),
+    'broker and bridge run; the unanswered monitor says the link is down',
+  );
   t.match(last!.parts.capture, { status: /restarting|starting/ });
   t.match(last!.parts.capture!.error ?? '', /no-such-if0|capture helper ended/);
   t.match(last!.parts.broker_bridge, { status: 'running' });
-  const check = await run(process.execPath, [CLI, 'check', '--url', `http://127.0.0.1:${appliance.metricsPort}/health`]).catch((e: { code: number; stdout: string }) => e);
+  const check = await run(process.execPath, [CLI, 'check', '--url', `http://127.0.0.1:${appliance.metricsPort}/health`]).catch(
+    (e: { code: number; stdout: string }) => e,
+  );
   t.equal((check as { code: number }).code, 2, 'CRITICAL: the link is down');
   const unreachable = await run(process.execPath, [CLI, 'check', '--url', 'http://127.0.0.1:1/health']).catch((e: { code: number; stdout: string }) => e);
   t.match(unreachable, { code: 3, stdout: /^USMP-EDGE UNKNOWN/ });

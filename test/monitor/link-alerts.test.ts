@@ -30,7 +30,12 @@ interface Scenario {
 
 type Alert = { kind: string; metric: string; state: string; since: string; measured: unknown; limit: unknown; affects: string[]; message: string };
 
-async function withMonitoredLab(name: string, base: Scenario['base'], monitor: Record<string, unknown>, body: (lab: Lab, appliance: Appliance, alerts: () => Alert[]) => Promise<void>): Promise<void> {
+async function withMonitoredLab(
+  name: string,
+  base: Scenario['base'],
+  monitor: Record<string, unknown>,
+  body: (lab: Lab, appliance: Appliance, alerts: () => Alert[]) => Promise<void>,
+): Promise<void> {
   const lab = await Lab.create({ up: base?.up ?? {}, down: base?.down ?? {} });
   let appliance: Appliance | undefined;
   try {
@@ -45,7 +50,7 @@ async function withMonitoredLab(name: string, base: Scenario['base'], monitor: R
     const alerts = () => appliance!.lines.filter((l) => l.includes('"event":"alert.')).map((l) => (JSON.parse(l) as { alert: Alert }).alert);
     await body(lab, appliance, alerts);
   } catch (err) {
-    throw new Error(`${name}: ${(err as Error).message}\n${appliance?.lines.slice(-20).join('\n') ?? ''}`);
+    throw new Error(`${name}: ${(err as Error).message}\n${appliance?.lines.slice(-20).join('\n') ?? ''}`, { cause: err });
   } finally {
     await appliance?.destroy();
     await lab.destroy();
@@ -56,7 +61,12 @@ async function runScenario(s: Scenario): Promise<string[]> {
   const problems: string[] = [];
   await withMonitoredLab(s.name, s.base, s.monitor ?? {}, async (lab, _appliance, alerts) => {
     await new Promise((r) => setTimeout(r, s.warmupMs ?? 2 * WINDOW_MS + 2000));
-    if (alerts().length > 0) problems.push(`alerts on the clean link: ${alerts().map((a) => a.message).join(' / ')}`);
+    if (alerts().length > 0)
+      problems.push(
+        `alerts on the clean link: ${alerts()
+          .map((a) => a.message)
+          .join(' / ')}`,
+      );
     await lab.setLinks({ up: { ...s.base?.up, ...s.fault.up }, down: { ...s.base?.down, ...s.fault.down } });
     const faultAt = Date.now();
     const raised = () => alerts().find((a) => a.kind === 'raised' && s.metrics.includes(a.metric));
@@ -69,7 +79,8 @@ async function runScenario(s: Scenario): Promise<string[]> {
       const seconds = (Date.parse(alert.since) - faultAt) / 1000;
       if (seconds > within) problems.push(`${alert.metric} alert after ${seconds.toFixed(1)} s (> ${within} s)`);
       t.comment(`${s.name}: "${alert.message}" ${seconds.toFixed(1)} s after the fault (seen after ${after.toFixed(1)} s)`);
-      if (!alert.since || alert.measured === undefined || alert.limit === undefined) problems.push(`the alert lacks since/measured/limit: ${JSON.stringify(alert)}`);
+      if (!alert.since || alert.measured === undefined || alert.limit === undefined)
+        problems.push(`the alert lacks since/measured/limit: ${JSON.stringify(alert)}`);
     }
     await lab.setLinks({ up: s.base?.up ?? {}, down: s.base?.down ?? {} });
     const metric = alert?.metric;
@@ -90,7 +101,12 @@ async function quiet(name: string, base: Scenario['base']): Promise<string[]> {
     const until = Date.now() + QUIET_MINUTES * 60_000;
     while (Date.now() < until && alerts().length === 0) await new Promise((r) => setTimeout(r, 1000));
     const windows = appliance.lines.filter((l) => l.includes('"event":"monitor.window"')).length;
-    if (alerts().length > 0) problems.push(`alerts on a healthy link: ${alerts().map((a) => a.message).join(' / ')}`);
+    if (alerts().length > 0)
+      problems.push(
+        `alerts on a healthy link: ${alerts()
+          .map((a) => a.message)
+          .join(' / ')}`,
+      );
     else t.comment(`${name}: no alert in ${QUIET_MINUTES} minutes${windows ? ` (${windows} windows)` : ''}`);
   });
   return problems;
@@ -107,12 +123,19 @@ async function flapping(): Promise<string[]> {
     }
     await lab.setLinks({ up: {}, down: {} });
     await waitUntil(() => alerts().some((a) => a.kind === 'cleared' && a.metric === 'overall'), 120_000);
-    const overall = alerts().filter((a) => a.metric === 'overall').map((a) => `${a.kind}:${a.state}`);
-    t.comment(`flapping: overall alerts ${overall.join(', ')}; all: ${alerts().map((a) => `${a.metric} ${a.kind} ${a.state}`).join(', ')}`);
+    const overall = alerts()
+      .filter((a) => a.metric === 'overall')
+      .map((a) => `${a.kind}:${a.state}`);
+    t.comment(
+      `flapping: overall alerts ${overall.join(', ')}; all: ${alerts()
+        .map((a) => `${a.metric} ${a.kind} ${a.state}`)
+        .join(', ')}`,
+    );
     // with 5 s windows a window may fall wholly in an outage: the raised alert may then change
     // to DOWN, still one alert and one clear
     const raisedAndCleared = overall.filter((a) => !a.startsWith('changed:'));
-    if (raisedAndCleared.join(',') !== `${overall[0]},cleared:ok` || !overall[0]?.startsWith('raised:')) problems.push(`overall alerts were ${overall.join(', ') || 'none'}, expected one raised and one clear`);
+    if (raisedAndCleared.join(',') !== `${overall[0]},cleared:ok` || !overall[0]?.startsWith('raised:'))
+      problems.push(`overall alerts were ${overall.join(', ') || 'none'}, expected one raised and one clear`);
     const perMetric = new Map<string, number>();
     for (const a of alerts()) perMetric.set(`${a.metric} ${a.kind}`, (perMetric.get(`${a.metric} ${a.kind}`) ?? 0) + 1);
     for (const [key, n] of perMetric) if (n > 1 && !key.endsWith(' changed')) problems.push(`${key} ${n} times`);
@@ -120,33 +143,39 @@ async function flapping(): Promise<string[]> {
   return problems;
 }
 
-t.test('each fault raises its alert and clears; flapping gives one alert and one clear; healthy imperfect links raise none', unavailable ? { skip: unavailable } : { timeout: (QUIET_MINUTES + 5) * 60_000 }, async (t) => {
-  const scenarios: Scenario[] = [
-    // the default profile checks DSCP too: the marks of replies re-injected by the delay
-    // emulator are read (and no DSCP alert may come with the delay)
-    { name: '+40 ms delay', metrics: ['rtt_ms'], fault: { up: { delayMs: 20 }, down: { delayMs: 20 } } },
-    { name: '2 % loss', metrics: ['loss_up_pct', 'loss_down_pct'], fault: { up: { lossPct: 2 }, down: { lossPct: 2 } }, alertWithinS: 60 },
-    { name: 'DSCP bleached', metrics: ['dscp_up'], fault: { up: { dscp: { kind: 'bleach' } } } },
-    {
-      name: 'rate halved',
-      metrics: ['up_mbps', 'down_mbps'],
-      base: { up: { rateMbit: 20 }, down: { rateMbit: 20 } },
-      fault: { up: { rateMbit: 10 }, down: { rateMbit: 10 } },
-      // the lab's schedule: a 2 × 3 s test every 15 s (6 h by default), any hour
-      monitor: { throughput: { interval_min: 0.25, duration_s: 3, iperf_ports: 2 } },
-      warmupMs: 40_000,
-    },
-  ];
-  const quietLinks: Array<[string, Scenario['base']]> = [
-    ['0.3 % loss upstream', { up: { lossPct: 0.3 } }],
-    ['25 ± 5 ms of jitter each way', { up: { delayMs: 25, jitterMs: 5 }, down: { delayMs: 25, jitterMs: 5 } }],
-  ];
-  const only = process.env['ONLY'];
-  const runs: Array<[string, Promise<string[]>]> = [
-    ...scenarios.filter((s) => !only || s.name.includes(only)).map((s): [string, Promise<string[]>] => [s.name, runScenario(s)]),
-    ...(!only || only === 'flap' ? [['flapping every 5 s for 2 minutes', flapping()] as [string, Promise<string[]>]] : []),
-    ...quietLinks.filter(([name]) => !only || only === 'quiet' || name.includes(only)).map(([name, base]): [string, Promise<string[]>] => [`${name}: no alert for ${QUIET_MINUTES} minutes`, quiet(name, base)]),
-  ];
-  const results = await Promise.all(runs.map(([, run]) => run.catch((e: Error) => [e.message])));
-  for (const [i, problems] of results.entries()) t.same(problems, [], runs[i]![0]);
-});
+t.test(
+  'each fault raises its alert and clears; flapping gives one alert and one clear; healthy imperfect links raise none',
+  unavailable ? { skip: unavailable } : { timeout: (QUIET_MINUTES + 5) * 60_000 },
+  async (t) => {
+    const scenarios: Scenario[] = [
+      // the default profile checks DSCP too: the marks of replies re-injected by the delay
+      // emulator are read (and no DSCP alert may come with the delay)
+      { name: '+40 ms delay', metrics: ['rtt_ms'], fault: { up: { delayMs: 20 }, down: { delayMs: 20 } } },
+      { name: '2 % loss', metrics: ['loss_up_pct', 'loss_down_pct'], fault: { up: { lossPct: 2 }, down: { lossPct: 2 } }, alertWithinS: 60 },
+      { name: 'DSCP bleached', metrics: ['dscp_up'], fault: { up: { dscp: { kind: 'bleach' } } } },
+      {
+        name: 'rate halved',
+        metrics: ['up_mbps', 'down_mbps'],
+        base: { up: { rateMbit: 20 }, down: { rateMbit: 20 } },
+        fault: { up: { rateMbit: 10 }, down: { rateMbit: 10 } },
+        // the lab's schedule: a 2 × 3 s test every 15 s (6 h by default), any hour
+        monitor: { throughput: { interval_min: 0.25, duration_s: 3, iperf_ports: 2 } },
+        warmupMs: 40_000,
+      },
+    ];
+    const quietLinks: Array<[string, Scenario['base']]> = [
+      ['0.3 % loss upstream', { up: { lossPct: 0.3 } }],
+      ['25 ± 5 ms of jitter each way', { up: { delayMs: 25, jitterMs: 5 }, down: { delayMs: 25, jitterMs: 5 } }],
+    ];
+    const only = process.env['ONLY'];
+    const runs: Array<[string, Promise<string[]>]> = [
+      ...scenarios.filter((s) => !only || s.name.includes(only)).map((s): [string, Promise<string[]>] => [s.name, runScenario(s)]),
+      ...(!only || only === 'flap' ? [['flapping every 5 s for 2 minutes', flapping()] as [string, Promise<string[]>]] : []),
+      ...quietLinks
+        .filter(([name]) => !only || only === 'quiet' || name.includes(only))
+        .map(([name, base]): [string, Promise<string[]>] => [`${name}: no alert for ${QUIET_MINUTES} minutes`, quiet(name, base)]),
+    ];
+    const results = await Promise.all(runs.map(([, run]) => run.catch((e: Error) => [e.message])));
+    for (const [i, problems] of results.entries()) t.same(problems, [], runs[i]![0]);
+  },
+);

@@ -21,7 +21,13 @@ const run = promisify(execFile);
 const SENDER = fileURLToPath(new URL('../fixtures/rtp-sender.mjs', import.meta.url));
 const unavailable = labUnavailableReason();
 
-interface TsharkStream { ssrc: string; packets: number; lost: number; meanJitter: number; maxJitter: number }
+interface TsharkStream {
+  ssrc: string;
+  packets: number;
+  lost: number;
+  meanJitter: number;
+  maxJitter: number;
+}
 
 /** Rows of `tshark -z rtp,streams`: … SSRC Payload Pkts Lost (pct) MinΔ MeanΔ MaxΔ MinJ MeanJ MaxJ [Problems] */
 function parseTshark(text: string): TsharkStream[] {
@@ -30,7 +36,10 @@ function parseTshark(text: string): TsharkStream[] {
     const tokens = line.trim().split(/\s+/);
     const at = tokens.findIndex((x) => /^0x[0-9a-f]{8}$/i.test(x));
     if (at < 0) continue;
-    const n = tokens.slice(at + 2).filter((x) => !/^\(.*%\)$/.test(x) && x !== 'X').map(Number);
+    const n = tokens
+      .slice(at + 2)
+      .filter((x) => !/^\(.*%\)$/.test(x) && x !== 'X')
+      .map(Number);
     rows.push({ ssrc: tokens[at]!.toLowerCase(), packets: n[0]!, lost: n[1]!, meanJitter: n[6]!, maxJitter: n[7]! });
   }
   return rows;
@@ -46,12 +55,18 @@ interface CapturedCall {
   captureDrops: { tcpdump: number; helper: number };
 }
 
-const COUNT_TABLE = 'table ip rtp_count {\n counter arrived {}\n chain in {\n type filter hook prerouting priority -300;\n udp dport 5004-5007 counter name arrived\n }\n}\n';
+const COUNT_TABLE =
+  'table ip rtp_count {\n counter arrived {}\n chain in {\n type filter hook prerouting priority -300;\n udp dport 5004-5007 counter name arrived\n }\n}\n';
 
 /** Two RTP streams from the hospital to the USMP host, captured by tcpdump (file) and by the capture helper (live). */
 async function captureCall(lab: Lab, pcap: string): Promise<CapturedCall> {
   await lab.exec('usmp', ['nft', '-f', '-'], { input: COUNT_TABLE });
-  const arrivedSoFar = async () => (JSON.parse((await lab.exec('usmp', ['nft', '-j', 'list', 'counter', 'ip', 'rtp_count', 'arrived'])).stdout) as { nftables: Array<{ counter?: { packets: number } }> }).nftables.find((x) => x.counter)!.counter!.packets;
+  const arrivedSoFar = async () =>
+    (
+      JSON.parse((await lab.exec('usmp', ['nft', '-j', 'list', 'counter', 'ip', 'rtp_count', 'arrived'])).stdout) as {
+        nftables: Array<{ counter?: { packets: number } }>;
+      }
+    ).nftables.find((x) => x.counter)!.counter!.packets;
   const filter = 'udp portrange 5004-5007';
   // immediate mode: each packet is handed to tcpdump as it comes, not in blocks a timer retires
   const tcpdump = lab.spawn('usmp', ['tcpdump', '-i', 'eth0', '--immediate-mode', '-U', '-n', '-w', pcap, filter]);
@@ -72,7 +87,11 @@ async function captureCall(lab: Lab, pcap: string): Promise<CapturedCall> {
   });
   let tcpdumpErr = '';
   tcpdump.stderr!.on('data', (d: Buffer) => (tcpdumpErr += d.toString()));
-  await within('tcpdump and the capture helper to listen', 20_000, Promise.all([helperReady, until('tcpdump to listen', 20_000, () => tcpdumpErr.includes('listening on'))]));
+  await within(
+    'tcpdump and the capture helper to listen',
+    20_000,
+    Promise.all([helperReady, until('tcpdump to listen', 20_000, () => tcpdumpErr.includes('listening on'))]),
+  );
 
   const [a, b] = await Promise.all([
     lab.exec('hospital', [process.execPath, SENDER, ADDRESSES.usmp, '5004', String(0x1111), '0', '300', '10', '80']),
@@ -83,8 +102,15 @@ async function captureCall(lab: Lab, pcap: string): Promise<CapturedCall> {
   // (the emulator may hold some a while on a busy machine); then both captures have them.
   const droppedByLab = (await lab.impairmentCounters())['loss-down'] ?? 0;
   let arrived = 0;
-  await until(`the ${450 - droppedByLab} packets the lab let through at the USMP host`, 20_000, async () => (arrived = await arrivedSoFar()) >= 450 - droppedByLab, { describe: () => `${arrived} arrived` });
-  await until(`the capture helper to see the ${arrived} packets`, 10_000, () => livePackets >= arrived, { describe: () => `${livePackets} seen` }).catch(() => undefined);
+  await until(
+    `the ${450 - droppedByLab} packets the lab let through at the USMP host`,
+    20_000,
+    async () => (arrived = await arrivedSoFar()) >= 450 - droppedByLab,
+    { describe: () => `${arrived} arrived` },
+  );
+  await until(`the capture helper to see the ${arrived} packets`, 10_000, () => livePackets >= arrived, { describe: () => `${livePackets} seen` }).catch(
+    () => undefined,
+  );
   await until(`the capture file to hold the ${arrived} packets`, 10_000, () => countPcapRecords(pcap) >= arrived).catch(() => undefined);
   tcpdump.kill('SIGINT');
   helper.kill('SIGTERM');
@@ -107,7 +133,9 @@ async function measuredCall(dir: string): Promise<{ call?: CapturedCall; lossy: 
   const lab = await Lab.create({ down: { delayMs: 10, jitterMs: 4, lossPct: 2, reorder: false } });
   try {
     // the hospital's video client marks its audio EF; the second stream stays unmarked
-    await lab.exec('hospital', ['nft', '-f', '-'], { input: 'table ip rtp_mark {\n chain out {\n type filter hook output priority 0;\n udp dport 5004 ip dscp set ef\n }\n}\n' });
+    await lab.exec('hospital', ['nft', '-f', '-'], {
+      input: 'table ip rtp_mark {\n chain out {\n type filter hook output priority 0;\n udp dport 5004 ip dscp set ef\n }\n}\n',
+    });
     const lossy: string[] = [];
     for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
       await lab.exec('usmp', ['nft', 'delete', 'table', 'ip', 'rtp_count']).catch(() => undefined);
@@ -124,37 +152,46 @@ async function measuredCall(dir: string): Promise<{ call?: CapturedCall; lossy: 
 const workDir = mkdtempSync(join(tmpdir(), 'usmp-rtp-'));
 t.teardown(() => rmSync(workDir, { recursive: true, force: true }));
 const measured = unavailable ? undefined : await measuredCall(workDir);
-const notMeasurable = measured && !measured.call ? `not measurable: the captures themselves dropped packets in ${ATTEMPTS} attempts (${measured.lossy.join('; ')})` : undefined;
+const notMeasurable =
+  measured && !measured.call ? `not measurable: the captures themselves dropped packets in ${ATTEMPTS} attempts (${measured.lossy.join('; ')})` : undefined;
 
-t.test('RTP streams through a jittery, lossy lab link: our analysis equals tshark on the same capture', { skip: unavailable ?? notMeasurable ?? false }, async (t) => {
-  if (measured!.lossy.length > 0) t.comment(`redone after captures that dropped packets: ${measured!.lossy.join('; ')}`);
-  const { pcap, live, arrived, droppedByLab: dropped } = measured!.call!;
-  t.equal(arrived, 450 - dropped, `what reached the USMP host (${arrived}) is what the lab did not drop (${dropped})`);
+t.test(
+  'RTP streams through a jittery, lossy lab link: our analysis equals tshark on the same capture',
+  { skip: unavailable ?? notMeasurable ?? false },
+  async (t) => {
+    if (measured!.lossy.length > 0) t.comment(`redone after captures that dropped packets: ${measured!.lossy.join('; ')}`);
+    const { pcap, live, arrived, droppedByLab: dropped } = measured!.call!;
+    t.equal(arrived, 450 - dropped, `what reached the USMP host (${arrived}) is what the lab did not drop (${dropped})`);
 
-  const ours = JSON.parse((await run(process.execPath, [CLI, 'rtp', 'analyze', pcap, '--json'])).stdout) as { streams: RtpStreamSummary[] };
-  const tshark = parseTshark((await run('tshark', ['-r', pcap, '-q', '-d', 'udp.port==5004,rtp', '-d', 'udp.port==5006,rtp', '-z', 'rtp,streams'])).stdout);
-  t.equal(tshark.length, 2, 'tshark sees two streams');
-  t.equal(ours.streams.length, 2, 'we see two streams');
-  const total = ours.streams.reduce((sum, s) => sum + s.packets, 0);
-  t.equal(total, arrived, `every packet that reached the USMP host (${arrived}) was captured and counted`);
-  for (const ts of tshark) {
-    const s = ours.streams.find((x) => x.ssrc === ts.ssrc);
-    if (!s) {
-      t.fail(`stream ${ts.ssrc} missing`);
-      continue;
+    const ours = JSON.parse((await run(process.execPath, [CLI, 'rtp', 'analyze', pcap, '--json'])).stdout) as { streams: RtpStreamSummary[] };
+    const tshark = parseTshark((await run('tshark', ['-r', pcap, '-q', '-d', 'udp.port==5004,rtp', '-d', 'udp.port==5006,rtp', '-z', 'rtp,streams'])).stdout);
+    t.equal(tshark.length, 2, 'tshark sees two streams');
+    t.equal(ours.streams.length, 2, 'we see two streams');
+    const total = ours.streams.reduce((sum, s) => sum + s.packets, 0);
+    t.equal(total, arrived, `every packet that reached the USMP host (${arrived}) was captured and counted`);
+    for (const ts of tshark) {
+      const s = ours.streams.find((x) => x.ssrc === ts.ssrc);
+      if (!s) {
+        t.fail(`stream ${ts.ssrc} missing`);
+        continue;
+      }
+      t.equal(s.packets, ts.packets, `${ts.ssrc}: packets ${s.packets} = tshark`);
+      t.equal(s.lost, ts.lost, `${ts.ssrc}: lost ${s.lost} = tshark`);
+      t.ok(Math.abs(s.mean_jitter_ms! - ts.meanJitter) <= 0.01, `${ts.ssrc}: mean jitter ${s.mean_jitter_ms} vs tshark ${ts.meanJitter} ms`);
+      t.ok(Math.abs(s.max_jitter_ms! - ts.maxJitter) <= 0.01, `${ts.ssrc}: max jitter ${s.max_jitter_ms} vs tshark ${ts.maxJitter} ms`);
+      t.ok(s.mean_jitter_ms! > 0.5, 'the lab jitter is visible');
+      const seen = live.summaries().find((x) => x.ssrc === ts.ssrc);
+      t.same(seen && { packets: seen.packets, lost: seen.lost }, { packets: s.packets, lost: s.lost }, `${ts.ssrc}: the live capture helper counted the same`);
+      t.ok(seen && Math.abs(seen.mean_jitter_ms! - s.mean_jitter_ms!) <= 0.01, `${ts.ssrc}: live mean jitter ${seen?.mean_jitter_ms} ms`);
     }
-    t.equal(s.packets, ts.packets, `${ts.ssrc}: packets ${s.packets} = tshark`);
-    t.equal(s.lost, ts.lost, `${ts.ssrc}: lost ${s.lost} = tshark`);
-    t.ok(Math.abs(s.mean_jitter_ms! - ts.meanJitter) <= 0.01, `${ts.ssrc}: mean jitter ${s.mean_jitter_ms} vs tshark ${ts.meanJitter} ms`);
-    t.ok(Math.abs(s.max_jitter_ms! - ts.maxJitter) <= 0.01, `${ts.ssrc}: max jitter ${s.max_jitter_ms} vs tshark ${ts.maxJitter} ms`);
-    t.ok(s.mean_jitter_ms! > 0.5, 'the lab jitter is visible');
-    const seen = live.summaries().find((x) => x.ssrc === ts.ssrc);
-    t.same(seen && { packets: seen.packets, lost: seen.lost }, { packets: s.packets, lost: s.lost }, `${ts.ssrc}: the live capture helper counted the same`);
-    t.ok(seen && Math.abs(seen.mean_jitter_ms! - s.mean_jitter_ms!) <= 0.01, `${ts.ssrc}: live mean jitter ${seen?.mean_jitter_ms} ms`);
-  }
-  t.same(ours.streams.find((s) => s.ssrc === '0x00001111')!.dscp, { EF: ours.streams.find((s) => s.ssrc === '0x00001111')!.packets }, 'the EF-marked stream arrives EF');
-  t.same(Object.keys(ours.streams.find((s) => s.ssrc === '0x00002222')!.dscp), ['CS0']);
-});
+    t.same(
+      ours.streams.find((s) => s.ssrc === '0x00001111')!.dscp,
+      { EF: ours.streams.find((s) => s.ssrc === '0x00001111')!.packets },
+      'the EF-marked stream arrives EF',
+    );
+    t.same(Object.keys(ours.streams.find((s) => s.ssrc === '0x00002222')!.dscp), ['CS0']);
+  },
+);
 
 t.test('rtp analyze: a file that is not a capture is refused with its code', async (t) => {
   const dir = t.testdir({ 'notes.txt': 'not a pcap' });

@@ -37,7 +37,12 @@ const CALLS = [
 const VIDEO_PORT_OFFSET = 100; // video on port + 100
 const FILTER = 'udp portrange 5004-5011 or udp portrange 5104-5111';
 
-interface TsharkStream { ssrc: string; packets: number; lost: number; meanJitter: number }
+interface TsharkStream {
+  ssrc: string;
+  packets: number;
+  lost: number;
+  meanJitter: number;
+}
 
 /** Rows of `tshark -z rtp,streams`: … SSRC Payload Pkts Lost (pct) MinΔ MeanΔ MaxΔ MinJ MeanJ MaxJ [Problems] */
 function parseTshark(text: string): TsharkStream[] {
@@ -46,7 +51,10 @@ function parseTshark(text: string): TsharkStream[] {
     const tokens = line.trim().split(/\s+/);
     const at = tokens.findIndex((x) => /^0x[0-9a-f]{8}$/i.test(x));
     if (at < 0) continue;
-    const n = tokens.slice(at + 2).filter((x) => !/^\(.*%\)$/.test(x) && x !== 'X').map(Number);
+    const n = tokens
+      .slice(at + 2)
+      .filter((x) => !/^\(.*%\)$/.test(x) && x !== 'X')
+      .map(Number);
     rows.push({ ssrc: tokens[at]!.toLowerCase(), packets: n[0]!, lost: n[1]!, meanJitter: n[6]! });
   }
   return rows;
@@ -93,10 +101,34 @@ async function scenario(link: LinkImpairment): Promise<Scenario> {
     const sends = CALLS.flatMap((c, i) => {
       const packets = String(c.seconds * 50);
       const audio = [
-        lab.exec('usmp', [process.execPath, SENDER, c.far, String(c.port), String(0x1000 + i), '0', packets, '20', '160', ADDRESSES.usmp, String(c.port)], { timeoutMs: 60_000 }),
-        lab.exec('hospital', [process.execPath, SENDER, ADDRESSES.usmp, String(c.port), String(0x2000 + i), '8', packets, '20', '160', c.far, String(c.port)], { timeoutMs: 60_000 }),
+        lab.exec('usmp', [process.execPath, SENDER, c.far, String(c.port), String(0x1000 + i), '0', packets, '20', '160', ADDRESSES.usmp, String(c.port)], {
+          timeoutMs: 60_000,
+        }),
+        lab.exec('hospital', [process.execPath, SENDER, ADDRESSES.usmp, String(c.port), String(0x2000 + i), '8', packets, '20', '160', c.far, String(c.port)], {
+          timeoutMs: 60_000,
+        }),
       ];
-      const video = c.video ? [lab.exec('hospital', [process.execPath, SENDER, ADDRESSES.usmp, String(c.port + VIDEO_PORT_OFFSET), String(0x3000 + i), '34', String(c.seconds * 30), '33.333', '3000', c.far, String(c.port + VIDEO_PORT_OFFSET)], { timeoutMs: 60_000 })] : [];
+      const video = c.video
+        ? [
+            lab.exec(
+              'hospital',
+              [
+                process.execPath,
+                SENDER,
+                ADDRESSES.usmp,
+                String(c.port + VIDEO_PORT_OFFSET),
+                String(0x3000 + i),
+                '34',
+                String(c.seconds * 30),
+                '33.333',
+                '3000',
+                c.far,
+                String(c.port + VIDEO_PORT_OFFSET),
+              ],
+              { timeoutMs: 60_000 },
+            ),
+          ]
+        : [];
       return [...audio, ...video].map(async (p) => ({ call: i, ...(JSON.parse((await p).stdout) as { first_ms: number; last_ms: number }) }));
     });
     const sentBy = await Promise.all(sends);
@@ -104,7 +136,10 @@ async function scenario(link: LinkImpairment): Promise<Scenario> {
       const mine = sentBy.filter((s) => s.call === i);
       return { firstMs: Math.min(...mine.map((s) => s.first_ms)), lastMs: Math.max(...mine.map((s) => s.last_ms)) };
     });
-    await until('the daemon to end the four calls', (IDLE_S + 20) * 1000, () => appliance.events('call.ended').length >= CALLS.length, { everyMs: 250, describe: () => `${appliance.events('call.ended').length} ended` });
+    await until('the daemon to end the four calls', (IDLE_S + 20) * 1000, () => appliance.events('call.ended').length >= CALLS.length, {
+      everyMs: 250,
+      describe: () => `${appliance.events('call.ended').length} ended`,
+    });
     tcpdump.kill('SIGINT');
     await exitOf(tcpdump, 'tcpdump after SIGINT');
     const finalHealth = await health();
@@ -112,7 +147,25 @@ async function scenario(link: LinkImpairment): Promise<Scenario> {
     const decode = CALLS.flatMap((c) => ['-d', `udp.port==${c.port},rtp`, ...(c.video ? ['-d', `udp.port==${c.port + VIDEO_PORT_OFFSET},rtp`] : [])]);
     const tshark = parseTshark((await run('tshark', ['-r', pcap, '-q', ...decode, '-z', 'rtp,streams'], { maxBuffer: 1 << 24 })).stdout);
     const captured = finalHealth.parts['capture']?.['captured'] as { dropped: number } | undefined;
-    const analysed = await run(process.execPath, [CLI, 'rtp', 'analyze', pcap, '--json', '--filter', FILTER, '--min-call-s', String(MIN_CALL_S), '--idle-s', String(IDLE_S), '--station-network', '198.18.1.0/24'], { maxBuffer: 1 << 24 });
+    const analysed = await run(
+      process.execPath,
+      [
+        CLI,
+        'rtp',
+        'analyze',
+        pcap,
+        '--json',
+        '--filter',
+        FILTER,
+        '--min-call-s',
+        String(MIN_CALL_S),
+        '--idle-s',
+        String(IDLE_S),
+        '--station-network',
+        '198.18.1.0/24',
+      ],
+      { maxBuffer: 1 << 24 },
+    );
     return {
       calls: appliance.events('call.ended').map((e) => e['call'] as CallRecord),
       fromFile: (JSON.parse(analysed.stdout) as { calls: CallRecord[] }).calls,
@@ -147,7 +200,7 @@ function judge(t: Test, s: Scenario): void {
   const attempts = s.calls.filter((c) => c.kind === 'attempt');
   t.equal(calls.length, 3, 'three calls');
   t.equal(attempts.length, 1, 'one attempt');
-  t.match(s.health.calls_today, { calls: 3, attempts: 1 }, '/health counts today\'s calls');
+  t.match(s.health.calls_today, { calls: 3, attempts: 1 }, "/health counts today's calls");
   const byGrade = (grade: string) => Number(new RegExp(`^usmp_edge_calls_total\\{grade="${grade}"\\} (\\d+)`, 'm').exec(s.metrics)?.[1] ?? 0);
   t.equal(byGrade('good') + byGrade('fair') + byGrade('poor'), 3, '/metrics counts the three calls by grade');
   t.match(s.metrics, /^usmp_edge_call_attempts_total 1$/m, '/metrics counts the attempt');
@@ -166,7 +219,11 @@ function judge(t: Test, s: Scenario): void {
     t.ok(Math.abs(call.duration_s - sentSeconds) <= 1, `call ${i + 1}: ${call.duration_s} s seen, ${sentSeconds.toFixed(2)} s sent`);
     const grades: Grade[] = [];
     const fileCall = s.fromFile.find((x) => x.streams.some((st) => st.ssrc === call.streams[0]!.ssrc));
-    t.same(fileCall && [fileCall.kind, fileCall.station, fileCall.far_network, fileCall.streams.length], [call.kind, call.station, call.far_network, call.streams.length], `call ${i + 1}: the capture file gives the same call`);
+    t.same(
+      fileCall && [fileCall.kind, fileCall.station, fileCall.far_network, fileCall.streams.length],
+      [call.kind, call.station, call.far_network, call.streams.length],
+      `call ${i + 1}: the capture file gives the same call`,
+    );
     for (const stream of call.streams) {
       const ts = s.tshark.find((x) => x.ssrc === stream.ssrc);
       const filed = fileCall?.streams.find((x) => x.ssrc === stream.ssrc);
@@ -175,19 +232,42 @@ function judge(t: Test, s: Scenario): void {
         continue;
       }
       // the same capture: our figures are tshark's
-      t.same([filed.packets, filed.lost], [ts.packets, ts.lost], `${stream.ssrc} (${stream.direction} ${stream.media}): packets and lost = tshark's ${ts.packets}, ${ts.lost}`);
-      t.ok(Math.abs((filed.mean_jitter_ms ?? NaN) - ts.meanJitter) <= 0.01, `${stream.ssrc}: mean jitter ${filed.mean_jitter_ms} vs tshark ${ts.meanJitter} ms`);
+      t.same(
+        [filed.packets, filed.lost],
+        [ts.packets, ts.lost],
+        `${stream.ssrc} (${stream.direction} ${stream.media}): packets and lost = tshark's ${ts.packets}, ${ts.lost}`,
+      );
+      t.ok(
+        Math.abs((filed.mean_jitter_ms ?? NaN) - ts.meanJitter) <= 0.01,
+        `${stream.ssrc}: mean jitter ${filed.mean_jitter_ms} vs tshark ${ts.meanJitter} ms`,
+      );
       // live, the daemon's own capture: the same packets, each stamped by its own socket (µs apart)
       t.same([stream.packets, stream.lost], [filed.packets, filed.lost], `${stream.ssrc}: the daemon counted the same live`);
       const tolerance = Math.max(0.1, 0.05 * ts.meanJitter);
-      t.ok(Math.abs((stream.mean_jitter_ms ?? NaN) - ts.meanJitter) <= tolerance, `${stream.ssrc}: live mean jitter ${stream.mean_jitter_ms} vs ${ts.meanJitter} ms (±${tolerance.toFixed(2)})`);
+      t.ok(
+        Math.abs((stream.mean_jitter_ms ?? NaN) - ts.meanJitter) <= tolerance,
+        `${stream.ssrc}: live mean jitter ${stream.mean_jitter_ms} vs ${ts.meanJitter} ms (±${tolerance.toFixed(2)})`,
+      );
       const lossPct = ts.packets + ts.lost > 0 ? (100 * ts.lost) / (ts.packets + ts.lost) : 0;
       // tshark does not count loss runs: the burst ratio takes ours
-      const reference = { ssrc: ts.ssrc, payload_type: stream.payload_type, packets: ts.packets, lost: ts.lost, lost_pct: lossPct, loss_runs: filed.loss_runs, max_loss_burst: filed.max_loss_burst, mean_jitter_ms: ts.meanJitter } as RtpStreamSummary;
+      const reference = {
+        ssrc: ts.ssrc,
+        payload_type: stream.payload_type,
+        packets: ts.packets,
+        lost: ts.lost,
+        lost_pct: lossPct,
+        loss_runs: filed.loss_runs,
+        max_loss_burst: filed.max_loss_burst,
+        mean_jitter_ms: ts.meanJitter,
+      } as RtpStreamSummary;
       const audio = stream.media === 'audio' ? rateAudio(reference, undefined) : undefined;
       grades.push(audio?.grade ?? networkGrade(lossPct, ts.meanJitter));
     }
-    t.equal(call.grade, worstGrade(grades), `call ${i + 1} graded ${call.grade}${call.mos !== undefined ? ` (MOS ${call.mos})` : ''}, as the thresholds grade tshark's figures`);
+    t.equal(
+      call.grade,
+      worstGrade(grades),
+      `call ${i + 1} graded ${call.grade}${call.mos !== undefined ? ` (MOS ${call.mos})` : ''}, as the thresholds grade tshark's figures`,
+    );
   }
 }
 
@@ -197,9 +277,17 @@ for (const [name, link] of [
 ] as const) {
   const made = unavailable ? undefined : await measured(link);
   const notMeasurable = made && !made.result ? `not measurable: the captures themselves dropped packets (${made.lossy.join('; ')})` : undefined;
-  t.test(`three calls and an attempt through ${name}: counted, timed and graded as tshark's figures say`, { skip: unavailable ?? notMeasurable ?? false }, async (t) => {
-    if (made!.lossy.length > 0) t.comment(`redone after captures that dropped packets: ${made!.lossy.join('; ')}`);
-    judge(t, made!.result!);
-    if (link.lossPct) t.ok(made!.result!.calls.some((c) => c.grade !== 'good'), 'the impaired link lowers a grade');
-  });
+  t.test(
+    `three calls and an attempt through ${name}: counted, timed and graded as tshark's figures say`,
+    { skip: unavailable ?? notMeasurable ?? false },
+    async (t) => {
+      if (made!.lossy.length > 0) t.comment(`redone after captures that dropped packets: ${made!.lossy.join('; ')}`);
+      judge(t, made!.result!);
+      if (link.lossPct)
+        t.ok(
+          made!.result!.calls.some((c) => c.grade !== 'good'),
+          'the impaired link lowers a grade',
+        );
+    },
+  );
 }

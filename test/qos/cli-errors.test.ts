@@ -36,7 +36,9 @@ t.test('an invalid policy lists its problems and changes nothing', async (t) => 
 });
 
 t.test('interface names are checked before anything runs', async (t) => {
-  const r = await qos(t, { deployment: { mode: 'inline-router' }, qos: labPolicy({ linux: { wan_interface: 'eth0; reboot', lan_interface: 'lan0' } }) }, ['status']);
+  const r = await qos(t, { deployment: { mode: 'inline-router' }, qos: labPolicy({ linux: { wan_interface: 'eth0; reboot', lan_interface: 'lan0' } }) }, [
+    'status',
+  ]);
   t.equal(r.code, 2);
   t.match(r.text, /USMP_E_CONFIG_INVALID: qos\.linux\.wan_interface "eth0; reboot" is not an interface name/);
 });
@@ -57,7 +59,14 @@ t.test('routeros without a router address', async (t) => {
 
 t.test('a router that is not there', async (t) => {
   const pw = join(t.testdirName, 'pw');
-  const r = await qos(t, { qos: labPolicy({ backend: 'routeros', routeros: { host: '127.0.0.1', port: 1, tls: false, username: 'u', password_file: pw, command_timeout_ms: 1000 } }) }, ['plan'], { pw: 'x\n' });
+  const r = await qos(
+    t,
+    {
+      qos: labPolicy({ backend: 'routeros', routeros: { host: '127.0.0.1', port: 1, tls: false, username: 'u', password_file: pw, command_timeout_ms: 1000 } }),
+    },
+    ['plan'],
+    { pw: 'x\n' },
+  );
   t.equal(r.code, 2);
   t.match(r.text, /USMP_E_ROUTER_CONNECT: cannot open the API session to 127\.0\.0\.1:1/);
 });

@@ -29,17 +29,31 @@ interface Phase {
   lineUsePct: number;
 }
 
-await t.test('ATM link-layer compensation keeps the voice class out of the modem\'s queue', unavailable ? { skip: unavailable } : {}, async (t) => {
+await t.test("ATM link-layer compensation keeps the voice class out of the modem's queue", unavailable ? { skip: unavailable } : {}, async (t) => {
   const lab = await Lab.create({
     up: { rateMbit: LINE_MBIT, bufferMs: 100, sizeTable: { linklayer: 'atm', overhead: 40 - 14 } },
     down: { rateMbit: 20 },
     wireSizedPackets: true,
   });
   const policy = (linkLayer: string): Record<string, unknown> => ({
-    backend: 'linux', up_mbps: LINE_MBIT, down_mbps: 20, shape_percent: 95,
-    classes: [{ name: 'voice', dscp: 'EF', priority: 1, rate_mbps: 0.5, ceil_mbps: 7, match: { remote: [`${ADDRESSES.hospital}/32`], protocol: 'udp', remote_ports: [String(VOICE_PORT)] } }],
+    backend: 'linux',
+    up_mbps: LINE_MBIT,
+    down_mbps: 20,
+    shape_percent: 95,
+    classes: [
+      {
+        name: 'voice',
+        dscp: 'EF',
+        priority: 1,
+        rate_mbps: 0.5,
+        ceil_mbps: 7,
+        match: { remote: [`${ADDRESSES.hospital}/32`], protocol: 'udp', remote_ports: [String(VOICE_PORT)] },
+      },
+    ],
     link_layer: { preset: linkLayer },
-    confirm_timeout_s: 20, check_target: ADDRESSES.hospital, check_port: 862,
+    confirm_timeout_s: 20,
+    check_target: ADDRESSES.hospital,
+    check_port: 862,
     linux: { wan_interface: 'wan0', lan_interface: 'lan0' },
   });
   const config = writeQosConfig(policy('none'));
@@ -62,11 +76,22 @@ await t.test('ATM link-layer compensation keeps the voice class out of the modem
     return Number(/class htb 1:10 [^\n]*\n\s*Sent (\d+) bytes/.exec(stdout)?.[1] ?? NaN);
   };
   const voiceMedianMs = async (seconds: number): Promise<number> => {
-    const run = await lab.exec('usmp', ['irtt', 'client', '-i', '20ms', '-d', `${seconds}s`, '-l', '172', '-Q', '-o', '-', `${ADDRESSES.hospital}:${VOICE_PORT}`], { timeoutMs: (seconds + 20) * 1000 });
+    const run = await lab.exec(
+      'usmp',
+      ['irtt', 'client', '-i', '20ms', '-d', `${seconds}s`, '-l', '172', '-Q', '-o', '-', `${ADDRESSES.hospital}:${VOICE_PORT}`],
+      { timeoutMs: (seconds + 20) * 1000 },
+    );
     return (JSON.parse(run.stdout) as { stats: { rtt: { median: number } } }).stats.rtt.median / 1e6;
   };
   const phase = async (linkLayer: string): Promise<Phase> => {
-    writeFileSync(config.file, JSON.stringify({ log: { level: 'warn', pretty: 'never' }, deployment: { mode: 'inline-router' }, qos: { state_dir: config.stateDir, ...policy(linkLayer) } }));
+    writeFileSync(
+      config.file,
+      JSON.stringify({
+        log: { level: 'warn', pretty: 'never' },
+        deployment: { mode: 'inline-router' },
+        qos: { state_dir: config.stateDir, ...policy(linkLayer) },
+      }),
+    );
     const apply = await cliIn(lab, 'appliance', ['--config', config.file, 'qos', 'apply']);
     t.equal(apply.code, 0, `qos apply with link layer ${linkLayer}${apply.code ? `: ${apply.stderr}` : ''}`);
     const idleMs = await voiceMedianMs(4);
@@ -87,14 +112,21 @@ await t.test('ATM link-layer compensation keeps the voice class out of the modem
 
   const without = await phase('none');
   const withAtm = await phase('adsl-pppoe-llc');
-  const report = (p: Phase): string => `voice RTT median ${p.idleMs.toFixed(2)} → ${p.loadedMs.toFixed(2)} ms (+${p.increaseMs.toFixed(2)}), modem dropped ${p.modemDrops}, line ${p.lineUsePct.toFixed(1)} % used`;
+  const report = (p: Phase): string =>
+    `voice RTT median ${p.idleMs.toFixed(2)} → ${p.loadedMs.toFixed(2)} ms (+${p.increaseMs.toFixed(2)}), modem dropped ${p.modemDrops}, line ${p.lineUsePct.toFixed(1)} % used`;
   t.comment(`counting IP octets: ${report(without)}`);
   t.comment(`counting ATM cells: ${report(withAtm)}`);
   t.ok(without.modemDrops > 0, `counting IP octets, our shaper overruns the line: the modem's queue overflowed (${without.modemDrops} drops)`);
-  t.ok(without.increaseMs > 3 * VERIFY_LIMITS.rttIncreaseMs, `and the voice class waits in it: +${without.increaseMs.toFixed(2)} ms, past the ${VERIFY_LIMITS.rttIncreaseMs} ms target`);
+  t.ok(
+    without.increaseMs > 3 * VERIFY_LIMITS.rttIncreaseMs,
+    `and the voice class waits in it: +${without.increaseMs.toFixed(2)} ms, past the ${VERIFY_LIMITS.rttIncreaseMs} ms target`,
+  );
   t.equal(withAtm.modemDrops, 0, 'counting ATM cells, the modem never overflows');
   t.ok(withAtm.lineUsePct >= 85, `while the load still fills the line: ${withAtm.lineUsePct.toFixed(1)} % of its cells (the policy shapes at 95 %)`);
   // Target 5 ms; the margin is the lab's scheduling noise on this 2-vCPU machine, as in linux-proof.
-  t.ok(withAtm.increaseMs <= 2 * VERIFY_LIMITS.rttIncreaseMs, `the voice class holds: +${withAtm.increaseMs.toFixed(2)} ms (target ${VERIFY_LIMITS.rttIncreaseMs})`);
+  t.ok(
+    withAtm.increaseMs <= 2 * VERIFY_LIMITS.rttIncreaseMs,
+    `the voice class holds: +${withAtm.increaseMs.toFixed(2)} ms (target ${VERIFY_LIMITS.rttIncreaseMs})`,
+  );
   t.ok(withAtm.increaseMs * 5 <= without.increaseMs, 'at most a fifth of the increase without compensation');
 });

@@ -59,7 +59,8 @@ await t.test('backend linux passes the QoS conformance suite', unavailable ? { s
   await runConformance(t, harness, basePolicy);
 
   await t.test('the size table of the link layer is on both shaped devices', async (t) => {
-    for (const dev of ['wan0', 'lan0']) t.match((await lab.exec('appliance', ['tc', '-d', 'qdisc', 'show', 'dev', dev])).stdout, /linklayer ethernet overhead 16 /, dev);
+    for (const dev of ['wan0', 'lan0'])
+      t.match((await lab.exec('appliance', ['tc', '-d', 'qdisc', 'show', 'dev', dev])).stdout, /linklayer ethernet overhead 16 /, dev);
   });
 
   await t.test('a change whose guard died too (a reboot) is undone by the next command', async (t) => {

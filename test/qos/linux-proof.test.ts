@@ -35,14 +35,27 @@ await t.test('the linux policy protects the telemedicine flow', unavailable ? { 
   t.equal(apply.code, 0, `qos apply${apply.code ? `: ${apply.stderr}` : ''}`);
   const withPolicy = await verify();
   const p = withPolicy.telemedicine;
-  t.ok(p.up.delivered_pct >= 99 && p.down.delivered_pct >= 99, `with the policy it keeps its committed rate: ${p.up.delivered_pct} % up, ${p.down.delivered_pct} % down`);
+  t.ok(
+    p.up.delivered_pct >= 99 && p.down.delivered_pct >= 99,
+    `with the policy it keeps its committed rate: ${p.up.delivered_pct} % up, ${p.down.delivered_pct} % down`,
+  );
   t.ok(p.up.loss_pct < 0.5 && p.down.loss_pct < 0.5, `loss under 0.5 %: up ${p.up.loss_pct} %, down ${p.down.loss_pct} %`);
   // The product's target is ≤ 5 ms (qos verify's rtt_increase_ms line); on this 2-vCPU VM the
   // lab's own scheduling noise puts single runs at 2.0–5.0 ms and once at 5.03 (CI, session 5),
   // so the test holds a margin and the ratio, and benchmarks/qos-proof records the target over
   // five runs. [Standards: timed assertions only with wide margins]
-  t.ok(p.rtt_increase_ms <= 2 * VERIFY_LIMITS.rttIncreaseMs, `RTT increase ≤ ${2 * VERIFY_LIMITS.rttIncreaseMs} ms: +${p.rtt_increase_ms} ms (target ${VERIFY_LIMITS.rttIncreaseMs}; without: +${w.rtt_increase_ms} ms)`);
+  t.ok(
+    p.rtt_increase_ms <= 2 * VERIFY_LIMITS.rttIncreaseMs,
+    `RTT increase ≤ ${2 * VERIFY_LIMITS.rttIncreaseMs} ms: +${p.rtt_increase_ms} ms (target ${VERIFY_LIMITS.rttIncreaseMs}; without: +${w.rtt_increase_ms} ms)`,
+  );
   t.ok(p.rtt_increase_ms * 5 <= w.rtt_increase_ms, 'at most a fifth of the increase without the policy');
-  t.same(withPolicy.lines.filter((l) => l.verdict !== 'pass' && l.metric !== 'rtt_increase_ms'), [], 'every other line of the verdict passes');
-  t.ok(withPolicy.best_effort.up_mbps > 10 && withPolicy.best_effort.down_mbps > 8, `best effort still gets the rest: ${withPolicy.best_effort.up_mbps}/${withPolicy.best_effort.down_mbps} Mbit/s`);
+  t.same(
+    withPolicy.lines.filter((l) => l.verdict !== 'pass' && l.metric !== 'rtt_increase_ms'),
+    [],
+    'every other line of the verdict passes',
+  );
+  t.ok(
+    withPolicy.best_effort.up_mbps > 10 && withPolicy.best_effort.down_mbps > 8,
+    `best effort still gets the rest: ${withPolicy.best_effort.up_mbps}/${withPolicy.best_effort.down_mbps} Mbit/s`,
+  );
 });

@@ -34,10 +34,26 @@ t.teardown(async () => {
 
 const routerPolicy = { ...labPolicy(), backend: 'routeros' };
 const writeConfig = (qos: Record<string, unknown>): void =>
-  writeFileSync(configFile, JSON.stringify({
-    log: { level: 'warn', pretty: 'never' },
-    qos: { ...qos, routeros: { host: '127.0.0.1', port, tls: true, ca_file: pki.caFile, username: ROUTER_USER, password_file: passwordFile, wan_interface: 'ether1', lan_interface: 'bridge', command_timeout_ms: 3000 } },
-  }));
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      log: { level: 'warn', pretty: 'never' },
+      qos: {
+        ...qos,
+        routeros: {
+          host: '127.0.0.1',
+          port,
+          tls: true,
+          ca_file: pki.caFile,
+          username: ROUTER_USER,
+          password_file: passwordFile,
+          wan_interface: 'ether1',
+          lan_interface: 'bridge',
+          command_timeout_ms: 3000,
+        },
+      },
+    }),
+  );
 writeConfig(routerPolicy);
 
 const cli = (args: string[]): Promise<CliResult> =>
@@ -69,18 +85,31 @@ const harness: QosHarness = {
 
 await t.test('backend routeros passes the QoS conformance suite (simulator)', async (t) => {
   await runConformance(t, harness, routerPolicy);
-  t.notOk(sim.log.flat().some((w) => w.includes(ROUTER_PASSWORD) && !w.startsWith('=password=')), 'the password travels only in the login word');
+  t.notOk(
+    sim.log.flat().some((w) => w.includes(ROUTER_PASSWORD) && !w.startsWith('=password=')),
+    'the password travels only in the login word',
+  );
 });
 
 await t.test('the objects on the router are the documented recipe', async (t) => {
   const mangle = sim.model.menu('/ip/firewall/mangle');
-  t.equal(mangle.at(-1)?.comment, 'site: backup route', 'our marks are placed before the site\'s mangle rules');
+  t.equal(mangle.at(-1)?.comment, 'site: backup route', "our marks are placed before the site's mangle rules");
   const filter = sim.model.menu('/ip/firewall/filter');
   const fasttrack = filter.findIndex((r) => r.action === 'fasttrack-connection');
   const exclusions = filter.map((r, i) => [r, i] as const).filter(([r]) => r.comment?.includes('no-fasttrack'));
   t.ok(exclusions.length > 0 && exclusions.every(([, i]) => i < fasttrack), 'FastTrack exclusions sit before the fasttrack rule');
   const queues = sim.model.menu('/queue/tree');
-  t.match(queues.find((q) => q.name === 'usmp-qos-up'), { parent: 'ether1', 'max-limit': '19000000' }, 'upload tree on the WAN interface at 95 % of the link');
-  t.match(queues.find((q) => q.name === 'usmp-qos-down-video'), { parent: 'usmp-qos-down', 'limit-at': '4000000', priority: '2', 'packet-mark': 'usmp-qos-video' });
-  t.ok(queues.some((q) => q.name === 'site-guest'), 'the site\'s own queue is untouched');
+  t.match(
+    queues.find((q) => q.name === 'usmp-qos-up'),
+    { parent: 'ether1', 'max-limit': '19000000' },
+    'upload tree on the WAN interface at 95 % of the link',
+  );
+  t.match(
+    queues.find((q) => q.name === 'usmp-qos-down-video'),
+    { parent: 'usmp-qos-down', 'limit-at': '4000000', priority: '2', 'packet-mark': 'usmp-qos-video' },
+  );
+  t.ok(
+    queues.some((q) => q.name === 'site-guest'),
+    "the site's own queue is untouched",
+  );
 });

@@ -25,7 +25,14 @@ t.teardown(async () => {
 const { policy } = parsePolicy(labPolicy() as unknown as Parameters<typeof parsePolicy>[0]);
 
 const options = (over: Partial<RouterConnectOptions> = {}): RouterConnectOptions => ({
-  host: '127.0.0.1', port, tls: true, caFile: pki.caFile, username: ROUTER_USER, password: ROUTER_PASSWORD, commandTimeoutMs: 400, ...over,
+  host: '127.0.0.1',
+  port,
+  tls: true,
+  caFile: pki.caFile,
+  username: ROUTER_USER,
+  password: ROUTER_PASSWORD,
+  commandTimeoutMs: 400,
+  ...over,
 });
 
 async function codeOf(work: () => Promise<unknown>): Promise<string> {
@@ -77,7 +84,10 @@ t.test('!empty (RouterOS 7.18) is an empty result, and 7.17 silence too', async 
     session.close();
   }
   sim.options.version = '7.18';
-  t.ok(sim.log.some((s) => s[0] === '/system/scheduler/print'), 'the queries reached the simulator');
+  t.ok(
+    sim.log.some((s) => s[0] === '/system/scheduler/print'),
+    'the queries reached the simulator',
+  );
 });
 
 t.test('the password is never logged, and never in an error', async (t) => {

@@ -39,9 +39,11 @@ t.test('the report page in Chromium: no error, no request, the figures of report
     for (const line of report.lines) {
       const cell = w.page.locator(`tr[data-metric="${line.metric}"] td.num`).first();
       t.equal(await cell.getAttribute('data-value'), String(line.value ?? ''), `${lang}: ${line.metric} carries its value`);
-      if (typeof line.value === 'number') t.ok(Math.abs(shownNumber((await cell.textContent()) ?? '', lang) - line.value) <= 0.005 + 1e-9, `${lang}: ${line.metric} shows ${line.value}`);
+      if (typeof line.value === 'number')
+        t.ok(Math.abs(shownNumber((await cell.textContent()) ?? '', lang) - line.value) <= 0.005 + 1e-9, `${lang}: ${line.metric} shows ${line.value}`);
     }
-    for (const chart of ['chart-throughput', 'chart-rtt', 'chart-ipdv', 'chart-load']) t.equal(await w.page.locator(`[data-testid=${chart}] svg`).count(), 1, `${lang}: ${chart} drawn`);
+    for (const chart of ['chart-throughput', 'chart-rtt', 'chart-ipdv', 'chart-load'])
+      t.equal(await w.page.locator(`[data-testid=${chart}] svg`).count(), 1, `${lang}: ${chart} drawn`);
     t.equal(await w.page.locator('[data-testid=chart-qos]').count(), 1, `${lang}: QoS proof section present`);
     // the throughput chart draws one point per second of each direction
     const upSeries = report.details!.load!['up']!.throughput!.up!.series_mbps!;

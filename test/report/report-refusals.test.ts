@@ -23,11 +23,18 @@ import { enrolmentOf, fixtureReport, newSigningKey } from '../fixtures/national-
 const log = pino({ level: 'silent' });
 
 function verifyCli(file: string, keysFile: string): Promise<{ code: number; stderr: string; stdout: string }> {
-  return new Promise((resolve) => execFile(process.execPath, [CLI, 'report', 'verify', file, '--keys', keysFile, '--json'], (err, stdout, stderr) => resolve({ code: err ? Number(err.code) : 0, stdout, stderr })));
+  return new Promise((resolve) =>
+    execFile(process.execPath, [CLI, 'report', 'verify', file, '--keys', keysFile, '--json'], (err, stdout, stderr) =>
+      resolve({ code: err ? Number(err.code) : 0, stdout, stderr }),
+    ),
+  );
 }
 
 t.test('canonical JSON follows RFC 8785: sorted members, no whitespace, ES number forms', async (t) => {
-  t.equal(canonicalJson({ b: [1, 'x', null, true], a: { d: 1e21, c: 0.1 }, '\u00e9': 1, Z: -0 }), '{"Z":0,"a":{"c":0.1,"d":1e+21},"b":[1,"x",null,true],"é":1}');
+  t.equal(
+    canonicalJson({ b: [1, 'x', null, true], a: { d: 1e21, c: 0.1 }, '\u00e9': 1, Z: -0 }),
+    '{"Z":0,"a":{"c":0.1,"d":1e+21},"b":[1,"x",null,true],"é":1}',
+  );
   t.throws(() => canonicalJson({ x: Number.NaN }));
 });
 
@@ -38,10 +45,7 @@ t.test('refusals, by report verify and by the collector, with their reasons', as
   const stranger = newSigningKey();
   const base = fixtureReport();
   const site = base['site'] as { appliance_id: string };
-  const enrolments = [
-    enrolmentOf(appliance, site.appliance_id),
-    enrolmentOf(expired, 'usmp-retired', { enrolledAt: '2024-01-01', expiresAt: '2025-12-31' }),
-  ];
+  const enrolments = [enrolmentOf(appliance, site.appliance_id), enrolmentOf(expired, 'usmp-retired', { enrolledAt: '2024-01-01', expiresAt: '2025-12-31' })];
   const keysFile = join(dir, 'appliances.json');
   writeFileSync(keysFile, JSON.stringify({ appliances: enrolments }));
 
@@ -55,12 +59,48 @@ t.test('refusals, by report verify and by the collector, with their reasons', as
   t.equal(oneByte.length, goodText.length, 'exactly one byte differs');
   const retired = { ...base, started_at: '2026-05-31T10:00:00.000Z', site: { ...(base['site'] as object), appliance_id: 'usmp-retired' } };
   const cases: Array<{ name: string; text: string; code: string; reason: RegExp; status: number }> = [
-    { name: 'one byte changed', text: oneByte, code: 'USMP_E_REPORT_SIGNATURE', reason: /signature by key [0-9a-f]{16} does not match the content/, status: 403 },
-    { name: 'unknown key added', text: JSON.stringify({ ...good, verdict_override: 'pass' }), code: 'USMP_E_REPORT_SCHEMA', reason: /\(root\): unknown key "verdict_override"/, status: 422 },
-    { name: 'unknown key in the site', text: JSON.stringify({ ...good, site: { ...(good['site'] as object), budget: 1 } }), code: 'USMP_E_REPORT_SCHEMA', reason: /\/site: unknown key "budget"/, status: 422 },
-    { name: 'expired appliance key', text: JSON.stringify(signReport(retired, expired, new Date('2026-06-01T00:00:00Z'))), code: 'USMP_E_REPORT_KEY_EXPIRED', reason: /after key [0-9a-f]{16} of "usmp-retired" expired \(2025-12-31\)/, status: 403 },
-    { name: 'unenrolled appliance key', text: JSON.stringify(signReport(base, stranger)), code: 'USMP_E_REPORT_KEY_UNKNOWN', reason: new RegExp(`signed by key ${stranger.keyId} \\(appliance "${site.appliance_id}"\\), which is not enrolled`), status: 403 },
-    { name: 'malformed JSON', text: goodText.slice(0, goodText.length / 2), code: 'USMP_E_REPORT_MALFORMED', reason: /not a valid JSON document: /, status: 400 },
+    {
+      name: 'one byte changed',
+      text: oneByte,
+      code: 'USMP_E_REPORT_SIGNATURE',
+      reason: /signature by key [0-9a-f]{16} does not match the content/,
+      status: 403,
+    },
+    {
+      name: 'unknown key added',
+      text: JSON.stringify({ ...good, verdict_override: 'pass' }),
+      code: 'USMP_E_REPORT_SCHEMA',
+      reason: /\(root\): unknown key "verdict_override"/,
+      status: 422,
+    },
+    {
+      name: 'unknown key in the site',
+      text: JSON.stringify({ ...good, site: { ...(good['site'] as object), budget: 1 } }),
+      code: 'USMP_E_REPORT_SCHEMA',
+      reason: /\/site: unknown key "budget"/,
+      status: 422,
+    },
+    {
+      name: 'expired appliance key',
+      text: JSON.stringify(signReport(retired, expired, new Date('2026-06-01T00:00:00Z'))),
+      code: 'USMP_E_REPORT_KEY_EXPIRED',
+      reason: /after key [0-9a-f]{16} of "usmp-retired" expired \(2025-12-31\)/,
+      status: 403,
+    },
+    {
+      name: 'unenrolled appliance key',
+      text: JSON.stringify(signReport(base, stranger)),
+      code: 'USMP_E_REPORT_KEY_UNKNOWN',
+      reason: new RegExp(`signed by key ${stranger.keyId} \\(appliance "${site.appliance_id}"\\), which is not enrolled`),
+      status: 403,
+    },
+    {
+      name: 'malformed JSON',
+      text: goodText.slice(0, goodText.length / 2),
+      code: 'USMP_E_REPORT_MALFORMED',
+      reason: /not a valid JSON document: /,
+      status: 400,
+    },
     { name: 'unsigned', text: JSON.stringify(base), code: 'USMP_E_REPORT_UNSIGNED', reason: /carries no signature/, status: 401 },
   ];
 
@@ -70,8 +110,16 @@ t.test('refusals, by report verify and by the collector, with their reasons', as
   const access = new AccessStore(db);
   const limits = { maxConnections: 64, requestsPerMinute: 1000 };
   const server = new CollectorServer({
-    store, intake, access, log, behindProxy: false, maxReportBytes: 512 * 1024, cookieSecret: randomBytes(32), session: { idleMs: 60_000, absoluteMs: 600_000 },
-    people: { host: '127.0.0.1', port: 0, ...limits }, appliances: { host: '127.0.0.1', port: 0, ...limits },
+    store,
+    intake,
+    access,
+    log,
+    behindProxy: false,
+    maxReportBytes: 512 * 1024,
+    cookieSecret: randomBytes(32),
+    session: { idleMs: 60_000, absoluteMs: 600_000 },
+    people: { host: '127.0.0.1', port: 0, ...limits },
+    appliances: { host: '127.0.0.1', port: 0, ...limits },
   });
   await server.listen();
   const port = server.intakePort;

@@ -19,7 +19,6 @@ import { TestCa } from '../fixtures/test-pki.js';
 
 const log = pino({ level: 'silent' });
 
-
 /** GET over HTTPS trusting `ca` (fetch cannot be given a CA on Node 20), with a bearer token. */
 function getText(url: string, ca: string, token: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -43,10 +42,15 @@ t.test('reports queue while the collector is away and all arrive once, after res
   const certificate = ca.issue('127.0.0.1', 'IP:127.0.0.1');
   chmodSync(certificate.keyFile, 0o600);
   const url = `https://127.0.0.1:${port}`;
-  const configFile = CollectorProcess.configFile(dir, { enrolments: sites.map((s) => enrolmentOf(s.key, s.applianceId, { establishmentCode: s.code })), intakeListen: `127.0.0.1:${port}`, tls: certificate });
+  const configFile = CollectorProcess.configFile(dir, {
+    enrolments: sites.map((s) => enrolmentOf(s.key, s.applianceId, { establishmentCode: s.code })),
+    intakeListen: `127.0.0.1:${port}`,
+    tls: certificate,
+  });
   const uploaders: ReportUploader[] = [];
   const outboxes = sites.map((s) => new ReportOutbox(join(dir, `outbox-${s.applianceId}`)));
-  const makeUploader = (i: number, caFile = ca.caFile) => new ReportUploader({ outbox: outboxes[i]!, post: collectorClient(url, caFile, 5000), log, expiryDays: 30, retryMinS: 0.2, retryMaxS: 1 });
+  const makeUploader = (i: number, caFile = ca.caFile) =>
+    new ReportUploader({ outbox: outboxes[i]!, post: collectorClient(url, caFile, 5000), log, expiryDays: 30, retryMinS: 0.2, retryMaxS: 1 });
   const sent: string[] = [];
 
   // the collector is down: every appliance queues 10 reports, its uploader retrying
@@ -61,7 +65,11 @@ t.test('reports queue while the collector is away and all arrive once, after res
   });
   t.teardown(() => Promise.all(uploaders.map((u) => u.stop())));
   await new Promise((r) => setTimeout(r, 1500));
-  t.same(outboxes.map((o) => o.count()), [10, 10, 10], 'nothing lost while the collector is away');
+  t.same(
+    outboxes.map((o) => o.count()),
+    [10, 10, 10],
+    'nothing lost while the collector is away',
+  );
 
   // one appliance restarts meanwhile: a new uploader on the same outbox directory
   await uploaders[0]!.stop();
@@ -70,7 +78,7 @@ t.test('reports queue while the collector is away and all arrive once, after res
 
   let collector = await CollectorProcess.start(configFile);
   t.teardown(() => collector.stop());
-  t.equal(collector.intakeUrl, url, 'the collector\'s intake serves HTTPS');
+  t.equal(collector.intakeUrl, url, "the collector's intake serves HTTPS");
   await collector.addUser('national-team', ['national']);
   const token = await collector.token('national-team');
   const read = async (path: string) => getText(`${collector.url}${path}`, ca.caPem, token);
@@ -114,14 +122,19 @@ t.test('reports queue while the collector is away and all arrive once, after res
   const csv = (await read('/export/reports.csv')).trimEnd().split('\r\n').slice(1);
   const ids = csv.map((l) => l.split(',')[0]!);
   t.equal(new Set(ids).size, ids.length, 'none twice');
-  t.ok(sent.every((id) => ids.includes(id)), 'every report queued arrived');
+  t.ok(
+    sent.every((id) => ids.includes(id)),
+    'every report queued arrived',
+  );
 });
 
 t.test('a refused report is set aside with the reason, an old one expires', async (t) => {
   const dir = t.testdir();
   const site = siteFixture(9);
   const stranger = siteFixture(10);
-  const collector = await CollectorProcess.start(CollectorProcess.configFile(dir, { enrolments: [enrolmentOf(site.key, site.applianceId, { establishmentCode: site.code })] }));
+  const collector = await CollectorProcess.start(
+    CollectorProcess.configFile(dir, { enrolments: [enrolmentOf(site.key, site.applianceId, { establishmentCode: site.code })] }),
+  );
   t.teardown(() => collector.stop());
   const outbox = new ReportOutbox(join(dir, 'outbox'));
   const refused = outbox.enqueue(JSON.stringify(siteReport(fixtureReport(), stranger, 0)));
@@ -133,7 +146,10 @@ t.test('a refused report is set aside with the reason, an old one expires', asyn
   const result = await new ReportUploader({ outbox, post: collectorClient(collector.intakeUrl), log, expiryDays: 30, retryMinS: 1, retryMaxS: 1 }).runOnce();
   t.match(result, { delivered: 1, rejected: 1, expired: 1, left: 0 });
   t.same(readdirSync(join(dir, 'outbox', 'rejected')).sort(), [`${refused}.json`, `${refused}.reason.txt`]);
-  t.match(readFileSync(join(dir, 'outbox', 'rejected', `${refused}.reason.txt`), 'utf8'), /USMP_E_REPORT_KEY_UNKNOWN: signed by key [0-9a-f]{16} \(appliance "usmp-010"\), which is not enrolled/);
+  t.match(
+    readFileSync(join(dir, 'outbox', 'rejected', `${refused}.reason.txt`), 'utf8'),
+    /USMP_E_REPORT_KEY_UNKNOWN: signed by key [0-9a-f]{16} \(appliance "usmp-010"\), which is not enrolled/,
+  );
   t.same(readdirSync(join(dir, 'outbox', 'expired')).sort(), [`${old}.json`, `${old}.reason.txt`]);
   t.ok(fresh);
   t.equal(outbox.count(), 0);

@@ -15,7 +15,16 @@ t.test('topic ACL: own tree only, commands read-only, deny by default', async (t
   const acl = new TopicAcl('devices');
   t.ok(acl.canPublish('ecg-1', 'devices/ecg-1/hr').allowed);
   t.ok(acl.canPublish('ecg-1', 'devices/ecg-1/leads/ii').allowed);
-  for (const topic of ['devices/ecg-2/hr', 'devices/ecg-1', 'devices/ecg-1/cmd/x', 'devices/ecg-1/cmd', 'other/ecg-1/hr', '$SYS/x', 'devices/ecg-1//x', 'devices/ecg-10/hr']) {
+  for (const topic of [
+    'devices/ecg-2/hr',
+    'devices/ecg-1',
+    'devices/ecg-1/cmd/x',
+    'devices/ecg-1/cmd',
+    'other/ecg-1/hr',
+    '$SYS/x',
+    'devices/ecg-1//x',
+    'devices/ecg-10/hr',
+  ]) {
     t.notOk(acl.canPublish('ecg-1', topic).allowed, `publish ${topic} refused`);
   }
   t.ok(acl.canSubscribe('ecg-1', 'devices/ecg-1/cmd/#').allowed);
@@ -84,7 +93,14 @@ t.test('topic map: hospital → device, command topics only', async (t) => {
   const map = new TopicMap('devices', 'usmp/site-1/devices/');
   t.equal(map.commandToLocal('usmp/site-1/devices/ecg-1/cmd', 'cmd'), 'devices/ecg-1/cmd');
   t.equal(map.commandToLocal('usmp/site-1/devices/ecg-1/cmd/start', 'cmd'), 'devices/ecg-1/cmd/start');
-  for (const topic of ['usmp/site-1/devices/ecg-1/hr', 'usmp/site-1/devices/ecg-1', 'usmp/site-1/devices//cmd/x', 'usmp/site-1/devices/ecg-1/config/cmd', 'usmp/site-2/devices/ecg-1/cmd', 'usmp/site-1/devices/+/cmd/x']) {
+  for (const topic of [
+    'usmp/site-1/devices/ecg-1/hr',
+    'usmp/site-1/devices/ecg-1',
+    'usmp/site-1/devices//cmd/x',
+    'usmp/site-1/devices/ecg-1/config/cmd',
+    'usmp/site-2/devices/ecg-1/cmd',
+    'usmp/site-1/devices/+/cmd/x',
+  ]) {
     t.equal(map.commandToLocal(topic, 'cmd'), undefined, `${topic}: not a command`);
   }
 });
@@ -112,7 +128,11 @@ t.test('device registry: add, list, remove, and a damaged file says where', asyn
   registry.add({ name: 'ecg-1', passwordHash: await hashPassword('p', { log2N: 10, r: 8, p: 1 }), createdAt: 'now', description: 'ECG' });
   t.throws(() => registry.add({ name: 'ecg-1', passwordHash: 'x', createdAt: '', description: '' }), { code: 'USMP_E_DEVICE_EXISTS' });
   t.throws(() => registry.add({ name: 'Bad Name', passwordHash: 'x', createdAt: '', description: '' }), { code: 'USMP_E_USAGE' });
-  t.same(new DeviceRegistry(registry.file).list().map((d) => d.name), ['ecg-1'], 'persisted');
+  t.same(
+    new DeviceRegistry(registry.file).list().map((d) => d.name),
+    ['ecg-1'],
+    'persisted',
+  );
   registry.remove('ecg-1');
   t.throws(() => registry.remove('ecg-1'), { code: 'USMP_E_DEVICE_UNKNOWN' });
   t.throws(() => new DeviceRegistry(join(dir, 'bad.json')).list(), { code: 'USMP_E_DEVICE_REGISTRY', message: /devices\[0\]\.name/ });
@@ -140,7 +160,10 @@ t.test('usmp-edge device add|list|remove: the password once, only its hash kept'
   t.equal(await runCli(['--config', config, 'device', 'add', 'steth-1'], out), 0);
   t.match(said.join('\n'), /password: +\S{32}/, 'human output shows the password once');
   t.equal(await runCli(['--config', config, 'device', 'list', '--json'], out), 0);
-  t.same((documents.at(-1) as { devices: Array<{ name: string }> }).devices.map((d) => d.name), ['ecg-1', 'steth-1']);
+  t.same(
+    (documents.at(-1) as { devices: Array<{ name: string }> }).devices.map((d) => d.name),
+    ['ecg-1', 'steth-1'],
+  );
   t.notOk(JSON.stringify(documents.at(-1)).includes('scrypt'), 'list never shows hashes');
   t.equal(await runCli(['--config', config, 'device', 'remove', 'ecg-1'], out), 0);
   t.equal(await runCli(['--config', config, 'device', 'remove', 'ecg-1', '--json'], out), 2);

@@ -17,21 +17,50 @@ const FAR = '198.19.1.10';
 const T0 = Date.parse('2026-12-01T10:00:00Z');
 
 /** A stream of `count` packets every `intervalMs`, skipping the sequence numbers in `lose`. */
-function stream(o: { src: string; dst: string; ssrc: number; pt: number; count: number; intervalMs: number; samples: number; startMs?: number; seq?: number; lose?: Set<number>; dscp?: number }): RtpPacketInfo[] {
+function stream(o: {
+  src: string;
+  dst: string;
+  ssrc: number;
+  pt: number;
+  count: number;
+  intervalMs: number;
+  samples: number;
+  startMs?: number;
+  seq?: number;
+  lose?: Set<number>;
+  dscp?: number;
+}): RtpPacketInfo[] {
   const packets: RtpPacketInfo[] = [];
   const seq0 = o.seq ?? 65_500; // wraps within the stream
   for (let i = 0; i < o.count; i++) {
     if (o.lose?.has(i)) continue;
     packets.push({
-      timeMs: (o.startMs ?? T0) + i * o.intervalMs, src: o.src, dst: o.dst, srcPort: 40_000, dstPort: 5004, dscp: o.dscp ?? 46, ipv6: false,
-      payloadType: o.pt, marker: i === 0, seq: (seq0 + i) & 0xffff, timestamp: (i * o.samples) >>> 0, ssrc: o.ssrc, rtpLength: 172,
+      timeMs: (o.startMs ?? T0) + i * o.intervalMs,
+      src: o.src,
+      dst: o.dst,
+      srcPort: 40_000,
+      dstPort: 5004,
+      dscp: o.dscp ?? 46,
+      ipv6: false,
+      payloadType: o.pt,
+      marker: i === 0,
+      seq: (seq0 + i) & 0xffff,
+      timestamp: (i * o.samples) >>> 0,
+      ssrc: o.ssrc,
+      rtpLength: 172,
     });
   }
   return packets;
 }
 
 function tracker(o: { minCallMs?: number; rttMs?: number } = {}): CallTracker {
-  return new CallTracker({ minCallMs: o.minCallMs ?? 60_000, idleMs: 10_000, isStation: (a) => a.startsWith('198.18.'), clockRates: { 96: 90000 }, rttMs: () => o.rttMs });
+  return new CallTracker({
+    minCallMs: o.minCallMs ?? 60_000,
+    idleMs: 10_000,
+    isStation: (a) => a.startsWith('198.18.'),
+    clockRates: { 96: 90000 },
+    rttMs: () => o.rttMs,
+  });
 }
 
 function feed(tr: CallTracker, ...streams: RtpPacketInfo[][]): void {
@@ -70,16 +99,30 @@ t.test('streams of both directions, audio and video, between the same two ends m
 
 t.test('DSCP seen against the mark the policy gives each stream', async (t) => {
   const tr = new CallTracker({
-    minCallMs: 1000, idleMs: 10_000, isStation: (a) => a.startsWith('198.18.'),
+    minCallMs: 1000,
+    idleMs: 10_000,
+    isStation: (a) => a.startsWith('198.18.'),
     // a policy giving audio EF and everything else AF41 (the test's own classification)
     expectedDscp: ({ farPort }) => (farPort === 5004 ? 46 : 34),
   });
   const up = stream({ src: STATION, dst: FAR, ssrc: 1, pt: 0, count: 100, intervalMs: 20, samples: 160, dscp: 46 });
-  const down = stream({ src: FAR, dst: STATION, ssrc: 2, pt: 0, count: 100, intervalMs: 20, samples: 160, dscp: 0 }).map((p) => ({ ...p, srcPort: 5004, dstPort: 40_000 }));
+  const down = stream({ src: FAR, dst: STATION, ssrc: 2, pt: 0, count: 100, intervalMs: 20, samples: 160, dscp: 0 }).map((p) => ({
+    ...p,
+    srcPort: 5004,
+    dstPort: 40_000,
+  }));
   feed(tr, up, down);
   const [call] = tr.endAll();
-  t.match(call!.streams.find((s) => s.direction === 'up'), { dscp_expected: 'EF', dscp_as_expected: true }, 'the station marks its audio EF, as the policy says');
-  t.match(call!.streams.find((s) => s.direction === 'down'), { dscp_expected: 'EF', dscp_as_expected: false, dscp: { CS0: 100 } }, 'the far end\'s audio arrives bleached');
+  t.match(
+    call!.streams.find((s) => s.direction === 'up'),
+    { dscp_expected: 'EF', dscp_as_expected: true },
+    'the station marks its audio EF, as the policy says',
+  );
+  t.match(
+    call!.streams.find((s) => s.direction === 'down'),
+    { dscp_expected: 'EF', dscp_as_expected: false, dscp: { CS0: 100 } },
+    "the far end's audio arrives bleached",
+  );
 });
 
 t.test('a short call is an attempt; two far ends are two calls; the station is found either way round', async (t) => {
@@ -90,7 +133,13 @@ t.test('a short call is an attempt; two far ends are two calls; the station is f
     stream({ src: '198.19.2.7', dst: '198.18.1.11', ssrc: 11, pt: 0, count: 3500, intervalMs: 20, samples: 160 }), // 70 s
   );
   const calls = tr.endIdle(T0 + 200_000).sort((a, b) => a.duration_s - b.duration_s);
-  t.same(calls.map((c) => [c.kind, c.station, c.far_network]), [['attempt', STATION, '198.19.1.0/24'], ['call', '198.18.1.11', '198.19.2.0/24']]);
+  t.same(
+    calls.map((c) => [c.kind, c.station, c.far_network]),
+    [
+      ['attempt', STATION, '198.19.1.0/24'],
+      ['call', '198.18.1.11', '198.19.2.0/24'],
+    ],
+  );
   // neither end a station: the first sender is taken as the station
   const other = tracker();
   feed(other, stream({ src: '203.0.113.5', dst: '192.0.2.9', ssrc: 12, pt: 0, count: 10, intervalMs: 20, samples: 160 }));
@@ -98,12 +147,30 @@ t.test('a short call is an attempt; two far ends are two calls; the station is f
 });
 
 t.test('grades: the E-model for named audio codecs, loss and jitter thresholds otherwise', async (t) => {
-  const base = { ssrc: '0x1', src: STATION, src_port: 1, dst: FAR, dst_port: 2, expected: 1000, sequence_errors: 0, max_delta_ms: 20, dscp: {}, first_at: '', last_at: '', mean_kbps: 80, max_jitter_ms: 5 };
+  const base = {
+    ssrc: '0x1',
+    src: STATION,
+    src_port: 1,
+    dst: FAR,
+    dst_port: 2,
+    expected: 1000,
+    sequence_errors: 0,
+    max_delta_ms: 20,
+    dscp: {},
+    first_at: '',
+    last_at: '',
+    mean_kbps: 80,
+    max_jitter_ms: 5,
+  };
   const clean = rateAudio({ ...base, payload_type: 0, packets: 1000, lost: 0, lost_pct: 0, loss_runs: 0, max_loss_burst: 0, mean_jitter_ms: 2 }, 20)!;
   t.equal(clean.grade, 'good', `clean G.711: R ${clean.r}, MOS ${clean.mos}`);
   const lossy = rateAudio({ ...base, payload_type: 18, packets: 900, lost: 100, lost_pct: 10, loss_runs: 10, max_loss_burst: 20, mean_jitter_ms: 30 }, 300)!;
   t.equal(lossy.grade, 'poor', `G.729A with 10 % loss in bursts and 300 ms RTT: R ${lossy.r}`);
-  t.equal(rateAudio({ ...base, payload_type: 111, packets: 1, lost: 0, lost_pct: 0, loss_runs: 0, max_loss_burst: 0 }, 20), undefined, 'a dynamic payload type names no codec');
+  t.equal(
+    rateAudio({ ...base, payload_type: 111, packets: 1, lost: 0, lost_pct: 0, loss_runs: 0, max_loss_burst: 0 }, 20),
+    undefined,
+    'a dynamic payload type names no codec',
+  );
   t.equal(networkGrade(0.5, 10), 'good');
   t.equal(networkGrade(2, 10), 'fair', '2 % loss');
   t.equal(networkGrade(0, 35), 'fair', '35 ms jitter');
@@ -130,10 +197,20 @@ function senderReport(reporter: number, blocks: Array<{ source: number; fraction
 }
 
 t.test('RTCP report blocks: parsed from a compound, refused when malformed', async (t) => {
-  const compound = senderReport(0xaaaa, [{ source: 1, fraction: 64, cumulative: 40, jitter: 160 }, { source: 5, fraction: 0, cumulative: 0xffffff, jitter: 0 }]);
+  const compound = senderReport(0xaaaa, [
+    { source: 1, fraction: 64, cumulative: 40, jitter: 160 },
+    { source: 5, fraction: 0, cumulative: 0xffffff, jitter: 0 },
+  ]);
   t.ok(looksLikeRtcp(compound));
   const blocks = parseRtcpCompound(compound)!;
-  t.same(blocks.map((b) => [b.reporter, b.source, b.fractionLost, b.cumulativeLost, b.jitter]), [[0xaaaa, 1, 0.25, 40, 160], [0xaaaa, 5, 0, -1, 0]], 'fraction /256, signed 24-bit cumulative');
+  t.same(
+    blocks.map((b) => [b.reporter, b.source, b.fractionLost, b.cumulativeLost, b.jitter]),
+    [
+      [0xaaaa, 1, 0.25, 40, 160],
+      [0xaaaa, 5, 0, -1, 0],
+    ],
+    'fraction /256, signed 24-bit cumulative',
+  );
   t.equal(parseRtcpCompound(compound.subarray(0, compound.length - 3)), undefined, 'truncated');
   const badVersion = Buffer.from(compound);
   badVersion[0] = 0x40 | 2;
@@ -145,10 +222,17 @@ t.test('RTCP report blocks: parsed from a compound, refused when malformed', asy
   t.equal(parseRtcpCompound(Buffer.alloc(0)), undefined, 'empty');
 });
 
-t.test('the far end\'s RTCP view is kept beside ours', async (t) => {
+t.test("the far end's RTCP view is kept beside ours", async (t) => {
   const tr = tracker();
   feed(tr, stream({ src: STATION, dst: FAR, ssrc: 1, pt: 0, count: 500, intervalMs: 20, samples: 160 }));
-  const report: RtcpPacketInfo = { timeMs: T0 + 5000, src: FAR, dst: STATION, srcPort: 5005, dstPort: 40_001, blocks: parseRtcpCompound(senderReport(0xbbbb, [{ source: 1, fraction: 5, cumulative: 12, jitter: 80 }]))! };
+  const report: RtcpPacketInfo = {
+    timeMs: T0 + 5000,
+    src: FAR,
+    dst: STATION,
+    srcPort: 5005,
+    dstPort: 40_001,
+    blocks: parseRtcpCompound(senderReport(0xbbbb, [{ source: 1, fraction: 5, cumulative: 12, jitter: 80 }]))!,
+  };
   tr.addRtcp(report);
   const [call] = tr.endAll();
   t.same(call!.streams[0]!.far_end, { cumulative_lost: 12, fraction_lost_pct: 1.95, jitter_ms: 10 }, 'jitter 80 at 8 kHz is 10 ms');
@@ -156,18 +240,26 @@ t.test('the far end\'s RTCP view is kept beside ours', async (t) => {
   t.equal(tr.size, 0, 'a report alone opens no call');
 });
 
-t.test('networks, the day\'s ledger and the hour\'s counts', async (t) => {
+t.test("networks, the day's ledger and the hour's counts", async (t) => {
   t.equal(networkOf('2001:db8:12:34::5'), '2001:db8:12::/48');
   t.equal(networkOf('2001:db8::1'), '2001:db8:0::/48');
   const ledger = new CallLedger();
   const summary = new HourlySummary(T0, findProfile(loadProfiles(), 'teleconsultation-hd'), true);
   const at = new Date(T0 + 60_000).toISOString();
-  for (const call of [{ kind: 'call', duration_s: 600, grade: 'good' }, { kind: 'call', duration_s: 300, grade: 'poor' }, { kind: 'attempt', duration_s: 20, grade: 'good' }] as const) {
+  for (const call of [
+    { kind: 'call', duration_s: 600, grade: 'good' },
+    { kind: 'call', duration_s: 300, grade: 'poor' },
+    { kind: 'attempt', duration_s: 20, grade: 'good' },
+  ] as const) {
     ledger.add({ ...call, ended_at: at });
     summary.addCall(call);
   }
   t.match(ledger.today(T0 + 120_000), { calls: 2, attempts: 1, minutes: 15, by_grade: { good: 1, fair: 0, poor: 1 } });
   t.equal(ledger.today(T0 + 3 * 86_400_000).calls, 0, 'another day starts at zero');
   t.same(summary.body().calls, { calls: 2, attempts: 1, minutes: 15, good: 1, fair: 0, poor: 1 });
-  t.equal(new HourlySummary(T0, findProfile(loadProfiles(), 'teleconsultation-hd')).body().calls, undefined, 'an appliance without capture says nothing of calls (not zero)');
+  t.equal(
+    new HourlySummary(T0, findProfile(loadProfiles(), 'teleconsultation-hd')).body().calls,
+    undefined,
+    'an appliance without capture says nothing of calls (not zero)',
+  );
 });

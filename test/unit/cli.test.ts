@@ -100,7 +100,12 @@ t.test('the built CLI: --version, --help, exit codes', async (t) => {
 t.test('errors: stable codes, hints, wrapping', async (t) => {
   const err = new UsmpError('USMP_E_DEPENDENCY_MISSING', 'iperf3 is not installed', { hint: 'apt-get install iperf3', details: { binary: 'iperf3' } });
   t.equal(formatError(err), 'usmp-edge: USMP_E_DEPENDENCY_MISSING: iperf3 is not installed — what to do: apt-get install iperf3');
-  t.same(err.toJSON(), { code: 'USMP_E_DEPENDENCY_MISSING', message: 'iperf3 is not installed', hint: 'apt-get install iperf3', details: { binary: 'iperf3' } });
+  t.same(err.toJSON(), {
+    code: 'USMP_E_DEPENDENCY_MISSING',
+    message: 'iperf3 is not installed',
+    hint: 'apt-get install iperf3',
+    details: { binary: 'iperf3' },
+  });
   t.equal(asUsmpError(err), err);
   t.match(asUsmpError(new Error('boom')), { code: 'USMP_E_INTERNAL', message: 'boom' });
   t.match(asUsmpError('text'), { code: 'USMP_E_INTERNAL', message: 'text' });

@@ -66,20 +66,24 @@ t.test('a secret file open to other users, or owned by another user, is refused 
   const pw = join(dir, 'pw');
   chmodSync(pw, 0o644); // what `echo secret > file` makes
   const env = { USMP_EDGE_BRIDGE_UPSTREAM_PASSWORD_FILE: pw };
-  t.match(problemsOf(() => loadConfig({ file: join(dir, 'c.json'), env })), [{ path: 'bridge.upstream.password_file', message: new RegExp(`open to other users \\(mode 0644\\); run: chmod 640 ${pw}`) }]);
+  t.match(
+    problemsOf(() => loadConfig({ file: join(dir, 'c.json'), env })),
+    [{ path: 'bridge.upstream.password_file', message: new RegExp(`open to other users \\(mode 0644\\); run: chmod 640 ${pw}`) }],
+  );
   chmodSync(pw, 0o640);
   t.equal(loadConfig({ file: join(dir, 'c.json'), env }).secrets.get('bridge.upstream.password'), 's3cret-value', '0640: owner and group only');
   const stat = (path: string) => Object.assign(statSync(path), { uid: 4242 });
   t.throws(() => checkSecretFileAccess(pw, { stat, uid: 1000 }), { code: 'USMP_E_SECRET_FILE_UNSAFE', message: /belongs to user 4242.*chown 1000/ });
-  t.doesNotThrow(() => checkSecretFileAccess(pw, { stat: (p) => Object.assign(statSync(p), { uid: 0 }), uid: 1000 }), 'root-owned (root:usmp-edge 0640) is the packaged layout');
+  t.doesNotThrow(
+    () => checkSecretFileAccess(pw, { stat: (p) => Object.assign(statSync(p), { uid: 0 }), uid: 1000 }),
+    'root-owned (root:usmp-edge 0640) is the packaged layout',
+  );
 });
 
 t.test('an empty secret file is a problem', async (t) => {
   const dir = t.testdir({ pw: '\n', 'c.json': '{}' });
   chmodSync(join(dir, 'pw'), 0o600);
-  const problems = problemsOf(() =>
-    loadConfig({ file: join(dir, 'c.json'), env: { USMP_EDGE_BRIDGE_UPSTREAM_PASSWORD_FILE: join(dir, 'pw') } }),
-  );
+  const problems = problemsOf(() => loadConfig({ file: join(dir, 'c.json'), env: { USMP_EDGE_BRIDGE_UPSTREAM_PASSWORD_FILE: join(dir, 'pw') } }));
   t.match(problems, [{ path: 'bridge.upstream.password_file', message: /empty/ }]);
 });
 
@@ -88,13 +92,14 @@ t.test('environment overrides the file, and a bad environment value names the ke
   const file = join(dir, 'c.json');
   t.equal(loadConfig({ file, env: {} }).values.responder.stamp_port, 1862);
   t.equal(loadConfig({ file, env: { USMP_EDGE_RESPONDER_STAMP_PORT: '2862' } }).values.responder.stamp_port, 2862);
-  t.match(problemsOf(() => loadConfig({ file, env: { USMP_EDGE_RESPONDER_STAMP_PORT: '99999' } })), [{ path: 'responder.stamp_port' }]);
+  t.match(
+    problemsOf(() => loadConfig({ file, env: { USMP_EDGE_RESPONDER_STAMP_PORT: '99999' } })),
+    [{ path: 'responder.stamp_port' }],
+  );
 });
 
 t.test('cross-field rules: an upstream broker needs credentials', async (t) => {
-  const problems = problemsOf(() =>
-    loadConfig({ file: '/nonexistent', explicit: false, env: { USMP_EDGE_BRIDGE_UPSTREAM_URL: 'mqtts://ch.example:8883' } }),
-  );
+  const problems = problemsOf(() => loadConfig({ file: '/nonexistent', explicit: false, env: { USMP_EDGE_BRIDGE_UPSTREAM_URL: 'mqtts://ch.example:8883' } }));
   t.same(problems.map((p) => p.path).sort(), ['bridge.upstream.password_file', 'bridge.upstream.username']);
 });
 

@@ -13,7 +13,8 @@ function fakeFiles(fail: { open?: string; write?: string } = {}): FileOps & { wr
   const closed: number[] = [];
   const error = (code: string): NodeJS.ErrnoException => Object.assign(new Error(code), { code });
   return {
-    written, closed,
+    written,
+    closed,
     open: () => {
       if (fail.open) throw error(fail.open);
       return 7;
@@ -62,13 +63,14 @@ const realDevice = { skip: process.getuid?.() !== 0 || !existsSync(CPU_LATENCY_D
 const limitInForce = (): number => readFileSync(CPU_LATENCY_DEVICE).readInt32LE(0);
 
 t.test('the real device, as root: open while held, closed after', realDevice, async (t) => {
-  const openOnDevice = (): number => readdirSync('/proc/self/fd').filter((fd) => {
-    try {
-      return readlinkSync(`/proc/self/fd/${fd}`) === CPU_LATENCY_DEVICE;
-    } catch {
-      return false;
-    }
-  }).length;
+  const openOnDevice = (): number =>
+    readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`) === CPU_LATENCY_DEVICE;
+      } catch {
+        return false;
+      }
+    }).length;
   const before = openOnDevice();
   // another process (a lab emulator) may hold its own request: the limit in force is the lowest
   const baseline = limitInForce();
@@ -85,16 +87,20 @@ t.test('the real device, as root: open while held, closed after', realDevice, as
 t.test('a process killed with SIGKILL while holding leaves no limit behind', realDevice, async (t) => {
   const module = new URL('../../dist/measure/cpu-wake-latency.js', import.meta.url).href;
   const baseline = limitInForce();
-  const child = spawn(process.execPath, ['-e', `import(${JSON.stringify(module)}).then((m) => { console.log(m.holdCpuWakeLatency().held); setInterval(() => undefined, 60_000); })`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    ['-e', `import(${JSON.stringify(module)}).then((m) => { console.log(m.holdCpuWakeLatency().held); setInterval(() => undefined, 60_000); })`],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
-  const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+  const [line] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
   t.equal(line, 'true', 'the child holds the request');
   t.equal(limitInForce(), 0, 'in force while the child lives');
   child.kill('SIGKILL');
   await once(child, 'exit');
-  if (baseline === 0) t.comment('another process holds 0 µs: the end of the child\'s request cannot be seen in the limit in force');
+  if (baseline === 0) t.comment("another process holds 0 µs: the end of the child's request cannot be seen in the limit in force");
   else t.equal(limitInForce(), baseline, `gone with the process (back to ${baseline} µs)`);
 });
 

@@ -22,12 +22,19 @@ t.test('G.107 §7.7: the default values give R = 93.2', async (t) => {
 });
 
 t.test('G.107 Table B.1: R to MOS', async (t) => {
-  for (const [R, MOS] of [[90, 4.34], [80, 4.03], [70, 3.6], [60, 3.1], [50, 2.58]] as const) within(t, mosOf(R), MOS, 0.01, `MOS at R = ${R}`);
+  for (const [R, MOS] of [
+    [90, 4.34],
+    [80, 4.03],
+    [70, 3.6],
+    [60, 3.1],
+    [50, 2.58],
+  ] as const)
+    within(t, mosOf(R), MOS, 0.01, `MOS at R = ${R}`);
   t.equal(mosOf(-5), 1, 'below 0: MOS 1');
   t.equal(mosOf(120), 4.5, 'above 100: MOS 4.5');
 });
 
-t.test('delay: the E-model agrees with Cole and Rosenbluth\'s published fit within 0.1 MOS', async (t) => {
+t.test("delay: the E-model agrees with Cole and Rosenbluth's published fit within 0.1 MOS", async (t) => {
   const base = rate().R;
   for (const d of [25, 50, 100, 150, 177, 200, 250, 300]) {
     const fit = 0.024 * d + (d > 177.3 ? 0.11 * (d - 177.3) : 0);

@@ -12,7 +12,9 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CODE = /\bUSMP_E_[A-Z_]+\b/g;
 
 function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 const registered = new Set(Object.keys(ERROR_CODES));

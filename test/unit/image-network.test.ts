@@ -47,12 +47,16 @@ t.test('inline-bridge: both ports in br0, which holds the management address', a
   t.match(c.files['10-br0.netdev'], /Name=br0\nKind=bridge/);
   t.match(c.files['20-ports.network'], /Name=enp1s0 enp2s0\n\n\[Network\]\nBridge=br0\n/);
   t.match(c.files['30-br0.network'], /Name=br0\n\n\[Network\]\nAddress=198\.18\.2\.2\/24\nGateway=198\.18\.2\.1/);
-  t.match(c.firewall, /tcp dport 22 ip saddr @admin_nets accept/, 'the appliance\'s own doors keep the flow matrix');
-  t.match(c.firewall, /policy drop;\n\s+iifname "br0" oifname "br0" accept comment/, 'bridged frames pass the forward chain where br_netfilter shows them to it');
+  t.match(c.firewall, /tcp dport 22 ip saddr @admin_nets accept/, "the appliance's own doors keep the flow matrix");
+  t.match(
+    c.firewall,
+    /policy drop;\n\s+iifname "br0" oifname "br0" accept comment/,
+    'bridged frames pass the forward chain where br_netfilter shows them to it',
+  );
   await nftAccepts(t, join(c.dir, 'nftables.conf'));
 });
 
-t.test('inline-router: the unit\'s gateway, forwarding its traffic to the site\'s router only', async (t) => {
+t.test("inline-router: the unit's gateway, forwarding its traffic to the site's router only", async (t) => {
   const c = await configure(t, 'inline-router', ['--lan-address', '192.168.10.1/24']);
   t.match(c.files['20-lan.network'], /Name=enp1s0\n\n\[Network\]\nAddress=192\.168\.10\.1\/24\nIPv4Forwarding=yes/);
   t.match(c.files['30-wan.network'], /Name=enp2s0\n\n\[Network\]\nAddress=198\.18\.2\.2\/24\nGateway=198\.18\.2\.1\nIPv4Forwarding=yes/);
@@ -61,7 +65,11 @@ t.test('inline-router: the unit\'s gateway, forwarding its traffic to the site\'
 });
 
 t.test('settings that cannot work are refused', async (t) => {
-  const fails = async (args: string[]): Promise<string> => run('sh', [SCRIPT, '--out', join(tmpdir(), 'never'), ...args]).then(() => 'no error', (e: { stderr: string }) => e.stderr);
+  const fails = async (args: string[]): Promise<string> =>
+    run('sh', [SCRIPT, '--out', join(tmpdir(), 'never'), ...args]).then(
+      () => 'no error',
+      (e: { stderr: string }) => e.stderr,
+    );
   t.match(await fails(['--mode', 'inline-router', '--lan-if', 'a', '--wan-if', 'b']), /inline-router needs --lan-address/);
   t.match(await fails(['--mode', 'inline-bridge', '--lan-if', 'a']), /needs --lan-if and --wan-if/);
   t.match(await fails(['--mode', 'inline-bridge', '--lan-if', 'a', '--wan-if', 'a']), /the same interface/);

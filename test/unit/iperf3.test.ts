@@ -37,7 +37,10 @@ t.test('the iperf 3.12 --omit artefact (an interval overlapping the next) is dro
     { start: 1.0, seconds: 1.0, bytes: 2_392_500 },
     { start: 2.0, seconds: 1.0, bytes: 2_397_500 },
   ];
-  t.same(dropOverlapping(seen).map((s) => s.start), [1.0, 2.0]);
+  t.same(
+    dropOverlapping(seen).map((s) => s.start),
+    [1.0, 2.0],
+  );
 });
 
 t.test('JSON followed by a text trailer (#1143) still parses; error key read', async (t) => {
@@ -78,7 +81,10 @@ t.test('a busy server: the next port of the pool', async (t) => {
   t.equal(r.port, 5202);
   t.equal(r.attempts, 2);
   const allBusy = scripted([{ stdout: '{"error":"the server is busy"}' }]);
-  await t.rejects(runThroughput({ target: 'h', ports: [5201], direction: 'up', protocol: 'tcp', durationS: 3, runner: allBusy }), { code: 'USMP_E_IPERF_FAILED', message: /busy/ });
+  await t.rejects(runThroughput({ target: 'h', ports: [5201], direction: 'up', protocol: 'tcp', durationS: 3, runner: allBusy }), {
+    code: 'USMP_E_IPERF_FAILED',
+    message: /busy/,
+  });
 });
 
 t.test('a UDP set-up datagram lost: retried, then given up', async (t) => {
@@ -87,7 +93,9 @@ t.test('a UDP set-up datagram lost: retried, then given up', async (t) => {
   const r = await runThroughput({ target: 'h', ports: [5201], direction: 'up', protocol: 'udp', durationS: 2, udpRateMbps: 20, runner });
   t.equal(r.attempts, 2);
   const never = scripted([{ stdout: lost }, { stdout: lost }, { stdout: lost }]);
-  await t.rejects(runThroughput({ target: 'h', ports: [5201], direction: 'up', protocol: 'udp', durationS: 2, runner: never }), { code: 'USMP_E_IPERF_FAILED' });
+  await t.rejects(runThroughput({ target: 'h', ports: [5201], direction: 'up', protocol: 'udp', durationS: 2, runner: never }), {
+    code: 'USMP_E_IPERF_FAILED',
+  });
   t.equal(never.calls.length, 3);
 });
 
@@ -99,34 +107,89 @@ t.test('failures map to stable codes', async (t) => {
     [{ code: 1, stderr: 'iperf3: error - something new' }, 'USMP_E_IPERF_FAILED'],
   ];
   for (const [outcome, code] of cases) {
-    await t.rejects(runThroughput({ target: 'h', ports: [5201], direction: 'down', protocol: 'tcp', durationS: 1, runner: scripted([outcome]) }), { code }, code);
+    await t.rejects(
+      runThroughput({ target: 'h', ports: [5201], direction: 'down', protocol: 'tcp', durationS: 1, runner: scripted([outcome]) }),
+      { code },
+      code,
+    );
   }
 });
 
 t.test('a congestion control an end refuses or did not run: its own code, never a silent fallback', async (t) => {
   const refused = scripted([{ stdout: '{"error":"unable to set TCP_CONGESTION: Supplied congestion control algorithm not supported on this host"}' }]);
-  await t.rejects(runThroughput({ target: 'h', ports: [5201], direction: 'up', protocol: 'tcp', durationS: 1, congestionControl: 'cubic', runner: refused }), { code: 'USMP_E_CONGESTION_CONTROL', message: /cubic refused/ });
+  await t.rejects(runThroughput({ target: 'h', ports: [5201], direction: 'up', protocol: 'tcp', durationS: 1, congestionControl: 'cubic', runner: refused }), {
+    code: 'USMP_E_CONGESTION_CONTROL',
+    message: /cubic refused/,
+  });
   const json = fixture('tcp-up-omit');
   const ranBbr = JSON.stringify({ ...json, end: { ...json.end, sender_tcp_congestion: 'bbr', receiver_tcp_congestion: 'cubic' } });
-  await t.rejects(runThroughput({ target: 'h', ports: [5201], direction: 'up', protocol: 'tcp', durationS: 1, congestionControl: 'cubic', runner: scripted([{ stdout: ranBbr }]) }), { code: 'USMP_E_CONGESTION_CONTROL', message: /sender bbr/ });
+  await t.rejects(
+    runThroughput({
+      target: 'h',
+      ports: [5201],
+      direction: 'up',
+      protocol: 'tcp',
+      durationS: 1,
+      congestionControl: 'cubic',
+      runner: scripted([{ stdout: ranBbr }]),
+    }),
+    { code: 'USMP_E_CONGESTION_CONTROL', message: /sender bbr/ },
+  );
   const ranCubic = JSON.stringify({ ...json, end: { ...json.end, sender_tcp_congestion: 'cubic', receiver_tcp_congestion: 'cubic' } });
-  const r = await runThroughput({ target: 'h', ports: [5201], direction: 'up', protocol: 'tcp', durationS: 1, congestionControl: 'cubic', runner: scripted([{ stdout: ranCubic }]) });
+  const r = await runThroughput({
+    target: 'h',
+    ports: [5201],
+    direction: 'up',
+    protocol: 'tcp',
+    durationS: 1,
+    congestionControl: 'cubic',
+    runner: scripted([{ stdout: ranCubic }]),
+  });
   t.same(r.congestion, { sender: 'cubic', receiver: 'cubic' }, 'what each end ran is kept with the result');
 });
 
-t.test('a responder host that does not allow the load model\'s congestion control is named at start', async (t) => {
+t.test("a responder host that does not allow the load model's congestion control is named at start", async (t) => {
   const { congestionControlRefusal } = await import('../../src/measure/iperf3/load-model.js');
   const allowed = (list: string) => () => `${list}\n`;
-  t.match(congestionControlRefusal('cubic', allowed('reno bbr'), false), /cubic is not in net\.ipv4\.tcp_allowed_congestion_control \(reno bbr\).*"reno bbr cubic"/);
-  t.equal(congestionControlRefusal('cubic', allowed('reno cubic'), false), undefined, 'Debian\'s default list');
+  t.match(
+    congestionControlRefusal('cubic', allowed('reno bbr'), false),
+    /cubic is not in net\.ipv4\.tcp_allowed_congestion_control \(reno bbr\).*"reno bbr cubic"/,
+  );
+  t.equal(congestionControlRefusal('cubic', allowed('reno cubic'), false), undefined, "Debian's default list");
   t.equal(congestionControlRefusal('cubic', allowed('reno bbr'), true), undefined, 'root may choose any');
-  t.equal(congestionControlRefusal('cubic', () => { throw new Error('ENOENT'); }, false), undefined, 'no procfs: nothing to say');
+  t.equal(
+    congestionControlRefusal(
+      'cubic',
+      () => {
+        throw new Error('ENOENT');
+      },
+      false,
+    ),
+    undefined,
+    'no procfs: nothing to say',
+  );
   const closed = scripted([{ stdout: '{"error":"control socket has closed unexpectedly"}' }]);
-  await t.rejects(runThroughput({ target: 'h', ports: [5201], direction: 'down', protocol: 'tcp', durationS: 1, congestionControl: 'cubic', runner: closed }), { code: 'USMP_E_IPERF_FAILED', hint: /does not allow cubic/ });
+  await t.rejects(runThroughput({ target: 'h', ports: [5201], direction: 'down', protocol: 'tcp', durationS: 1, congestionControl: 'cubic', runner: closed }), {
+    code: 'USMP_E_IPERF_FAILED',
+    hint: /does not allow cubic/,
+  });
 });
 
 t.test('responder iperf3 servers are bounded: rate ceiling, idle restart, receive timeout', async (t) => {
   const { serverArgs } = await import('../../src/measure/iperf3/server-pool.js');
-  t.same(serverArgs({ bind: '198.19.1.10', firstPort: 5201, size: 2, maxMbps: 1000 }, 5202), ['-s', '-J', '-p', '5202', '-B', '198.19.1.10', '--server-bitrate-limit', '1000M/5', '--idle-timeout', '120', '--rcv-timeout', '30000']);
+  t.same(serverArgs({ bind: '198.19.1.10', firstPort: 5201, size: 2, maxMbps: 1000 }, 5202), [
+    '-s',
+    '-J',
+    '-p',
+    '5202',
+    '-B',
+    '198.19.1.10',
+    '--server-bitrate-limit',
+    '1000M/5',
+    '--idle-timeout',
+    '120',
+    '--rcv-timeout',
+    '30000',
+  ]);
   t.notOk(serverArgs({ bind: '0.0.0.0', firstPort: 5201, size: 1 }, 5201).includes('-B'), 'any address: no -B');
 });

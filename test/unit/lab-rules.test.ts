@@ -13,10 +13,35 @@ t.test('htb class and queue for a direction', async (t) => {
   t.ok(hasShaperRoot('qdisc htb 1: root refcnt 2 r2q 10 default 0x10'));
   t.notOk(hasShaperRoot('qdisc noqueue 0: root refcnt 2'));
   const atm = { sizeTable: { linklayer: 'atm' as const, overhead: 26 } };
-  t.ok(hasShaperRoot('qdisc htb 1: root refcnt 2 r2q 10 default 0x10\n linklayer atm overhead 26 mtu 2047 tsize 512', atm), 'the size table asked for is there');
+  t.ok(
+    hasShaperRoot('qdisc htb 1: root refcnt 2 r2q 10 default 0x10\n linklayer atm overhead 26 mtu 2047 tsize 512', atm),
+    'the size table asked for is there',
+  );
   t.notOk(hasShaperRoot('qdisc htb 1: root refcnt 2 r2q 10 default 0x10', atm), 'a root without it must be rebuilt');
-  t.notOk(hasShaperRoot('qdisc htb 1: root refcnt 2 r2q 10 default 0x10\n linklayer atm overhead 26 mtu 2047 tsize 512'), 'and one with it, when none is asked for');
-  t.same(shaperRootCommand('to-hos', atm), ['tc', 'qdisc', 'add', 'dev', 'to-hos', 'root', 'handle', '1:', 'stab', 'linklayer', 'atm', 'overhead', '26', 'mpu', '0', 'htb', 'default', '10']);
+  t.notOk(
+    hasShaperRoot('qdisc htb 1: root refcnt 2 r2q 10 default 0x10\n linklayer atm overhead 26 mtu 2047 tsize 512'),
+    'and one with it, when none is asked for',
+  );
+  t.same(shaperRootCommand('to-hos', atm), [
+    'tc',
+    'qdisc',
+    'add',
+    'dev',
+    'to-hos',
+    'root',
+    'handle',
+    '1:',
+    'stab',
+    'linklayer',
+    'atm',
+    'overhead',
+    '26',
+    'mpu',
+    '0',
+    'htb',
+    'default',
+    '10',
+  ]);
 });
 
 t.test('queue size follows the rate, with a floor', async (t) => {

@@ -34,7 +34,7 @@ t.test('a window past the warm-up: only its own losses, never a negative count',
   t.same(s.loss_split, { forward: 2, backward: 1, unattributed: 0 });
 });
 
-t.test('losses at the window\'s edges could be either way: unattributed', async (t) => {
+t.test("losses at the window's edges could be either way: unattributed", async (t) => {
   const s = summariseLatency(session(300, new Set([100]), new Set([299, 298, 150])), 100);
   t.same(s.loss_split, { forward: 0, backward: 1, unattributed: 3 }, 'the first request of the window and the last two');
 });

@@ -18,20 +18,31 @@ t.test('append, read, ack, and the same after a restart', async (t) => {
   const dir = t.testdir();
   let box = await open(dir);
   const seqs = await Promise.all(Array.from({ length: 100 }, (_, i) => box.append(`usmp/dev1/m`, Buffer.from(`payload ${i}`))));
-  t.same(seqs, Array.from({ length: 100 }, (_, i) => i), 'seqs in append order');
+  t.same(
+    seqs,
+    Array.from({ length: 100 }, (_, i) => i),
+    'seqs in append order',
+  );
   t.equal(box.depth, 100);
   for (let seq = 0; seq < 40; seq++) box.ack(seq);
   box.ack(50);
   t.equal(box.depth, 59, '41 acknowledged');
   const first = await box.read(0, 5);
-  t.same(first.map((m) => m.seq), [40, 41, 42, 43, 44], 'reads start at the first unacknowledged');
+  t.same(
+    first.map((m) => m.seq),
+    [40, 41, 42, 43, 44],
+    'reads start at the first unacknowledged',
+  );
   t.equal(first[0]!.payload.toString(), 'payload 40');
   t.equal(first[0]!.topic, 'usmp/dev1/m');
   await box.close();
 
   box = await open(dir);
   t.equal(box.depth, 59, 'acks survive a restart');
-  t.notOk((await box.read(49, 3)).some((m) => m.seq === 50), 'an acked message is not read again');
+  t.notOk(
+    (await box.read(49, 3)).some((m) => m.seq === 50),
+    'an acked message is not read again',
+  );
   t.equal(await box.append('usmp/dev1/m', Buffer.from('after')), 100, 'seqs continue after a restart');
   await box.close();
 });
@@ -92,8 +103,15 @@ t.test('a failed write refuses that batch and the one behind it; waiting appends
 
   box = await open(dir);
   const back = await box.read(0, 100);
-  t.same(back.map((m) => m.seq), Array.from({ length: 15 }, (_, i) => i), 'every acknowledged message is read back, no gap');
-  t.same(back.slice(10).map((m) => m.payload.toString()), [0, 1, 2, 3, 4].map((i) => `waiting ${i}`));
+  t.same(
+    back.map((m) => m.seq),
+    Array.from({ length: 15 }, (_, i) => i),
+    'every acknowledged message is read back, no gap',
+  );
+  t.same(
+    back.slice(10).map((m) => m.payload.toString()),
+    [0, 1, 2, 3, 4].map((i) => `waiting ${i}`),
+  );
   await box.close();
 });
 
@@ -155,7 +173,7 @@ t.test('SIGKILL at 20 random moments: every resolved append is there afterwards'
     let seen = 0;
     const killAfter = 50 + Math.floor(Math.random() * 2000);
     await new Promise<void>((resolve) => {
-      createInterface({ input: child.stdout! }).on('line', (line) => {
+      createInterface({ input: child.stdout }).on('line', (line) => {
         const [seq, text] = line.split(' ');
         if (seq === 'ready') return;
         promised.set(Number(seq), text!);

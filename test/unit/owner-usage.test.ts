@@ -6,7 +6,12 @@ import { OwnerUsage } from '../../src/bridge/outbox/owner-usage.js';
 
 t.test('charge, bind, release by seq, in any order; a failed write is taken back', async (t) => {
   const usage = new OwnerUsage();
-  for (const [seq, owner, bytes] of [[0, 'ecg-1', 100], [1, 'ecg-2', 2], [4095, 'ecg-1', 50], [4096, 'ecg-1', 25]] as const) {
+  for (const [seq, owner, bytes] of [
+    [0, 'ecg-1', 100],
+    [1, 'ecg-2', 2],
+    [4095, 'ecg-1', 50],
+    [4096, 'ecg-1', 25],
+  ] as const) {
     usage.charge(owner, bytes);
     usage.bind(seq, owner, bytes);
   }
@@ -21,6 +26,13 @@ t.test('charge, bind, release by seq, in any order; a failed write is taken back
   t.same(usage.of('ecg-2'), { messages: 1, bytes: 2 });
   usage.release(4095);
   usage.release(1);
-  t.same([usage.of('ecg-1'), usage.of('ecg-2')], [{ messages: 0, bytes: 0 }, { messages: 0, bytes: 0 }], 'all released');
+  t.same(
+    [usage.of('ecg-1'), usage.of('ecg-2')],
+    [
+      { messages: 0, bytes: 0 },
+      { messages: 0, bytes: 0 },
+    ],
+    'all released',
+  );
   usage.release(123_456); // never bound: ignored
 });

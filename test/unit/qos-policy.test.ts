@@ -9,7 +9,14 @@ import { LINK_LAYER_PRESETS, NO_LINK_LAYER, ptmRateFactor, stabArgs, wireBytes }
 
 // The policy model's validation: every problem named with its key path.
 
-const video = { name: 'video', dscp: 'AF41', priority: 2, rate_mbps: 4, ceil_mbps: 19, match: { local: ['198.18.1.10/32'], remote: ['198.19.0.0/16'], protocol: 'udp' } };
+const video = {
+  name: 'video',
+  dscp: 'AF41',
+  priority: 2,
+  rate_mbps: 4,
+  ceil_mbps: 19,
+  match: { local: ['198.18.1.10/32'], remote: ['198.19.0.0/16'], protocol: 'udp' },
+};
 const input = (over: Partial<PolicyInput> = {}): PolicyInput => ({ up_mbps: 20, down_mbps: 20, shape_percent: 95, classes: [video], ...over });
 
 t.test('a good policy', async (t) => {
@@ -31,12 +38,20 @@ t.test('each mistake is reported at its path', async (t) => {
     ['ceiling over the link', { classes: [{ ...video, ceil_mbps: 25 }] }, /qos\.classes\[0\]\.ceil_mbps: 25 Mbit\/s is above the shaped up rate 19/],
     ['ceiling under the rate', { classes: [{ ...video, ceil_mbps: 2 }] }, /qos\.classes\[0\]\.ceil_mbps: 2 is below rate_mbps 4/],
     ['unknown DSCP', { classes: [{ ...video, dscp: 'AF99' }] }, /qos\.classes\[0\]\.dscp: must be a DSCP name/],
-    ['bad prefix', { classes: [{ ...video, match: { ...video.match, remote: ['198.19.0.0/33'] } }] }, /qos\.classes\[0\]\.match\.remote\[0\]: "198\.19\.0\.0\/33" is not an address or prefix/],
+    [
+      'bad prefix',
+      { classes: [{ ...video, match: { ...video.match, remote: ['198.19.0.0/33'] } }] },
+      /qos\.classes\[0\]\.match\.remote\[0\]: "198\.19\.0\.0\/33" is not an address or prefix/,
+    ],
     ['bad port', { classes: [{ ...video, match: { ...video.match, remote_ports: ['70000'] } }] }, /remote_ports\[0\]: "70000" is not a port/],
     ['matches everything', { classes: [{ ...video, match: { protocol: 'udp' } }] }, /matches every packet/],
     ['mixed families', { classes: [{ ...video, match: { local: ['198.18.1.10'], remote: ['2001:db8::/32'] } }] }, /mixes IPv4 and IPv6/],
     ['unknown field', { classes: [{ ...video, burst: 3 }] }, /qos\.classes\[0\]\.burst: is not a class field/],
-    ['overlap', { classes: [video, { ...video, name: 'voice', dscp: 'EF', match: { local: ['198.18.1.0/24'], remote: ['198.19.1.10'], protocol: 'any' } }] }, /qos\.classes\[1\]\.match: overlaps class video: both would take udp traffic 198\.18\.1\.10\/32 ↔ 198\.19\.1\.10\/32/],
+    [
+      'overlap',
+      { classes: [video, { ...video, name: 'voice', dscp: 'EF', match: { local: ['198.18.1.0/24'], remote: ['198.19.1.10'], protocol: 'any' } }] },
+      /qos\.classes\[1\]\.match: overlaps class video: both would take udp traffic 198\.18\.1\.10\/32 ↔ 198\.19\.1\.10\/32/,
+    ],
     ['shared DSCP', { classes: [video, { ...video, name: 'other', match: { remote: ['203.0.113.0/24'] } }] }, /DSCP 34 is already the mark of class video/],
     ['duplicate name', { classes: [video, { ...video, dscp: 'EF', match: { remote: ['203.0.113.0/24'] } }] }, /"video" is already used/],
     ['bad shape', { shape_percent: 30 }, /qos\.shape_percent: must be between 50 and 100/],
@@ -60,7 +75,12 @@ t.test('the configuration loader reports policy problems with the others', async
   const readText = (): string => JSON.stringify({ qos: { up_mbps: 20, down_mbps: 20, classes: [{ ...video, rate_mbps: 19 }] } });
   t.throws(() => loadConfig({ file: '/x.json', readText }), {
     code: 'USMP_E_CONFIG_INVALID',
-    details: { problems: [{ path: 'qos.classes', message: /up link/ }, { path: 'qos.classes', message: /down link/ }] },
+    details: {
+      problems: [
+        { path: 'qos.classes', message: /up link/ },
+        { path: 'qos.classes', message: /down link/ },
+      ],
+    },
   });
 });
 
@@ -77,8 +97,14 @@ t.test('addresses, ports and classification', async (t) => {
 
 t.test('the diff compares only what we set, and says it plainly', async (t) => {
   const diff = diffObjects(
-    [{ key: 'a', props: { rate: '1' } }, { key: 'b', props: { x: '1' } }],
-    [{ key: 'a', props: { rate: '2', priority: '8' } }, { key: 'c', props: {} }],
+    [
+      { key: 'a', props: { rate: '1' } },
+      { key: 'b', props: { x: '1' } },
+    ],
+    [
+      { key: 'a', props: { rate: '2', priority: '8' } },
+      { key: 'c', props: {} },
+    ],
   );
   t.same(formatDiff(diff), ['+ b x=1', '~ a rate: 2 → 1', '- c '], 'a read-back default (priority) is not a change');
   t.same(formatDiff(diffObjects([], [])), ['no change: the policy in force is the configured one']);
@@ -94,7 +120,11 @@ t.test('link layer: presets, custom figures, and each bad setting refused at its
     ['overhead out of range', { preset: 'custom', type: 'atm', overhead: 300 }, /qos\.link_layer\.overhead: must be a whole number of octets from -64 to 256/],
     ['negative mpu', { preset: 'custom', type: 'ethernet', overhead: 38, mpu: -1 }, /qos\.link_layer\.mpu: must be a whole number of octets from 0 to 256/],
     ['custom without a type', { preset: 'custom', overhead: 40 }, /qos\.link_layer\.type: must be ethernet, ptm or atm with preset custom/],
-    ['a preset with its own overhead', { preset: 'ethernet', overhead: 20 }, /qos\.link_layer\.overhead: is given by the preset ethernet; choose preset custom to set it/],
+    [
+      'a preset with its own overhead',
+      { preset: 'ethernet', overhead: 20 },
+      /qos\.link_layer\.overhead: is given by the preset ethernet; choose preset custom to set it/,
+    ],
   ];
   for (const [what, link, expected] of cases) {
     const { policy, problems } = ll(link);
@@ -109,8 +139,12 @@ t.test('link layer: what a packet costs on the line (the ADSL example: 200 → 2
   const eth = { preset: 'ethernet', ...LINK_LAYER_PRESETS.ethernet! };
   t.same([wireBytes(eth, 40), wireBytes(eth, 1500)], [84, 1538], 'a TCP ACK takes the 84-octet minimum; a full frame 1538');
   const vdsl = { preset: 'vdsl-pppoe', ...LINK_LAYER_PRESETS['vdsl-pppoe']! };
-  t.equal(wireBytes(vdsl, 1470), 1500 * 65 / 64, 'PTM: 64b/65b on top of the overhead');
-  t.same(stabArgs(adsl), ['stab', 'linklayer', 'atm', 'overhead', '26', 'mpu', '0'], 'the size table counts from the MAC header the kernel already counts: 40 − 14');
+  t.equal(wireBytes(vdsl, 1470), (1500 * 65) / 64, 'PTM: 64b/65b on top of the overhead');
+  t.same(
+    stabArgs(adsl),
+    ['stab', 'linklayer', 'atm', 'overhead', '26', 'mpu', '0'],
+    'the size table counts from the MAC header the kernel already counts: 40 − 14',
+  );
   t.same(stabArgs(NO_LINK_LAYER), [], 'none: no size table');
   t.equal(ptmRateFactor(vdsl), 64 / 65);
 });

@@ -9,14 +9,27 @@ import { UsmpError } from '../../src/errors.js';
 
 t.test('length prefixes, one per width of the table', async (t) => {
   const cases: Array<[number, string]> = [
-    [0, '00'], [0x7f, '7f'], [0x80, '8080'], [0x3fff, 'bfff'], [0x4000, 'c04000'], [0x1fffff, 'dfffff'],
-    [0x200000, 'e0200000'], [0xfffffff, 'efffffff'], [0x10000000, 'f010000000'],
+    [0, '00'],
+    [0x7f, '7f'],
+    [0x80, '8080'],
+    [0x3fff, 'bfff'],
+    [0x4000, 'c04000'],
+    [0x1fffff, 'dfffff'],
+    [0x200000, 'e0200000'],
+    [0xfffffff, 'efffffff'],
+    [0x10000000, 'f010000000'],
   ];
   for (const [length, hex] of cases) t.equal(encodeLength(length).toString('hex'), hex, `length ${length}`);
 });
 
 t.test('length vectors of an independent client (jda/routeros-api-go mtbyteproto_test.go), both ways', async (t) => {
-  const vectors: Array<[number, string]> = [[0x01, '01'], [0x87, '8087'], [0x4321, 'c04321'], [0x2acdef, 'e02acdef'], [0x10000080, 'f010000080']];
+  const vectors: Array<[number, string]> = [
+    [0x01, '01'],
+    [0x87, '8087'],
+    [0x4321, 'c04321'],
+    [0x2acdef, 'e02acdef'],
+    [0x10000080, 'f010000080'],
+  ];
   for (const [length, hex] of vectors) {
     t.equal(encodeLength(length).toString('hex'), hex, `encode ${length.toString(16)}`);
     const decoder = new SentenceDecoder({ maxWordBytes: 0x20000000, maxSentenceBytes: 0x20000000 });
@@ -33,13 +46,24 @@ t.test('a reply word =key without a value is the property with an empty value (g
   t.same(attributesOf(['!re', '=comment', '=name=x=y', '=.id=*1', '=']), { comment: '', name: 'x=y', '.id': '*1' });
 });
 
-t.test('text outside ASCII is refused, never cut (Node\'s latin1 sends \u20ac as 0xAC)', async (t) => {
+t.test("text outside ASCII is refused, never cut (Node's latin1 sends \u20ac as 0xAC)", async (t) => {
   t.equal(encodeSentence(['/x', '=comment=plain']).includes(0xac), false);
   for (const word of ['=comment=prix 5€', '=name=Łódź', '/ip/address/print\u00e9']) {
     t.throws(() => encodeSentence([word]), { code: 'USMP_E_ROUTER_TEXT' }, JSON.stringify(word));
   }
   t.throws(() => encodeSentence(['/login', '=password=sécret']), { message: /the attribute password holds a character outside ASCII/ });
-  t.notMatch((() => { try { encodeSentence(['=password=sécret']); return ''; } catch (e) { return String(e); } })(), /sécret/, 'the value is never in the message');
+  t.notMatch(
+    (() => {
+      try {
+        encodeSentence(['=password=sécret']);
+        return '';
+      } catch (e) {
+        return String(e);
+      }
+    })(),
+    /sécret/,
+    'the value is never in the message',
+  );
 });
 
 t.test('decoding survives any split and ignores empty sentences', async (t) => {
@@ -51,7 +75,14 @@ t.test('decoding survives any split and ignores empty sentences', async (t) => {
     for (let i = 0; i < bytes.length; i += step) {
       for (const e of decoder.push(bytes.subarray(i, i + step))) if ('sentence' in e) sentences.push(e.sentence);
     }
-    t.same(sentences, [['!re', `=comment=${long}`, '.tag=7'], ['!done', '.tag=7']], `chunks of ${step} bytes`);
+    t.same(
+      sentences,
+      [
+        ['!re', `=comment=${long}`, '.tag=7'],
+        ['!done', '.tag=7'],
+      ],
+      `chunks of ${step} bytes`,
+    );
   }
   t.match(new SentenceDecoder().push(Buffer.from([0xf8])), [{ error: /control byte 0xf8/ }], 'a reserved control byte is an error value, not a throw');
 });
@@ -77,17 +108,27 @@ function scripted(replies: (words: string[]) => string[][]): { session: RouterSe
 t.test('documented exchanges', async (t) => {
   const { session, sent } = scripted((words) => {
     switch (words[0]) {
-      case '/login': return words.includes('=password=good') ? [['!done']] : [['!trap', '=message=cannot log in'], ['!done']];
-      case '/ip/service/print': return Array.from({ length: 7 }, () => ['!re']); // seven empty !re (api_analysis.rst)
-      case '/interface/print': return [['!empty'], ['!done']]; // 7.18 (Net_RouterOS #80)
-      case '/ip/address/add': return [['!done', '=ret=*3']];
-      case '/quit': return [['!fatal', 'session terminated on request']];
-      default: return [['!trap', '=category=0', '=message=no such command prefix'], ['!done']];
+      case '/login':
+        return words.includes('=password=good') ? [['!done']] : [['!trap', '=message=cannot log in'], ['!done']];
+      case '/ip/service/print':
+        return Array.from({ length: 7 }, () => ['!re']); // seven empty !re (api_analysis.rst)
+      case '/interface/print':
+        return [['!empty'], ['!done']]; // 7.18 (Net_RouterOS #80)
+      case '/ip/address/add':
+        return [['!done', '=ret=*3']];
+      case '/quit':
+        return [['!fatal', 'session terminated on request']];
+      default:
+        return [['!trap', '=category=0', '=message=no such command prefix'], ['!done']];
     }
   });
   await t.rejects(login(session, 'admin', 'bad'), { code: 'USMP_E_ROUTER_LOGIN' }, 'a failed login (!trap then !done)');
   await login(session, 'admin', 'good');
-  t.match(sent.find((s) => s.includes('=password=good')), ['/login', '=name=admin', '=password=good', /^\.tag=/], 'plain login (RouterOS ≥ 6.43)');
+  t.match(
+    sent.find((s) => s.includes('=password=good')),
+    ['/login', '=name=admin', '=password=good', /^\.tag=/],
+    'plain login (RouterOS ≥ 6.43)',
+  );
   const seven = session.run('/ip/service/print', { '.proplist': 'comment' });
   await t.rejects(seven, { code: 'USMP_E_ROUTER_TIMEOUT' }, 'seven !re without !done: the deadline ends it');
   t.ok(session.closed, 'a timed-out session is closed, not reused');
@@ -96,10 +137,14 @@ t.test('documented exchanges', async (t) => {
 t.test('!empty, =ret=, traps with categories, !fatal', async (t) => {
   const { session } = scripted((words) => {
     switch (words[0]) {
-      case '/interface/print': return [['!empty'], ['!done']];
-      case '/ip/address/add': return [['!done', '=ret=*3']];
-      case '/quit': return [['!fatal', 'session terminated on request']];
-      default: return [['!trap', '=category=0', '=message=no such command prefix'], ['!done']];
+      case '/interface/print':
+        return [['!empty'], ['!done']];
+      case '/ip/address/add':
+        return [['!done', '=ret=*3']];
+      case '/quit':
+        return [['!fatal', 'session terminated on request']];
+      default:
+        return [['!trap', '=category=0', '=message=no such command prefix'], ['!done']];
     }
   });
   t.same(await session.run('/interface/print'), [], '!empty then !done is an empty result');

@@ -55,7 +55,21 @@ const sll = (ip: Buffer) => {
 
 t.test('each link type, a VLAN tag, IPv6, CSRCs', async (t) => {
   const frame = ether(ipv4(udp(rtp())));
-  t.match(decodeRtpFrame('LINKTYPE_ETHERNET', frame, 1000.5), { timeMs: 1000.5, src: '198.19.1.10', dst: '198.18.1.10', srcPort: 40000, dstPort: 5004, dscp: 46, payloadType: 0, marker: true, seq: 7, timestamp: 160, ssrc: 0xabcdef01, rtpLength: 32, ipv6: false });
+  t.match(decodeRtpFrame('LINKTYPE_ETHERNET', frame, 1000.5), {
+    timeMs: 1000.5,
+    src: '198.19.1.10',
+    dst: '198.18.1.10',
+    srcPort: 40000,
+    dstPort: 5004,
+    dscp: 46,
+    payloadType: 0,
+    marker: true,
+    seq: 7,
+    timestamp: 160,
+    ssrc: 0xabcdef01,
+    rtpLength: 32,
+    ipv6: false,
+  });
   t.match(decodeRtpFrame('LINKTYPE_ETHERNET', ether(ipv4(udp(rtp())), 0x0800, true), 0), { seq: 7 }, '802.1Q');
   t.match(decodeRtpFrame('LINKTYPE_LINUX_SLL', sll(ipv4(udp(rtp()))), 0), { seq: 7 }, 'Linux cooked (any)');
   t.match(decodeRtpFrame('LINKTYPE_RAW', ipv4(udp(rtp())), 0), { seq: 7 });

@@ -12,7 +12,11 @@ import type { HealthReport } from '../../src/daemon/health.js';
 // systemd's side of Type=notify, played by a datagram socket of our own: READY=1, STATUS=…,
 // and WATCHDOG=1 at half of WATCHDOG_USEC [sd_notify(3)]. Also the Nagios line's format.
 
-interface DgramServer { bind(path: string): void; close(): void; on(e: 'message', l: (m: Buffer) => void): void }
+interface DgramServer {
+  bind(path: string): void;
+  close(): void;
+  on(e: 'message', l: (m: Buffer) => void): void;
+}
 const unixDgram = createRequire(import.meta.url)('unix-dgram') as { createSocket(type: 'unix_dgram', onMessage?: (m: Buffer) => void): DgramServer };
 const log = pino({ level: 'silent' });
 
@@ -53,10 +57,18 @@ t.test('the Nagios line: status word, reasons, perfdata with limits', async (t) 
     status: 'degraded',
     reasons: ['link degraded: rtt_ms 45 ms (limit 25)'],
     parts: {},
-    link: { state: 'degraded', metrics: { rtt_ms: { state: 'degraded', value: 45, limit: 25, unit: 'ms', since: '' } }, last_window: { rttMedianMs: 45, ipdvMeanMs: 0.3, lossUpPct: 0, lossDownPct: 0.555 }, throughput_mbps: { up: 19.1 } },
+    link: {
+      state: 'degraded',
+      metrics: { rtt_ms: { state: 'degraded', value: 45, limit: 25, unit: 'ms', since: '' } },
+      last_window: { rttMedianMs: 45, ipdvMeanMs: 0.3, lossUpPct: 0, lossDownPct: 0.555 },
+      throughput_mbps: { up: 19.1 },
+    },
     bridge: { outbox_depth: 3, outbox_capacity: 100, outbox_oldest_age_s: 2, devices_connected: 1 },
   } as unknown as HealthReport;
-  t.same(nagiosLine(report), { code: 1, line: 'USMP-EDGE WARNING - link degraded: rtt_ms 45 ms (limit 25) | rtt=45ms;25;;0; ipdv=0.3ms;;;0; loss_up=0%;;;0;100 loss_down=0.56%;;;0;100 up_mbps=19.1;;;0; outbox=3;;;0;100 outbox_oldest=2s;;;0; devices=1;;;0;' });
+  t.same(nagiosLine(report), {
+    code: 1,
+    line: 'USMP-EDGE WARNING - link degraded: rtt_ms 45 ms (limit 25) | rtt=45ms;25;;0; ipdv=0.3ms;;;0; loss_up=0%;;;0;100 loss_down=0.56%;;;0;100 up_mbps=19.1;;;0; outbox=3;;;0;100 outbox_oldest=2s;;;0; devices=1;;;0;',
+  });
   t.equal(nagiosLine({ ...report, status: 'ok', link: { ...report.link!, state: 'down' } }).code, 2, 'a link down is CRITICAL');
   t.equal(nagiosLine({ ...report, status: 'failed' }).code, 2);
 });

@@ -36,7 +36,9 @@ function probe(debugEnv: string | undefined): Promise<{ silent: boolean; roundTr
   delete env['DEBUG'];
   if (debugEnv !== undefined) env['DEBUG'] = debugEnv;
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--input-type=module', '-e', script], { env }, (err, stdout) => (err ? reject(err) : resolve(JSON.parse(stdout) as { silent: boolean; roundTrip: string })));
+    execFile(process.execPath, ['--input-type=module', '-e', script], { env }, (err, stdout) =>
+      err ? reject(new Error(err.message, { cause: err })) : resolve(JSON.parse(stdout) as { silent: boolean; roundTrip: string }),
+    );
   });
 }
 

@@ -33,12 +33,22 @@ t.test('sender packet layout, with and without the Class-of-Service TLV', async 
   t.equal(plain.readUInt32BE(0), 7);
   t.equal(plain.readUInt16BE(12), 0x8001);
   t.equal(plain.readUInt16BE(14), 9);
-  t.ok(plain.subarray(16).every((x) => x === 0), 'MBZ');
+  t.ok(
+    plain.subarray(16).every((x) => x === 0),
+    'MBZ',
+  );
   t.equal(encodeSenderPacket({ seq: 1, timestampNs: 0n, errorEstimate: 1, ssid: 0 }, 172).length, 172);
 
   const cos = encodeSenderPacket({ seq: 1, timestampNs: 0n, errorEstimate: 1, ssid: 0, cos: { dscp: 46, ecn: 2 } }, 100);
   t.same([...cos.subarray(44, 52)], [0, 4, 0, 4, 0xba, 0, 0, 0], 'CoS TLV: type 4, length 4, DSCP1|ECN1 = 46<<2|2');
-  t.same(parseTlvs(cos).tlvs.map((x) => [x.type, x.length]), [[4, 4], [1, 44]], 'extra padding TLV fills the rest');
+  t.same(
+    parseTlvs(cos).tlvs.map((x) => [x.type, x.length]),
+    [
+      [4, 4],
+      [1, 44],
+    ],
+    'extra padding TLV fills the rest',
+  );
 });
 
 function request(size = 44, extra?: (b: Buffer) => void): Buffer {
@@ -52,7 +62,16 @@ t.test('reflect: fields copied, reply as long as the request, short and long dro
   if (typeof out === 'string') throw new Error(out);
   t.equal(out.reply.length, 64, 'no amplification');
   const reply = decodeReflectorPacket(out.reply)!;
-  t.match(reply, { seq: 42, senderSeq: 42, ssid: 3, errorEstimate: 0x8002, senderErrorEstimate: 1, senderTimestampNs: 1_000_000_000_000n, receiveTimestampNs: 1_000_000_500_000n, senderTtl: 0 });
+  t.match(reply, {
+    seq: 42,
+    senderSeq: 42,
+    ssid: 3,
+    errorEstimate: 0x8002,
+    senderErrorEstimate: 1,
+    senderTimestampNs: 1_000_000_000_000n,
+    receiveTimestampNs: 1_000_000_500_000n,
+    senderTtl: 0,
+  });
   t.equal(reflect({ request: Buffer.alloc(43), receiveNs: 0n, seq: 0, errorEstimate: 1 }), 'too_short');
   t.equal(reflect({ request: Buffer.alloc(1473), receiveNs: 0n, seq: 0, errorEstimate: 1 }), 'too_long');
   t.equal(reflect({ request: Buffer.alloc(14), receiveNs: 0n, seq: 0, errorEstimate: 1 }), 'too_short', 'a bare TWAMP-Light header would need amplification');

@@ -15,7 +15,9 @@ const METRIC = /\busmp_edge_[a-z_]+/g;
 
 function promtool(args: string[]): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
-    execFile('promtool', args, { cwd: `${DIR}prometheus`, timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? Number((err as NodeJS.ErrnoException).code ?? 1) : 0, output: stdout + stderr }));
+    execFile('promtool', args, { cwd: `${DIR}prometheus`, timeout: 60_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? Number((err as NodeJS.ErrnoException).code ?? 1) : 0, output: stdout + stderr }),
+    );
   });
 }
 
@@ -38,10 +40,20 @@ t.test('every metric the rules and the dashboard query is exported by the applia
   const exported = await exportedMetrics();
   t.ok(exported.has('usmp_edge_link_state'), 'the registry is read');
   const rules = readFileSync(`${DIR}prometheus/usmp-edge-rules.yml`, 'utf8');
-  const dashboard = JSON.parse(readFileSync(`${DIR}grafana/usmp-edge-appliance.json`, 'utf8')) as { uid: string; panels: Array<{ id: number; title: string; targets: Array<{ expr: string }> }>; templating: { list: Array<{ name: string }> } };
-  const queried = new Set([...rules.matchAll(METRIC), ...dashboard.panels.flatMap((p) => p.targets.flatMap((q) => [...q.expr.matchAll(METRIC)]))].map((m) => m[0]));
+  const dashboard = JSON.parse(readFileSync(`${DIR}grafana/usmp-edge-appliance.json`, 'utf8')) as {
+    uid: string;
+    panels: Array<{ id: number; title: string; targets: Array<{ expr: string }> }>;
+    templating: { list: Array<{ name: string }> };
+  };
+  const queried = new Set(
+    [...rules.matchAll(METRIC), ...dashboard.panels.flatMap((p) => p.targets.flatMap((q) => [...q.expr.matchAll(METRIC)]))].map((m) => m[0]),
+  );
   t.ok(queried.size >= 15, `${queried.size} metrics queried`);
   for (const name of queried) t.ok(exported.has(name), `${name} is exported`);
   t.equal(new Set(dashboard.panels.map((p) => p.id)).size, dashboard.panels.length, 'panel ids unique');
-  t.same(dashboard.templating.list.map((v) => v.name), ['datasource', 'appliance'], 'the data source is chosen at import, not hard-wired');
+  t.same(
+    dashboard.templating.list.map((v) => v.name),
+    ['datasource', 'appliance'],
+    'the data source is chosen at import, not hard-wired',
+  );
 });

@@ -9,7 +9,11 @@ const dir = fileURLToPath(new URL('../../systemd/', import.meta.url));
 const units = readdirSync(dir).filter((f) => f.endsWith('.service') || f.endsWith('.socket'));
 
 function analyze(args: string[]): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => execFile('systemd-analyze', args, (err, stdout, stderr) => resolve({ code: err ? Number((err as NodeJS.ErrnoException).code ?? 1) : 0, out: stdout + stderr })));
+  return new Promise((resolve) =>
+    execFile('systemd-analyze', args, (err, stdout, stderr) =>
+      resolve({ code: err ? Number((err as NodeJS.ErrnoException).code ?? 1) : 0, out: stdout + stderr }),
+    ),
+  );
 }
 
 const available = await analyze(['--version']);

@@ -27,10 +27,22 @@ t.test('skipped in a call, outside the hours, and while one runs; results per di
     runs.push(o.direction);
     loads.push(`${o.parallel} ${o.congestionControl}`);
     if (o.direction === 'up') await new Promise<void>((r) => (release = r));
-    return { [o.direction]: { mbps: o.direction === 'up' ? 19.5 : 18.7, bytes: 0, seconds: 3, series_mbps: [] }, cpu: { local_pct: 0, remote_pct: 0 }, direction: o.direction, protocol: 'tcp', duration_s: 3, port: 5201, attempts: 1 } as ThroughputResult;
+    return {
+      [o.direction]: { mbps: o.direction === 'up' ? 19.5 : 18.7, bytes: 0, seconds: 3, series_mbps: [] },
+      cpu: { local_pct: 0, remote_pct: 0 },
+      direction: o.direction,
+      protocol: 'tcp',
+      duration_s: 3,
+      port: 5201,
+      attempts: 1,
+    };
   };
   const schedule = new ThroughputSchedule({
-    target: '198.19.1.10', ports: [5201], intervalMs: 20, durationS: 3, load: { congestionControl: 'cubic', streams: 4 },
+    target: '198.19.1.10',
+    ports: [5201],
+    intervalMs: 20,
+    durationS: 3,
+    load: { congestionControl: 'cubic', streams: 4 },
     offPeak: { fromHour: 1, toHour: 5 },
     callInProgress: () => call,
     onResult: (d, mbps) => results.push(`${d} ${mbps}`),
@@ -56,7 +68,7 @@ t.test('skipped in a call, outside the hours, and while one runs; results per di
   release();
   await new Promise((r) => setTimeout(r, 10));
   t.same(results.slice(0, 2), ['up 19.5', 'down 18.7']);
-  t.same(loads.slice(0, 2), ['4 cubic', '4 cubic'], 'each test runs the load model, not the machine\'s defaults');
+  t.same(loads.slice(0, 2), ['4 cubic', '4 cubic'], "each test runs the load model, not the machine's defaults");
   await schedule.stop();
   t.notOk(schedule.overlapsTest(Date.now() + 5000, Date.now() + 20_000), 'no test after the last one');
 });

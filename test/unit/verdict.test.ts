@@ -15,7 +15,16 @@ t.test('margins and marginal verdicts', async (t) => {
 });
 
 t.test('global verdict: the worst line wins; info lines never decide', async (t) => {
-  const l = (verdict: VerdictLine['verdict']): VerdictLine => ({ metric: 'm', value: 1, limit: null, margin: null, uncertainty: null, verdict, source: '', unit: '' });
+  const l = (verdict: VerdictLine['verdict']): VerdictLine => ({
+    metric: 'm',
+    value: 1,
+    limit: null,
+    margin: null,
+    uncertainty: null,
+    verdict,
+    source: '',
+    unit: '',
+  });
   t.equal(globalVerdict([l('pass'), l('info')]), 'pass');
   t.equal(globalVerdict([l('pass'), l('pass*')]), 'pass*');
   t.equal(globalVerdict([l('pass*'), l('fail*')]), 'fail*');
@@ -47,7 +56,13 @@ t.test('DSCP outcome per direction', async (t) => {
 });
 
 t.test('a site profile directory adds to the built-in profiles', async (t) => {
-  const dir = t.testdir({ 'site.json': JSON.stringify({ name: 'site-dermatology', title: { fr: 'Dermatologie', en: 'Dermatology' }, limits: { up_mbps: { min: 6, source: 'site decision' } } }) });
+  const dir = t.testdir({
+    'site.json': JSON.stringify({
+      name: 'site-dermatology',
+      title: { fr: 'Dermatologie', en: 'Dermatology' },
+      limits: { up_mbps: { min: 6, source: 'site decision' } },
+    }),
+  });
   const profiles = loadProfiles([dir, '/nonexistent/dir']);
   t.equal(findProfile(profiles, 'site-dermatology').limits.up_mbps?.min, 6);
   t.ok(profiles.has('teleconsultation-hd'));

@@ -8,7 +8,10 @@ import { fileURLToPath } from 'node:url';
 // would otherwise leave devices.json owned by root.
 
 const WRAPPER = fileURLToPath(new URL('../../scripts/usmp-edge-wrapper.sh', import.meta.url));
-const decide = (...args: string[]): string => execFileSync('sh', [WRAPPER, ...args], { env: { ...process.env, USMP_EDGE_WRAPPER_PRINT: '1' } }).toString().trim();
+const decide = (...args: string[]): string =>
+  execFileSync('sh', [WRAPPER, ...args], { env: { ...process.env, USMP_EDGE_WRAPPER_PRINT: '1' } })
+    .toString()
+    .trim();
 const asRoot = process.getuid?.() === 0 ? {} : { skip: 'the wrapper decides only when run by root' };
 
 t.test('as root: the command, past options and their values', asRoot, async (t) => {
@@ -18,7 +21,7 @@ t.test('as root: the command, past options and their values', asRoot, async (t) 
   t.equal(decide('-c', '/etc/usmp-edge/config.json', 'report', 'keygen'), 'service-user');
   t.equal(decide('--config', 'x.json', '--log-level', 'info', 'qualify'), 'service-user+net_admin');
   t.equal(decide('--config=x.json', 'run'), 'service-user', 'the --option=value form');
-  t.equal(decide('collector', 'user', 'add', 'a', '--role', 'national'), 'service-user', 'the collector\'s database stays the service\'s');
+  t.equal(decide('collector', 'user', 'add', 'a', '--role', 'national'), 'service-user', "the collector's database stays the service's");
   t.equal(decide('config', 'check'), 'caller');
   t.equal(decide('--log-level', 'qos', 'probe', 'latency'), 'caller', 'a value that looks like a command is still a value');
   t.equal(decide(), 'caller');

@@ -151,7 +151,11 @@ export class DurableOutbox {
   append(topic: string, payload: Buffer, qos: 0 | 1 | 2 = 1): Promise<number> {
     if (this.#closed) return Promise.reject(new UsmpError('USMP_E_OUTBOX_IO', 'the outbox is closed'));
     if (this.fillRatio >= 1) {
-      return Promise.reject(new UsmpError('USMP_E_OUTBOX_FULL', `the outbox holds ${this.depth} messages (${this.#bytes} bytes), its limit`, { details: { depth: this.depth, bytes: this.#bytes } }));
+      return Promise.reject(
+        new UsmpError('USMP_E_OUTBOX_FULL', `the outbox holds ${this.depth} messages (${this.#bytes} bytes), its limit`, {
+          details: { depth: this.depth, bytes: this.#bytes },
+        }),
+      );
     }
     const message: OutboxMessage = { seq: this.#nextSeq++, enqueuedAtMs: this.#o.now(), qos, topic, payload };
     const owner = this.#o.ownerOf?.(topic);
@@ -203,7 +207,7 @@ export class DurableOutbox {
       try {
         const buf = Buffer.allocUnsafe(end - start);
         await handle.read(buf, 0, buf.length, start);
-        for (let offset = 0; offset < buf.length && out.length < max; ) {
+        for (let offset = 0; offset < buf.length && out.length < max;) {
           const decoded = decodeRecord(buf, offset);
           if (!('message' in decoded)) throw new UsmpError('USMP_E_OUTBOX_IO', `unreadable record in ${segment.file} at ${start + offset}`);
           offset += decoded.bytes;
@@ -239,14 +243,14 @@ export class DurableOutbox {
         this.#wakeFlush = undefined;
         continue;
       }
-      let segment = this.#segments.at(-1);
+      const segment = this.#segments.at(-1);
       if (!segment || !this.#active || this.#writeEnd >= this.#o.segmentBytes || this.#writeFailure) {
         if (writes.size > 0) {
           await Promise.all(writes); // the old segment's writes settle before it changes
           continue;
         }
         if (this.#writeFailure) await this.#rewind(segment!);
-        else segment = await this.#newSegment(this.#queue[0]!.message.seq);
+        else await this.#newSegment(this.#queue[0]!.message.seq);
         continue;
       }
       const batch = this.#queue;
@@ -343,29 +347,35 @@ export class DurableOutbox {
 
   /** Reads every segment back; a torn tail (power cut mid-write) is cut off. */
   #recover(onProblem: OutboxOptions['onRecoveryProblem']): void {
-    const names = readdirSync(this.#o.dir).filter((n) => SEGMENT_NAME.test(n)).sort();
+    const names = readdirSync(this.#o.dir)
+      .filter((n) => SEGMENT_NAME.test(n))
+      .sort();
     let expected = this.#acks.watermark;
     for (const name of names) {
       const file = join(this.#o.dir, name);
       const firstSeq = Number(SEGMENT_NAME.exec(name)![1]);
       const segment: Segment = { firstSeq, file, offsets: [], enqueuedAt: [], size: 0 };
-      const offset = scanSegment(file, (at, body) => {
-        // a record out of sequence is the stale tail of a write that failed and was rewound
-        const seq = seqOf(body);
-        if (seq !== firstSeq + segment.offsets.length) return `record ${seq} where ${firstSeq + segment.offsets.length} was due`;
-        segment.offsets.push(at);
-        segment.enqueuedAt.push(enqueuedAtOf(body));
-        const owner = this.#o.ownerOf?.(topicOf(body));
-        if (owner !== undefined && seq >= this.#acks.watermark && !this.#acks.isAcked(seq)) {
-          const bytes = payloadBytesOf(body);
-          this.#owners.charge(owner, bytes);
-          this.#owners.bind(seq, owner, bytes);
-        }
-        return undefined;
-      }, (at, reason) => {
-        onProblem?.({ file, offset: at, reason });
-        truncateSync(file, at);
-      });
+      const offset = scanSegment(
+        file,
+        (at, body) => {
+          // a record out of sequence is the stale tail of a write that failed and was rewound
+          const seq = seqOf(body);
+          if (seq !== firstSeq + segment.offsets.length) return `record ${seq} where ${firstSeq + segment.offsets.length} was due`;
+          segment.offsets.push(at);
+          segment.enqueuedAt.push(enqueuedAtOf(body));
+          const owner = this.#o.ownerOf?.(topicOf(body));
+          if (owner !== undefined && seq >= this.#acks.watermark && !this.#acks.isAcked(seq)) {
+            const bytes = payloadBytesOf(body);
+            this.#owners.charge(owner, bytes);
+            this.#owners.bind(seq, owner, bytes);
+          }
+          return undefined;
+        },
+        (at, reason) => {
+          onProblem?.({ file, offset: at, reason });
+          truncateSync(file, at);
+        },
+      );
       segment.size = offset;
       const lastSeq = firstSeq + segment.offsets.length - 1;
       if (segment.offsets.length === 0 || lastSeq < this.#acks.watermark) {

@@ -14,7 +14,11 @@ const SCAN_CHUNK = 4 * 1024 * 1024;
  * end of the last good record; a torn or corrupt tail, or a record `onRecord` refuses, is
  * reported from there.
  */
-export function scanSegment(file: string, onRecord: (offset: number, body: Buffer) => string | undefined, onProblem: (offset: number, reason: string) => void): number {
+export function scanSegment(
+  file: string,
+  onRecord: (offset: number, body: Buffer) => string | undefined,
+  onProblem: (offset: number, reason: string) => void,
+): number {
   const fd = openSync(file, 'r');
   try {
     const size = fstatSync(fd).size;
@@ -65,4 +69,3 @@ export function outboxId(dir: string): string {
   writeFileDurably(file, `${id}\n`);
   return id;
 }
-

@@ -48,7 +48,10 @@ export function nagiosLine(r: HealthReport): { code: number; line: string } {
   const linkDown = r.link?.state === 'down';
   const code = r.status === 'failed' || linkDown ? NAGIOS.CRITICAL : r.status === 'degraded' ? NAGIOS.WARNING : NAGIOS.OK;
   const label = (['OK', 'WARNING', 'CRITICAL'] as const)[code];
-  const summary = r.reasons.length > 0 ? r.reasons.join('; ') : `link ${r.link?.state ?? 'not monitored'}, hospital ${r.bridge?.hospital_connected ? 'connected' : 'not connected'}, outbox ${r.bridge?.outbox_depth ?? 0}`;
+  const summary =
+    r.reasons.length > 0
+      ? r.reasons.join('; ')
+      : `link ${r.link?.state ?? 'not monitored'}, hospital ${r.bridge?.hospital_connected ? 'connected' : 'not connected'}, outbox ${r.bridge?.outbox_depth ?? 0}`;
   const perf: string[] = [];
   const m = r.link?.metrics;
   const w = r.link?.last_window;
@@ -57,7 +60,12 @@ export function nagiosLine(r: HealthReport): { code: number; line: string } {
   if (w?.ipdvMeanMs !== undefined) perf.push(`ipdv=${w.ipdvMeanMs}ms;${limit(m?.ipdv_ms)};;0;`);
   if (w) perf.push(`loss_up=${round(w.lossUpPct)}%;${limit(m?.loss_up_pct)};;0;100`, `loss_down=${round(w.lossDownPct)}%;${limit(m?.loss_down_pct)};;0;100`);
   for (const d of ['up', 'down'] as const) if (r.link?.throughput_mbps[d] !== undefined) perf.push(`${d}_mbps=${r.link.throughput_mbps[d]};;;0;`);
-  if (r.bridge) perf.push(`outbox=${r.bridge.outbox_depth};;;0;${r.bridge.outbox_capacity}`, `outbox_oldest=${r.bridge.outbox_oldest_age_s ?? 0}s;;;0;`, `devices=${r.bridge.devices_connected};;;0;`);
+  if (r.bridge)
+    perf.push(
+      `outbox=${r.bridge.outbox_depth};;;0;${r.bridge.outbox_capacity}`,
+      `outbox_oldest=${r.bridge.outbox_oldest_age_s ?? 0}s;;;0;`,
+      `devices=${r.bridge.devices_connected};;;0;`,
+    );
   return { code, line: `USMP-EDGE ${label} - ${summary}${perf.length ? ` | ${perf.join(' ')}` : ''}` };
 }
 

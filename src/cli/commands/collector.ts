@@ -73,8 +73,16 @@ export function registerCollectorCommands(program: Command, context: () => CliCo
       const path = ctx.config().values.collector.appliances_file;
       const current = readEnrolments(path);
       const now = new Date();
-      const expires = flags.expires ?? new Date(Date.UTC(now.getUTCFullYear() + DEFAULT_VALIDITY_YEARS, now.getUTCMonth(), now.getUTCDate())).toISOString().slice(0, 10);
-      const entry = { appliance_id: flags.applianceId, establishment_code: flags.establishmentCode, region: flags.region, public_key: flags.publicKey, enrolled_at: now.toISOString().slice(0, 10), expires_at: expires };
+      const expires =
+        flags.expires ?? new Date(Date.UTC(now.getUTCFullYear() + DEFAULT_VALIDITY_YEARS, now.getUTCMonth(), now.getUTCDate())).toISOString().slice(0, 10);
+      const entry = {
+        appliance_id: flags.applianceId,
+        establishment_code: flags.establishmentCode,
+        region: flags.region,
+        public_key: flags.publicKey,
+        enrolled_at: now.toISOString().slice(0, 10),
+        expires_at: expires,
+      };
       // the same checks as when the collector reads the file
       const [checked] = parseEnrolments(JSON.stringify({ appliances: [entry] }), '--public-key/--establishment-code/--expires');
       const same = current.findIndex((c) => c.key_id === checked!.key_id);
@@ -83,15 +91,21 @@ export function registerCollectorCommands(program: Command, context: () => CliCo
       else {
         // a key enrolled before codes were required gets its code; anything else is refused
         const existing = current[same]!;
-        if (existing.establishment_code !== '' || existing.appliance_id !== checked!.appliance_id) throw new UsmpError('USMP_E_USAGE', `key ${checked!.key_id} is enrolled already (appliance ${existing.appliance_id}, establishment ${existing.establishment_code || 'none'})`);
+        if (existing.establishment_code !== '' || existing.appliance_id !== checked!.appliance_id)
+          throw new UsmpError(
+            'USMP_E_USAGE',
+            `key ${checked!.key_id} is enrolled already (appliance ${existing.appliance_id}, establishment ${existing.establishment_code || 'none'})`,
+          );
         next = current.map((c, i) => (i === same ? { ...c, establishment_code: checked!.establishment_code, region: checked!.region } : c));
       }
       writeFileDurably(path, `${JSON.stringify({ appliances: next }, null, 2)}\n`, 0o644, 0o755);
       const written = next.find((c) => c.key_id === checked!.key_id)!;
       if (flags.json) ctx.out.json(written);
-      ctx.out.say(same < 0
-        ? `appliance ${written.appliance_id} enrolled for establishment ${written.establishment_code}, ${written.region ?? ''} (key ${written.key_id}, valid until ${written.expires_at ?? 'no end'}) in ${path}`
-        : `key ${written.key_id} of ${written.appliance_id} now speaks for establishment ${written.establishment_code} (${path})`);
+      ctx.out.say(
+        same < 0
+          ? `appliance ${written.appliance_id} enrolled for establishment ${written.establishment_code}, ${written.region ?? ''} (key ${written.key_id}, valid until ${written.expires_at ?? 'no end'}) in ${path}`
+          : `key ${written.key_id} of ${written.appliance_id} now speaks for establishment ${written.establishment_code} (${path})`,
+      );
       setExit(EXIT.OK);
     } catch (err) {
       setExit(reportError(err, ctx.out, flags.json === true));
@@ -114,9 +128,14 @@ function registerRevoke(collector: Command, context: () => CliContext, setExit: 
       const target = current.find((c) => c.key_id === flags.keyId);
       if (!target) throw new UsmpError('USMP_E_USAGE', `no key ${flags.keyId} in ${path}`);
       const revoked = target.revoked_at ? target : { ...target, revoked_at: new Date().toISOString() };
-      if (!target.revoked_at) writeFileDurably(path, `${JSON.stringify({ appliances: current.map((c) => (c === target ? revoked : c)) }, null, 2)}\n`, 0o644, 0o755);
+      if (!target.revoked_at)
+        writeFileDurably(path, `${JSON.stringify({ appliances: current.map((c) => (c === target ? revoked : c)) }, null, 2)}\n`, 0o644, 0o755);
       if (flags.json) ctx.out.json(revoked);
-      ctx.out.say(target.revoked_at ? `key ${flags.keyId} was revoked already (${target.revoked_at})` : `key ${flags.keyId} of ${revoked.appliance_id} revoked (${revoked.revoked_at}); the collector refuses its reports from now on`);
+      ctx.out.say(
+        target.revoked_at
+          ? `key ${flags.keyId} was revoked already (${target.revoked_at})`
+          : `key ${flags.keyId} of ${revoked.appliance_id} revoked (${revoked.revoked_at}); the collector refuses its reports from now on`,
+      );
       setExit(EXIT.OK);
     } catch (err) {
       setExit(reportError(err, ctx.out, flags.json === true));
@@ -140,7 +159,9 @@ function readPemFile(path: string, key: string): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new UsmpError('USMP_E_CONFIG_INVALID', `${key}: cannot read ${path || '(empty)'}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+    throw new UsmpError('USMP_E_CONFIG_INVALID', `${key}: cannot read ${path || '(empty)'}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+      cause: err,
+    });
   }
 }
 
@@ -148,8 +169,15 @@ async function runCollector(ctx: CliContext): Promise<void> {
   const loaded = ctx.config();
   const config = loaded.values.collector;
   const log = ctx.logger(1);
-  const tls = config.tls_cert_file || config.tls_key_file ? { cert: readPemFile(config.tls_cert_file, 'collector.tls_cert_file'), key: readPemFile(config.tls_key_file, 'collector.tls_key_file') } : undefined;
-  if (!tls && !config.plain_http_behind_proxy) throw new UsmpError('USMP_E_CONFIG_INVALID', 'the collector serves HTTPS only: set collector.tls_cert_file and collector.tls_key_file, or collector.plain_http_behind_proxy when a TLS proxy on this host serves it');
+  const tls =
+    config.tls_cert_file || config.tls_key_file
+      ? { cert: readPemFile(config.tls_cert_file, 'collector.tls_cert_file'), key: readPemFile(config.tls_key_file, 'collector.tls_key_file') }
+      : undefined;
+  if (!tls && !config.plain_http_behind_proxy)
+    throw new UsmpError(
+      'USMP_E_CONFIG_INVALID',
+      'the collector serves HTTPS only: set collector.tls_cert_file and collector.tls_key_file, or collector.plain_http_behind_proxy when a TLS proxy on this host serves it',
+    );
   if (!tls) log.warn({ event: 'collector.plain_http' }, 'collector.plain_http_behind_proxy: serving plain HTTP for the TLS proxy in front');
   const oidc = oidcFromConfig(config.oidc, loaded.secrets.get('collector.oidc.client_secret'));
   const db = await openConfiguredDatabase(loaded, log);
@@ -158,8 +186,19 @@ async function runCollector(ctx: CliContext): Promise<void> {
   const access = new AccessStore(db);
   const webhookToken = loaded.secrets.get('collector.silent_webhook_token');
   const silentWatch = new SilentWatch({
-    store: telemetry, silentAfterMs: config.silent_after_minutes * 60_000, log,
-    webhook: config.silent_webhook_url ? new WebhookSink<SilentNotice>({ url: config.silent_webhook_url, ...(webhookToken ? { authorization: `Bearer ${webhookToken}` } : {}), maxAttempts: 5, timeoutMs: 10_000, deadLetterFile: config.silent_dead_letter_file, log }) : undefined,
+    store: telemetry,
+    silentAfterMs: config.silent_after_minutes * 60_000,
+    log,
+    webhook: config.silent_webhook_url
+      ? new WebhookSink<SilentNotice>({
+          url: config.silent_webhook_url,
+          ...(webhookToken ? { authorization: `Bearer ${webhookToken}` } : {}),
+          maxAttempts: 5,
+          timeoutMs: 10_000,
+          deadLetterFile: config.silent_dead_letter_file,
+          log,
+        })
+      : undefined,
   });
   const keys = watchedEnrolments(config.appliances_file, log);
   try {
@@ -171,7 +210,15 @@ async function runCollector(ctx: CliContext): Promise<void> {
   const intake = new ReportIntake({ store, telemetry, keys, log, graceMs: config.expiry_grace_days * 86_400_000 });
   const session = { idleMs: config.session_idle_minutes * 60_000, absoluteMs: config.session_absolute_hours * 3_600_000 };
   const server = new CollectorServer({
-    store, telemetry, intake, access, log, tls, oidc, session, silentAfterMs: config.silent_after_minutes * 60_000,
+    store,
+    telemetry,
+    intake,
+    access,
+    log,
+    tls,
+    oidc,
+    session,
+    silentAfterMs: config.silent_after_minutes * 60_000,
     behindProxy: config.plain_http_behind_proxy,
     people: { ...splitHostPort(config.listen), maxConnections: config.max_connections, requestsPerMinute: config.requests_per_minute },
     appliances: { ...splitHostPort(config.intake_listen), maxConnections: config.max_connections, requestsPerMinute: config.intake_requests_per_minute },
@@ -180,20 +227,27 @@ async function runCollector(ctx: CliContext): Promise<void> {
     cookieSecret: randomBytes(32),
   });
   const prune = setInterval(() => {
-    access.pruneSessions(Date.now(), session).catch((err: Error) => log.warn({ event: 'collector.prune_failed', err: err.message }, 'cannot delete ended sessions; tried again later'));
+    access
+      .pruneSessions(Date.now(), session)
+      .catch((err: Error) => log.warn({ event: 'collector.prune_failed', err: err.message }, 'cannot delete ended sessions; tried again later'));
   }, 10 * 60_000);
   prune.unref();
-  const compact = () => telemetry.compact(Date.now()).then(
-    (removed) => log.info({ event: 'collector.compacted', ...removed }, 'telemetry past its retention removed (daily roll-ups kept)'),
-    (err: Error) => log.warn({ event: 'collector.compact_failed', err: err.message }, 'cannot remove old telemetry; tried again later'),
-  );
+  const compact = () =>
+    telemetry.compact(Date.now()).then(
+      (removed) => log.info({ event: 'collector.compacted', ...removed }, 'telemetry past its retention removed (daily roll-ups kept)'),
+      (err: Error) => log.warn({ event: 'collector.compact_failed', err: err.message }, 'cannot remove old telemetry; tried again later'),
+    );
   const compaction = setInterval(() => void compact(), 6 * 3_600_000);
   compaction.unref();
   try {
     await server.listen();
     void compact();
     silentWatch.start();
-    if ((await access.users()).length === 0 && !oidc) log.warn({ event: 'collector.no_users' }, 'no local account and no OpenID provider: nobody can sign in yet (usmp-edge collector user add NAME --role national)');
+    if ((await access.users()).length === 0 && !oidc)
+      log.warn(
+        { event: 'collector.no_users' },
+        'no local account and no OpenID provider: nobody can sign in yet (usmp-edge collector user add NAME --role national)',
+      );
     const signal = await new Promise<string>((resolve) => {
       for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => resolve(s));
     });
@@ -209,8 +263,20 @@ async function runCollector(ctx: CliContext): Promise<void> {
 
 function oidcFromConfig(c: ConfigValues['collector']['oidc'], clientSecret: string | undefined): OidcLogin | undefined {
   if (!c.issuer) return undefined;
-  const missing = [!c.client_id && 'collector.oidc.client_id', !clientSecret && 'collector.oidc.client_secret_file', !c.redirect_uri && 'collector.oidc.redirect_uri'].filter(Boolean);
+  const missing = [
+    !c.client_id && 'collector.oidc.client_id',
+    !clientSecret && 'collector.oidc.client_secret_file',
+    !c.redirect_uri && 'collector.oidc.redirect_uri',
+  ].filter(Boolean);
   if (missing.length > 0) throw new UsmpError('USMP_E_CONFIG_INVALID', `collector.oidc.issuer is set: ${missing.join(', ')} must be too`);
   if (!c.scopes.split(/\s+/).includes('openid')) throw new UsmpError('USMP_E_CONFIG_INVALID', 'collector.oidc.scopes must include openid');
-  return new OidcLogin({ issuer: c.issuer, clientId: c.client_id, clientSecret: clientSecret!, redirectUri: c.redirect_uri, scopes: c.scopes, groupsClaim: c.groups_claim, roleMap: c.role_map as Record<string, string> });
+  return new OidcLogin({
+    issuer: c.issuer,
+    clientId: c.client_id,
+    clientSecret: clientSecret!,
+    redirectUri: c.redirect_uri,
+    scopes: c.scopes,
+    groupsClaim: c.groups_claim,
+    roleMap: c.role_map,
+  });
 }

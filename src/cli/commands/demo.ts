@@ -38,7 +38,9 @@ export function registerDemoCommand(program: Command, context: () => CliContext,
           ctx.out.say(`usmp-edge demo: responder on loopback (${why}); figures are those of this machine, not of a link`);
           await loopbackDemo(ctx, out);
         } else {
-          ctx.out.say(`usmp-edge demo: a lab link shaped like a weak site link (up ${DEMO_LINK.up.rateMbit} Mbit/s, down ${DEMO_LINK.down.rateMbit} Mbit/s, ${DEMO_LINK.up.bufferMs} ms of buffer)`);
+          ctx.out.say(
+            `usmp-edge demo: a lab link shaped like a weak site link (up ${DEMO_LINK.up.rateMbit} Mbit/s, down ${DEMO_LINK.down.rateMbit} Mbit/s, ${DEMO_LINK.up.bufferMs} ms of buffer)`,
+          );
           await labDemo(ctx, out);
         }
         // The demo succeeded if it produced a verdict, whatever the verdict.
@@ -50,13 +52,28 @@ export function registerDemoCommand(program: Command, context: () => CliContext,
 }
 
 async function loopbackDemo(ctx: CliContext, out: string): Promise<void> {
-  const reflector = new StampReflector({ bind: '127.0.0.1', port: 0, mode: 'stateful', maxSessions: 64, maxPpsPerPeer: 10_000, errorEstimate: encodeErrorEstimate({ synchronized: false, errorSeconds: 0.1 }) });
+  const reflector = new StampReflector({
+    bind: '127.0.0.1',
+    port: 0,
+    mode: 'stateful',
+    maxSessions: 64,
+    maxPpsPerPeer: 10_000,
+    errorEstimate: encodeErrorEstimate({ synchronized: false, errorSeconds: 0.1 }),
+  });
   const ports = await freeTcpPorts(2);
   const pool = new IperfServerPool({ bind: '127.0.0.1', firstPort: ports[0]!, size: 1 });
   try {
     const { port } = await reflector.start();
     await pool.start();
-    await runQualifyCommand(ctx, { target: '127.0.0.1', stampPort: port, iperfPort: ports[0]!, iperfPool: 1, out, profile: 'teleconsultation-hd', plan: 'quick' });
+    await runQualifyCommand(ctx, {
+      target: '127.0.0.1',
+      stampPort: port,
+      iperfPort: ports[0]!,
+      iperfPool: 1,
+      out,
+      profile: 'teleconsultation-hd',
+      plan: 'quick',
+    });
   } finally {
     await pool.stop();
     await reflector.stop();
@@ -69,16 +86,52 @@ async function labDemo(ctx: CliContext, out: string): Promise<void> {
   // enrolled first (its credentials and the responder's keys in a directory of the demo's own).
   const keys = mkdtempSync(join(tmpdir(), 'usmp-edge-demo-'));
   try {
-    lab.setEnvironment('hospital', { USMP_EDGE_RESPONDER_KEYS_FILE: join(keys, 'appliances.json'), USMP_EDGE_RESPONDER_IPERF_RSA_KEY_FILE: join(keys, 'iperf3-rsa.pem') });
+    lab.setEnvironment('hospital', {
+      USMP_EDGE_RESPONDER_KEYS_FILE: join(keys, 'appliances.json'),
+      USMP_EDGE_RESPONDER_IPERF_RSA_KEY_FILE: join(keys, 'iperf3-rsa.pem'),
+    });
     const credentials = join(keys, 'demo-appliance.json');
     await lab.exec('hospital', [process.execPath, CLI, 'responder-keys', 'enroll', 'demo-appliance', '--out', credentials], { timeoutMs: 60_000 });
     lab.setEnvironment('appliance', { USMP_EDGE_QUALIFY_RESPONDER_CREDENTIALS_FILE: credentials });
-    const responder = lab.spawn('hospital', [process.execPath, CLI, 'responder', '--bind', ADDRESSES.hospital, '--stamp-port', '862', '--iperf-port', '5201', '--iperf-pool', '2', '--log-level', 'info']);
+    const responder = lab.spawn('hospital', [
+      process.execPath,
+      CLI,
+      'responder',
+      '--bind',
+      ADDRESSES.hospital,
+      '--stamp-port',
+      '862',
+      '--iperf-port',
+      '5201',
+      '--iperf-pool',
+      '2',
+      '--log-level',
+      'info',
+    ]);
     responder.stderr?.resume(); // never let an unread pipe block it
     await waitForLine(responder.stdout!, /responder ready/, 10_000, 'the demo responder did not start');
-    const qualify = lab.spawn('appliance', [process.execPath, CLI, 'qualify', '--target', ADDRESSES.hospital, '--iperf-pool', '2', '--profile', 'teleconsultation-hd', '--plan', 'quick', '--out', out], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const qualify = lab.spawn(
+      'appliance',
+      [
+        process.execPath,
+        CLI,
+        'qualify',
+        '--target',
+        ADDRESSES.hospital,
+        '--iperf-pool',
+        '2',
+        '--profile',
+        'teleconsultation-hd',
+        '--plan',
+        'quick',
+        '--out',
+        out,
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
     const code = await new Promise<number | null>((resolve) => qualify.once('exit', resolve));
-    if (code !== EXIT.OK && code !== EXIT.MEASURED_FAIL) throw new UsmpError('USMP_E_INTERNAL', `the demo qualification ended with code ${String(code)} (see above)`);
+    if (code !== EXIT.OK && code !== EXIT.MEASURED_FAIL)
+      throw new UsmpError('USMP_E_INTERNAL', `the demo qualification ended with code ${String(code)} (see above)`);
   } finally {
     await lab.destroy();
     rmSync(keys, { recursive: true, force: true });

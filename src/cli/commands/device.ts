@@ -38,46 +38,76 @@ export function registerDeviceCommands(program: Command, context: () => CliConte
     .option('--description <text>', 'what the device is (e.g. "ECG, cart 1")')
     .option('--json', 'print one JSON document on stdout');
   add.action(async (name: string) => {
-    await run(async (ctx, registry, acl) => {
-      checkDeviceName(name);
-      const password = generatePassword();
-      registry.add({ name, passwordHash: await hashPassword(password), createdAt: new Date().toISOString(), description: add.opts<Flags>().description ?? '' });
-      const root = acl.deviceRoot(name);
-      const credentials = { name, client_id: name, username: name, password, publish: `${root}/#`, subscribe: `${root}/${COMMAND_LEVEL}/#`, registry: registry.file };
-      if (add.opts<Flags>().json) ctx.out.json(credentials);
-      else {
-        ctx.out.say(`device ${name} enrolled. Give these to the device now; the password is not shown again:`);
-        ctx.out.say(`  client id / user name: ${name}`);
-        ctx.out.say(`  password:              ${password}`);
-        ctx.out.say(`  publishes under:       ${root}/… (not ${root}/${COMMAND_LEVEL}/…)`);
-        ctx.out.say(`  reads commands from:   ${root}/${COMMAND_LEVEL}/#`);
-      }
-    }, () => add.opts<Flags>())();
+    await run(
+      async (ctx, registry, acl) => {
+        checkDeviceName(name);
+        const password = generatePassword();
+        registry.add({
+          name,
+          passwordHash: await hashPassword(password),
+          createdAt: new Date().toISOString(),
+          description: add.opts<Flags>().description ?? '',
+        });
+        const root = acl.deviceRoot(name);
+        const credentials = {
+          name,
+          client_id: name,
+          username: name,
+          password,
+          publish: `${root}/#`,
+          subscribe: `${root}/${COMMAND_LEVEL}/#`,
+          registry: registry.file,
+        };
+        if (add.opts<Flags>().json) ctx.out.json(credentials);
+        else {
+          ctx.out.say(`device ${name} enrolled. Give these to the device now; the password is not shown again:`);
+          ctx.out.say(`  client id / user name: ${name}`);
+          ctx.out.say(`  password:              ${password}`);
+          ctx.out.say(`  publishes under:       ${root}/… (not ${root}/${COMMAND_LEVEL}/…)`);
+          ctx.out.say(`  reads commands from:   ${root}/${COMMAND_LEVEL}/#`);
+        }
+      },
+      () => add.opts<Flags>(),
+    )();
   });
 
-  const remove = device.command('remove <name>').description('withdraw a device: it can no longer connect').option('--json', 'print one JSON document on stdout');
+  const remove = device
+    .command('remove <name>')
+    .description('withdraw a device: it can no longer connect')
+    .option('--json', 'print one JSON document on stdout');
   remove.action(async (name: string) => {
-    await run((ctx, registry) => {
-      registry.remove(name);
-      if (remove.opts<Flags>().json) ctx.out.json({ name, removed: true });
-      else ctx.out.say(`device ${name} removed; it cannot connect any more (a connection already open ends at its next reconnect)`);
-    }, () => remove.opts<Flags>())();
+    await run(
+      (ctx, registry) => {
+        registry.remove(name);
+        if (remove.opts<Flags>().json) ctx.out.json({ name, removed: true });
+        else ctx.out.say(`device ${name} removed; it cannot connect any more (a connection already open ends at its next reconnect)`);
+      },
+      () => remove.opts<Flags>(),
+    )();
   });
 
   const list = device.command('list').description('the enrolled devices (never their passwords)').option('--json', 'print one JSON document on stdout');
   list.action(async () => {
-    await run((ctx, registry, acl) => {
-      const devices = registry.list().map((d) => ({ name: d.name, description: d.description, created_at: d.createdAt, publish: `${acl.deviceRoot(d.name)}/#` }));
-      if (list.opts<Flags>().json) ctx.out.json({ devices });
-      else if (devices.length === 0) ctx.out.say(`no device enrolled (${registry.file})`);
-      else for (const d of devices) ctx.out.say(`${d.name.padEnd(24)} ${d.created_at}  ${d.description}`);
-    }, () => list.opts<Flags>())();
+    await run(
+      (ctx, registry, acl) => {
+        const devices = registry
+          .list()
+          .map((d) => ({ name: d.name, description: d.description, created_at: d.createdAt, publish: `${acl.deviceRoot(d.name)}/#` }));
+        if (list.opts<Flags>().json) ctx.out.json({ devices });
+        else if (devices.length === 0) ctx.out.say(`no device enrolled (${registry.file})`);
+        else for (const d of devices) ctx.out.say(`${d.name.padEnd(24)} ${d.created_at}  ${d.description}`);
+      },
+      () => list.opts<Flags>(),
+    )();
   });
 
   const tls = device
     .command('tls-cert')
-    .description('make the broker\'s TLS certificate (the first tls listener\'s cert_file and key_file) and print its fingerprint for the devices')
-    .option('--if-missing', 'keep an existing certificate (and print its fingerprint); the daemon unit runs this at each start, so an image gets its certificate at first boot')
+    .description("make the broker's TLS certificate (the first tls listener's cert_file and key_file) and print its fingerprint for the devices")
+    .option(
+      '--if-missing',
+      'keep an existing certificate (and print its fingerprint); the daemon unit runs this at each start, so an image gets its certificate at first boot',
+    )
     .option('--json', 'print one JSON document on stdout');
   tls.action(async () => {
     const flags = tls.opts<Flags & { ifMissing?: boolean }>();
@@ -86,12 +116,28 @@ export function registerDeviceCommands(program: Command, context: () => CliConte
       const values = ctx.config().values;
       const listener = (values.broker.listeners as unknown as ListenerConfig[]).find((l) => l.type === 'tls' && l.cert_file && l.key_file);
       if (!listener) throw new UsmpError('USMP_E_USAGE', 'no tls listener with cert_file and key_file in broker.listeners: nothing to make');
-      if (!flags.ifMissing && existsSync(listener.cert_file!)) throw new UsmpError('USMP_E_USAGE', `${listener.cert_file} exists; devices pin it: remove it first to make a new one, or use --if-missing`);
+      if (!flags.ifMissing && existsSync(listener.cert_file!))
+        throw new UsmpError('USMP_E_USAGE', `${listener.cert_file} exists; devices pin it: remove it first to make a new one, or use --if-missing`);
       const name = values.site.appliance_id || hostname();
-      const cert = await ensureBrokerCertificate({ certFile: listener.cert_file!, keyFile: listener.key_file!, commonName: name, names: [name, hostname()].filter((n, i, all) => all.indexOf(n) === i), runner: systemRunner });
-      if (flags.json) ctx.out.json({ cert_file: cert.certFile, fingerprint_sha256: cert.fingerprint256, subject: cert.subject, valid_to: cert.validTo, created: cert.created });
+      const cert = await ensureBrokerCertificate({
+        certFile: listener.cert_file!,
+        keyFile: listener.key_file!,
+        commonName: name,
+        names: [name, hostname()].filter((n, i, all) => all.indexOf(n) === i),
+        runner: systemRunner,
+      });
+      if (flags.json)
+        ctx.out.json({
+          cert_file: cert.certFile,
+          fingerprint_sha256: cert.fingerprint256,
+          subject: cert.subject,
+          valid_to: cert.validTo,
+          created: cert.created,
+        });
       else {
-        ctx.out.say(`${cert.created ? 'broker certificate made' : 'broker certificate kept'}: ${cert.certFile} (${cert.subject.replace(/\n/g, ', ')}, valid to ${cert.validTo})`);
+        ctx.out.say(
+          `${cert.created ? 'broker certificate made' : 'broker certificate kept'}: ${cert.certFile} (${cert.subject.replace(/\n/g, ', ')}, valid to ${cert.validTo})`,
+        );
         ctx.out.say(`devices connect with TLS to port ${listener.port}; certificate SHA-256 fingerprint to give them: ${cert.fingerprint256}`);
       }
       setExit(EXIT.OK);

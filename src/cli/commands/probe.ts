@@ -28,17 +28,28 @@ export function registerProbeCommands(program: Command, context: () => CliContex
       const ctx = context();
       try {
         const timing = holdForMeasurement(ctx.logger(2));
-        const session = await runStampSession({ ...stampAuth(credentialsField(ctx.config().secrets)), target: o.target, port: o.port, count: o.count, intervalMs: o.intervalMs, size: o.size, signal: interruptSignal() }).finally(() => timing.release());
+        const session = await runStampSession({
+          ...stampAuth(credentialsField(ctx.config().secrets)),
+          target: o.target,
+          port: o.port,
+          count: o.count,
+          intervalMs: o.intervalMs,
+          size: o.size,
+          signal: interruptSignal(),
+        }).finally(() => timing.release());
         const s = summariseLatency(session);
         if (s.received === 0) {
           throw new UsmpError('USMP_E_RESPONDER_ABSENT', `no STAMP reply from ${o.target}:${o.port} (${s.sent} probes sent)`, {
-            hint: session.badHmac > 0
-              ? 'the replies are not signed with this appliance\'s key: use the credentials file its last enrolment at this responder wrote'
-              : 'start `usmp-edge responder` there and allow UDP to its STAMP port; a responder with responder.auth required answers only enrolled appliances (qualify.responder_credentials_file)',
+            hint:
+              session.badHmac > 0
+                ? "the replies are not signed with this appliance's key: use the credentials file its last enrolment at this responder wrote"
+                : 'start `usmp-edge responder` there and allow UDP to its STAMP port; a responder with responder.auth required answers only enrolled appliances (qualify.responder_credentials_file)',
           });
         }
         if (o.json) ctx.out.json(s);
-        ctx.out.say(`${s.received}/${s.sent} replies, loss ${s.loss_pct} %, RTT min/median/mean/p99/max ${s.rtt_ms.min}/${s.rtt_ms.median}/${s.rtt_ms.mean}/${s.rtt_ms.p99}/${s.rtt_ms.max} ms, IPDV mean ${s.ipdv_ms.mean} ms, PDV p99 ${s.pdv_ms.p99} ms, ${s.duplicates} duplicates, ${s.reordered} reordered`);
+        ctx.out.say(
+          `${s.received}/${s.sent} replies, loss ${s.loss_pct} %, RTT min/median/mean/p99/max ${s.rtt_ms.min}/${s.rtt_ms.median}/${s.rtt_ms.mean}/${s.rtt_ms.p99}/${s.rtt_ms.max} ms, IPDV mean ${s.ipdv_ms.mean} ms, PDV p99 ${s.pdv_ms.p99} ms, ${s.duplicates} duplicates, ${s.reordered} reordered`,
+        );
         setExit(EXIT.OK);
       } catch (err) {
         setExit(reportError(err, ctx.out, o.json === true));
@@ -60,8 +71,15 @@ export function registerProbeCommands(program: Command, context: () => CliContex
       try {
         const udp = o.udpRate !== undefined;
         const r = await runThroughput({
-          ...iperfAuth(credentialsField(ctx.config().secrets)), target: o.target, ports: Array.from({ length: o.pool }, (_, i) => o.port + i), direction: o.direction,
-          protocol: udp ? 'udp' : 'tcp', durationS: o.duration, omitS: udp ? 0 : 2, ...(udp ? { udpRateMbps: o.udpRate! } : {}), signal: interruptSignal(),
+          ...iperfAuth(credentialsField(ctx.config().secrets)),
+          target: o.target,
+          ports: Array.from({ length: o.pool }, (_, i) => o.port + i),
+          direction: o.direction,
+          protocol: udp ? 'udp' : 'tcp',
+          durationS: o.duration,
+          omitS: udp ? 0 : 2,
+          ...(udp ? { udpRateMbps: o.udpRate! } : {}),
+          signal: interruptSignal(),
         });
         const doc: Record<string, unknown> = { direction: r.direction, protocol: r.protocol, duration_s: r.duration_s };
         if (r.up) doc['up_mbps'] = round(r.up.mbps);
@@ -74,7 +92,9 @@ export function registerProbeCommands(program: Command, context: () => CliContex
         doc['cpu'] = r.cpu;
         doc['source'] = r.up?.source ?? r.down?.source;
         if (o.json) ctx.out.json(doc);
-        ctx.out.say(`${o.direction}: ${r.up ? `up ${round(r.up.mbps)} Mbit/s ` : ''}${r.down ? `down ${round(r.down.mbps)} Mbit/s ` : ''}(${r.protocol}, ${r.duration_s} s, receiver side)`);
+        ctx.out.say(
+          `${o.direction}: ${r.up ? `up ${round(r.up.mbps)} Mbit/s ` : ''}${r.down ? `down ${round(r.down.mbps)} Mbit/s ` : ''}(${r.protocol}, ${r.duration_s} s, receiver side)`,
+        );
         setExit(EXIT.OK);
       } catch (err) {
         setExit(reportError(err, ctx.out, o.json === true));

@@ -16,7 +16,10 @@ import { EXIT } from '../output.js';
 export async function runAutorate(ctx: CliContext, backend: QosBackend, signal: AbortSignal): Promise<number> {
   const config = ctx.config();
   const q = config.values.qos;
-  if (!q.autorate.enabled) throw new UsmpError('USMP_E_CONFIG_INVALID', 'qos.autorate.enabled is false', { hint: 'set qos.autorate.enabled to true (and check it with usmp-edge config check)' });
+  if (!q.autorate.enabled)
+    throw new UsmpError('USMP_E_CONFIG_INVALID', 'qos.autorate.enabled is false', {
+      hint: 'set qos.autorate.enabled to true (and check it with usmp-edge config check)',
+    });
   const targetName = q.check_target || config.values.monitor.target || config.values.qualify.target;
   if (!targetName) throw new UsmpError('USMP_E_CONFIG_INVALID', 'autorate needs a responder to probe', { hint: 'set monitor.target (or qos.check_target)' });
   const target = await resolveTarget(targetName);
@@ -31,16 +34,31 @@ export async function runAutorate(ctx: CliContext, backend: QosBackend, signal: 
     stateDir: q.state_dir,
     log,
     prober: (onWindow, onError) =>
-      new LinkProber({ target, port: q.check_port, windowMs: q.autorate.window_ms, probesPerSecond: q.autorate.probes_per_s, readsReplyDscp: false, ...(credentials ? { credential: credentials.stamp } : {}), onWindow, onError }),
+      new LinkProber({
+        target,
+        port: q.check_port,
+        windowMs: q.autorate.window_ms,
+        probesPerSecond: q.autorate.probes_per_s,
+        readsReplyDscp: false,
+        ...(credentials ? { credential: credentials.stamp } : {}),
+        onWindow,
+        onError,
+      }),
   });
   await runner.start();
   await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
   await runner.stop();
-  log.info({ event: 'qos.autorate.stopped', rates_mbps: runner.rates }, `autorate stopped at ${runner.rates.up}/${runner.rates.down} Mbit/s (up/down); the rates stay as they are`);
+  log.info(
+    { event: 'qos.autorate.stopped', rates_mbps: runner.rates },
+    `autorate stopped at ${runner.rates.up}/${runner.rates.down} Mbit/s (up/down); the rates stay as they are`,
+  );
   return EXIT.OK;
 }
 
-export function registerAutorate(qos: Command, withBackend: (action: (ctx: CliContext, backend: QosBackend) => Promise<number>) => (o: object) => Promise<void>): void {
+export function registerAutorate(
+  qos: Command,
+  withBackend: (action: (ctx: CliContext, backend: QosBackend) => Promise<number>) => (o: object) => Promise<void>,
+): void {
   qos
     .command('autorate')
     .description('let the shaped rates follow the link until stopped (SIGTERM): down on a queue beyond us, up while loaded and calm')

@@ -37,7 +37,9 @@ function recordVerify(ctx: CliContext, result: VerifyResult): void {
 export function registerQosCommands(program: Command, context: () => CliContext, setExit: (code: number) => void): void {
   const qos = program.command('qos').description('QoS for the telemedicine flow: plan, apply (confirmed commit), status, rollback, verify');
   const common = (cmd: Command): Command =>
-    cmd.addOption(new Option('--backend <name>', 'where the policy is enforced (default: qos.backend)').choices(['linux', 'routeros'])).option('--json', 'print one JSON document on stdout');
+    cmd
+      .addOption(new Option('--backend <name>', 'where the policy is enforced (default: qos.backend)').choices(['linux', 'routeros']))
+      .option('--json', 'print one JSON document on stdout');
 
   const withBackend = (action: (ctx: CliContext, backend: QosBackend, o: QosOptions) => Promise<number>) => async (o: QosOptions) => {
     const ctx = context();
@@ -79,7 +81,7 @@ export function registerQosCommands(program: Command, context: () => CliContext,
       }),
     );
 
-  registerAutorate(qos, withBackend as Parameters<typeof registerAutorate>[1]);
+  registerAutorate(qos, withBackend);
 
   common(qos.command('status').description('what of ours is in force, its counters, and any change awaiting confirmation')).action(
     withBackend(async (ctx, backend, o) => {
@@ -96,10 +98,20 @@ export function registerQosCommands(program: Command, context: () => CliContext,
         if (!(err instanceof UsmpError)) throw err;
       }
       const q = ctx.config().values.qos;
-      const autorate = q.autorate.enabled ? readAutorateFile(q.state_dir) ?? null : undefined;
-      const status = { backend: backend.name, policy: inForce, objects: current.length, armed_until: armed?.deadline.toISOString() ?? null, link_layer: linkLayer ?? null, ...(autorate === undefined ? {} : { autorate }), counters };
+      const autorate = q.autorate.enabled ? (readAutorateFile(q.state_dir) ?? null) : undefined;
+      const status = {
+        backend: backend.name,
+        policy: inForce,
+        objects: current.length,
+        armed_until: armed?.deadline.toISOString() ?? null,
+        link_layer: linkLayer ?? null,
+        ...(autorate === undefined ? {} : { autorate }),
+        counters,
+      };
       if (o.json) ctx.out.json(status);
-      ctx.out.say(`qos ${backend.name}: ${inForce === 'none' ? 'no policy of ours in force' : inForce === 'configured' ? 'the configured policy is in force' : 'a policy of ours is in force, different from the configuration'} (${current.length} objects)${armed ? `; change awaiting confirmation until ${armed.deadline.toISOString()}` : ''}`);
+      ctx.out.say(
+        `qos ${backend.name}: ${inForce === 'none' ? 'no policy of ours in force' : inForce === 'configured' ? 'the configured policy is in force' : 'a policy of ours is in force, different from the configuration'} (${current.length} objects)${armed ? `; change awaiting confirmation until ${armed.deadline.toISOString()}` : ''}`,
+      );
       if (linkLayer) ctx.out.say(`  link layer: ${describeLinkLayer(linkLayer)}`);
       if (autorate !== undefined) ctx.out.say(`  autorate: ${describeAutorate(autorate ?? undefined, new Date())}`);
       for (const [key, packets] of Object.entries(counters)) ctx.out.say(`  ${key}: ${packets} packets`);
@@ -121,7 +133,7 @@ export function registerQosCommands(program: Command, context: () => CliContext,
     .option('--class <name>', 'class whose flow is measured (default: the first class)')
     .option('--duration <s>', 'seconds of load', integerIn(5, 600), 20)
     .option('--port <n>', 'first iperf3 port of the responder', integerIn(1, 65535), 5201)
-    .option('--policy-elsewhere', 'run from a LAN station: the policy is enforced on this host\'s gateway, do not read it here')
+    .option('--policy-elsewhere', "run from a LAN station: the policy is enforced on this host's gateway, do not read it here")
     .action(async (o: QosOptions & { policyElsewhere?: boolean }) => {
       if (!o.policyElsewhere) return verifyWith(o);
       const ctx = context();

@@ -66,22 +66,52 @@ export async function runQualifyCommand(ctx: CliContext, flags: QualifyFlags): P
   const timing = holdForMeasurement(ctx.logger(2));
   const data = await runQualification(
     {
-      target, stampPort: flags.stampPort, iperfPorts: Array.from({ length: flags.iperfPool }, (_, i) => flags.iperfPort + i), synchronized: false, load: loadModelFrom(config), signal: interruptSignal(),
+      target,
+      stampPort: flags.stampPort,
+      iperfPorts: Array.from({ length: flags.iperfPool }, (_, i) => flags.iperfPort + i),
+      synchronized: false,
+      load: loadModelFrom(config),
+      signal: interruptSignal(),
       ...credentialsField(ctx.config().secrets),
     },
-    profile, plan, progressPrinter(),
+    profile,
+    plan,
+    progressPrinter(),
   ).finally(() => timing.release());
   const assessment = assess(data, profile, lang);
   const qos = await qosReportSection(ctx.config());
   const dir = flags.out ?? join(config.qualify.out_dir, `${startedAt.toISOString().replace(/[:.]/g, '-').slice(0, 19)}-${target}`);
   const reportSettings = config.report;
   const signing = signingKeyOrReason(reportSettings.signing_key_file);
-  const { path, report } = writeReport(dir, {
-    site: siteIdentityFrom(config.site), target, profile: profile.name, startedAt, durationS: (Date.now() - startedAt.getTime()) / 1000, data, assessment, qos,
-  }, signing.key);
+  const { path, report } = writeReport(
+    dir,
+    {
+      site: siteIdentityFrom(config.site),
+      target,
+      profile: profile.name,
+      startedAt,
+      durationS: (Date.now() - startedAt.getTime()) / 1000,
+      data,
+      assessment,
+      qos,
+    },
+    signing.key,
+  );
   const htmlPath = await writeReportHtml(dir, report as unknown as ReportDocument, lang);
   if (flags.json) ctx.out.json(report);
-  ctx.out.say(renderSummary({ verdict: assessment.verdict, lines: assessment.lines, hints: assessment.remediation.hints, reportPath: path, profileTitle: profile.title[lang], target }, lang));
+  ctx.out.say(
+    renderSummary(
+      {
+        verdict: assessment.verdict,
+        lines: assessment.lines,
+        hints: assessment.remediation.hints,
+        reportPath: path,
+        profileTitle: profile.title[lang],
+        target,
+      },
+      lang,
+    ),
+  );
   ctx.out.say(`${htmlPath} (${lang === 'fr' ? 'à imprimer ou ouvrir dans un navigateur' : 'to print or open in a browser'})`);
   if (!signing.key) ctx.out.say(`${lang === 'fr' ? 'rapport non signé' : 'report not signed'}: ${signing.reason ?? ''}`);
   else if (reportSettings.collector_url) ctx.out.say(await queueForCollector(`${JSON.stringify(report, null, 2)}\n`, reportSettings, ctx.logger(2)));

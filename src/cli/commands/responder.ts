@@ -33,13 +33,15 @@ const STATS_EVERY_MS = 60_000;
 export function registerResponderCommand(program: Command, context: () => CliContext, setExit: (code: number) => void): void {
   program
     .command('responder')
-    .description('the hospital side: a STAMP session-reflector and a pool of iperf3 servers, until stopped (SIGTERM/SIGINT); SIGHUP re-reads the enrolled appliances')
+    .description(
+      'the hospital side: a STAMP session-reflector and a pool of iperf3 servers, until stopped (SIGTERM/SIGINT); SIGHUP re-reads the enrolled appliances',
+    )
     .option('--bind <addr>', 'address to listen on (default: responder.bind)')
     .option('--stamp-port <n>', 'STAMP UDP port, 0 for any (default: responder.stamp_port, 862)', port)
     .option('--iperf-port <n>', 'first iperf3 TCP port (default: responder.iperf_port, 5201)', integerIn(1, 65535))
     .option('--iperf-pool <n>', 'number of iperf3 servers (default: responder.iperf_pool_size)', integerIn(1, 64))
     .option('--stateless', 'stateless reflector (copies the sender sequence numbers)')
-    .option('--dscp-rules-installed', 'the DSCP rules are installed by `responder-dscp install` (the systemd unit\'s privileged step): do not install them')
+    .option('--dscp-rules-installed', "the DSCP rules are installed by `responder-dscp install` (the systemd unit's privileged step): do not install them")
     .action(async (flags: ResponderFlags) => {
       const ctx = context();
       try {
@@ -50,24 +52,31 @@ export function registerResponderCommand(program: Command, context: () => CliCon
       }
     });
 
-  const dscp = program.command('responder-dscp').description('install or remove the responder\'s nftables rules, DSCP and the responder.allow_from filter of its ports (needs CAP_NET_ADMIN): the systemd unit runs these as privileged steps around the responder');
+  const dscp = program
+    .command('responder-dscp')
+    .description(
+      "install or remove the responder's nftables rules, DSCP and the responder.allow_from filter of its ports (needs CAP_NET_ADMIN): the systemd unit runs these as privileged steps around the responder",
+    );
   for (const action of ['install', 'remove'] as const) {
-    dscp.command(action).description(`${action} the rules for responder.stamp_port`).action(async () => {
-      const ctx = context();
-      try {
-        if (action === 'remove') {
-          await systemRunner.run({ argv: ['nft', 'delete', 'table', 'ip', UNIT_DSCP_TABLE], timeoutMs: 10_000 });
-        } else {
-          const r = ctx.config().values.responder;
-          const filter = { iperfPorts: Array.from({ length: r.iperf_pool_size }, (_, i) => r.iperf_port + i), allowFrom: r.allow_from };
-          const installed = await installAnnotation(UNIT_DSCP_TABLE, reflectorRuleset(UNIT_DSCP_TABLE, r.stamp_port, filter));
-          if ('unavailable' in installed) throw new UsmpError('USMP_E_QOS_PRIVILEGE', `the DSCP rules cannot be installed: ${installed.unavailable}`);
+    dscp
+      .command(action)
+      .description(`${action} the rules for responder.stamp_port`)
+      .action(async () => {
+        const ctx = context();
+        try {
+          if (action === 'remove') {
+            await systemRunner.run({ argv: ['nft', 'delete', 'table', 'ip', UNIT_DSCP_TABLE], timeoutMs: 10_000 });
+          } else {
+            const r = ctx.config().values.responder;
+            const filter = { iperfPorts: Array.from({ length: r.iperf_pool_size }, (_, i) => r.iperf_port + i), allowFrom: r.allow_from };
+            const installed = await installAnnotation(UNIT_DSCP_TABLE, reflectorRuleset(UNIT_DSCP_TABLE, r.stamp_port, filter));
+            if ('unavailable' in installed) throw new UsmpError('USMP_E_QOS_PRIVILEGE', `the DSCP rules cannot be installed: ${installed.unavailable}`);
+          }
+          setExit(EXIT.OK);
+        } catch (err) {
+          setExit(reportError(err, ctx.out, false));
         }
-        setExit(EXIT.OK);
-      } catch (err) {
-        setExit(reportError(err, ctx.out, false));
-      }
-    });
+      });
   }
 }
 
@@ -104,16 +113,30 @@ async function runResponder(ctx: CliContext, flags: ResponderFlags): Promise<voi
     if (runtimeDir && rsaKeyFile !== config.iperf_rsa_key_file) ensureIperfRsaKey(rsaKeyFile);
     const iperfAuth = usersFile ? { rsaPrivateKeyFile: rsaKeyFile, authorizedUsersFile: usersFile } : undefined;
     const enrolled = mode === 'open' ? 0 : loadKeys();
-    if (mode !== 'open' && enrolled === 0) log.warn({ event: 'responder.no_appliance', keys_file: config.keys_file }, 'no appliance is enrolled: every authenticated measurement will be refused (usmp-edge responder-keys enroll NAME --out FILE)');
+    if (mode !== 'open' && enrolled === 0)
+      log.warn(
+        { event: 'responder.no_appliance', keys_file: config.keys_file },
+        'no appliance is enrolled: every authenticated measurement will be refused (usmp-edge responder-keys enroll NAME --out FILE)',
+      );
     if (mode === 'open') log.warn({ event: 'responder.open' }, 'responder.auth is open: anyone who reaches it can use it');
     const reflector = new StampReflector({
-      bind, port: flags.stampPort ?? config.stamp_port, mode: flags.stateless ? 'stateless' : (config.stamp_mode as 'stateless' | 'stateful'),
-      maxSessions: config.stamp_max_sessions, maxPpsPerPeer: config.stamp_max_pps_per_peer, maxPpsPerNetwork: config.stamp_max_pps_per_network,
-      auth: { mode, keyring }, allowFrom: config.allow_from,
-      errorEstimate: encodeErrorEstimate({ synchronized: false, errorSeconds: 0.1 }), logger: log,
+      bind,
+      port: flags.stampPort ?? config.stamp_port,
+      mode: flags.stateless ? 'stateless' : (config.stamp_mode as 'stateless' | 'stateful'),
+      maxSessions: config.stamp_max_sessions,
+      maxPpsPerPeer: config.stamp_max_pps_per_peer,
+      maxPpsPerNetwork: config.stamp_max_pps_per_network,
+      auth: { mode, keyring },
+      allowFrom: config.allow_from,
+      errorEstimate: encodeErrorEstimate({ synchronized: false, errorSeconds: 0.1 }),
+      logger: log,
     });
     const pool = new IperfServerPool({
-      bind, firstPort: flags.iperfPort ?? config.iperf_port, size: flags.iperfPool ?? config.iperf_pool_size, maxMbps: config.iperf_max_mbps, logger: log,
+      bind,
+      firstPort: flags.iperfPort ?? config.iperf_port,
+      size: flags.iperfPool ?? config.iperf_pool_size,
+      maxMbps: config.iperf_max_mbps,
+      logger: log,
       ...(iperfAuth ? { auth: iperfAuth } : {}),
     });
     // After the first enrolment the real RSA key exists: the iperf3 servers restart on it.
@@ -131,7 +154,15 @@ async function runResponder(ctx: CliContext, flags: ResponderFlags): Promise<voi
   }
 }
 
-async function serve(ctx: CliContext, log: ReturnType<CliContext['logger']>, reflector: StampReflector, pool: IperfServerPool, reload: (() => Promise<number>) | undefined, dscpRulesInstalled: boolean, allowFrom: readonly string[]): Promise<void> {
+async function serve(
+  ctx: CliContext,
+  log: ReturnType<CliContext['logger']>,
+  reflector: StampReflector,
+  pool: IperfServerPool,
+  reload: (() => Promise<number>) | undefined,
+  dscpRulesInstalled: boolean,
+  allowFrom: readonly string[],
+): Promise<void> {
   let annotation: Annotation | undefined;
   const stopped = new Promise<string>((resolve) => {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve(signal));
@@ -142,7 +173,10 @@ async function serve(ctx: CliContext, log: ReturnType<CliContext['logger']>, ref
       try {
         log.info({ event: 'responder.keys_reloaded', appliances: await reload!() }, 'enrolled appliances read again');
       } catch (err) {
-        log.error({ event: 'responder.keys_reload_failed', err: (err as Error).message }, 'enrolled appliances could not be read again; the previous ones stay in force');
+        log.error(
+          { event: 'responder.keys_reload_failed', err: (err as Error).message },
+          'enrolled appliances could not be read again; the previous ones stay in force',
+        );
       }
     });
   };
@@ -150,7 +184,8 @@ async function serve(ctx: CliContext, log: ReturnType<CliContext['logger']>, ref
   let last: ReflectorStats | undefined;
   const statsTimer = setInterval(() => {
     const now = reflector.stats();
-    if (last && droppedTotal(now) > droppedTotal(last)) log.warn({ event: 'responder.stamp_dropped', stamp: now }, 'STAMP packets dropped since the last report');
+    if (last && droppedTotal(now) > droppedTotal(last))
+      log.warn({ event: 'responder.stamp_dropped', stamp: now }, 'STAMP packets dropped since the last report');
     last = now;
   }, STATS_EVERY_MS);
   statsTimer.unref();
@@ -159,16 +194,25 @@ async function serve(ctx: CliContext, log: ReturnType<CliContext['logger']>, ref
     const iperfPorts = await pool.start();
     if (!dscpRulesInstalled) {
       const filter = { iperfPorts, allowFrom };
-      const installed = await installAnnotation(`usmp_edge_reflector_${process.pid}`, reflectorRuleset(`usmp_edge_reflector_${process.pid}`, stamp.port, filter));
+      const installed = await installAnnotation(
+        `usmp_edge_reflector_${process.pid}`,
+        reflectorRuleset(`usmp_edge_reflector_${process.pid}`, stamp.port, filter),
+      );
       if ('unavailable' in installed) {
         log.warn({ reason: installed.unavailable }, 'DSCP cannot be read or set here: Class-of-Service requests will be answered as not processed');
-        if (allowFrom.length > 0) log.warn({ event: 'responder.iperf_unfiltered', reason: installed.unavailable }, 'responder.allow_from applies to STAMP only: the iperf3 servers cannot be filtered without CAP_NET_ADMIN (the systemd unit installs the filter)');
-      }
-      else annotation = installed;
+        if (allowFrom.length > 0)
+          log.warn(
+            { event: 'responder.iperf_unfiltered', reason: installed.unavailable },
+            'responder.allow_from applies to STAMP only: the iperf3 servers cannot be filtered without CAP_NET_ADMIN (the systemd unit installs the filter)',
+          );
+      } else annotation = installed;
     }
     const refusal = congestionControlRefusal(loadModelFrom(ctx.config().values).congestionControl);
     if (refusal) log.warn({ event: 'responder.congestion_control_refused' }, refusal);
-    log.info({ bind: reflector.bind, stamp_port: stamp.port, iperf_ports: iperfPorts, dscp: dscpRulesInstalled || annotation !== undefined, auth: reflector.authMode }, 'responder ready');
+    log.info(
+      { bind: reflector.bind, stamp_port: stamp.port, iperf_ports: iperfPorts, dscp: dscpRulesInstalled || annotation !== undefined, auth: reflector.authMode },
+      'responder ready',
+    );
     const signal = await stopped;
     log.info({ signal, stamp: reflector.stats() }, 'responder stopping');
   } finally {
@@ -182,5 +226,13 @@ async function serve(ctx: CliContext, log: ReturnType<CliContext['logger']>, ref
 }
 
 function droppedTotal(s: ReflectorStats): number {
-  return s.dropped_bad_hmac + s.dropped_unauthenticated + s.dropped_not_allowed + s.dropped_rate_limited + s.dropped_table_full + s.dropped_too_long + s.dropped_too_short;
+  return (
+    s.dropped_bad_hmac +
+    s.dropped_unauthenticated +
+    s.dropped_not_allowed +
+    s.dropped_rate_limited +
+    s.dropped_table_full +
+    s.dropped_too_long +
+    s.dropped_too_short
+  );
 }

@@ -46,10 +46,20 @@ export function registerRtpCommands(program: Command, context: () => CliContext,
     .command('analyze <file>')
     .description('per-stream RTP figures of a pcap file (packets, lost, jitter as RFC 3550 and Wireshark compute it, DSCP)')
     .option('--filter <bpf>', 'capture filter applied while reading', 'udp')
-    .option('--clock-rate <pt=hz>', 'clock rate of a dynamic payload type, e.g. 96=90000 (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option(
+      '--clock-rate <pt=hz>',
+      'clock rate of a dynamic payload type, e.g. 96=90000 (repeatable)',
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
     .option('--min-call-s <s>', 'calls shorter than this are counted as attempts', '60')
     .option('--idle-s <s>', 'a call with no packet for this long has ended', '30')
-    .option('--station-network <cidr>', 'network of the unit\'s stations (repeatable); none: the first sender of each call', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option(
+      '--station-network <cidr>',
+      "network of the unit's stations (repeatable); none: the first sender of each call",
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
     .option('--json', 'print one JSON document on stdout');
   analyze.action(async (file: string) => {
     const ctx = context();
@@ -112,9 +122,16 @@ export function registerRtpCommands(program: Command, context: () => CliContext,
 function printStreams(ctx: CliContext, file: string, frames: number, streams: RtpStreamSummary[], calls: CallRecord[]): void {
   ctx.out.say(`${file}: ${frames} frames, ${streams.length} RTP stream(s)`);
   for (const s of streams) {
-    const jitter = s.mean_jitter_ms === undefined ? 'jitter n/a (clock rate unknown: --clock-rate)' : `jitter mean ${s.mean_jitter_ms.toFixed(3)} ms, max ${s.max_jitter_ms!.toFixed(3)} ms`;
-    const dscp = Object.entries(s.dscp).map(([k, n]) => `${k}×${n}`).join(' ');
-    ctx.out.say(`  ${s.ssrc} ${s.src}:${s.src_port} → ${s.dst}:${s.dst_port} PT ${s.payload_type}: ${s.packets} packets, lost ${s.lost} (${s.lost_pct.toFixed(2)} %), ${jitter}, DSCP ${dscp}`);
+    const jitter =
+      s.mean_jitter_ms === undefined
+        ? 'jitter n/a (clock rate unknown: --clock-rate)'
+        : `jitter mean ${s.mean_jitter_ms.toFixed(3)} ms, max ${s.max_jitter_ms!.toFixed(3)} ms`;
+    const dscp = Object.entries(s.dscp)
+      .map(([k, n]) => `${k}×${n}`)
+      .join(' ');
+    ctx.out.say(
+      `  ${s.ssrc} ${s.src}:${s.src_port} → ${s.dst}:${s.dst_port} PT ${s.payload_type}: ${s.packets} packets, lost ${s.lost} (${s.lost_pct.toFixed(2)} %), ${jitter}, DSCP ${dscp}`,
+    );
   }
   ctx.out.say(`${calls.filter((c) => c.kind === 'call').length} call(s), ${calls.filter((c) => c.kind === 'attempt').length} attempt(s)`);
   for (const c of calls) {

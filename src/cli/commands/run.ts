@@ -12,7 +12,9 @@ import { EXIT, reportError } from '../output.js';
 export function registerRunCommand(program: Command, context: () => CliContext, setExit: (code: number) => void): void {
   program
     .command('run')
-    .description('the appliance daemon: device broker and hospital bridge, link monitoring and alerts, passive call quality, /metrics and /health; SIGHUP reloads, SIGTERM stops')
+    .description(
+      'the appliance daemon: device broker and hospital bridge, link monitoring and alerts, passive call quality, /metrics and /health; SIGHUP reloads, SIGTERM stops',
+    )
     .action(async () => {
       const ctx = context();
       try {
@@ -39,9 +41,20 @@ async function runDaemon(ctx: CliContext): Promise<void> {
         // a bad file is refused as a whole and the running configuration kept
         const next = loadConfig(ctx.globals.config === undefined ? {} : { file: ctx.globals.config, explicit: true });
         const restarted = await daemon.reload(next);
-        log.info({ event: 'daemon.reloaded', restarted }, restarted.length ? `configuration reloaded; restarted: ${restarted.join(', ')}` : 'configuration reloaded; nothing changed');
+        log.info(
+          { event: 'daemon.reloaded', restarted },
+          restarted.length ? `configuration reloaded; restarted: ${restarted.join(', ')}` : 'configuration reloaded; nothing changed',
+        );
       } catch (err) {
-        log.error({ event: 'daemon.reload_refused', err: (err as Error).message, code: (err as { code?: string }).code, details: (err as { details?: unknown }).details }, `new configuration refused, the running one is kept: ${(err as Error).message}`);
+        log.error(
+          {
+            event: 'daemon.reload_refused',
+            err: (err as Error).message,
+            code: (err as { code?: string }).code,
+            details: (err as { details?: unknown }).details,
+          },
+          `new configuration refused, the running one is kept: ${(err as Error).message}`,
+        );
       }
       systemd.send('READY=1');
     });

@@ -49,7 +49,12 @@ export class AccessStore {
   // -- local accounts
 
   async addUser(name: string, passwordHash: string, roles: readonly ReaderRole[], now: Date): Promise<void> {
-    const added = await this.#db.run('INSERT INTO users (name, password_hash, roles, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING', [name, passwordHash, rolesText(roles), now.toISOString()]);
+    const added = await this.#db.run('INSERT INTO users (name, password_hash, roles, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING', [
+      name,
+      passwordHash,
+      rolesText(roles),
+      now.toISOString(),
+    ]);
     if (added === 0) throw new UsmpError('USMP_E_USAGE', `a user named ${name} exists already`);
   }
 
@@ -85,14 +90,23 @@ export class AccessStore {
   /** A new session; the returned id is the cookie's value, never stored. */
   async createSession(session: Omit<Session, 'createdAtMs'>, nowMs: number): Promise<string> {
     const id = randomBytes(32).toString('base64url');
-    await this.#db.run('INSERT INTO sessions (id_hash, "user", source, roles, created_at, seen_at) VALUES ($1, $2, $3, $4, $5, $5)', [sha256(id), session.user, session.source, rolesText(session.roles), nowMs]);
+    await this.#db.run('INSERT INTO sessions (id_hash, "user", source, roles, created_at, seen_at) VALUES ($1, $2, $3, $4, $5, $5)', [
+      sha256(id),
+      session.user,
+      session.source,
+      rolesText(session.roles),
+      nowMs,
+    ]);
     return id;
   }
 
   /** The session of this id if it is neither idle too long nor too old; marks it seen. */
   async session(id: string, nowMs: number, limits: SessionLimits): Promise<Session | undefined> {
     const hash = sha256(id);
-    const row = await this.#db.one<{ user: string; source: 'local' | 'oidc'; roles: string; created_at: number | string; seen_at: number | string }>('SELECT "user", source, roles, created_at, seen_at FROM sessions WHERE id_hash = $1', [hash]);
+    const row = await this.#db.one<{ user: string; source: 'local' | 'oidc'; roles: string; created_at: number | string; seen_at: number | string }>(
+      'SELECT "user", source, roles, created_at, seen_at FROM sessions WHERE id_hash = $1',
+      [hash],
+    );
     if (!row) return undefined;
     // PostgreSQL's BIGINT comes back as text
     const createdAt = Number(row.created_at);
@@ -119,7 +133,14 @@ export class AccessStore {
   async createApiToken(user: string, label: string, roles: readonly ReaderRole[], now: Date): Promise<{ id: string; token: string }> {
     const id = randomBytes(8).toString('hex');
     const secret = randomBytes(32).toString('base64url');
-    await this.#db.run('INSERT INTO api_tokens (id, secret_hash, "user", label, roles, created_at) VALUES ($1, $2, $3, $4, $5, $6)', [id, sha256(secret), user, label, rolesText(roles), now.toISOString()]);
+    await this.#db.run('INSERT INTO api_tokens (id, secret_hash, "user", label, roles, created_at) VALUES ($1, $2, $3, $4, $5, $6)', [
+      id,
+      sha256(secret),
+      user,
+      label,
+      rolesText(roles),
+      now.toISOString(),
+    ]);
     return { id, token: `usmpc_${id}_${secret}` };
   }
 
@@ -129,7 +150,10 @@ export class AccessStore {
 
   /** Revokes a token of this user (or of anyone, for the CLI: user undefined). */
   async revokeApiToken(id: string, user: string | undefined): Promise<boolean> {
-    const removed = user === undefined ? await this.#db.run('DELETE FROM api_tokens WHERE id = $1', [id]) : await this.#db.run('DELETE FROM api_tokens WHERE id = $1 AND "user" = $2', [id, user]);
+    const removed =
+      user === undefined
+        ? await this.#db.run('DELETE FROM api_tokens WHERE id = $1', [id])
+        : await this.#db.run('DELETE FROM api_tokens WHERE id = $1 AND "user" = $2', [id, user]);
     return removed > 0;
   }
 
@@ -137,7 +161,9 @@ export class AccessStore {
   async apiTokenHolder(token: string, now: Date): Promise<{ user: string; roles: ReaderRole[] } | undefined> {
     const match = TOKEN.exec(token);
     if (!match) return undefined;
-    const row = await this.#db.one<{ secret_hash: string; user: string; roles: string }>('SELECT secret_hash, "user", roles FROM api_tokens WHERE id = $1', [match[1]!]);
+    const row = await this.#db.one<{ secret_hash: string; user: string; roles: string }>('SELECT secret_hash, "user", roles FROM api_tokens WHERE id = $1', [
+      match[1]!,
+    ]);
     if (!row || !timingSafeEqual(Buffer.from(row.secret_hash, 'hex'), Buffer.from(sha256(match[2]!), 'hex'))) return undefined;
     await this.#db.run('UPDATE api_tokens SET last_used_at = $1 WHERE id = $2', [now.toISOString(), match[1]!]);
     return { user: row.user, roles: rolesOf(row.roles) };

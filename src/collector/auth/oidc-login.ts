@@ -54,11 +54,17 @@ export class OidcLogin {
     // ID token signatures checked against the provider's published keys too, though TLS to the
     // token endpoint already vouches for the issuer (OpenID Connect Core 1.0 §3.1.3.7 point 6):
     // the key set is fetched again when a token names a key it does not hold (a rotation)
-    this.#configuration ??= oidc.discovery(new URL(this.#settings.issuer), this.#settings.clientId, this.#settings.clientSecret, undefined, { execute: [oidc.enableNonRepudiationChecks] }).catch((err: unknown) => {
-      // try discovery again at the next sign-in
-      this.#configuration = undefined;
-      throw new UsmpError('USMP_E_SIGN_IN', `the OpenID provider ${this.#settings.issuer} cannot be reached or described: ${(err as Error).message}`, { cause: err });
-    });
+    this.#configuration ??= oidc
+      .discovery(new URL(this.#settings.issuer), this.#settings.clientId, this.#settings.clientSecret, undefined, {
+        execute: [oidc.enableNonRepudiationChecks],
+      })
+      .catch((err: unknown) => {
+        // try discovery again at the next sign-in
+        this.#configuration = undefined;
+        throw new UsmpError('USMP_E_SIGN_IN', `the OpenID provider ${this.#settings.issuer} cannot be reached or described: ${(err as Error).message}`, {
+          cause: err,
+        });
+      });
     return this.#configuration;
   }
 
@@ -85,17 +91,24 @@ export class OidcLogin {
   async finish(callbackUrl: URL, pendingId: string | undefined, nowMs: number): Promise<OidcIdentity> {
     const pending = pendingId === undefined ? undefined : this.#pending.get(pendingId);
     if (pendingId !== undefined) this.#pending.delete(pendingId);
-    if (!pending || nowMs - pending.startedMs > PENDING_TTL_MS) throw new UsmpError('USMP_E_SIGN_IN', 'this sign-in was not started here or took more than 10 minutes: sign in again');
+    if (!pending || nowMs - pending.startedMs > PENDING_TTL_MS)
+      throw new UsmpError('USMP_E_SIGN_IN', 'this sign-in was not started here or took more than 10 minutes: sign in again');
     const config = await this.#config();
     let tokens;
     try {
-      tokens = await oidc.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: pending.verifier, expectedState: pending.state, expectedNonce: pending.nonce, idTokenExpected: true });
+      tokens = await oidc.authorizationCodeGrant(config, callbackUrl, {
+        pkceCodeVerifier: pending.verifier,
+        expectedState: pending.state,
+        expectedNonce: pending.nonce,
+        idTokenExpected: true,
+      });
     } catch (err) {
       throw new UsmpError('USMP_E_SIGN_IN', `the OpenID provider's answer was refused: ${(err as Error).message}`, { cause: err });
     }
     const claims = tokens.claims();
     if (!claims) throw new UsmpError('USMP_E_SIGN_IN', 'the OpenID provider sent no ID token');
-    const name = typeof claims['preferred_username'] === 'string' ? claims['preferred_username'] : typeof claims['email'] === 'string' ? claims['email'] : claims.sub;
+    const name =
+      typeof claims['preferred_username'] === 'string' ? claims['preferred_username'] : typeof claims['email'] === 'string' ? claims['email'] : claims.sub;
     return { user: `oidc:${name}`, roles: rolesOfGroups(claims[this.#settings.groupsClaim], this.#settings.roleMap) };
   }
 

@@ -13,10 +13,13 @@ const MAX_REGION_LENGTH = 200;
 export function parseRole(text: string): ReaderRole {
   if (text === 'national') return { kind: 'national' };
   const region = /^region:(.+)$/.exec(text);
-  if (region && region[1]!.trim() === region[1] && region[1]!.length <= MAX_REGION_LENGTH) return { kind: 'region', region: region[1]! };
+  if (region && region[1]!.trim() === region[1] && region[1].length <= MAX_REGION_LENGTH) return { kind: 'region', region: region[1] };
   const site = /^site:(.+)$/.exec(text);
   if (site && ESTABLISHMENT_CODE.test(site[1]!)) return { kind: 'site', code: site[1]! };
-  throw new UsmpError('USMP_E_USAGE', `${JSON.stringify(text.slice(0, 80))} is not a role: national, region:<interregional direction> (e.g. "region:DISP Dijon") or site:<establishment code>`);
+  throw new UsmpError(
+    'USMP_E_USAGE',
+    `${JSON.stringify(text.slice(0, 80))} is not a role: national, region:<interregional direction> (e.g. "region:DISP Dijon") or site:<establishment code>`,
+  );
 }
 
 export function formatRole(role: ReaderRole): string {

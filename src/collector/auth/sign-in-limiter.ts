@@ -55,8 +55,10 @@ export class SignInLimiter {
 
   /** Why sign-in is refused now, or undefined when it may be tried. */
   blocked(account: string, address: string, nowMs: number): string | undefined {
-    if (this.#accounts.count(account, nowMs) >= this.#limits.perAccount) return `too many failed sign-ins for this account; try again in ${Math.ceil(this.#limits.windowMs / 60_000)} minutes`;
-    if (this.#addresses.count(address, nowMs) >= this.#limits.perAddress) return `too many failed sign-ins from this address; try again in ${Math.ceil(this.#limits.windowMs / 60_000)} minutes`;
+    if (this.#accounts.count(account, nowMs) >= this.#limits.perAccount)
+      return `too many failed sign-ins for this account; try again in ${Math.ceil(this.#limits.windowMs / 60_000)} minutes`;
+    if (this.#addresses.count(address, nowMs) >= this.#limits.perAddress)
+      return `too many failed sign-ins from this address; try again in ${Math.ceil(this.#limits.windowMs / 60_000)} minutes`;
     return undefined;
   }
 

@@ -27,7 +27,10 @@ export function fastifyOptions(o: DoorOptions, bodyLimit: number): FastifyServer
     // what the router refuses before any route (a malformed address): our error shape too
     frameworkErrors: (error, _request, generic) => {
       const reply = generic as unknown as FastifyReply;
-      void reply.code(400).headers(SECURITY_HEADERS).send(errorBody('USMP_E_BAD_REQUEST', error.code === 'FST_ERR_BAD_URL' ? 'malformed address' : error.message));
+      void reply
+        .code(400)
+        .headers(SECURITY_HEADERS)
+        .send(errorBody('USMP_E_BAD_REQUEST', error.code === 'FST_ERR_BAD_URL' ? 'malformed address' : error.message));
     },
     ...(o.tls ? { https: { cert: o.tls.cert, key: o.tls.key, minVersion: 'TLSv1.2' as const } } : {}),
   };

@@ -14,7 +14,11 @@ export const SECURITY_HEADERS = {
 };
 
 export class HttpRefusal extends Error {
-  constructor(readonly statusCode: number, readonly code: ErrorCode, reason: string) {
+  constructor(
+    readonly statusCode: number,
+    readonly code: ErrorCode,
+    reason: string,
+  ) {
     super(reason);
   }
 }
@@ -38,7 +42,8 @@ function mapped(err: FastifyError & { statusCode?: number }): { status: number; 
       break;
   }
   if (err.statusCode === 429) return { status: 429, code: 'USMP_E_RATE_LIMITED', reason: err.message };
-  if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) return { status: err.statusCode, code: 'USMP_E_BAD_REQUEST', reason: err.message };
+  if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500)
+    return { status: err.statusCode, code: 'USMP_E_BAD_REQUEST', reason: err.message };
   return { status: 500, code: 'USMP_E_INTERNAL', reason: 'internal error' };
 }
 

@@ -22,7 +22,13 @@ export async function intakeDoor(o: DoorOptions & { intake: ReportIntake; log: L
     const answer = o.intake.refuse('USMP_E_REPORT_TOO_LARGE', `larger than ${o.maxReportBytes} bytes`, request.ip);
     void reply.code(answer.status).header('connection', 'close').send(answer.body);
   });
-  app.setNotFoundHandler((request, reply) => void reply.code(404).headers(SECURITY_HEADERS).send(errorBody('USMP_E_NOT_FOUND', `nothing at ${request.url.slice(0, 100)}: appliances POST to ${INTAKE_PATH}`)));
+  app.setNotFoundHandler(
+    (request, reply) =>
+      void reply
+        .code(404)
+        .headers(SECURITY_HEADERS)
+        .send(errorBody('USMP_E_NOT_FOUND', `nothing at ${request.url.slice(0, 100)}: appliances POST to ${INTAKE_PATH}`)),
+  );
   await app.register(rateLimit, { max: o.requestsPerMinute, timeWindow: 60_000, cache: 10_000, errorResponseBuilder: rateLimitRefusal });
   // the intake reads the text itself: strict parse, canonical form
   app.removeAllContentTypeParsers();

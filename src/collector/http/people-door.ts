@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type preHandlerHookHandler } from 'fastify';
 import cookie from '@fastify/cookie';
 import csrf from '@fastify/csrf-protection';
 import formbody from '@fastify/formbody';
@@ -115,11 +115,15 @@ export async function peopleDoor(o: PeopleDoorOptions): Promise<FastifyInstance>
     if (!o.telemetry) throw new HttpRefusal(404, 'USMP_E_NOT_FOUND', 'this collector keeps no telemetry');
     return o.telemetry.scoped(scopeOf(request.reader!.roles));
   };
-  const langOf = (request: FastifyRequest): Lang => ((request.query as Record<string, unknown>)['lang'] === 'en' || (request.body as Record<string, unknown> | undefined)?.['lang'] === 'en' ? 'en' : 'fr');
+  const langOf = (request: FastifyRequest): Lang =>
+    (request.query as Record<string, unknown>)['lang'] === 'en' || (request.body as Record<string, unknown> | undefined)?.['lang'] === 'en' ? 'en' : 'fr';
   const html = (request: FastifyRequest, reply: FastifyReply, page: string) => {
     const bar = accountBar({ lang: langOf(request), user: request.reader!.user, csrf: reply.generateCsrf() });
     return reply.type('text/html; charset=utf-8').send(withAccountBar(page, bar));
   };
+
+  // @fastify/csrf-protection's hook, called on the instance it decorates
+  const csrfProtection: preHandlerHookHandler = (request, reply, done) => app.csrfProtection(request, reply, done);
 
   app.get('/health', async () => ({ status: 'ok' }));
 
@@ -127,18 +131,32 @@ export async function peopleDoor(o: PeopleDoorOptions): Promise<FastifyInstance>
 
   app.get('/login', async (request, reply) => {
     const query = request.query as Record<string, string | undefined>;
-    return reply.type('text/html; charset=utf-8').send(loginPage({ lang: langOf(request), csrf: reply.generateCsrf(), next: safeNext(query['next']), error: query['error'] === 'oidc' ? { code: 'USMP_E_SIGN_IN', message: 'OpenID Connect: sign-in refused' } : undefined, oidc: o.oidc !== undefined }));
+    return reply.type('text/html; charset=utf-8').send(
+      loginPage({
+        lang: langOf(request),
+        csrf: reply.generateCsrf(),
+        next: safeNext(query['next']),
+        error: query['error'] === 'oidc' ? { code: 'USMP_E_SIGN_IN', message: 'OpenID Connect: sign-in refused' } : undefined,
+        oidc: o.oidc !== undefined,
+      }),
+    );
   });
 
-  app.post('/login', { preHandler: app.csrfProtection }, async (request, reply) => {
+  app.post('/login', { preHandler: csrfProtection }, async (request, reply) => {
     const body = (request.body ?? {}) as Record<string, unknown>;
     const user = typeof body['username'] === 'string' ? body['username'].slice(0, 64) : '';
     const password = typeof body['password'] === 'string' ? body['password'].slice(0, 256) : '';
     const next = safeNext(typeof body['next'] === 'string' ? body['next'] : undefined);
     const lang = langOf(request);
     const refuse = (status: number, code: ErrorCode, reason: string, message: string) => {
-      o.log.warn({ event: 'collector.sign_in_failed', code, user, source: 'local', remote: request.ip, reason }, `sign-in refused for ${JSON.stringify(user)} from ${request.ip}: ${reason}`);
-      return reply.code(status).type('text/html; charset=utf-8').send(loginPage({ lang, csrf: reply.generateCsrf(), next, error: { code, message }, oidc: o.oidc !== undefined }));
+      o.log.warn(
+        { event: 'collector.sign_in_failed', code, user, source: 'local', remote: request.ip, reason },
+        `sign-in refused for ${JSON.stringify(user)} from ${request.ip}: ${reason}`,
+      );
+      return reply
+        .code(status)
+        .type('text/html; charset=utf-8')
+        .send(loginPage({ lang, csrf: reply.generateCsrf(), next, error: { code, message }, oidc: o.oidc !== undefined }));
     };
     const blocked = o.limiter.blocked(user, request.ip, now());
     if (blocked) return refuse(429, 'USMP_E_SIGN_IN_LIMITED', 'limited', blocked);
@@ -146,7 +164,12 @@ export async function peopleDoor(o: PeopleDoorOptions): Promise<FastifyInstance>
     const ok = await verifyPassword(password, credentials?.passwordHash ?? TIMING_DECOY);
     if (!credentials || !ok) {
       o.limiter.failed(user, request.ip, now());
-      return refuse(401, 'USMP_E_SIGN_IN', credentials ? 'wrong_password' : 'unknown_user', lang === 'en' ? 'Wrong user name or password.' : 'Identifiant ou mot de passe incorrect.');
+      return refuse(
+        401,
+        'USMP_E_SIGN_IN',
+        credentials ? 'wrong_password' : 'unknown_user',
+        lang === 'en' ? 'Wrong user name or password.' : 'Identifiant ou mot de passe incorrect.',
+      );
     }
     o.limiter.succeeded(user);
     await startSession(reply, user, 'local', credentials.roles);
@@ -159,7 +182,7 @@ export async function peopleDoor(o: PeopleDoorOptions): Promise<FastifyInstance>
     void reply.setCookie(SESSION_COOKIE, id, { ...COOKIE_BASE, sameSite: 'lax' });
   }
 
-  app.post('/logout', { preHandler: app.csrfProtection }, async (request, reply) => {
+  app.post('/logout', { preHandler: csrfProtection }, async (request, reply) => {
     if (request.reader?.sessionId) {
       await o.access.endSession(request.reader.sessionId);
       o.log.info({ event: 'collector.sign_out', user: request.reader.user, remote: request.ip }, `${request.reader.user} signed out`);
@@ -182,7 +205,10 @@ export async function peopleDoor(o: PeopleDoorOptions): Promise<FastifyInstance>
     try {
       const identity = await o.oidc.finish(callbackUrl, request.cookies[OIDC_COOKIE], now());
       if (identity.roles.length === 0) {
-        o.log.warn({ event: 'collector.sign_in_failed', user: identity.user, source: 'oidc', remote: request.ip, reason: 'no_role' }, `${identity.user}: no group of theirs maps to a role (collector.oidc.role_map)`);
+        o.log.warn(
+          { event: 'collector.sign_in_failed', user: identity.user, source: 'oidc', remote: request.ip, reason: 'no_role' },
+          `${identity.user}: no group of theirs maps to a role (collector.oidc.role_map)`,
+        );
         throw new HttpRefusal(403, 'USMP_E_FORBIDDEN', 'signed in, but none of your groups gives a role on this collector');
       }
       await startSession(reply, identity.user, 'oidc', identity.roles);
@@ -190,7 +216,10 @@ export async function peopleDoor(o: PeopleDoorOptions): Promise<FastifyInstance>
       return reply.redirect('/', 303);
     } catch (err) {
       if (err instanceof HttpRefusal) throw err;
-      o.log.warn({ event: 'collector.sign_in_failed', source: 'oidc', remote: request.ip, reason: (err as Error).message }, `OpenID Connect sign-in refused: ${(err as Error).message}`);
+      o.log.warn(
+        { event: 'collector.sign_in_failed', source: 'oidc', remote: request.ip, reason: (err as Error).message },
+        `OpenID Connect sign-in refused: ${(err as Error).message}`,
+      );
       return reply.redirect('/login?error=oidc', 303);
     }
   });
@@ -200,7 +229,16 @@ export async function peopleDoor(o: PeopleDoorOptions): Promise<FastifyInstance>
   app.get('/', { preHandler: needs('session') }, async (request, reply) => {
     const query = request.query as Record<string, string | undefined>;
     const page = Number(query['page'] ?? '1');
-    return html(request, reply, await renderDashboard(viewOf(request), { region: query['region'] || undefined, verdict: query['verdict'] || undefined, page: Number.isInteger(page) ? page : 1 }, langOf(request), now()));
+    return html(
+      request,
+      reply,
+      await renderDashboard(
+        viewOf(request),
+        { region: query['region'] || undefined, verdict: query['verdict'] || undefined, page: Number.isInteger(page) ? page : 1 },
+        langOf(request),
+        now(),
+      ),
+    );
   });
 
   app.get('/sites/:code', { preHandler: needs('session') }, async (request, reply) => {
@@ -222,13 +260,16 @@ export async function peopleDoor(o: PeopleDoorOptions): Promise<FastifyInstance>
     const file = (request.params as { file: string }).file;
     const hourly = /^hourly\.(csv|json)$/.exec(file)?.[1] as 'csv' | 'json' | undefined;
     if (hourly) {
-      reply.header('content-disposition', `attachment; filename="${file}"`).type(hourly === 'csv' ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8');
+      reply
+        .header('content-disposition', `attachment; filename="${file}"`)
+        .type(hourly === 'csv' ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8');
       return reply.send(Readable.from(hourlyChunks(hourly, fleetOf(request).eachHourly())));
     }
     const format = (Object.keys(EXPORT_TYPES) as ExportFormat[]).find((f) => EXPORT_TYPES[f].file === file);
     if (!format) throw new HttpRefusal(404, 'USMP_E_NOT_FOUND', `no export ${file.slice(0, 60)}`);
     const view = viewOf(request);
-    const onSkip = (reportId: string, reason: string) => o.log.warn({ event: 'collector.export_skipped', report_id: reportId, format, reason }, `report ${reportId} left out of ${file}: ${reason}`);
+    const onSkip = (reportId: string, reason: string) =>
+      o.log.warn({ event: 'collector.export_skipped', report_id: reportId, format, reason }, `report ${reportId} left out of ${file}: ${reason}`);
     reply.header('content-disposition', `attachment; filename="${EXPORT_TYPES[format].file}"`).type(EXPORT_TYPES[format].contentType);
     const live = o.telemetry ? await liveFigures(fleetOf(request), now()) : undefined;
     return reply.send(Readable.from(exportChunks(format, view.eachReport(), { enrolment: 'checked', onSkip, live })));
@@ -238,10 +279,16 @@ export async function peopleDoor(o: PeopleDoorOptions): Promise<FastifyInstance>
 
   app.get('/fleet', { preHandler: needs('session') }, async (request, reply) => {
     const query = request.query as Record<string, string | undefined>;
-    return html(request, reply, await renderGrid(fleetOf(request), await viewOf(request).regions(), { region: query['region'] || undefined }, langOf(request), now(), o.silentAfterMs));
+    return html(
+      request,
+      reply,
+      await renderGrid(fleetOf(request), await viewOf(request).regions(), { region: query['region'] || undefined }, langOf(request), now(), o.silentAfterMs),
+    );
   });
 
-  app.get('/fleet/versions', { preHandler: needs('session') }, async (request, reply) => html(request, reply, await renderVersions(fleetOf(request), langOf(request))));
+  app.get('/fleet/versions', { preHandler: needs('session') }, async (request, reply) =>
+    html(request, reply, await renderVersions(fleetOf(request), langOf(request))),
+  );
 
   app.get('/fleet/sites/:code', { preHandler: needs('session') }, async (request, reply) => {
     const range = (request.query as Record<string, string | undefined>)['range'] === '12m' ? '12m' : '30d';
@@ -253,14 +300,18 @@ export async function peopleDoor(o: PeopleDoorOptions): Promise<FastifyInstance>
   app.get('/api/v1/fleet', { preHandler: needs('session-or-token') }, async (request) => {
     const region = (request.query as Record<string, string | undefined>)['region'] || undefined;
     const rows = await fleetOf(request).grid({ region, nowMs: now() });
-    return { silent_after_s: o.silentAfterMs / 1000, sites: rows.map((r) => ({ ...r, silent: r.last_received_at !== null && isSilent(r, now(), o.silentAfterMs) })) };
+    return {
+      silent_after_s: o.silentAfterMs / 1000,
+      sites: rows.map((r) => ({ ...r, silent: r.last_received_at !== null && isSilent(r, now(), o.silentAfterMs) })),
+    };
   });
 
   app.get('/api/v1/fleet/sites/:code/timeline', { preHandler: needs('session-or-token') }, async (request) => {
     const range = (request.query as Record<string, string | undefined>)['range'] === '12m' ? '12m' : '30d';
     const code = (request.params as { code: string }).code;
     const timeline = await fleetOf(request).timeline(code, range, now());
-    if (timeline.points.length === 0 && timeline.alerts.length === 0) throw new HttpRefusal(404, 'USMP_E_NOT_FOUND', 'no such site, or nothing measured in that range');
+    if (timeline.points.length === 0 && timeline.alerts.length === 0)
+      throw new HttpRefusal(404, 'USMP_E_NOT_FOUND', 'no such site, or nothing measured in that range');
     return { site_key: code, range, ...timeline };
   });
 
@@ -287,18 +338,38 @@ export async function peopleDoor(o: PeopleDoorOptions): Promise<FastifyInstance>
 
   app.get('/account', { preHandler: needs('session') }, async (request, reply) => {
     const reader = request.reader!;
-    return reply.type('text/html; charset=utf-8').send(accountPage({ lang: langOf(request), user: reader.user, roles: reader.roles, csrf: reply.generateCsrf(), tokens: await o.access.apiTokens(reader.user), tokensAllowed: true }));
+    return reply.type('text/html; charset=utf-8').send(
+      accountPage({
+        lang: langOf(request),
+        user: reader.user,
+        roles: reader.roles,
+        csrf: reply.generateCsrf(),
+        tokens: await o.access.apiTokens(reader.user),
+        tokensAllowed: true,
+      }),
+    );
   });
 
-  app.post('/account/tokens', { preHandler: [needs('session'), app.csrfProtection] }, async (request, reply) => {
+  app.post('/account/tokens', { preHandler: [needs('session'), csrfProtection] }, async (request, reply) => {
     const reader = request.reader!;
-    const label = String((request.body as Record<string, unknown>)['label'] ?? '').trim().slice(0, 64) || 'token';
+    const given = (request.body as Record<string, unknown>)['label'];
+    const label = (typeof given === 'string' ? given : '').trim().slice(0, 64) || 'token';
     const made = await o.access.createApiToken(reader.user, label, reader.roles, new Date(now()));
     o.log.info({ event: 'collector.token_created', user: reader.user, token_id: made.id, label, remote: request.ip }, `${reader.user} made token ${made.id}`);
-    return reply.type('text/html; charset=utf-8').send(accountPage({ lang: langOf(request), user: reader.user, roles: reader.roles, csrf: reply.generateCsrf(), tokens: await o.access.apiTokens(reader.user), newToken: made.token, tokensAllowed: true }));
+    return reply.type('text/html; charset=utf-8').send(
+      accountPage({
+        lang: langOf(request),
+        user: reader.user,
+        roles: reader.roles,
+        csrf: reply.generateCsrf(),
+        tokens: await o.access.apiTokens(reader.user),
+        newToken: made.token,
+        tokensAllowed: true,
+      }),
+    );
   });
 
-  app.post('/account/tokens/:id/revoke', { preHandler: [needs('session'), app.csrfProtection] }, async (request, reply) => {
+  app.post('/account/tokens/:id/revoke', { preHandler: [needs('session'), csrfProtection] }, async (request, reply) => {
     const reader = request.reader!;
     const id = (request.params as { id: string }).id;
     if (!(await o.access.revokeApiToken(id, reader.user))) throw new HttpRefusal(404, 'USMP_E_NOT_FOUND', 'no such token of yours');

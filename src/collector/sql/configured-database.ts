@@ -16,7 +16,11 @@ export function databaseChoiceOf(loaded: LoadedConfig, log: Pick<Logger, 'error'
     try {
       ca = readFileSync(c.postgres.ca_file);
     } catch (err) {
-      throw new UsmpError('USMP_E_CONFIG_INVALID', `collector.postgres.ca_file: cannot read ${c.postgres.ca_file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+      throw new UsmpError(
+        'USMP_E_CONFIG_INVALID',
+        `collector.postgres.ca_file: cannot read ${c.postgres.ca_file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+        { cause: err },
+      );
     }
   }
   return {
@@ -25,7 +29,8 @@ export function databaseChoiceOf(loaded: LoadedConfig, log: Pick<Logger, 'error'
     password: loaded.secrets.get('collector.postgres.password'),
     poolSize: c.postgres.pool_size,
     ca,
-    onPoolError: (err) => log.error({ event: 'collector.database_connection_lost', err: err.message }, 'a PostgreSQL connection failed; the pool opens another'),
+    onPoolError: (err) =>
+      log.error({ event: 'collector.database_connection_lost', err: err.message }, 'a PostgreSQL connection failed; the pool opens another'),
   };
 }
 

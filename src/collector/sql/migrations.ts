@@ -31,7 +31,8 @@ function text(dialect: SqlDialect): string {
   return typesOf(dialect).text;
 }
 
-const summaryColumns = (dialect: SqlDialect): string => SUMMARY_COLUMNS.map((c) => `${c} ${columnType(c, dialect)}${c === 'report_id' ? ' NOT NULL' : ''}`).join(', ');
+const summaryColumns = (dialect: SqlDialect): string =>
+  SUMMARY_COLUMNS.map((c) => `${c} ${columnType(c, dialect)}${c === 'report_id' ? ' NOT NULL' : ''}`).join(', ');
 const withoutRowid = (dialect: SqlDialect): string => (dialect === 'sqlite' ? ' WITHOUT ROWID' : '');
 
 async function each(tx: SqlClient, statements: readonly string[]): Promise<void> {
@@ -70,11 +71,14 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 3,
-    what: 'the live fleet: heartbeats (and their daily counts), hourly summaries (and their daily roll-up), alerts, each appliance\'s latest state',
+    what: "the live fleet: heartbeats (and their daily counts), hourly summaries (and their daily roll-up), alerts, each appliance's latest state",
     async apply(tx) {
       const d = tx.dialect;
       const { text: t, real, int } = typesOf(d);
-      const columns = (list: Record<string, string>) => Object.entries(list).map(([name, type]) => `${name} ${type}`).join(', ');
+      const columns = (list: Record<string, string>) =>
+        Object.entries(list)
+          .map(([name, type]) => `${name} ${type}`)
+          .join(', ');
       await each(tx, [
         `CREATE TABLE fleet (${columns(FLEET_COLUMNS(t, real, int))}, PRIMARY KEY (site_key))${withoutRowid(d)}`,
         `CREATE TABLE heartbeats (document_id ${t} NOT NULL, site_key ${t} NOT NULL, at ${t} NOT NULL, received_at ${t} NOT NULL, sequence ${int} NOT NULL, version ${t}, link_state ${t}, rtt_ms ${real}, outbox_depth ${int}, report_outbox_depth ${int}, hospital_connected ${int}, disk_free_mib ${real}, clock_synchronised ${int}, PRIMARY KEY (document_id))${withoutRowid(d)}`,
@@ -109,19 +113,56 @@ export const CALL_COLUMNS = ['calls', 'call_attempts', 'call_minutes', 'calls_go
 
 /** Each appliance's latest state, one row per site: the grid's source. */
 export const FLEET_COLUMNS = (t: string, real: string, int: string): Record<string, string> => ({
-  site_key: `${t} NOT NULL`, appliance_id: `${t} NOT NULL`, establishment_code: t, establishment: t, region: t,
-  version: t, last_heartbeat_at: t, last_received_at: `${t} NOT NULL`, heartbeat_interval_s: int, last_sequence: `${int} NOT NULL`, sequence_gaps: `${int} NOT NULL`,
-  link_state: t, link_since: t, rtt_ms: real, outbox_depth: int, outbox_oldest_age_s: real, report_outbox_depth: int,
-  devices_connected: int, hospital_connected: int, disk_free_mib: real, clock_synchronised: int, uptime_s: real, silent_since: t,
+  site_key: `${t} NOT NULL`,
+  appliance_id: `${t} NOT NULL`,
+  establishment_code: t,
+  establishment: t,
+  region: t,
+  version: t,
+  last_heartbeat_at: t,
+  last_received_at: `${t} NOT NULL`,
+  heartbeat_interval_s: int,
+  last_sequence: `${int} NOT NULL`,
+  sequence_gaps: `${int} NOT NULL`,
+  link_state: t,
+  link_since: t,
+  rtt_ms: real,
+  outbox_depth: int,
+  outbox_oldest_age_s: real,
+  report_outbox_depth: int,
+  devices_connected: int,
+  hospital_connected: int,
+  disk_free_mib: real,
+  clock_synchronised: int,
+  uptime_s: real,
+  silent_since: t,
 });
 
 /** An hour of monitoring of one site. */
 export const HOURLY_COLUMNS = (t: string, real: string, int: string): Record<string, string> => ({
-  document_id: `${t} NOT NULL`, received_at: `${t} NOT NULL`, profile: t, minutes_observed: `${real} NOT NULL`,
-  rtt_median_ms: real, rtt_p95_ms: real, ipdv_median_ms: real, ipdv_p95_ms: real, loss_up_pct: real, loss_down_pct: real,
-  degraded_min: `${real} NOT NULL`, degraded_rtt_min: real, degraded_ipdv_min: real, degraded_loss_min: real, degraded_reachability_min: real,
-  availability_pct: real, alerts_raised: `${int} NOT NULL`, alerts_cleared: `${int} NOT NULL`, up_mbps: real, down_mbps: real,
-  limit_rtt_ms: real, limit_ipdv_ms: real, limit_loss_pct: real,
+  document_id: `${t} NOT NULL`,
+  received_at: `${t} NOT NULL`,
+  profile: t,
+  minutes_observed: `${real} NOT NULL`,
+  rtt_median_ms: real,
+  rtt_p95_ms: real,
+  ipdv_median_ms: real,
+  ipdv_p95_ms: real,
+  loss_up_pct: real,
+  loss_down_pct: real,
+  degraded_min: `${real} NOT NULL`,
+  degraded_rtt_min: real,
+  degraded_ipdv_min: real,
+  degraded_loss_min: real,
+  degraded_reachability_min: real,
+  availability_pct: real,
+  alerts_raised: `${int} NOT NULL`,
+  alerts_cleared: `${int} NOT NULL`,
+  up_mbps: real,
+  down_mbps: real,
+  limit_rtt_ms: real,
+  limit_ipdv_ms: real,
+  limit_loss_pct: real,
 });
 
 export const LAYOUT_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
@@ -134,7 +175,11 @@ export async function migrate(db: SqlDatabase): Promise<void> {
 }
 
 function refuseNewer(version: number): void {
-  if (version > LAYOUT_VERSION) throw new UsmpError('USMP_E_REPORT_STORE', `the database was written by a newer usmp-edge (layout ${version}; this one knows ${LAYOUT_VERSION}): upgrade this collector`);
+  if (version > LAYOUT_VERSION)
+    throw new UsmpError(
+      'USMP_E_REPORT_STORE',
+      `the database was written by a newer usmp-edge (layout ${version}; this one knows ${LAYOUT_VERSION}): upgrade this collector`,
+    );
 }
 
 async function migrateSqlite(db: SqliteDatabase): Promise<void> {

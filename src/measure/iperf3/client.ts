@@ -55,8 +55,21 @@ const SERVER_CLOSED = /control socket has closed unexpectedly/i;
 const UDP_SETUP_LOST = /unable to read from stream socket|unable to receive|control socket has closed unexpectedly|timed out/i;
 
 export function iperfArgs(options: ThroughputOptions, port: number): string[] {
-  const argv = ['iperf3', '-c', options.target, '-p', String(port), '-J', '--get-server-output', '--connect-timeout', '3000',
-    '-t', String(options.durationS), '-O', String(options.omitS ?? 0)];
+  const argv = [
+    'iperf3',
+    '-c',
+    options.target,
+    '-p',
+    String(port),
+    '-J',
+    '--get-server-output',
+    '--connect-timeout',
+    '3000',
+    '-t',
+    String(options.durationS),
+    '-O',
+    String(options.omitS ?? 0),
+  ];
   if (options.direction === 'down') argv.push('-R');
   if (options.direction === 'bidir') argv.push('--bidir');
   if (options.protocol === 'udp') {
@@ -98,7 +111,9 @@ async function runAttempts(options: ThroughputOptions, auth: { keyFile: string; 
     attempts++;
     const argv = [...iperfArgs(options, port), ...(auth ? ['--username', auth.credential.username, '--rsa-public-key-path', auth.keyFile] : [])];
     const outcome = await runner.run({
-      argv, timeoutMs: (options.durationS + (options.omitS ?? 0) + 45) * 1000, ...(options.signal ? { signal: options.signal } : {}),
+      argv,
+      timeoutMs: (options.durationS + (options.omitS ?? 0) + 45) * 1000,
+      ...(options.signal ? { signal: options.signal } : {}),
       ...(auth ? { env: { ...process.env, IPERF3_PASSWORD: auth.credential.password } } : {}),
     });
     if (options.signal?.aborted) throw new UsmpError('USMP_E_ABORTED', 'throughput test interrupted');
@@ -106,7 +121,7 @@ async function runAttempts(options: ThroughputOptions, auth: { keyFile: string; 
       throw new UsmpError('USMP_E_MEASUREMENT_TIMEOUT', `iperf3 to ${options.target}:${port} did not finish in time`);
     }
     const json = extractJson(outcome.stdout);
-    const error = json?.error ?? (json ? undefined : (outcome.stderr.trim() || `iperf3 exited ${String(outcome.code)} without a result`));
+    const error = json?.error ?? (json ? undefined : outcome.stderr.trim() || `iperf3 exited ${String(outcome.code)} without a result`);
     if (!error && json) {
       const parsed = parseThroughput(json, options.direction, options.protocol === 'udp');
       checkCongestionControl(options, parsed);
@@ -137,16 +152,22 @@ async function runAttempts(options: ThroughputOptions, auth: { keyFile: string; 
     }
     throw new UsmpError('USMP_E_IPERF_FAILED', `iperf3 to ${options.target}:${port} failed: ${message}`, {
       ...(options.congestionControl !== undefined && SERVER_CLOSED.test(message)
-        ? { hint: `the responder's iperf3 server ended the test; a host that does not allow ${options.congestionControl} (net.ipv4.tcp_allowed_congestion_control) does so, and its responder says it at start` }
+        ? {
+            hint: `the responder's iperf3 server ended the test; a host that does not allow ${options.congestionControl} (net.ipv4.tcp_allowed_congestion_control) does so, and its responder says it at start`,
+          }
         : {}),
     });
   }
 }
 
 function congestionRefused(options: ThroughputOptions, message: string): UsmpError {
-  return new UsmpError('USMP_E_CONGESTION_CONTROL', `TCP congestion control ${options.congestionControl ?? '?'} refused for the load to ${options.target}: ${message}`, {
-    hint: `allow it on this appliance and on the responder's host (as root: modprobe tcp_${options.congestionControl ?? 'cubic'}; add it to net.ipv4.tcp_allowed_congestion_control), or name another in load.congestion_control`,
-  });
+  return new UsmpError(
+    'USMP_E_CONGESTION_CONTROL',
+    `TCP congestion control ${options.congestionControl ?? '?'} refused for the load to ${options.target}: ${message}`,
+    {
+      hint: `allow it on this appliance and on the responder's host (as root: modprobe tcp_${options.congestionControl ?? 'cubic'}; add it to net.ipv4.tcp_allowed_congestion_control), or name another in load.congestion_control`,
+    },
+  );
 }
 
 /** Both ends must have run the congestion control asked for: a load that silently fell back measures another link. */
@@ -155,6 +176,7 @@ function checkCongestionControl(options: ThroughputOptions, parsed: ParsedThroug
   const seen = parsed.congestion;
   if (options.protocol !== 'tcp' || wanted === undefined || !seen) return;
   for (const end of [seen.sender, seen.receiver]) {
-    if (end !== undefined && end !== wanted) throw congestionRefused(options, `an end ran ${end} (sender ${seen.sender ?? '?'}, receiver ${seen.receiver ?? '?'})`);
+    if (end !== undefined && end !== wanted)
+      throw congestionRefused(options, `an end ran ${end} (sender ${seen.sender ?? '?'}, receiver ${seen.receiver ?? '?'})`);
   }
 }

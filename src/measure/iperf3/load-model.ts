@@ -34,7 +34,11 @@ const ALLOWED_FILE = '/proc/sys/net/ipv4/tcp_allowed_congestion_control';
  * says so at start, since an iperf3 server that cannot apply the client's choice just closes the
  * test ("control socket has closed unexpectedly" at the client).
  */
-export function congestionControlRefusal(algorithm: string, read: (path: string) => string = (p) => readFileSync(p, 'utf8'), privileged = process.getuid?.() === 0): string | undefined {
+export function congestionControlRefusal(
+  algorithm: string,
+  read: (path: string) => string = (p) => readFileSync(p, 'utf8'),
+  privileged = process.getuid?.() === 0,
+): string | undefined {
   if (privileged) return undefined;
   let allowed: string[];
   try {

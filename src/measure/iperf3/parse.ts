@@ -117,7 +117,7 @@ function figures(sums: IntervalSum[]): Pick<DirectionFigures, 'mbps' | 'bytes' |
     bytes,
     seconds,
     mbps: seconds > 0 ? (bytes * 8) / seconds / 1e6 : 0,
-    series_mbps: sums.filter((s) => s.seconds >= 0.5).map((s) => Math.round(((s.bytes * 8) / s.seconds / 1e4)) / 100),
+    series_mbps: sums.filter((s) => s.seconds >= 0.5).map((s) => Math.round((s.bytes * 8) / s.seconds / 1e4) / 100),
   };
 }
 

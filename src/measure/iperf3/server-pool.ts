@@ -57,7 +57,9 @@ export class IperfServerPool {
   async #startOne(port: number): Promise<void> {
     // Our readiness check looks for a listening socket: one that is already there is not ours.
     if (isListening(port)) {
-      throw new UsmpError('USMP_E_PORT_UNAVAILABLE', `iperf3 server cannot listen on TCP ${port}: the port is in use by another program`, { hint: 'stop what holds the port, or choose another first port with --iperf-port' });
+      throw new UsmpError('USMP_E_PORT_UNAVAILABLE', `iperf3 server cannot listen on TCP ${port}: the port is in use by another program`, {
+        hint: 'stop what holds the port, or choose another first port with --iperf-port',
+      });
     }
     const child = spawn('iperf3', serverArgs(this.options, port), { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#children.set(port, child);
@@ -80,8 +82,10 @@ export class IperfServerPool {
       if (e && typeof e === 'object' && e.code === 'ENOENT') {
         throw new UsmpError('USMP_E_DEPENDENCY_MISSING', 'iperf3 is not installed', { hint: 'apt-get install iperf3 (as root)' });
       }
-      const why = /in use/i.test(output) ? 'the port is in use by another program' : output.trim().split('\n').slice(-1)[0] ?? 'it exited';
-      throw new UsmpError('USMP_E_PORT_UNAVAILABLE', `iperf3 server cannot listen on TCP ${port}: ${why}`, { hint: 'stop what holds the port, or choose another first port with --iperf-port' });
+      const why = /in use/i.test(output) ? 'the port is in use by another program' : (output.trim().split('\n').slice(-1)[0] ?? 'it exited');
+      throw new UsmpError('USMP_E_PORT_UNAVAILABLE', `iperf3 server cannot listen on TCP ${port}: ${why}`, {
+        hint: 'stop what holds the port, or choose another first port with --iperf-port',
+      });
     }
     if (!first.listening) {
       await terminateChild(child);
@@ -106,10 +110,16 @@ export class IperfServerPool {
  */
 export function serverArgs(options: ServerPoolOptions, port: number): string[] {
   return [
-    '-s', '-J', '-p', String(port),
+    '-s',
+    '-J',
+    '-p',
+    String(port),
     ...(options.bind === '0.0.0.0' || options.bind === '::' ? [] : ['-B', options.bind]),
     ...(options.maxMbps ? ['--server-bitrate-limit', `${options.maxMbps}M/5`] : []),
-    '--idle-timeout', '120', '--rcv-timeout', '30000',
+    '--idle-timeout',
+    '120',
+    '--rcv-timeout',
+    '30000',
     ...(options.auth ? ['--rsa-private-key-path', options.auth.rsaPrivateKeyFile, '--authorized-users-path', options.auth.authorizedUsersFile] : []),
   ];
 }
@@ -118,14 +128,20 @@ export function serverArgs(options: ServerPoolOptions, port: number): string[] {
 function isListening(port: number): boolean {
   const hex = port.toString(16).toUpperCase().padStart(4, '0');
   for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text = '';
+    let text: string;
     try {
       text = readFileSync(file, 'utf8');
     } catch {
       continue;
     }
     // local_address is "ADDR:PORT", state 0A is LISTEN
-    if (text.split('\n').some((line) => { const f = line.trim().split(/\s+/); return f[1]?.endsWith(`:${hex}`) && f[3] === '0A'; })) return true;
+    if (
+      text.split('\n').some((line) => {
+        const f = line.trim().split(/\s+/);
+        return f[1]?.endsWith(`:${hex}`) && f[3] === '0A';
+      })
+    )
+      return true;
   }
   return false;
 }

@@ -66,9 +66,7 @@ export function tlvsAuthentic(packet: Buffer, base: number, hmacTlvAt: number, k
 }
 
 export type RequestAuthentication =
-  | { kind: 'authenticated'; credential: StampCredential }
-  | { kind: 'unauthenticated' }
-  | { kind: 'refused'; reason: 'bad_hmac' | 'unauthenticated' };
+  { kind: 'authenticated'; credential: StampCredential } | { kind: 'unauthenticated' } | { kind: 'refused'; reason: 'bad_hmac' | 'unauthenticated' };
 
 /**
  * How the reflector takes a request. An authenticated request names its key by the SSID at

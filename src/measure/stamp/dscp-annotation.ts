@@ -14,10 +14,12 @@ import { ANNOTATION, AUTH_BASE_LENGTH, BASE_LENGTH, TLV_TYPE } from './packets.j
 const BITS = 8;
 // flags = 0 (processed), type = CoS, length = 4: the TLV header right after the base packet,
 // 44 octets unauthenticated, 112 authenticated.
-const COS_HEADER = `0x${(0x00 << 24 | TLV_TYPE.CLASS_OF_SERVICE << 16 | 4).toString(16).padStart(8, '0')}`;
+const COS_HEADER = `0x${((0x00 << 24) | (TLV_TYPE.CLASS_OF_SERVICE << 16) | 4).toString(16).padStart(8, '0')}`;
 
 function markByDscp1(match: string): string[] {
-  return [BASE_LENGTH, AUTH_BASE_LENGTH].flatMap((base) => Array.from({ length: 64 }, (_, dscp) => `    ${match} @ih,${base * BITS},32 ${COS_HEADER} @ih,${(base + 4) * BITS},6 ${dscp} ip dscp set ${dscp}`));
+  return [BASE_LENGTH, AUTH_BASE_LENGTH].flatMap((base) =>
+    Array.from({ length: 64 }, (_, dscp) => `    ${match} @ih,${base * BITS},32 ${COS_HEADER} @ih,${(base + 4) * BITS},6 ${dscp} ip dscp set ${dscp}`),
+  );
 }
 
 function table(name: string, input: string[], output: string[]): string {
@@ -88,7 +90,9 @@ export async function installAnnotation(name: string, ruleset: string, runner: P
     throw err;
   }
   if (outcome.code !== 0) {
-    const why = /not permitted|permission denied/i.test(outcome.stderr) ? 'needs CAP_NET_ADMIN (run as root or through the systemd unit)' : outcome.stderr.trim();
+    const why = /not permitted|permission denied/i.test(outcome.stderr)
+      ? 'needs CAP_NET_ADMIN (run as root or through the systemd unit)'
+      : outcome.stderr.trim();
     return { unavailable: why };
   }
   let removed = false;

@@ -40,7 +40,8 @@ export function absoluteIpdv(session: StampSessionResult): number[] {
 }
 
 export function summariseLatency(session: StampSessionResult, fromSeq = 0): LatencySummary {
-  if (fromSeq > 0) session = { ...session, records: session.records.filter((r) => r.seq >= fromSeq), sent: session.records.filter((r) => r.seq >= fromSeq).length };
+  if (fromSeq > 0)
+    session = { ...session, records: session.records.filter((r) => r.seq >= fromSeq), sent: session.records.filter((r) => r.seq >= fromSeq).length };
   const received = session.records.filter((r) => r.rttNs !== undefined);
   const rtts = received.map((r) => ms(r.rttNs!));
   const sorted = sortedCopy(rtts);

@@ -31,7 +31,12 @@ export const TLV_TYPE = { EXTRA_PADDING: 1, CLASS_OF_SERVICE: 4, HMAC: 8 } as co
 export const TLV_FLAG = { UNRECOGNIZED: 0x80, MALFORMED: 0x40, INTEGRITY: 0x20 } as const;
 export const HMAC_TLV_LENGTH = 4 + 16;
 
-export interface SenderLayout { base: number; timestamp: number; errorEstimate: number; ssid: number }
+export interface SenderLayout {
+  base: number;
+  timestamp: number;
+  errorEstimate: number;
+  ssid: number;
+}
 export interface ReflectorLayout extends SenderLayout {
   receiveTimestamp: number;
   senderSeq: number;
@@ -46,8 +51,28 @@ export const SENDER_LAYOUT = {
 } as const satisfies Record<string, SenderLayout>;
 
 export const REFLECTOR_LAYOUT = {
-  open: { base: BASE_LENGTH, timestamp: 4, errorEstimate: 12, ssid: 14, receiveTimestamp: 16, senderSeq: 24, senderTimestamp: 28, senderErrorEstimate: 36, senderTtl: 40 },
-  authenticated: { base: AUTH_BASE_LENGTH, timestamp: 16, errorEstimate: 24, ssid: 26, receiveTimestamp: 32, senderSeq: 48, senderTimestamp: 64, senderErrorEstimate: 72, senderTtl: 80 },
+  open: {
+    base: BASE_LENGTH,
+    timestamp: 4,
+    errorEstimate: 12,
+    ssid: 14,
+    receiveTimestamp: 16,
+    senderSeq: 24,
+    senderTimestamp: 28,
+    senderErrorEstimate: 36,
+    senderTtl: 40,
+  },
+  authenticated: {
+    base: AUTH_BASE_LENGTH,
+    timestamp: 16,
+    errorEstimate: 24,
+    ssid: 26,
+    receiveTimestamp: 32,
+    senderSeq: 48,
+    senderTimestamp: 64,
+    senderErrorEstimate: 72,
+    senderTtl: 80,
+  },
 } as const satisfies Record<string, ReflectorLayout>;
 
 /**
@@ -173,7 +198,14 @@ export function decodeReflectorPacket(buffer: Buffer, layout: ReflectorLayout = 
   const cos = parseTlvs(buffer, layout.base).tlvs.find((t) => t.type === TLV_TYPE.CLASS_OF_SERVICE && t.length === 4);
   if (cos) {
     const v = cos.offset + 4;
-    packet.cos = { dscp1: buffer[v]! >> 2, ecn1: buffer[v]! & 3, dscp2: buffer[v + 1]! >> 2, ecn2: buffer[v + 1]! & 3, rp: buffer[v + 2]! >> 6, flags: cos.flags };
+    packet.cos = {
+      dscp1: buffer[v]! >> 2,
+      ecn1: buffer[v]! & 3,
+      dscp2: buffer[v + 1]! >> 2,
+      ecn2: buffer[v + 1]! & 3,
+      rp: buffer[v + 2]! >> 6,
+      flags: cos.flags,
+    };
   }
   return packet;
 }

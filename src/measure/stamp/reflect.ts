@@ -55,8 +55,8 @@ export function reflect(input: ReflectInput): ReflectOutput | DropReason {
   // [RFC 8972 §4.8] in authenticated mode TLVs are trusted only under a valid HMAC TLV, the last
   // one; otherwise each is returned with the I flag and none is acted on.
   const hmacTlvAt = credential && malformedAt === undefined ? hmacTlvOffset(request, tlvs.at(-1)) : undefined;
-  const tlvIntegrityFailed = credential !== undefined && tlvs.length > 0
-    && (hmacTlvAt === undefined || !tlvsAuthentic(request, from.base, hmacTlvAt, credential.key));
+  const tlvIntegrityFailed =
+    credential !== undefined && tlvs.length > 0 && (hmacTlvAt === undefined || !tlvsAuthentic(request, from.base, hmacTlvAt, credential.key));
   let requestedDscp: number | undefined;
   for (const tlv of tlvs) {
     request.copy(reply, tlv.offset, tlv.offset, tlv.offset + 4 + tlv.length);
@@ -84,8 +84,12 @@ export function reflect(input: ReflectInput): ReflectOutput | DropReason {
   }
   if (credential && hmacTlvAt !== undefined && !tlvIntegrityFailed) signTlvs(reply, to.base, hmacTlvAt, credential.key);
   return {
-    reply, t3Offset: to.timestamp, ...(requestedDscp === undefined ? {} : { requestedDscp }), malformedTlv: malformedAt !== undefined,
-    tlvIntegrityFailed, ...(credential ? { credential } : {}),
+    reply,
+    t3Offset: to.timestamp,
+    ...(requestedDscp === undefined ? {} : { requestedDscp }),
+    malformedTlv: malformedAt !== undefined,
+    tlvIntegrityFailed,
+    ...(credential ? { credential } : {}),
   };
 }
 

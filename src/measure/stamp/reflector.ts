@@ -57,8 +57,19 @@ export class StampReflector {
   readonly #allowFrom: BlockList | undefined;
   #socket: Socket | undefined;
   readonly #stats: Omit<ReflectorStats, 'sessions'> = {
-    received: 0, reflected: 0, dropped_too_short: 0, dropped_too_long: 0, dropped_rate_limited: 0, dropped_not_allowed: 0,
-    dropped_unauthenticated: 0, dropped_bad_hmac: 0, dropped_table_full: 0, authenticated: 0, malformed_tlv: 0, tlv_integrity_failed: 0, errors: 0,
+    received: 0,
+    reflected: 0,
+    dropped_too_short: 0,
+    dropped_too_long: 0,
+    dropped_rate_limited: 0,
+    dropped_not_allowed: 0,
+    dropped_unauthenticated: 0,
+    dropped_bad_hmac: 0,
+    dropped_table_full: 0,
+    authenticated: 0,
+    malformed_tlv: 0,
+    tlv_integrity_failed: 0,
+    errors: 0,
   };
 
   constructor(options: ReflectorOptions) {
@@ -76,10 +87,15 @@ export class StampReflector {
     socket.on('message', (message, peer) => this.#onMessage(message, peer));
     await new Promise<void>((resolve, reject) => {
       socket.once('error', (err: NodeJS.ErrnoException) => {
-        reject(new UsmpError('USMP_E_PORT_UNAVAILABLE', `cannot listen on UDP ${this.#options.bind}:${this.#options.port} (${err.code ?? err.message})`, {
-          cause: err,
-          hint: err.code === 'EACCES' ? 'ports below 1024 need root or CAP_NET_BIND_SERVICE; choose --stamp-port above 1023' : 'another program holds this port; stop it or choose another with --stamp-port',
-        }));
+        reject(
+          new UsmpError('USMP_E_PORT_UNAVAILABLE', `cannot listen on UDP ${this.#options.bind}:${this.#options.port} (${err.code ?? err.message})`, {
+            cause: err,
+            hint:
+              err.code === 'EACCES'
+                ? 'ports below 1024 need root or CAP_NET_BIND_SERVICE; choose --stamp-port above 1023'
+                : 'another program holds this port; stop it or choose another with --stamp-port',
+          }),
+        );
       });
       socket.bind(this.#options.port, this.#options.bind, () => resolve());
     });

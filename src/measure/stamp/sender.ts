@@ -147,7 +147,17 @@ export async function runStampSession(options: StampSessionOptions): Promise<Sta
       if (options.signal?.aborted) throw aborted();
       await sleepUntil(started + BigInt(Math.round(seq * options.intervalMs * 1e6)), options.signal);
       const sentNs = clock.nowNs(); // T1
-      const packet = encodeSenderPacket({ seq, timestampNs: sentNs, errorEstimate, ssid: options.ssid ?? 0, ...(options.cos ? { cos: { dscp: options.cos.dscp, ecn: options.cos.ecn ?? 0 } } : {}) }, options.size, credential);
+      const packet = encodeSenderPacket(
+        {
+          seq,
+          timestampNs: sentNs,
+          errorEstimate,
+          ssid: options.ssid ?? 0,
+          ...(options.cos ? { cos: { dscp: options.cos.dscp, ecn: options.cos.ecn ?? 0 } } : {}),
+        },
+        options.size,
+        credential,
+      );
       records.push({ seq, sentNs, duplicates: 0, late: false });
       socket.send(packet, options.port, address, (err) => {
         if (err) sendErrors++;
@@ -166,7 +176,15 @@ export async function runStampSession(options: StampSessionOptions): Promise<Sta
     }
   }
   return {
-    target: options.target, port: options.port, records, sent: records.length, reordered, duplicates, oneWayValid, sendErrors, badHmac,
+    target: options.target,
+    port: options.port,
+    records,
+    sent: records.length,
+    reordered,
+    duplicates,
+    oneWayValid,
+    sendErrors,
+    badHmac,
     durationMs: Number(process.hrtime.bigint() - started) / 1e6,
   };
 }

@@ -8,7 +8,10 @@ import { isIPv4 } from 'node:net';
 
 class BoundedTable<V extends { lastSeenMs: number }> {
   readonly #entries = new Map<string, V>();
-  constructor(readonly max: number, readonly expiryMs: number) {}
+  constructor(
+    readonly max: number,
+    readonly expiryMs: number,
+  ) {}
 
   get(key: string, nowMs: number): V | undefined {
     const entry = this.#entries.get(key);
@@ -43,7 +46,10 @@ class BoundedTable<V extends { lastSeenMs: number }> {
 
 export class SessionTable {
   readonly #sessions: BoundedTable<{ next: number; lastSeenMs: number }>;
-  constructor(readonly maxSessions: number, readonly idleMs: number) {
+  constructor(
+    readonly maxSessions: number,
+    readonly idleMs: number,
+  ) {
     this.#sessions = new BoundedTable(maxSessions, idleMs);
   }
 
@@ -64,7 +70,10 @@ export type RateVerdict = 'allowed' | 'limited' | 'table_full';
 /** Token buckets, one per key; burst: one second's worth. A bucket idle 1 s is full again, so it may go. */
 export class RateLimiter {
   readonly #buckets: BoundedTable<{ tokens: number; lastSeenMs: number }>;
-  constructor(readonly perSecond: number, readonly maxPeers: number) {
+  constructor(
+    readonly perSecond: number,
+    readonly maxPeers: number,
+  ) {
     this.#buckets = new BoundedTable(maxPeers, 1000);
   }
 
@@ -94,5 +103,8 @@ export function sourceNetwork(address: string): string {
   const left = head === '' ? [] : head.split(':');
   const right = tail === undefined || tail === '' ? [] : tail.split(':');
   const groups = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
-  return `${groups.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }

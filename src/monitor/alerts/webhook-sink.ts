@@ -82,12 +82,17 @@ export class WebhookSink<T extends { id: string } = Alert> implements AlertSink<
       if (response.status >= 400 && response.status < 500 && response.status !== 429) return `refused with HTTP ${response.status}`;
       return `HTTP ${response.status}`;
     } catch (err) {
-      return (err as Error).name === 'TimeoutError' ? 'timed out' : `unreachable (${((err as Error).cause as Error | undefined)?.message ?? (err as Error).message})`;
+      return (err as Error).name === 'TimeoutError'
+        ? 'timed out'
+        : `unreachable (${((err as Error).cause as Error | undefined)?.message ?? (err as Error).message})`;
     }
   }
 
   #deadLetter(alert: T, reason: string): void {
-    this.#o.log.error({ event: 'alert.dead_letter', sink: this.name, alert_id: alert.id, reason, file: this.#o.deadLetterFile }, `webhook alert kept in the dead-letter file: ${reason}`);
+    this.#o.log.error(
+      { event: 'alert.dead_letter', sink: this.name, alert_id: alert.id, reason, file: this.#o.deadLetterFile },
+      `webhook alert kept in the dead-letter file: ${reason}`,
+    );
     try {
       mkdirSync(dirname(this.#o.deadLetterFile), { recursive: true, mode: 0o700 });
       appendFileSync(this.#o.deadLetterFile, `${JSON.stringify({ reason, at: new Date().toISOString(), alert })}\n`, { mode: 0o600 });

@@ -45,7 +45,15 @@ export function rateAudio(stream: RtpStreamSummary, rttMs: number | undefined): 
   const r = rating.R;
   const grade: Grade = r >= GRADE_THRESHOLDS.r.good ? 'good' : r >= GRADE_THRESHOLDS.r.fair ? 'fair' : 'poor';
   const round = (x: number, digits: number): number => Number(x.toFixed(digits));
-  return { codec: codec.name, delay_ms: round(delay, 1), loss_pct: round(lossPct, 3), burst_ratio: round(burst, 2), r: round(r, 1), mos: round(rating.MOS, 2), grade };
+  return {
+    codec: codec.name,
+    delay_ms: round(delay, 1),
+    loss_pct: round(lossPct, 3),
+    burst_ratio: round(burst, 2),
+    r: round(r, 1),
+    mos: round(rating.MOS, 2),
+    grade,
+  };
 }
 
 /** Grade of a stream on loss and jitter alone (video, or audio of an unnamed codec). */

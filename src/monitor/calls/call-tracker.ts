@@ -59,14 +59,14 @@ export interface CallTrackerOptions {
   /** A call with no packet for this long has ended. */
   idleMs: number;
   /** True for an address of the unit's stations; when neither end is one, the first sender is taken. */
-  isStation(address: string): boolean;
+  isStation: (address: string) => boolean;
   clockRates?: Record<number, number>;
   /** The monitor's latest RTT to the hospital, for the E-model's delay. */
-  rttMs?(): number | undefined;
+  rttMs?: () => number | undefined;
   /** Calls followed at once; beyond, packets are counted in `overflow`. */
   maxCalls?: number;
   /** The DSCP the QoS policy gives a stream (its class's mark), when a policy is configured. */
-  expectedDscp?(stream: { direction: Direction; station: string; far: string; farPort: number }): number | undefined;
+  expectedDscp?: (stream: { direction: Direction; station: string; far: string; farPort: number }) => number | undefined;
 }
 
 interface CallState {
@@ -126,7 +126,12 @@ export class CallTracker {
   inProgress(nowMs: number, withinMs: number): Array<{ station: string; far_network: string; started_at: string; duration_s: number }> {
     return [...this.#calls.values()]
       .filter((c) => nowMs - c.lastMs <= withinMs)
-      .map((c) => ({ station: c.station, far_network: networkOf(c.far), started_at: new Date(c.firstMs).toISOString(), duration_s: Math.round((c.lastMs - c.firstMs) / 1000) }));
+      .map((c) => ({
+        station: c.station,
+        far_network: networkOf(c.far),
+        started_at: new Date(c.firstMs).toISOString(),
+        duration_s: Math.round((c.lastMs - c.firstMs) / 1000),
+      }));
   }
 
   /** Calls whose last packet is older than the idle time: summarised and forgotten. */

@@ -42,8 +42,29 @@ export interface EModelParameters {
 }
 
 export const G107_DEFAULTS: Readonly<EModelParameters> = {
-  SLR: 8, RLR: 2, STMR: 15, LSTR: 18, Ds: 3, Dr: 3, TELR: 65, WEPL: 110, T: 0, Tr: 0, Ta: 0, qdu: 1,
-  Ie: 0, Bpl: 4.3, Ppl: 0, BurstR: 1, Nc: -70, Nfor: -64, Ps: 35, Pr: 35, A: 0, sT: 1, mT: 100,
+  SLR: 8,
+  RLR: 2,
+  STMR: 15,
+  LSTR: 18,
+  Ds: 3,
+  Dr: 3,
+  TELR: 65,
+  WEPL: 110,
+  T: 0,
+  Tr: 0,
+  Ta: 0,
+  qdu: 1,
+  Ie: 0,
+  Bpl: 4.3,
+  Ppl: 0,
+  BurstR: 1,
+  Nc: -70,
+  Nfor: -64,
+  Ps: 35,
+  Pr: 35,
+  A: 0,
+  sT: 1,
+  mT: 100,
 };
 
 export interface Rating {
@@ -73,10 +94,7 @@ export function rate(given: Partial<EModelParameters> = {}): Rating {
   const Iolr = 20 * ((1 + (Xolr / 8) ** 8) ** (1 / 8) - Xolr / 8); // eq. 7-9
   const STMRo = -10 * log10(10 ** (-p.STMR / 10) + Math.exp(-p.T / 4) * 10 ** (-p.TELR / 10)); // eq. 7-12
   const Ist =
-    12 * (1 + ((STMRo - 13) / 6) ** 8) ** (1 / 8) -
-    28 * (1 + ((STMRo + 1) / 19.4) ** 35) ** (1 / 35) -
-    13 * (1 + ((STMRo - 3) / 33) ** 13) ** (1 / 13) +
-    29; // eq. 7-11
+    12 * (1 + ((STMRo - 13) / 6) ** 8) ** (1 / 8) - 28 * (1 + ((STMRo + 1) / 19.4) ** 35) ** (1 / 35) - 13 * (1 + ((STMRo - 3) / 33) ** 13) ** (1 / 13) + 29; // eq. 7-11
   const Q = 37 - 15 * log10(p.qdu); // eq. 7-17
   const G = 1.07 + 0.258 * Q + 0.0602 * Q ** 2; // eq. 7-16
   const Z = 46 / 30 - G / 40; // eq. 7-15

@@ -26,7 +26,7 @@ export function stationPredicate(networks: readonly Cidr[]): (address: string) =
 export function expectedDscpOf(config: LoadedConfig): CallTrackerOptions['expectedDscp'] {
   const qos = config.values.qos;
   if (qos.classes.length === 0 || qos.up_mbps === 0 || qos.down_mbps === 0) return undefined;
-  const { policy } = parsePolicy(qos as Parameters<typeof parsePolicy>[0]);
+  const { policy } = parsePolicy(qos);
   if (!policy) return undefined;
   return ({ direction, station, far, farPort }) => {
     const name = classify(policy, { direction, local: station, remote: far, protocol: 'udp', remotePort: farPort });

@@ -10,7 +10,8 @@ import { decodeUdpFrame, looksLikeRtcp, rtpOf, type RtpPacketInfo } from './rtp-
 // connection on a unix socket whose stdin and stdout are that connection: it then reads its
 // request from stdin (readCaptureRequest) and ends when the daemon closes the socket.
 
-export type HelperLine = { rtp: RtpPacketInfo } | { rtcp: RtcpPacketInfo } | { stats: { received: number; dropped: number } } | { ready: { iface: string; filter: string } };
+export type HelperLine =
+  { rtp: RtpPacketInfo } | { rtcp: RtcpPacketInfo } | { stats: { received: number; dropped: number } } | { ready: { iface: string; filter: string } };
 
 export function runCaptureHelper(iface: string, filter: string, endWithStdin = false): void {
   let pending: string[] = [];

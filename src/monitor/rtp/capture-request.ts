@@ -22,8 +22,10 @@ export function parseCaptureRequest(line: string): CaptureRequest {
     throw new UsmpError('USMP_E_CAPTURE_REQUEST', 'the capture request is not JSON');
   }
   const { iface, filter } = (value ?? {}) as Record<string, unknown>;
-  if (typeof iface !== 'string' || !IFACE_NAME.test(iface)) throw new UsmpError('USMP_E_CAPTURE_REQUEST', `the capture request names no valid interface (${JSON.stringify(iface)})`);
-  if (typeof filter !== 'string' || filter.length > 1024) throw new UsmpError('USMP_E_CAPTURE_REQUEST', 'the capture request has no filter string of at most 1024 characters');
+  if (typeof iface !== 'string' || !IFACE_NAME.test(iface))
+    throw new UsmpError('USMP_E_CAPTURE_REQUEST', `the capture request names no valid interface (${JSON.stringify(iface)})`);
+  if (typeof filter !== 'string' || filter.length > 1024)
+    throw new UsmpError('USMP_E_CAPTURE_REQUEST', 'the capture request has no filter string of at most 1024 characters');
   return { iface, filter };
 }
 
@@ -47,7 +49,8 @@ export function readCaptureRequest(input: Readable, timeoutMs = 5000): Promise<C
         } catch (err) {
           finish(err as Error);
         }
-      } else if (seen.length > MAX_REQUEST_OCTETS) finish(new UsmpError('USMP_E_CAPTURE_REQUEST', `the capture request is longer than ${MAX_REQUEST_OCTETS} octets`));
+      } else if (seen.length > MAX_REQUEST_OCTETS)
+        finish(new UsmpError('USMP_E_CAPTURE_REQUEST', `the capture request is longer than ${MAX_REQUEST_OCTETS} octets`));
     };
     const onEnd = (): void => finish(new UsmpError('USMP_E_CAPTURE_REQUEST', 'the connection closed before a capture request was read'));
     const timer = setTimeout(() => finish(new UsmpError('USMP_E_CAPTURE_REQUEST', `no capture request within ${timeoutMs} ms`)), timeoutMs);

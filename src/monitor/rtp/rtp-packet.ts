@@ -2,7 +2,8 @@
 // RTP fixed header [RFC 3550 §5.1]. Every length is checked before it is read; anything that is
 // not a well-formed RTP-looking datagram gives undefined (a capture sees all kinds of traffic).
 
-export type LinkType = 'LINKTYPE_ETHERNET' | 'LINKTYPE_LINUX_SLL' | 'LINKTYPE_RAW' | 'LINKTYPE_NULL' | string;
+/** libpcap's name of a capture's link type; LINKTYPE_ETHERNET, _LINUX_SLL, _RAW and _NULL are decoded. */
+export type LinkType = string;
 
 export interface RtpPacketInfo {
   /** Arrival time from the capture header, ms since the epoch (µs precision). */
@@ -117,7 +118,11 @@ export function decodeUdpFrame(linkType: LinkType, frame: Buffer, timeMs: number
   if (udpLength < 8) return undefined;
   const payloadAt = udpAt + 8;
   return {
-    timeMs, src, dst, dscp, ipv6: ip.version === 6,
+    timeMs,
+    src,
+    dst,
+    dscp,
+    ipv6: ip.version === 6,
     srcPort: frame.readUInt16BE(udpAt),
     dstPort: frame.readUInt16BE(udpAt + 2),
     payload: frame.subarray(payloadAt, Math.min(frame.length, payloadAt + udpLength - 8)),

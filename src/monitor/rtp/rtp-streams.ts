@@ -15,9 +15,33 @@ import { dscpName } from '../../measure/dscp-names.js';
 
 /** Clock rates of the static payload types [RFC 3551 §6; IANA RTP parameters]. */
 const STATIC_CLOCK_RATES: Record<number, number> = {
-  0: 8000, 1: 8000, 2: 8000, 3: 8000, 4: 8000, 5: 8000, 6: 16000, 7: 8000, 8: 8000, 9: 8000,
-  10: 44100, 11: 44100, 12: 8000, 13: 8000, 14: 90000, 15: 8000, 16: 11025, 17: 22050, 18: 8000,
-  19: 8000, 25: 90000, 26: 90000, 28: 90000, 31: 90000, 32: 90000, 33: 90000, 34: 90000,
+  0: 8000,
+  1: 8000,
+  2: 8000,
+  3: 8000,
+  4: 8000,
+  5: 8000,
+  6: 16000,
+  7: 8000,
+  8: 8000,
+  9: 8000,
+  10: 44100,
+  11: 44100,
+  12: 8000,
+  13: 8000,
+  14: 90000,
+  15: 8000,
+  16: 11025,
+  17: 22050,
+  18: 8000,
+  19: 8000,
+  25: 90000,
+  26: 90000,
+  28: 90000,
+  31: 90000,
+  32: 90000,
+  33: 90000,
+  34: 90000,
 };
 const COMFORT_NOISE = new Set([13, 19]);
 
@@ -238,7 +262,8 @@ export function parseClockRates(values: readonly string[], where = '--clock-rate
   const rates: Record<number, number> = {};
   for (const v of values) {
     const m = /^(\d{1,3})=(\d+)$/.exec(v);
-    if (!m || Number(m[1]) > 127 || Number(m[2]) === 0) throw new UsmpError('USMP_E_USAGE', `${where} ${v}: expected PT=HZ with a payload type 0..127, e.g. 96=90000`);
+    if (!m || Number(m[1]) > 127 || Number(m[2]) === 0)
+      throw new UsmpError('USMP_E_USAGE', `${where} ${v}: expected PT=HZ with a payload type 0..127, e.g. 96=90000`);
     rates[Number(m[1])] = Number(m[2]);
   }
   return rates;

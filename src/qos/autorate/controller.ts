@@ -92,7 +92,7 @@ export class AutorateController {
   constructor(settings: AutorateSettings, startRates?: Partial<Record<Direction, number>>) {
     this.#s = settings;
     this.rates = { up: settings.maxMbps.up, down: settings.maxMbps.down };
-    for (const d of DIRECTIONS) if (startRates?.[d] !== undefined) this.rates[d] = clamp(startRates[d]!, settings.floorMbps[d], settings.maxMbps[d]);
+    for (const d of DIRECTIONS) if (startRates?.[d] !== undefined) this.rates[d] = clamp(startRates[d], settings.floorMbps[d], settings.maxMbps[d]);
   }
 
   get baselineMs(): number | undefined {

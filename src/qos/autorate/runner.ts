@@ -51,7 +51,10 @@ export class AutorateRunner {
   /** Sets the starting rates on the device, then follows the probes. */
   async start(): Promise<void> {
     await this.#apply();
-    this.#o.log.info({ event: 'qos.autorate.started', rates_mbps: this.rates, max_mbps: this.#o.settings.maxMbps, floor_mbps: this.#o.settings.floorMbps }, `autorate follows the link from ${this.rates.up}/${this.rates.down} Mbit/s (up/down)`);
+    this.#o.log.info(
+      { event: 'qos.autorate.started', rates_mbps: this.rates, max_mbps: this.#o.settings.maxMbps, floor_mbps: this.#o.settings.floorMbps },
+      `autorate follows the link from ${this.rates.up}/${this.rates.down} Mbit/s (up/down)`,
+    );
     this.#write(true);
     this.#prober = this.#o.prober(
       (w) => void (this.#chain = this.#chain.then(() => this.#onWindow(w))),
@@ -86,7 +89,18 @@ export class AutorateRunner {
       ...(answered && w.oneWayRawMedianMs ? { oneWayRawMs: w.oneWayRawMedianMs } : {}),
       sentOctets: first ? { up: 0, down: 0 } : sent,
     });
-    this.#o.log.debug({ event: 'qos.autorate.window', rtt_median_ms: w.rttMedianMs, one_way_raw_ms: w.oneWayRawMedianMs, received: w.received, sent_octets: sent, baseline_ms: this.#controller.baselineMs, rates_mbps: this.rates }, 'autorate window');
+    this.#o.log.debug(
+      {
+        event: 'qos.autorate.window',
+        rtt_median_ms: w.rttMedianMs,
+        one_way_raw_ms: w.oneWayRawMedianMs,
+        received: w.received,
+        sent_octets: sent,
+        baseline_ms: this.#controller.baselineMs,
+        rates_mbps: this.rates,
+      },
+      'autorate window',
+    );
     this.#noteFreeze();
     if (changes.length > 0) {
       await this.#apply(changes);
@@ -107,14 +121,23 @@ export class AutorateRunner {
 
   #logChange(c: RateChange): void {
     this.#o.log.info(
-      { event: 'qos.autorate.change', direction: c.direction, from_mbps: c.fromMbps, to_mbps: c.toMbps, reason: c.reason, delay_ms: c.delayMs, carried_mbps: c.carriedMbps },
+      {
+        event: 'qos.autorate.change',
+        direction: c.direction,
+        from_mbps: c.fromMbps,
+        to_mbps: c.toMbps,
+        reason: c.reason,
+        delay_ms: c.delayMs,
+        carried_mbps: c.carriedMbps,
+      },
       `autorate ${c.direction}: ${c.fromMbps} → ${c.toMbps} Mbit/s (${c.reason === 'bufferbloat' ? `RTT +${c.delayMs} ms over its baseline while ${c.carriedMbps} Mbit/s went through` : `loaded (${c.carriedMbps} Mbit/s) and calm`})`,
     );
   }
 
   #noteFreeze(): void {
     const frozen = this.#controller.state === 'frozen';
-    if (frozen && !this.#frozenLogged) this.#o.log.warn({ event: 'qos.autorate.frozen', rates_mbps: this.rates }, 'autorate: no probe answered; the rates hold at their last value');
+    if (frozen && !this.#frozenLogged)
+      this.#o.log.warn({ event: 'qos.autorate.frozen', rates_mbps: this.rates }, 'autorate: no probe answered; the rates hold at their last value');
     if (!frozen && this.#frozenLogged) this.#o.log.info({ event: 'qos.autorate.resumed' }, 'autorate: probes answer again');
     this.#frozenLogged = frozen;
   }

@@ -32,7 +32,11 @@ export function autorateProblems(a: AutorateInput, policy: QosPolicy | undefined
     const committed = policy.classes.reduce((sum, c) => sum + c.rateMbps, 0);
     for (const d of ['up', 'down'] as const) {
       const floor = (shapedMbps(policy, d) * a.floor_percent) / 100;
-      if (committed > floor * 0.99) problem('floor_percent', `at ${a.floor_percent} % the ${d} rate could fall to ${round3(floor)} Mbit/s, below the committed rates (${round3(committed)} Mbit/s); raise the floor`);
+      if (committed > floor * 0.99)
+        problem(
+          'floor_percent',
+          `at ${a.floor_percent} % the ${d} rate could fall to ${round3(floor)} Mbit/s, below the committed rates (${round3(committed)} Mbit/s); raise the floor`,
+        );
     }
   }
   if (a.decrease_percent < 1 || a.decrease_percent > 90) problem('decrease_percent', 'must be from 1 to 90');

@@ -31,15 +31,45 @@ export function readAutorateFile(stateDir: string): AutorateFile | undefined {
 
 export function emptyAutorateFile(rates: Record<Direction, number>, now: Date): AutorateFile {
   const zero = (): Record<ChangeReason, number> => ({ bufferbloat: 0, loaded_and_calm: 0 });
-  return { version: 1, state: 'starting', rates_mbps: { ...rates }, baseline_ms: null, changes_total: { up: zero(), down: zero() }, history: [], updated_at: now.toISOString() };
+  return {
+    version: 1,
+    state: 'starting',
+    rates_mbps: { ...rates },
+    baseline_ms: null,
+    changes_total: { up: zero(), down: zero() },
+    history: [],
+    updated_at: now.toISOString(),
+  };
 }
 
-export function recordChanges(file: AutorateFile, changes: readonly RateChange[], state: AutorateState, baselineMs: number | undefined, now: Date): AutorateFile {
-  const next: AutorateFile = { ...file, state, baseline_ms: baselineMs ?? null, updated_at: now.toISOString(), rates_mbps: { ...file.rates_mbps }, changes_total: { up: { ...file.changes_total.up }, down: { ...file.changes_total.down } }, history: [...file.history] };
+export function recordChanges(
+  file: AutorateFile,
+  changes: readonly RateChange[],
+  state: AutorateState,
+  baselineMs: number | undefined,
+  now: Date,
+): AutorateFile {
+  const next: AutorateFile = {
+    ...file,
+    state,
+    baseline_ms: baselineMs ?? null,
+    updated_at: now.toISOString(),
+    rates_mbps: { ...file.rates_mbps },
+    changes_total: { up: { ...file.changes_total.up }, down: { ...file.changes_total.down } },
+    history: [...file.history],
+  };
   for (const c of changes) {
     next.rates_mbps[c.direction] = c.toMbps;
     next.changes_total[c.direction][c.reason] += 1;
-    next.history.push({ at: new Date(c.atMs).toISOString(), direction: c.direction, from_mbps: c.fromMbps, to_mbps: c.toMbps, reason: c.reason, delay_ms: c.delayMs, carried_mbps: c.carriedMbps });
+    next.history.push({
+      at: new Date(c.atMs).toISOString(),
+      direction: c.direction,
+      from_mbps: c.fromMbps,
+      to_mbps: c.toMbps,
+      reason: c.reason,
+      delay_ms: c.delayMs,
+      carried_mbps: c.carriedMbps,
+    });
   }
   next.history = next.history.slice(-HISTORY_KEPT);
   return next;
@@ -52,7 +82,9 @@ export function writeAutorateFile(stateDir: string, file: AutorateFile): void {
 /** One line for status, verify and the report: the rates in force and the recent changes. */
 export function describeAutorate(file: AutorateFile | undefined, now: Date, recent = 5): string {
   if (!file) return 'enabled, not started yet (usmp-edge-qos-autorate.service)';
-  const last = file.history.slice(-recent).map((h) => `${h.at.slice(11, 19)} ${h.direction} ${h.from_mbps}→${h.to_mbps} (${h.reason === 'bufferbloat' ? `+${h.delay_ms} ms` : 'loaded, calm'})`);
+  const last = file.history
+    .slice(-recent)
+    .map((h) => `${h.at.slice(11, 19)} ${h.direction} ${h.from_mbps}→${h.to_mbps} (${h.reason === 'bufferbloat' ? `+${h.delay_ms} ms` : 'loaded, calm'})`);
   const age = Math.round((now.getTime() - Date.parse(file.updated_at)) / 1000);
   return `${file.state}, ${file.rates_mbps.up}/${file.rates_mbps.down} Mbit/s up/down (updated ${age} s ago); ${file.history.length === 0 ? 'no change yet' : `last changes: ${last.join('; ')}`}`;
 }

@@ -46,10 +46,11 @@ export class LinuxQosBackend implements QosBackend {
   readonly #state: RollbackStateDir;
 
   constructor(options: LinuxBackendOptions) {
-    for (const [role, dev] of Object.entries(options.interfaces)) {
+    for (const [role, dev] of Object.entries(options.interfaces) as Array<[string, string]>) {
       if (!IFNAME.test(dev)) throw new UsmpError('USMP_E_CONFIG_INVALID', `qos.linux.${role}_interface "${dev}" is not an interface name`);
     }
-    if (options.interfaces.wan === options.interfaces.lan) throw new UsmpError('USMP_E_CONFIG_INVALID', `qos.linux.wan_interface and lan_interface are both "${options.interfaces.wan}"`);
+    if (options.interfaces.wan === options.interfaces.lan)
+      throw new UsmpError('USMP_E_CONFIG_INVALID', `qos.linux.wan_interface and lan_interface are both "${options.interfaces.wan}"`);
     this.#o = options;
     this.#state = new RollbackStateDir(options.stateDir);
   }
@@ -59,7 +60,10 @@ export class LinuxQosBackend implements QosBackend {
   }
 
   get #devices(): Array<{ direction: 'up' | 'down'; dev: string }> {
-    return [{ direction: 'up', dev: this.#o.interfaces.wan }, { direction: 'down', dev: this.#o.interfaces.lan }];
+    return [
+      { direction: 'up', dev: this.#o.interfaces.wan },
+      { direction: 'down', dev: this.#o.interfaces.lan },
+    ];
   }
 
   desired(policy: QosPolicy): QosObject[] {
@@ -85,7 +89,12 @@ export class LinuxQosBackend implements QosBackend {
     }
     for (const { direction, dev } of this.#devices) {
       const r = this.#o.runner;
-      const tc = parseTcState(dev, await runChecked(r, ['tc', '-d', '-j', 'qdisc', 'show', 'dev', dev]), await runChecked(r, ['tc', '-s', 'class', 'show', 'dev', dev]), await runChecked(r, ['tc', '-j', 'filter', 'show', 'dev', dev]));
+      const tc = parseTcState(
+        dev,
+        await runChecked(r, ['tc', '-d', '-j', 'qdisc', 'show', 'dev', dev]),
+        await runChecked(r, ['tc', '-s', 'class', 'show', 'dev', dev]),
+        await runChecked(r, ['tc', '-j', 'filter', 'show', 'dev', dev]),
+      );
       objects.push(...tc.objects);
       roots[dev] = tc.root;
       const offloads = await readOffloads(r, dev);
@@ -101,11 +110,14 @@ export class LinuxQosBackend implements QosBackend {
     for (const { dev } of this.#devices) {
       const root = roots[dev];
       if (root && root.handle !== `${HANDLE}:` && !DEFAULT_ROOT_KINDS.has(root.kind)) {
-        throw new UsmpError('USMP_E_QOS_CONFLICT', `${dev} already has a ${root.kind} qdisc (handle ${root.handle}) that is not ours`, { details: { dev, kind: root.kind } });
+        throw new UsmpError('USMP_E_QOS_CONFLICT', `${dev} already has a ${root.kind} qdisc (handle ${root.handle}) that is not ours`, {
+          details: { dev, kind: root.kind },
+        });
       }
     }
     const diff = diffObjects(this.desired(policy), objects);
-    const touched = (prefix: string): boolean => [...diff.create, ...diff.remove].some((o) => o.key.startsWith(prefix)) || diff.change.some((c) => c.key.startsWith(prefix));
+    const touched = (prefix: string): boolean =>
+      [...diff.create, ...diff.remove].some((o) => o.key.startsWith(prefix)) || diff.change.some((c) => c.key.startsWith(prefix));
     if (touched('nft:')) await runChecked(this.#o.runner, ['nft', '-f', '-'], renderRuleset(policy, this.#o.interfaces, this.#family));
     const applied = this.#state.read<Record<string, string[] | null>>('applied') ?? {};
     for (const { direction, dev } of this.#devices) {
@@ -120,7 +132,8 @@ export class LinuxQosBackend implements QosBackend {
   async setShapedRates(policy: QosPolicy): Promise<void> {
     const applied = this.#state.read<Record<string, string[] | null>>('applied') ?? {};
     for (const { direction, dev } of this.#devices) {
-      if ((await rootQdisc(this.#o.runner, dev))?.handle !== `${HANDLE}:`) throw new UsmpError('USMP_E_QOS_NO_POLICY', `no QoS policy of ours on ${dev}: apply it first (usmp-edge qos apply)`);
+      if ((await rootQdisc(this.#o.runner, dev))?.handle !== `${HANDLE}:`)
+        throw new UsmpError('USMP_E_QOS_NO_POLICY', `no QoS policy of ours on ${dev}: apply it first (usmp-edge qos apply)`);
       await runChecked(this.#o.runner, ['tc', '-batch', '-'], `${rateChangeBatch(policy, direction, dev).join('\n')}\n`);
       applied[dev] = treeBatch(policy, direction, dev);
     }
@@ -129,7 +142,8 @@ export class LinuxQosBackend implements QosBackend {
 
   async rootOctets(): Promise<Record<'up' | 'down', number>> {
     const out = { up: 0, down: 0 };
-    for (const { direction, dev } of this.#devices) out[direction] = rootSentOctets(await runChecked(this.#o.runner, ['tc', '-s', 'class', 'show', 'dev', dev]));
+    for (const { direction, dev } of this.#devices)
+      out[direction] = rootSentOctets(await runChecked(this.#o.runner, ['tc', '-s', 'class', 'show', 'dev', dev]));
     return out;
   }
 
@@ -168,7 +182,9 @@ export class LinuxQosBackend implements QosBackend {
   async armRollback(timeoutS: number): Promise<RollbackGuard> {
     await this.#adoptOrphan();
     if (this.#state.read('armed') || this.#state.read('firing')) {
-      throw new UsmpError('USMP_E_QOS_CONFLICT', 'a previous change is still waiting for its confirmation or its roll-back', { hint: 'wait for its deadline, or run `usmp-edge qos rollback`' });
+      throw new UsmpError('USMP_E_QOS_CONFLICT', 'a previous change is still waiting for its confirmation or its roll-back', {
+        hint: 'wait for its deadline, or run `usmp-edge qos rollback`',
+      });
     }
     const snapshot = await this.#snapshot();
     const deadline = Date.now() + timeoutS * 1000;
@@ -234,9 +250,15 @@ export class LinuxQosBackend implements QosBackend {
     const src = /\bsrc (\S+)/.exec(route)?.[1] ?? '';
     // inline-bridge: the route leaves by the bridge, and the bridge by its WAN port.
     const wan = this.#o.interfaces.wan;
-    const master = this.#family === 'bridge' ? /\bmaster (\S+)/.exec(await runChecked(this.#o.runner, ['ip', '-o', 'link', 'show', 'dev', wan]))?.[1] : undefined;
+    const master =
+      this.#family === 'bridge' ? /\bmaster (\S+)/.exec(await runChecked(this.#o.runner, ['ip', '-o', 'link', 'show', 'dev', wan]))?.[1] : undefined;
     if (dev !== wan && (master === undefined || dev !== master)) {
-      return { ok: false, findings: [`the route to ${target} leaves by ${dev ?? '?'}, not by qos.linux.wan_interface ${wan}${this.#family === 'bridge' ? ` nor by its bridge${master ? ` ${master}` : ' (it is in none)'}` : ''}`] };
+      return {
+        ok: false,
+        findings: [
+          `the route to ${target} leaves by ${dev ?? '?'}, not by qos.linux.wan_interface ${wan}${this.#family === 'bridge' ? ` nor by its bridge${master ? ` ${master}` : ' (it is in none)'}` : ''}`,
+        ],
+      };
     }
     const expected = classify(policy, { direction: 'up', local: src, remote: target, protocol: 'udp', remotePort: this.#o.checkPort });
     const minor = expected === 'best-effort' ? '99' : String(10 + policy.classes.findIndex((c) => c.name === expected));

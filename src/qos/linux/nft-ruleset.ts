@@ -36,14 +36,22 @@ function ruleSpecs(policy: QosPolicy, ifs: Interfaces, family: NftFamily): RuleS
     const out = direction === 'up' ? ifs.wan : ifs.lan;
     for (const c of policy.classes) {
       for (const body of classRuleBodies(c, direction, family)) {
-        specs.push({ key: `${direction}:${c.name}${body.family === 6 ? ':ip6' : ''}`, body: `oifname ${quote(out)} ${body.text} counter accept`, classRule: true });
+        specs.push({
+          key: `${direction}:${c.name}${body.family === 6 ? ':ip6' : ''}`,
+          body: `oifname ${quote(out)} ${body.text} counter accept`,
+          classRule: true,
+        });
       }
     }
     // [RFC 4594 §3.1] marks from the LAN are not trusted: whatever no class took is best effort.
     const from = direction === 'up' ? ifs.lan : ifs.wan;
     const [v4, v6] = family === 'bridge' ? ['ether type ip ', 'ether type ip6 '] : ['', ''];
     specs.push({ key: `${direction}:${BEST_EFFORT}`, body: `iifname ${quote(from)} oifname ${quote(out)} ${v4}ip dscp set cs0 counter`, classRule: false });
-    specs.push({ key: `${direction}:${BEST_EFFORT}:ip6`, body: `iifname ${quote(from)} oifname ${quote(out)} ${v6}ip6 dscp set cs0 counter`, classRule: false });
+    specs.push({
+      key: `${direction}:${BEST_EFFORT}:ip6`,
+      body: `iifname ${quote(from)} oifname ${quote(out)} ${v6}ip6 dscp set cs0 counter`,
+      classRule: false,
+    });
   }
   if (family !== 'bridge') return specs;
   // The appliance's own packets never cross the bridge's forward hook: its output hook marks
@@ -61,7 +69,11 @@ const LOCAL_SUFFIX = 'local';
  * "mangle".
  */
 function chainsOf(family: NftFamily): Array<{ name: string; hook: string; priority: string; local: boolean }> {
-  if (family === 'bridge') return [{ name: 'classify', hook: 'forward', priority: 'filter', local: false }, { name: 'classify_local', hook: 'output', priority: 'filter', local: true }];
+  if (family === 'bridge')
+    return [
+      { name: 'classify', hook: 'forward', priority: 'filter', local: false },
+      { name: 'classify_local', hook: 'output', priority: 'filter', local: true },
+    ];
   // After conntrack and NAT's prerouting, before the egress qdisc that reads the mark.
   return [{ name: 'classify', hook: 'postrouting', priority: 'mangle', local: false }];
 }
@@ -112,7 +124,16 @@ export function renderRuleset(policy: QosPolicy, ifs: Interfaces, family: NftFam
 
 export function desiredNftObjects(policy: QosPolicy, ifs: Interfaces, family: NftFamily = 'inet'): QosObject[] {
   return [
-    { key: `nft:table:${NFT_TABLE}`, props: { family, hook: chainsOf(family).map((c) => c.hook).sort().join(',') } },
+    {
+      key: `nft:table:${NFT_TABLE}`,
+      props: {
+        family,
+        hook: chainsOf(family)
+          .map((c) => c.hook)
+          .sort()
+          .join(','),
+      },
+    },
     ...ruleSpecs(policy, ifs, family).map((r) => ({ key: `nft:rule:${r.key}`, props: { rule: ruleHash(r.body) } })),
   ];
 }

@@ -46,7 +46,14 @@ function leaves(policy: QosPolicy, direction: 'up' | 'down'): { shapedBits: numb
     limitPackets: 100,
   }));
   const beLimit = Math.max(20, Math.ceil((shapedBits * BEST_EFFORT_QUEUE_S[direction]) / (MTU_FRAME * 8)));
-  out.push({ minor: BEST_EFFORT_MINOR, name: 'best-effort', rateBits: toBits(bestEffortMbps(policy, direction) * line), ceilBits: shapedBits, prio: 7, limitPackets: beLimit });
+  out.push({
+    minor: BEST_EFFORT_MINOR,
+    name: 'best-effort',
+    rateBits: toBits(bestEffortMbps(policy, direction) * line),
+    ceilBits: shapedBits,
+    prio: 7,
+    limitPackets: beLimit,
+  });
   return { shapedBits, leaves: out };
 }
 
@@ -59,7 +66,9 @@ export function treeBatch(policy: QosPolicy, direction: 'up' | 'down', dev: stri
     `class add dev ${dev} parent ${HANDLE}: classid ${HANDLE}:1 htb rate ${kbit(shapedBits)} ceil ${kbit(shapedBits)} quantum ${MTU_FRAME}`,
   ];
   for (const l of ls) {
-    lines.push(`class add dev ${dev} parent ${HANDLE}:1 classid ${HANDLE}:${l.minor} htb rate ${kbit(l.rateBits)} ceil ${kbit(l.ceilBits)} prio ${l.prio} quantum ${MTU_FRAME}`);
+    lines.push(
+      `class add dev ${dev} parent ${HANDLE}:1 classid ${HANDLE}:${l.minor} htb rate ${kbit(l.rateBits)} ceil ${kbit(l.ceilBits)} prio ${l.prio} quantum ${MTU_FRAME}`,
+    );
     lines.push(`qdisc add dev ${dev} parent ${HANDLE}:${l.minor} handle ${l.minor}: pfifo limit ${l.limitPackets}`);
   }
   ls.forEach((l, i) => {
@@ -95,7 +104,10 @@ export function desiredTcObjects(policy: QosPolicy, direction: 'up' | 'down', de
     { key: `${p}:class:${HANDLE}:1`, props: { parent: 'root', rate: String(shapedBits), ceil: String(shapedBits) } },
   ];
   for (const l of ls) {
-    objects.push({ key: `${p}:class:${HANDLE}:${l.minor}`, props: { parent: `${HANDLE}:1`, rate: String(l.rateBits), ceil: String(l.ceilBits), prio: String(l.prio) } });
+    objects.push({
+      key: `${p}:class:${HANDLE}:${l.minor}`,
+      props: { parent: `${HANDLE}:1`, rate: String(l.rateBits), ceil: String(l.ceilBits), prio: String(l.prio) },
+    });
     objects.push({ key: `${p}:qdisc:${l.minor}:`, props: { kind: 'pfifo', parent: `${HANDLE}:${l.minor}`, limit: String(l.limitPackets) } });
     if (l.dscp !== undefined) {
       const tos = l.dscp << 2;

@@ -3,7 +3,18 @@ import { UsmpError } from '../../errors.js';
 import type { ArmedRollback, CheckOutcome, QosBackend, RollbackGuard } from '../backend.js';
 import { diffObjects, isEmptyDiff, type QosObject } from '../objects.js';
 import type { QosPolicy } from '../policy.js';
-import { COMMENT_PREFIX, desiredRouterObjects, firewallKind, MENUS, menuOf, normaliseValue, REMOVAL_ORDER, type Family, type MenuKind, type RouterInterfaces } from './objects.js';
+import {
+  COMMENT_PREFIX,
+  desiredRouterObjects,
+  firewallKind,
+  MENUS,
+  menuOf,
+  normaliseValue,
+  REMOVAL_ORDER,
+  type Family,
+  type MenuKind,
+  type RouterInterfaces,
+} from './objects.js';
 import { HISTORY_DEPTH, PREVIOUS_PREFIX, ROLLBACK_NAME, rollbackScript, SCRIPT_POLICY, scriptComment } from './rollback-script.js';
 import { durationMs, parseRouterDate, parseRouterDateTime } from './router-time.js';
 import type { RouterItem, RouterSession } from './session.js';
@@ -14,10 +25,38 @@ import type { RouterItem, RouterSession } from './session.js';
 
 const MANAGED: Record<MenuKind, string[]> = {
   'address-list': ['list', 'address'],
-  mangle: ['chain', 'action', 'connection-mark', 'new-connection-mark', 'new-packet-mark', 'packet-mark', 'new-dscp', 'passthrough', 'src-address-list', 'dst-address-list', 'protocol', 'dst-port', 'src-port'],
+  mangle: [
+    'chain',
+    'action',
+    'connection-mark',
+    'new-connection-mark',
+    'new-packet-mark',
+    'packet-mark',
+    'new-dscp',
+    'passthrough',
+    'src-address-list',
+    'dst-address-list',
+    'protocol',
+    'dst-port',
+    'src-port',
+  ],
   filter: ['chain', 'action', 'connection-state', 'connection-mark'],
   'address-list6': ['list', 'address'],
-  mangle6: ['chain', 'action', 'connection-mark', 'new-connection-mark', 'new-packet-mark', 'packet-mark', 'new-dscp', 'passthrough', 'src-address-list', 'dst-address-list', 'protocol', 'dst-port', 'src-port'],
+  mangle6: [
+    'chain',
+    'action',
+    'connection-mark',
+    'new-connection-mark',
+    'new-packet-mark',
+    'packet-mark',
+    'new-dscp',
+    'passthrough',
+    'src-address-list',
+    'dst-address-list',
+    'protocol',
+    'dst-port',
+    'src-port',
+  ],
   filter6: ['chain', 'action', 'connection-state', 'connection-mark'],
   queue: ['name', 'parent', 'max-limit', 'packet-mark', 'priority', 'limit-at', 'queue'],
   'queue-type': ['name', 'kind'],
@@ -94,10 +133,14 @@ export class RouterOsQosBackend implements QosBackend {
     const held = new Set((group?.policy ?? '').split(',').filter((p) => p !== '' && !p.startsWith('!')));
     const missing = REQUIRED_POLICIES.filter((p) => !held.has(p));
     if (missing.length > 0) {
-      throw new UsmpError('USMP_E_ROUTER_PERMISSION', `the router account ${this.#o.username} (group ${user?.group ?? 'unknown'}) lacks the ${missing.join(', ')} ${missing.length > 1 ? 'policies' : 'policy'}`, {
-        hint: `on the router: /user group set ${user?.group ?? 'GROUP'} policy=${REQUIRED_POLICIES.join(',')}; nothing was changed`,
-        details: { missing },
-      });
+      throw new UsmpError(
+        'USMP_E_ROUTER_PERMISSION',
+        `the router account ${this.#o.username} (group ${user?.group ?? 'unknown'}) lacks the ${missing.join(', ')} ${missing.length > 1 ? 'policies' : 'policy'}`,
+        {
+          hint: `on the router: /user group set ${user?.group ?? 'GROUP'} policy=${REQUIRED_POLICIES.join(',')}; nothing was changed`,
+          details: { missing },
+        },
+      );
     }
   }
 
@@ -114,7 +157,7 @@ export class RouterOsQosBackend implements QosBackend {
       for (const item of items) {
         if (isDynamic(item) || !item.comment?.startsWith(COMMENT_PREFIX) || item.comment.startsWith(`${COMMENT_PREFIX}script:`)) continue;
         const props: Record<string, string> = {};
-        for (const p of MANAGED[kind]) if (item[p] !== undefined && item[p] !== '') props[p] = normaliseValue(p, item[p]!);
+        for (const p of MANAGED[kind]) if (item[p] !== undefined && item[p] !== '') props[p] = normaliseValue(p, item[p]);
         out.push({ key: item.comment.slice(COMMENT_PREFIX.length), props, id: item['.id']! });
       }
     }
@@ -178,39 +221,53 @@ export class RouterOsQosBackend implements QosBackend {
 
   async armRollback(timeoutS: number): Promise<RollbackGuard> {
     if ((await this.#s.run('/system/scheduler/print', { '.proplist': '.id' }, [`?name=${ROLLBACK_NAME}`])).length > 0) {
-      throw new UsmpError('USMP_E_QOS_CONFLICT', 'a previous change on the router is still waiting for its confirmation or its roll-back', { hint: 'wait for its deadline, or run `usmp-edge qos rollback --backend routeros`' });
+      throw new UsmpError('USMP_E_QOS_CONFLICT', 'a previous change on the router is still waiting for its confirmation or its roll-back', {
+        hint: 'wait for its deadline, or run `usmp-edge qos rollback --backend routeros`',
+      });
     }
     const snapshot = await this.current();
     // Named after its content: the same state armed twice gives the same script.
     const armId = createHash('sha256').update(JSON.stringify(snapshot)).digest('hex').slice(0, 12);
     const firstForeign = await this.#firstForeignMangle();
     const foreignMangle = { 4: firstForeign[4] !== undefined, 6: firstForeign[6] !== undefined };
-    await this.#s.run('/system/script/add', { name: ROLLBACK_NAME, source: rollbackScript(snapshot, armId, foreignMangle), comment: scriptComment(armId), policy: SCRIPT_POLICY });
-    await this.#s.run('/system/scheduler/add', { name: ROLLBACK_NAME, interval: `${timeoutS}s`, 'on-event': ROLLBACK_NAME, policy: SCRIPT_POLICY, comment: `${COMMENT_PREFIX}rollback:${armId}` });
+    await this.#s.run('/system/script/add', {
+      name: ROLLBACK_NAME,
+      source: rollbackScript(snapshot, armId, foreignMangle),
+      comment: scriptComment(armId),
+      policy: SCRIPT_POLICY,
+    });
+    await this.#s.run('/system/scheduler/add', {
+      name: ROLLBACK_NAME,
+      interval: `${timeoutS}s`,
+      'on-event': ROLLBACK_NAME,
+      policy: SCRIPT_POLICY,
+      comment: `${COMMENT_PREFIX}rollback:${armId}`,
+    });
     // [unverified on real routers] with no start-time the first run is one interval after
     // creation; a scheduler that already ran would mean the roll-back fired before the change.
     const [scheduler] = await this.#s.run('/system/scheduler/print', { '.proplist': '.id,run-count' }, [`?name=${ROLLBACK_NAME}`]);
     if (!scheduler || (scheduler['run-count'] ?? '0') !== '0') {
       await this.#removeByName('/system/scheduler', ROLLBACK_NAME);
       await this.#removeByName('/system/script', ROLLBACK_NAME);
-      throw new UsmpError('USMP_E_QOS_APPLY_FAILED', 'the router ran the roll-back scheduler at once; nothing was changed', { hint: 'check the router clock and scheduler; report this router version' });
+      throw new UsmpError('USMP_E_QOS_APPLY_FAILED', 'the router ran the roll-back scheduler at once; nothing was changed', {
+        hint: 'check the router clock and scheduler; report this router version',
+      });
     }
     const deadline = new Date(Date.now() + timeoutS * 1000);
     const s = this.#s;
-    const self = this;
     return {
       deadline,
-      async disarm() {
-        const removed = await self.#removeByName('/system/scheduler', ROLLBACK_NAME);
+      disarm: async () => {
+        const removed = await this.#removeByName('/system/scheduler', ROLLBACK_NAME);
         if (!removed) return false; // it fired: the script removed it
-        const history = await self.#history();
+        const history = await this.#history();
         for (const old of history.slice(0, Math.max(0, history.length - HISTORY_DEPTH + 1))) await s.run('/system/script/remove', { '.id': old.id });
         const [script] = await s.run('/system/script/print', { '.proplist': '.id' }, [`?name=${ROLLBACK_NAME}`]);
         const next = (history.at(-1)?.n ?? 0) + 1;
         if (script) await s.run('/system/script/set', { '.id': script['.id']!, name: `${PREVIOUS_PREFIX}${next}` });
         return true;
       },
-      async fireNow() {
+      fireNow: async () => {
         const [script] = await s.run('/system/script/print', { '.proplist': '.id' }, [`?name=${ROLLBACK_NAME}`]);
         if (script) await s.run('/system/script/run', { '.id': script['.id']! });
       },
@@ -226,7 +283,7 @@ export class RouterOsQosBackend implements QosBackend {
   async armed(): Promise<ArmedRollback | undefined> {
     const [scheduler] = await this.#s.run('/system/scheduler/print', { '.proplist': 'next-run,interval' }, [`?name=${ROLLBACK_NAME}`]);
     if (!scheduler) return undefined;
-    return { deadline: new Date(Date.now() + (await this.#untilRouterTime(scheduler['next-run'] ?? '') ?? durationMs(scheduler.interval ?? '0s'))) };
+    return { deadline: new Date(Date.now() + ((await this.#untilRouterTime(scheduler['next-run'] ?? '')) ?? durationMs(scheduler.interval ?? '0s'))) };
   }
 
   /** How long until a date and time of the router's clock (next-run), read against that clock. */
@@ -263,7 +320,11 @@ export class RouterOsQosBackend implements QosBackend {
     const received = Math.max(0, ...replies.map((r: RouterItem) => Number(r.received ?? 0)));
     findings.push(`router ping to ${this.#o.checkTarget}: ${received}/3 replies`);
     const diff = diffObjects(this.desired(policy), await this.current());
-    findings.push(isEmptyDiff(diff) ? 'read-back: every object of the policy is in place' : `read-back differs: ${diff.create.length} missing, ${diff.change.length} changed, ${diff.remove.length} extra`);
+    findings.push(
+      isEmptyDiff(diff)
+        ? 'read-back: every object of the policy is in place'
+        : `read-back differs: ${diff.create.length} missing, ${diff.change.length} changed, ${diff.remove.length} extra`,
+    );
     const counters = await this.counters();
     const expected = 2 * (policy.classes.length + 2);
     findings.push(`queue counters readable for ${Object.keys(counters).length}/${expected} queues`);
@@ -271,11 +332,19 @@ export class RouterOsQosBackend implements QosBackend {
   }
 
   async setShapedRates(policy: QosPolicy): Promise<void> {
-    const wanted = new Map(this.desired(policy).filter((o) => /^queue:(up|down)(-best-effort)?$/.test(o.key)).map((o) => [o.props.name!, o.props]));
+    const wanted = new Map(
+      this.desired(policy)
+        .filter((o) => /^queue:(up|down)(-best-effort)?$/.test(o.key))
+        .map((o) => [o.props.name!, o.props]),
+    );
     for (const item of await this.#s.run('/queue/tree/print', { '.proplist': '.id,name,comment' })) {
       const props = item.name ? wanted.get(item.name) : undefined;
       if (!props || !item.comment?.startsWith(`${COMMENT_PREFIX}queue:`)) continue;
-      await this.#s.run('/queue/tree/set', { '.id': item['.id']!, 'max-limit': props['max-limit']!, ...(props['limit-at'] ? { 'limit-at': props['limit-at'] } : {}) });
+      await this.#s.run('/queue/tree/set', {
+        '.id': item['.id']!,
+        'max-limit': props['max-limit']!,
+        ...(props['limit-at'] ? { 'limit-at': props['limit-at'] } : {}),
+      });
     }
   }
 

@@ -41,7 +41,11 @@ function openSocket(o: RouterConnectOptions): Promise<Socket> {
       clearTimeout(timer);
       socket.destroy();
       const tlsProblem = typeof err.code === 'string' && /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO|ERR_TLS|HOSTNAME/i.test(err.code);
-      reject(new UsmpError(tlsProblem ? 'USMP_E_ROUTER_TLS' : 'USMP_E_ROUTER_CONNECT', `cannot open the API session to ${o.host}:${o.port}: ${err.message}`, { cause: err }));
+      reject(
+        new UsmpError(tlsProblem ? 'USMP_E_ROUTER_TLS' : 'USMP_E_ROUTER_CONNECT', `cannot open the API session to ${o.host}:${o.port}: ${err.message}`, {
+          cause: err,
+        }),
+      );
     };
     if (o.tls) {
       let ca: Buffer | undefined;
@@ -53,11 +57,20 @@ function openSocket(o: RouterConnectOptions): Promise<Socket> {
           return;
         }
       }
-      socket = tlsConnect({ host: o.host, port: o.port, ...(ca ? { ca } : {}), ...(o.servername ? { servername: o.servername } : isIP(o.host) ? {} : { servername: o.host }), rejectUnauthorized: true }, () => {
-        clearTimeout(timer);
-        socket.removeListener('error', fail);
-        resolve(socket);
-      });
+      socket = tlsConnect(
+        {
+          host: o.host,
+          port: o.port,
+          ...(ca ? { ca } : {}),
+          ...(o.servername ? { servername: o.servername } : isIP(o.host) ? {} : { servername: o.host }),
+          rejectUnauthorized: true,
+        },
+        () => {
+          clearTimeout(timer);
+          socket.removeListener('error', fail);
+          resolve(socket);
+        },
+      );
     } else {
       socket = netConnect({ host: o.host, port: o.port }, () => {
         clearTimeout(timer);

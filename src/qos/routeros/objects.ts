@@ -93,10 +93,19 @@ export function desiredRouterObjects(policy: QosPolicy, ifs: RouterInterfaces, f
         objects.push({ key: `${mangle}:${c.name}:conn-out${suffix}`, props: connectionMark(c, mark, 'out', protocol) });
         objects.push({ key: `${mangle}:${c.name}:conn-in${suffix}`, props: connectionMark(c, mark, 'in', protocol) });
       }
-      objects.push({ key: `${mangle}:${c.name}:packet`, props: { chain: 'prerouting', action: 'mark-packet', 'connection-mark': mark, 'new-packet-mark': mark, passthrough: 'yes' } });
-      objects.push({ key: `${mangle}:${c.name}:dscp`, props: { chain: 'postrouting', action: 'change-dscp', 'packet-mark': mark, 'new-dscp': String(c.dscp), passthrough: 'yes' } });
+      objects.push({
+        key: `${mangle}:${c.name}:packet`,
+        props: { chain: 'prerouting', action: 'mark-packet', 'connection-mark': mark, 'new-packet-mark': mark, passthrough: 'yes' },
+      });
+      objects.push({
+        key: `${mangle}:${c.name}:dscp`,
+        props: { chain: 'postrouting', action: 'change-dscp', 'packet-mark': mark, 'new-dscp': String(c.dscp), passthrough: 'yes' },
+      });
       if (fasttrack[family]) {
-        objects.push({ key: `${firewallKind('filter', family)}:${c.name}:no-fasttrack`, props: { chain: 'forward', action: 'accept', 'connection-state': 'established,related', 'connection-mark': mark } });
+        objects.push({
+          key: `${firewallKind('filter', family)}:${c.name}:no-fasttrack`,
+          props: { chain: 'forward', action: 'accept', 'connection-state': 'established,related', 'connection-mark': mark },
+        });
       }
     }
   }
@@ -108,21 +117,52 @@ export function desiredRouterObjects(policy: QosPolicy, ifs: RouterInterfaces, f
   // A queue tree has no size table: the link layer is compensated by taking from every rate
   // what the line costs full-size packets (bulk traffic, which is what fills the link).
   const line = efficiency(policy.linkLayer, FULL_SIZE_PACKET);
-  for (const [direction, parent] of [['up', ifs.wan], ['down', ifs.lan]] as const) {
+  for (const [direction, parent] of [
+    ['up', ifs.wan],
+    ['down', ifs.lan],
+  ] as const) {
     const root = `${NAME_PREFIX}${direction}`;
     const shaped = bits(shapedMbps(policy, direction) * line);
     // Priorities shape only when the parent's max-limit sits below the real link rate.
     objects.push({ key: `queue:${direction}`, props: { name: root, parent, 'max-limit': shaped } });
     for (const c of policy.classes) {
-      objects.push({ key: `queue:${direction}-${c.name}`, props: { name: `${root}-${c.name}`, parent: root, 'packet-mark': `${NAME_PREFIX}${c.name}`, priority: String(c.priority), 'limit-at': bits(c.rateMbps * line), 'max-limit': bits(c.ceilMbps * line), ...leafQueue } });
+      objects.push({
+        key: `queue:${direction}-${c.name}`,
+        props: {
+          name: `${root}-${c.name}`,
+          parent: root,
+          'packet-mark': `${NAME_PREFIX}${c.name}`,
+          priority: String(c.priority),
+          'limit-at': bits(c.rateMbps * line),
+          'max-limit': bits(c.ceilMbps * line),
+          ...leafQueue,
+        },
+      });
     }
-    objects.push({ key: `queue:${direction}-best-effort`, props: { name: `${root}-best-effort`, parent: root, 'packet-mark': 'no-mark', priority: '8', 'limit-at': bits(bestEffortMbps(policy, direction) * line), 'max-limit': shaped, ...leafQueue } });
+    objects.push({
+      key: `queue:${direction}-best-effort`,
+      props: {
+        name: `${root}-best-effort`,
+        parent: root,
+        'packet-mark': 'no-mark',
+        priority: '8',
+        'limit-at': bits(bestEffortMbps(policy, direction) * line),
+        'max-limit': shaped,
+        ...leafQueue,
+      },
+    });
   }
   return objects;
 }
 
 function connectionMark(c: TrafficClass, mark: string, way: 'out' | 'in', protocol: string): Record<string, string> {
-  const props: Record<string, string> = { chain: 'prerouting', action: 'mark-connection', 'connection-mark': 'no-mark', 'new-connection-mark': mark, passthrough: 'yes' };
+  const props: Record<string, string> = {
+    chain: 'prerouting',
+    action: 'mark-connection',
+    'connection-mark': 'no-mark',
+    'new-connection-mark': mark,
+    passthrough: 'yes',
+  };
   const [src, dst] = way === 'out' ? ['local', 'remote'] : ['remote', 'local'];
   if (c.match[src as 'local'].length > 0) props['src-address-list'] = `${mark}-${src}`;
   if (c.match[dst as 'local'].length > 0) props['dst-address-list'] = `${mark}-${dst}`;

@@ -40,6 +40,7 @@ export function durationMs(text: string): number {
   const hms = /^(?:(\d+)d)?(\d+):(\d+):(\d+)$/.exec(text);
   if (hms) return (((Number(hms[1] ?? 0) * 24 + Number(hms[2])) * 60 + Number(hms[3])) * 60 + Number(hms[4])) * 1000;
   let ms = 0;
-  for (const m of text.matchAll(/(\d+)(ms|w|d|h|m|s)/g)) ms += Number(m[1]) * ({ ms: 0.001, w: 604800, d: 86400, h: 3600, m: 60, s: 1 } as Record<string, number>)[m[2]!]! * 1000;
+  for (const m of text.matchAll(/(\d+)(ms|w|d|h|m|s)/g))
+    ms += Number(m[1]) * ({ ms: 0.001, w: 604800, d: 86400, h: 3600, m: 60, s: 1 } as Record<string, number>)[m[2]!]! * 1000;
   return ms;
 }

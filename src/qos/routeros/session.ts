@@ -49,7 +49,12 @@ export class RouterSession {
     return this.runWithReturn(command, attributes, queries, options).then((r) => r.items);
   }
 
-  runWithReturn(command: string, attributes: Record<string, string> = {}, queries: readonly string[] = [], options: CommandOptions = {}): Promise<{ items: RouterItem[]; ret?: string }> {
+  runWithReturn(
+    command: string,
+    attributes: Record<string, string> = {},
+    queries: readonly string[] = [],
+    options: CommandOptions = {},
+  ): Promise<{ items: RouterItem[]; ret?: string }> {
     if (this.#closedBy) return Promise.reject(this.#closedBy);
     const tag = String(this.#nextTag++);
     const words = [command, ...Object.entries(attributes).map(([k, v]) => `=${k}=${v}`), ...queries, `.tag=${tag}`];
@@ -57,7 +62,7 @@ export class RouterSession {
     try {
       bytes = encodeSentence(words);
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     const timeoutMs = options.timeoutMs ?? this.#defaultTimeoutMs;
     return new Promise((resolve, reject) => {
@@ -108,7 +113,9 @@ export class RouterSession {
         this.#pending.delete(tag!);
         clearTimeout(pending.timer);
         if (pending.trap) {
-          pending.reject(new UsmpError('USMP_E_ROUTER_TRAP', `${pending.command}: ${pending.trap.message}`, { details: { command: pending.command, ...pending.trap } }));
+          pending.reject(
+            new UsmpError('USMP_E_ROUTER_TRAP', `${pending.command}: ${pending.trap.message}`, { details: { command: pending.command, ...pending.trap } }),
+          );
         } else pending.resolve({ items: pending.items, ...(attrs.ret === undefined ? {} : { ret: attrs.ret }) });
         break;
       default:
@@ -134,8 +141,12 @@ export class RouterSession {
  * and we do not speak the older form.
  */
 export async function login(session: RouterSession, username: string, password: string): Promise<void> {
-  for (const [name, value] of [['user name', username], ['password', password]] as const) {
-    if (!isAscii(value)) throw new UsmpError('USMP_E_ROUTER_TEXT', `the router ${name} holds a character outside ASCII, which the RouterOS API cannot carry faithfully`);
+  for (const [name, value] of [
+    ['user name', username],
+    ['password', password],
+  ] as const) {
+    if (!isAscii(value))
+      throw new UsmpError('USMP_E_ROUTER_TEXT', `the router ${name} holds a character outside ASCII, which the RouterOS API cannot carry faithfully`);
   }
   let reply: { ret?: string };
   try {
@@ -143,11 +154,16 @@ export async function login(session: RouterSession, username: string, password: 
   } catch (err) {
     if (err instanceof UsmpError && err.code === 'USMP_E_ROUTER_TRAP') {
       // The password is never part of the message: the trap text is the router's.
-      throw new UsmpError('USMP_E_ROUTER_LOGIN', `the router refused the login of ${username}: ${String(err.details?.message ?? 'cannot log in')}`);
+      throw new UsmpError(
+        'USMP_E_ROUTER_LOGIN',
+        `the router refused the login of ${username}: ${typeof err.details?.['message'] === 'string' ? err.details['message'] : 'cannot log in'}`,
+      );
     }
     throw err;
   }
   if (reply.ret !== undefined) {
-    throw new UsmpError('USMP_E_ROUTER_LOGIN', 'the router answered with a login challenge: it runs RouterOS older than 6.43', { hint: 'upgrade the router to RouterOS 6.43 or later (7 is recommended)' });
+    throw new UsmpError('USMP_E_ROUTER_LOGIN', 'the router answered with a login challenge: it runs RouterOS older than 6.43', {
+      hint: 'upgrade the router to RouterOS 6.43 or later (7 is recommended)',
+    });
   }
 }

@@ -24,7 +24,8 @@ export function encodeLength(length: number): Buffer {
 export function encodeSentence(words: readonly string[]): Buffer {
   const parts: Buffer[] = [];
   for (const word of words) {
-    if (!isAscii(word)) throw new UsmpError('USMP_E_ROUTER_TEXT', `${wordName(word)} holds a character outside ASCII, which the RouterOS API cannot carry faithfully`);
+    if (!isAscii(word))
+      throw new UsmpError('USMP_E_ROUTER_TEXT', `${wordName(word)} holds a character outside ASCII, which the RouterOS API cannot carry faithfully`);
     const bytes = Buffer.from(word, 'latin1');
     parts.push(encodeLength(bytes.length), bytes);
   }
@@ -33,6 +34,7 @@ export function encodeSentence(words: readonly string[]): Buffer {
 }
 
 export function isAscii(text: string): boolean {
+  // eslint-disable-next-line no-control-regex -- ASCII includes its control characters
   return /^[\x00-\x7f]*$/.test(text);
 }
 
@@ -75,10 +77,14 @@ export class SentenceDecoder {
     for (;;) {
       const header = readLength(this.#buffer);
       if (header === undefined) break;
-      const refusal = 'error' in header ? header.error
-        : header.length > this.#limits.maxWordBytes ? `a word of ${header.length} octets announced, over the ${this.#limits.maxWordBytes}-octet bound`
-          : this.#sentenceBytes + header.length > this.#limits.maxSentenceBytes ? `a sentence over the ${this.#limits.maxSentenceBytes}-octet bound`
-            : undefined;
+      const refusal =
+        'error' in header
+          ? header.error
+          : header.length > this.#limits.maxWordBytes
+            ? `a word of ${header.length} octets announced, over the ${this.#limits.maxWordBytes}-octet bound`
+            : this.#sentenceBytes + header.length > this.#limits.maxSentenceBytes
+              ? `a sentence over the ${this.#limits.maxSentenceBytes}-octet bound`
+              : undefined;
       if (refusal !== undefined || 'error' in header) {
         this.#broken = true;
         this.#buffer = Buffer.alloc(0);
@@ -108,11 +114,16 @@ function readLength(buf: Buffer): { length: number; headerBytes: number } | { er
   if (need === 0) return { error: `control byte 0x${b.toString(16)} where a word length was expected` };
   if (buf.length < need) return undefined;
   switch (need) {
-    case 1: return { length: b, headerBytes: 1 };
-    case 2: return { length: ((b & 0x3f) << 8) | buf[1]!, headerBytes: 2 };
-    case 3: return { length: ((b & 0x1f) << 16) | (buf[1]! << 8) | buf[2]!, headerBytes: 3 };
-    case 4: return { length: ((b & 0x0f) * 0x1000000) + (buf[1]! << 16) + (buf[2]! << 8) + buf[3]!, headerBytes: 4 };
-    default: return { length: buf.readUInt32BE(1), headerBytes: 5 };
+    case 1:
+      return { length: b, headerBytes: 1 };
+    case 2:
+      return { length: ((b & 0x3f) << 8) | buf[1]!, headerBytes: 2 };
+    case 3:
+      return { length: ((b & 0x1f) << 16) | (buf[1]! << 8) | buf[2]!, headerBytes: 3 };
+    case 4:
+      return { length: (b & 0x0f) * 0x1000000 + (buf[1]! << 16) + (buf[2]! << 8) + buf[3]!, headerBytes: 4 };
+    default:
+      return { length: buf.readUInt32BE(1), headerBytes: 5 };
   }
 }
 

@@ -44,8 +44,18 @@ export interface ChartMark {
 }
 
 /** Values over a shared x axis (seconds, dates), with an optional horizontal limit line and vertical marks. */
-export function lineChart(o: { x: Array<string | number>; series: Series[]; yName: string; limit?: { value: number; label: string } | undefined; marks?: readonly ChartMark[] }): Promise<string> {
-  const marks = (o.marks ?? []).map((m) => ({ xAxis: m.x, label: { formatter: m.label, position: 'end' as const, fontSize: 9 }, lineStyle: { color: m.color, type: 'solid' as const, width: 1 } }));
+export function lineChart(o: {
+  x: Array<string | number>;
+  series: Series[];
+  yName: string;
+  limit?: { value: number; label: string } | undefined;
+  marks?: readonly ChartMark[];
+}): Promise<string> {
+  const marks = (o.marks ?? []).map((m) => ({
+    xAxis: m.x,
+    label: { formatter: m.label, position: 'end' as const, fontSize: 9 },
+    lineStyle: { color: m.color, type: 'solid' as const, width: 1 },
+  }));
   return renderChart({
     // the legend under the axis: at the top it ran into the axis name with three series
     grid: { left: 56, right: 16, top: 36, bottom: 56 },
@@ -53,8 +63,23 @@ export function lineChart(o: { x: Array<string | number>; series: Series[]; yNam
     xAxis: { type: 'category', data: o.x.map(String), boundaryGap: false },
     yAxis: { type: 'value', name: o.yName, nameTextStyle: { align: 'left' } },
     series: o.series.map((s, i) => ({
-      type: 'line', name: s.name, data: s.values, color: s.color, symbolSize: 4, connectNulls: false,
-      ...(i === 0 && (o.limit || marks.length) ? { markLine: { symbol: 'none', silent: true, lineStyle: { color: PALETTE.limit, type: 'dashed' }, label: { formatter: o.limit?.label ?? '', position: 'insideEndTop' }, data: [...(o.limit ? [{ yAxis: o.limit.value }] : []), ...marks] } } : {}),
+      type: 'line',
+      name: s.name,
+      data: s.values,
+      color: s.color,
+      symbolSize: 4,
+      connectNulls: false,
+      ...(i === 0 && (o.limit || marks.length)
+        ? {
+            markLine: {
+              symbol: 'none',
+              silent: true,
+              lineStyle: { color: PALETTE.limit, type: 'dashed' },
+              label: { formatter: o.limit?.label ?? '', position: 'insideEndTop' },
+              data: [...(o.limit ? [{ yAxis: o.limit.value }] : []), ...marks],
+            },
+          }
+        : {}),
     })),
   });
 }

@@ -90,14 +90,19 @@ function lineValue(l: ReportLine, lang: Lang): string {
 
 function linesTable(lines: ReportLine[], lang: Lang): string {
   const t = labels(lang);
-  const rows = lines.map((l) => `<tr data-metric="${e(l.metric)}"><td>${e(metricName(l.metric, lang))}</td><td class="num" data-value="${e(l.value)}">${lineValue(l, lang)}</td><td class="num">${e(l.limit ?? '')}${l.limit && l.unit && typeof l.value === 'number' ? ` ${e(l.unit)}` : ''}</td><td class="num">${l.margin === null ? '' : `${l.margin > 0 ? '+' : ''}${formatNumber(l.margin, lang, 2)}`}</td><td><span class="${verdictClass(l.verdict)}" data-verdict="${e(l.verdict)}">${e(l.verdict.toUpperCase())}</span></td><td class="muted">${e(l.source)}</td></tr>`);
+  const rows = lines.map(
+    (l) =>
+      `<tr data-metric="${e(l.metric)}"><td>${e(metricName(l.metric, lang))}</td><td class="num" data-value="${e(l.value)}">${lineValue(l, lang)}</td><td class="num">${e(l.limit ?? '')}${l.limit && l.unit && typeof l.value === 'number' ? ` ${e(l.unit)}` : ''}</td><td class="num">${l.margin === null ? '' : `${l.margin > 0 ? '+' : ''}${formatNumber(l.margin, lang, 2)}`}</td><td><span class="${verdictClass(l.verdict)}" data-verdict="${e(l.verdict)}">${e(l.verdict.toUpperCase())}</span></td><td class="muted">${e(l.source)}</td></tr>`,
+  );
   return `<table data-testid="lines"><thead><tr><th>${e(t('metric'))}</th><th class="num">${e(t('value'))}</th><th class="num">${e(t('limit'))}</th><th class="num">${e(t('margin'))}</th><th>${e(t('verdict'))}</th><th>${e(t('source'))}</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 function remediation(r: ReportDocument, lang: Lang): string {
   const t = labels(lang);
   const m = r.remediation.missing_mbps;
-  const missing = m ? ` — ${e(t('missing'))} ${e(t('up'))} <b>${formatNumber(m.up, lang, 1)}</b> Mbit/s, ${e(t('down'))} <b>${formatNumber(m.down, lang, 1)}</b> Mbit/s` : '';
+  const missing = m
+    ? ` — ${e(t('missing'))} ${e(t('up'))} <b>${formatNumber(m.up, lang, 1)}</b> Mbit/s, ${e(t('down'))} <b>${formatNumber(m.down, lang, 1)}</b> Mbit/s`
+    : '';
   const hints = r.remediation.hints.length ? `<ul>${r.remediation.hints.map((h) => `<li>${e(h)}</li>`).join('')}</ul>` : '';
   return `<p><b>${e(t(`cat_${r.remediation.category}`))}</b>${missing}</p>${hints}`;
 }
@@ -120,12 +125,21 @@ async function charts(r: ReportDocument, lang: Lang): Promise<string[]> {
   if (up.length || down.length) {
     const n = Math.max(up.length, down.length);
     const min = limitOf(r.lines, 'up_mbps');
-    out.push(figure(t('throughput_over_time'), await lineChart({
-      x: Array.from({ length: n }, (_, i) => i + 1),
-      yName: 'Mbit/s',
-      series: [{ name: t('up'), values: up, color: PALETTE.up }, { name: t('down'), values: down, color: PALETTE.down }],
-      limit: min === undefined ? undefined : { value: min, label: `${t('limit')} ${formatNumber(min, lang)}` },
-    }), 'chart-throughput'));
+    out.push(
+      figure(
+        t('throughput_over_time'),
+        await lineChart({
+          x: Array.from({ length: n }, (_, i) => i + 1),
+          yName: 'Mbit/s',
+          series: [
+            { name: t('up'), values: up, color: PALETTE.up },
+            { name: t('down'), values: down, color: PALETTE.down },
+          ],
+          limit: min === undefined ? undefined : { value: min, label: `${t('limit')} ${formatNumber(min, lang)}` },
+        }),
+        'chart-throughput',
+      ),
+    );
   }
   const dist = r.details?.distributions ?? {};
   const hist = async (h: Histogram | undefined, caption: string, testid: string): Promise<void> => {
@@ -138,11 +152,21 @@ async function charts(r: ReportDocument, lang: Lang): Promise<string[]> {
   const loadedDown = r.details?.load?.['down']?.loaded?.rtt_ms;
   if (idle && (loadedUp || loadedDown)) {
     const pick = (x: typeof idle | undefined) => (x ? [x.median, x.p95, x.p99].map((v) => Math.round(v * 10) / 10) : [null, null, null]);
-    out.push(figure(t('latency_under_load'), await groupedBars({
-      categories: ['médiane / median', 'p95', 'p99'],
-      yName: 'RTT ms',
-      series: [{ name: t('idle'), values: pick(idle), color: PALETTE.idle }, { name: t('loaded_up'), values: pick(loadedUp), color: PALETTE.up }, { name: t('loaded_down'), values: pick(loadedDown), color: PALETTE.down }],
-    }), 'chart-load'));
+    out.push(
+      figure(
+        t('latency_under_load'),
+        await groupedBars({
+          categories: ['médiane / median', 'p95', 'p99'],
+          yName: 'RTT ms',
+          series: [
+            { name: t('idle'), values: pick(idle), color: PALETTE.idle },
+            { name: t('loaded_up'), values: pick(loadedUp), color: PALETTE.up },
+            { name: t('loaded_down'), values: pick(loadedDown), color: PALETTE.down },
+          ],
+        }),
+        'chart-load',
+      ),
+    );
   }
   out.push(await qosProof(r, lang));
   return out;
@@ -157,8 +181,16 @@ async function qosProof(r: ReportDocument, lang: Lang): Promise<string> {
     categories: [`Mbit/s ${t('up')}`, `Mbit/s ${t('down')}`, 'RTT ms (p95)'],
     yName: '',
     series: [
-      { name: `${t('telemedicine')} (${v.class})`, values: [v.telemedicine.up.delivered_mbps, v.telemedicine.down.delivered_mbps, v.telemedicine.rtt_loaded_ms.p95].map(round1), color: PALETTE.idle },
-      { name: t('best_effort'), values: [v.best_effort.up_mbps, v.best_effort.down_mbps, null].map((x) => (x === null ? null : round1(x))), color: PALETTE.best },
+      {
+        name: `${t('telemedicine')} (${v.class})`,
+        values: [v.telemedicine.up.delivered_mbps, v.telemedicine.down.delivered_mbps, v.telemedicine.rtt_loaded_ms.p95].map(round1),
+        color: PALETTE.idle,
+      },
+      {
+        name: t('best_effort'),
+        values: [v.best_effort.up_mbps, v.best_effort.down_mbps, null].map((x) => (x === null ? null : round1(x))),
+        color: PALETTE.best,
+      },
       { name: `${t('idle')} RTT`, values: [null, null, round1(v.telemedicine.rtt_idle_ms.p95)], color: PALETTE.limit },
     ],
   });
@@ -177,7 +209,12 @@ function round1(x: number): number {
   return Math.round(x * 10) / 10;
 }
 
-const DSCP_STATUS: Record<string, LabelKey> = { preserved: 'dscp_preserved', remarked: 'dscp_remarked', bleached: 'dscp_bleached', 'not-verified': 'dscp_not_verified' };
+const DSCP_STATUS: Record<string, LabelKey> = {
+  preserved: 'dscp_preserved',
+  remarked: 'dscp_remarked',
+  bleached: 'dscp_bleached',
+  'not-verified': 'dscp_not_verified',
+};
 
 function dscpTable(r: ReportDocument, lang: Lang): string {
   const t = labels(lang);
@@ -199,8 +236,22 @@ function traceability(r: ReportDocument, lang: Lang): string {
   return kv([
     ['report_id', `<span class="mono" data-testid="report_id">${e(r.report_id)}</span>`],
     [t('raw_sha256'), `<span class="mono" data-testid="raw_sha256">${e(r.raw_sha256)}</span>`],
-    [t('signature'), sig ? `<span class="mono" data-testid="signature">key ${e(sig.key_id)} · ${e(dateTime(sig.signed_at, lang))}</span>` : `<span data-testid="signature">${e(t('unsigned'))}</span>`],
-    ...(h ? [[t('nic'), e(`${h.interface ?? '?'} ${h.speed_mbps ?? '?'} Mbit/s ${h.duplex ?? ''} MTU ${h.mtu ?? '?'}, errors rx ${h.rx_errors ?? 0} / tx ${h.tx_errors ?? 0}`)] as [string, string]] : []),
+    [
+      t('signature'),
+      sig
+        ? `<span class="mono" data-testid="signature">key ${e(sig.key_id)} · ${e(dateTime(sig.signed_at, lang))}</span>`
+        : `<span data-testid="signature">${e(t('unsigned'))}</span>`,
+    ],
+    ...(h
+      ? [
+          [
+            t('nic'),
+            e(
+              `${h.interface ?? '?'} ${h.speed_mbps ?? '?'} Mbit/s ${h.duplex ?? ''} MTU ${h.mtu ?? '?'}, errors rx ${h.rx_errors ?? 0} / tx ${h.tx_errors ?? 0}`,
+            ),
+          ] as [string, string],
+        ]
+      : []),
     ...Object.entries(r.methods ?? {}).map(([k, v]) => [`${t('methods')}: ${k}`, `<span class="muted">${e(v)}</span>`] as [string, string]),
   ]);
 }

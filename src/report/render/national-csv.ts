@@ -1,4 +1,5 @@
 import type { ReportDocument } from '../report-document.js';
+import { textOf } from './html-page.js';
 
 // One row per qualification run in the columns of the national follow-up table (today a
 // spreadsheet filled by hand), RFC 4180 quoting, UTF-8. Column names are a contract: add
@@ -7,13 +8,50 @@ import type { ReportDocument } from '../report-document.js';
 // return is prefixed with a single quote and quoted).
 
 export const NATIONAL_COLUMNS = [
-  'report_id', 'establishment_code', 'establishment', 'region', 'usmp', 'hospital', 'hospital_used',
-  'link_type', 'link_operator', 'cabling_date', 'connection_date', 'equipment', 'auditor', 'appliance_id',
-  'started_at', 'plan', 'profile', 'verdict', 'up_mbps', 'down_mbps', 'rtt_mean_ms', 'rtt_p95_ms', 'ipdv_mean_ms',
-  'loss_pct', 'loaded_rtt_increase_ms', 'dscp_up', 'dscp_down', 'remediation', 'missing_up_mbps', 'missing_down_mbps',
-  'qos_backend', 'qos_verified', 'raw_sha256', 'signed_by_key', 'signed_at', 'enrolment',
-  'last_heartbeat_at', 'availability_30d_pct', 'hours_degraded_30d',
-  'acts_calls_365d', 'acts_minutes_365d', 'acts_poor_pct_365d', 'acts_attempts_365d', 'acts_source',
+  'report_id',
+  'establishment_code',
+  'establishment',
+  'region',
+  'usmp',
+  'hospital',
+  'hospital_used',
+  'link_type',
+  'link_operator',
+  'cabling_date',
+  'connection_date',
+  'equipment',
+  'auditor',
+  'appliance_id',
+  'started_at',
+  'plan',
+  'profile',
+  'verdict',
+  'up_mbps',
+  'down_mbps',
+  'rtt_mean_ms',
+  'rtt_p95_ms',
+  'ipdv_mean_ms',
+  'loss_pct',
+  'loaded_rtt_increase_ms',
+  'dscp_up',
+  'dscp_down',
+  'remediation',
+  'missing_up_mbps',
+  'missing_down_mbps',
+  'qos_backend',
+  'qos_verified',
+  'raw_sha256',
+  'signed_by_key',
+  'signed_at',
+  'enrolment',
+  'last_heartbeat_at',
+  'availability_30d_pct',
+  'hours_degraded_30d',
+  'acts_calls_365d',
+  'acts_minutes_365d',
+  'acts_poor_pct_365d',
+  'acts_attempts_365d',
+  'acts_source',
 ] as const;
 
 /** What the acts columns count, written in the export beside them. */
@@ -37,7 +75,7 @@ export function csvField(value: unknown): string {
   if (value === null || value === undefined) return '';
   // numbers are the report's own figures (a negative one is a number, not a formula)
   if (typeof value === 'number') return String(value);
-  const text = String(value);
+  const text = textOf(value);
   if (FORMULA_START.test(text)) return `"'${text.replace(/"/g, '""')}"`;
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }

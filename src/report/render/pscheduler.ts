@@ -23,7 +23,15 @@ function isoDuration(seconds: number): string {
 }
 
 export function pschedulerRuns(r: ReportDocument): PschedulerRun[] {
-  const reference = { 'usmp-edge': { report_id: r.report_id, establishment_code: r.site.establishment_code, appliance_id: r.site.appliance_id, profile: r.profile, verdict: r.verdict } };
+  const reference = {
+    'usmp-edge': {
+      report_id: r.report_id,
+      establishment_code: r.site.establishment_code,
+      appliance_id: r.site.appliance_id,
+      profile: r.profile,
+      verdict: r.verdict,
+    },
+  };
   const participants = [r.site.appliance_id, r.target];
   const runs: PschedulerRun[] = [];
   for (const direction of ['up', 'down'] as const) {
@@ -33,7 +41,10 @@ export function pschedulerRuns(r: ReportDocument): PschedulerRun[] {
     runs.push({
       schema: 1,
       // pScheduler's throughput test: source sends to dest; "reverse" when the far end sends
-      test: { type: 'throughput', spec: { schema: 1, source: r.site.appliance_id, dest: r.target, duration: isoDuration(series.length || 10), reverse: direction === 'down' } },
+      test: {
+        type: 'throughput',
+        spec: { schema: 1, source: r.site.appliance_id, dest: r.target, duration: isoDuration(series.length || 10), reverse: direction === 'down' },
+      },
       tool: { name: 'iperf3' },
       participants,
       'start-time': r.started_at,
@@ -41,7 +52,10 @@ export function pschedulerRuns(r: ReportDocument): PschedulerRun[] {
       succeeded: true,
       result: {
         succeeded: true,
-        intervals: series.map((v, i) => ({ streams: [{ 'stream-id': 1, start: i, end: i + 1, 'throughput-bits': v * 1e6, omitted: false }], summary: { start: i, end: i + 1, 'throughput-bits': v * 1e6, omitted: false } })),
+        intervals: series.map((v, i) => ({
+          streams: [{ 'stream-id': 1, start: i, end: i + 1, 'throughput-bits': v * 1e6, omitted: false }],
+          summary: { start: i, end: i + 1, 'throughput-bits': v * 1e6, omitted: false },
+        })),
         summary: { summary: { start: 0, end: series.length, 'throughput-bits': mbps * 1e6, 'receiver-throughput-bits': mbps * 1e6 } },
       },
       reference,
@@ -59,7 +73,10 @@ export function pschedulerRuns(r: ReportDocument): PschedulerRun[] {
     });
     runs.push({
       schema: 1,
-      test: { type: 'latency', spec: { schema: 1, source: r.site.appliance_id, dest: r.target, 'packet-count': sent, 'packet-interval': 0.02, 'output-raw': false } },
+      test: {
+        type: 'latency',
+        spec: { schema: 1, source: r.site.appliance_id, dest: r.target, 'packet-count': sent, 'packet-interval': 0.02, 'output-raw': false },
+      },
       tool: { name: 'usmp-edge-stamp' },
       participants,
       'start-time': r.started_at,

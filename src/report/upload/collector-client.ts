@@ -25,7 +25,7 @@ export function collectorClient(baseUrl: string, caFile = '', timeoutMs = 30_000
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', reject);
         res.on('end', () => {
-          let body: CollectorAnswer['body'] = {};
+          let body: CollectorAnswer['body'];
           try {
             body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as CollectorAnswer['body'];
           } catch {

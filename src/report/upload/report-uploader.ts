@@ -99,14 +99,20 @@ export class ReportUploader {
       } catch (err) {
         result.left = pending.length - i;
         result.error = (err as Error).message;
-        this.#o.log.warn({ event: 'report.upload_failed', report_id: report.id, pending: result.left, err: result.error }, `the collector did not answer (${result.error}); ${result.left} report(s) wait in the outbox`);
+        this.#o.log.warn(
+          { event: 'report.upload_failed', report_id: report.id, pending: result.left, err: result.error },
+          `the collector did not answer (${result.error}); ${result.left} report(s) wait in the outbox`,
+        );
         return result;
       }
       if (answer.status === 201 || answer.status === 200) {
         this.#o.outbox.delivered(report);
         if (answer.status === 200) result.duplicates++;
         else result.delivered++;
-        this.#o.log.info({ event: 'report.uploaded', report_id: report.id, collector_status: answer.body.status ?? answer.status }, 'report delivered to the national collector');
+        this.#o.log.info(
+          { event: 'report.uploaded', report_id: report.id, collector_status: answer.body.status ?? answer.status },
+          'report delivered to the national collector',
+        );
       } else if (answer.status >= 400 && answer.status < 500 && answer.status !== 408 && answer.status !== 429) {
         const reason = `${answer.body.error?.code ?? `HTTP ${answer.status}`}: ${answer.body.error?.reason ?? 'refused'}`;
         this.#setAside(report, 'rejected', reason);
@@ -114,7 +120,10 @@ export class ReportUploader {
       } else {
         result.left = pending.length - i;
         result.error = `HTTP ${answer.status}`;
-        this.#o.log.warn({ event: 'report.upload_failed', report_id: report.id, pending: result.left, status: answer.status }, `the collector answered ${answer.status}; retrying later`);
+        this.#o.log.warn(
+          { event: 'report.upload_failed', report_id: report.id, pending: result.left, status: answer.status },
+          `the collector answered ${answer.status}; retrying later`,
+        );
         return result;
       }
     }
@@ -124,6 +133,9 @@ export class ReportUploader {
   #setAside(report: PendingReport, where: 'rejected' | 'expired', reason: string): void {
     const path = this.#o.outbox.setAside(report, where, reason);
     const code: ErrorCode = where === 'rejected' ? 'USMP_E_COLLECTOR_REFUSED' : 'USMP_E_REPORT_EXPIRED';
-    this.#o.log.error({ event: `report.${where}`, code, report_id: report.id, reason, path }, `report ${report.id} ${where === 'rejected' ? 'refused by the collector' : 'expired'}: ${reason}; kept in ${path}`);
+    this.#o.log.error(
+      { event: `report.${where}`, code, report_id: report.id, reason, path },
+      `report ${report.id} ${where === 'rejected' ? 'refused by the collector' : 'expired'}: ${reason}; kept in ${path}`,
+    );
   }
 }

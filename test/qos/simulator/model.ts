@@ -28,7 +28,10 @@
 export type Item = Record<string, string>;
 
 export class TrapError extends Error {
-  constructor(message: string, readonly category?: string) {
+  constructor(
+    message: string,
+    readonly category?: string,
+  ) {
     super(message);
   }
 }
@@ -38,7 +41,17 @@ const NOT_ENOUGH = 'not enough permissions (9)';
 
 const FIREWALL = { disabled: 'false', dynamic: 'false', packets: '0', bytes: '0' };
 const DEFAULTS: Record<string, Item> = {
-  '/queue/tree': { 'limit-at': '0', 'max-limit': '0', priority: '8', 'packet-mark': '', queue: 'default-small', disabled: 'false', invalid: 'false', packets: '0', bytes: '0' },
+  '/queue/tree': {
+    'limit-at': '0',
+    'max-limit': '0',
+    priority: '8',
+    'packet-mark': '',
+    queue: 'default-small',
+    disabled: 'false',
+    invalid: 'false',
+    packets: '0',
+    bytes: '0',
+  },
   '/queue/type': {},
   '/ip/firewall/mangle': { ...FIREWALL, passthrough: 'true' },
   '/ip/firewall/filter': FIREWALL,
@@ -100,7 +113,12 @@ export class RouterModel {
     if (path === '/queue/tree' && !this.interfaces.has(props.parent ?? '') && !items.some((i) => i.name === props.parent)) {
       throw new TrapError('input does not match any value of parent', '1');
     }
-    if (path === '/queue/tree' && props.queue !== undefined && !BUILTIN_QUEUE_TYPES.has(props.queue) && !this.menu('/queue/type').some((q) => q.name === props.queue)) {
+    if (
+      path === '/queue/tree' &&
+      props.queue !== undefined &&
+      !BUILTIN_QUEUE_TYPES.has(props.queue) &&
+      !this.menu('/queue/type').some((q) => q.name === props.queue)
+    ) {
       throw new TrapError('input does not match any value of queue', '1');
     }
     if (path === '/queue/type' && !QUEUE_KINDS.has(props.kind ?? '')) throw new TrapError('input does not match any value of kind', '1');
@@ -135,7 +153,8 @@ export class RouterModel {
       const at = items.findIndex((i) => i['.id'] === id);
       if (at < 0) throw new TrapError('no such item', '1');
       if (items[at]!.dynamic === 'true') throw new TrapError('failure: cannot change builtin', '1');
-      if (path === '/queue/type' && this.menu('/queue/tree').some((q) => q.queue === items[at]!.name)) throw new TrapError('failure: queue type is in use', '1');
+      if (path === '/queue/type' && this.menu('/queue/tree').some((q) => q.queue === items[at]!.name))
+        throw new TrapError('failure: queue type is in use', '1');
       items.splice(at, 1);
       this.#nextRunAt.delete(id);
     }
@@ -162,7 +181,12 @@ export class RouterModel {
 
   ping(count: number): Item[] {
     const ok = this.options.hospitalReachable?.(this) ?? true;
-    return Array.from({ length: count }, (_, i) => ({ seq: String(i), sent: String(i + 1), received: ok ? String(i + 1) : '0', 'packet-loss': ok ? '0' : '100' }));
+    return Array.from({ length: count }, (_, i) => ({
+      seq: String(i),
+      sent: String(i + 1),
+      received: ok ? String(i + 1) : '0',
+      'packet-loss': ok ? '0' : '100',
+    }));
   }
 
   /** /system/clock/print in the 7.10+ form. */
@@ -286,7 +310,10 @@ function runCommand(model: RouterModel, line: string): void {
   const remove = new RegExp(`^(/[a-z0-9 -]+?) remove ${FIND}$`).exec(line);
   if (remove) {
     const path = apiPath(remove[1]!);
-    const ids = model.menu(path).filter((i) => matches(i, remove[2]!)).map((i) => i['.id']!);
+    const ids = model
+      .menu(path)
+      .filter((i) => matches(i, remove[2]!))
+      .map((i) => i['.id']!);
     if (ids.length > 0) model.remove(path, ids.join(','));
     return;
   }

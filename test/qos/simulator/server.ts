@@ -116,9 +116,15 @@ export class RouterOsSimulator {
           continue;
         }
         try {
-          const { items, ret } = this.#execute(command!, attrs, rest.filter((w) => w.startsWith('?')), this.model.policiesOf(user));
+          const { items, ret } = this.#execute(
+            command!,
+            attrs,
+            rest.filter((w) => w.startsWith('?')),
+            this.model.policiesOf(user),
+          );
           for (const item of items) send(['!re', ...Object.entries(item).map(([k, v]) => `=${k}=${v}`), ...tagWord]);
-          if (items.length === 0 && ret === undefined && (this.options.version ?? '7.18') === '7.18' && command!.endsWith('/print')) send(['!empty', ...tagWord]);
+          if (items.length === 0 && ret === undefined && (this.options.version ?? '7.18') === '7.18' && command!.endsWith('/print'))
+            send(['!empty', ...tagWord]);
           send(['!done', ...(ret === undefined ? [] : [`=ret=${ret}`]), ...tagWord]);
         } catch (err) {
           if (err instanceof TrapError) trap(err.message, err.category);
