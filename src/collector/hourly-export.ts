@@ -4,7 +4,7 @@ import type { HourlyRow } from './telemetry-store.js';
 // The hourly summaries as CSV or JSON, streamed a row at a time (two years of 177 sites is
 // three million rows).
 
-export const HOURLY_COLUMNS = [
+export const HOURLY_EXPORT_COLUMNS = [
   'site_key',
   'hour_start',
   'profile',
@@ -25,14 +25,14 @@ export const HOURLY_COLUMNS = [
 
 export async function* hourlyChunks(format: 'csv' | 'json', rows: AsyncIterable<HourlyRow>): AsyncGenerator<string> {
   if (format === 'csv') {
-    yield csvLine([...HOURLY_COLUMNS]);
-    for await (const row of rows) yield csvLine(HOURLY_COLUMNS.map((c) => row[c]));
+    yield csvLine([...HOURLY_EXPORT_COLUMNS]);
+    for await (const row of rows) yield csvLine(HOURLY_EXPORT_COLUMNS.map((c) => row[c]));
     return;
   }
   yield '[';
   let first = true;
   for await (const row of rows) {
-    yield `${first ? '' : ','}\n${JSON.stringify(Object.fromEntries(HOURLY_COLUMNS.map((c) => [c, row[c]])))}`;
+    yield `${first ? '' : ','}\n${JSON.stringify(Object.fromEntries(HOURLY_EXPORT_COLUMNS.map((c) => [c, row[c]])))}`;
     first = false;
   }
   yield '\n]\n';

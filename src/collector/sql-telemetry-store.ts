@@ -1,4 +1,4 @@
-import type { Heartbeat, HourlySummary, TelemetryDocument } from '../telemetry/telemetry-document.js';
+import type { Heartbeat, HourlySummaryDocument, TelemetryDocument } from '../telemetry/telemetry-document.js';
 import type { AddOutcome, SiteScope } from './report-store.js';
 import type { SqlClient, SqlDatabase, SqlValue } from './sql/sql-database.js';
 import { CALL_COLUMNS } from './sql/migrations.js';
@@ -383,7 +383,7 @@ async function updateFleet(tx: SqlClient, stored: readonly TelemetryDocument[], 
   }
 }
 
-function best(throughput: HourlySummary['summary']['throughput'], direction: 'up' | 'down'): number | null {
+function best(throughput: HourlySummaryDocument['summary']['throughput'], direction: 'up' | 'down'): number | null {
   const values = throughput.filter((t) => t.direction === direction).map((t) => t.mbps);
   return values.length ? Math.max(...values) : null;
 }

@@ -1,7 +1,7 @@
 import { summariseLatency, type LatencySummary } from '../measure/stamp/metrics.js';
 import { runStampSession, type StampSessionResult } from '../measure/stamp/sender.js';
 import { runThroughput, type ThroughputResult } from '../measure/iperf3/client.js';
-import type { Direction } from '../measure/iperf3/parse.js';
+import type { TestDirection } from '../measure/iperf3/parse.js';
 import { UsmpError } from '../errors.js';
 import type { ProcessRunner } from '../exec/process-runner.js';
 import type { LoadModel } from '../measure/iperf3/load-model.js';
@@ -91,7 +91,7 @@ export interface LoadedResult {
  * one direction or both; the probes of the warm-up seconds (iperf3's --omit, while the flows
  * ramp up) are left out, so the loaded figures cover the loaded period only.
  */
-export async function throughputUnderLoad(ctx: StepContext, direction: Direction, seconds: number, omitS: number): Promise<LoadedResult> {
+export async function throughputUnderLoad(ctx: StepContext, direction: TestDirection, seconds: number, omitS: number): Promise<LoadedResult> {
   const total = seconds + omitS;
   const probes = runStampSession({
     ...stampAuth(ctx),

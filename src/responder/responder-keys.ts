@@ -15,7 +15,8 @@ export const KEYS_FORMAT = 'usmp-edge-responder-keys/1';
 const MAX_APPLIANCES = 4096;
 const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
-export interface EnrolledAppliance {
+/** An appliance the responder knows: its name and STAMP and iperf3 credentials. */
+export interface ResponderClient {
   name: string;
   ssid: number;
   stamp_key: string;
@@ -26,7 +27,7 @@ export interface EnrolledAppliance {
 
 export interface ResponderKeys {
   format: typeof KEYS_FORMAT;
-  appliances: EnrolledAppliance[];
+  appliances: ResponderClient[];
 }
 
 export function readResponderKeys(file: string): ResponderKeys {
@@ -117,7 +118,7 @@ export function enrollAppliance(
   while (used.has(ssid)) ssid = ssid === 0xffff ? 1 : ssid + 1;
   const key = randomBytes(32);
   const password = randomBytes(24).toString('base64url');
-  const entry: EnrolledAppliance = {
+  const entry: ResponderClient = {
     name,
     ssid,
     stamp_key: key.toString('hex'),

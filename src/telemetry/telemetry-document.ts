@@ -78,9 +78,9 @@ export interface CallCounts {
 export type AlertBody = Omit<Alert, 'appliance' | 'affects'>;
 
 export type Heartbeat = Envelope<'heartbeat'> & { heartbeat: HeartbeatBody };
-export type HourlySummary = Envelope<'hourly_summary'> & { summary: SummaryBody };
+export type HourlySummaryDocument = Envelope<'hourly_summary'> & { summary: SummaryBody };
 export type AlertDocument = Envelope<'alert'> & { alert: AlertBody };
-export type TelemetryDocument = Heartbeat | HourlySummary | AlertDocument;
+export type TelemetryDocument = Heartbeat | HourlySummaryDocument | AlertDocument;
 
 // ajv is CommonJS: under NodeNext its default export is the module object.
 const Ajv = AjvModule.default;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AutorateController, type Direction } from '../../src/qos/autorate/controller.js';
 import { AutorateRunner, type ProbeSource } from '../../src/qos/autorate/runner.js';
-import { autorateProblems, autorateSettings, type AutorateInput } from '../../src/qos/autorate/settings.js';
+import { autorateProblems, autorateSettings, type AutorateConfigInput } from '../../src/qos/autorate/settings.js';
 import { describeAutorate, readAutorateFile } from '../../src/qos/autorate/state-file.js';
 import { parsePolicy, type QosPolicy } from '../../src/qos/policy.js';
 import type { QosBackend } from '../../src/qos/backend.js';
@@ -14,7 +14,7 @@ import { createLogger } from '../../src/log/logger.js';
 // The autorate controller against a fluid model of a link whose capacity changes: a FIFO beyond
 // our shaper that fills when we send more than the line carries. Time is simulated.
 
-const DEFAULTS: AutorateInput = {
+const DEFAULTS: AutorateConfigInput = {
   enabled: true,
   floor_percent: 30,
   delay_threshold_ms: 4,
@@ -138,7 +138,7 @@ t.test('probes that stop answering freeze the rate where it was', async (t) => {
 });
 
 t.test('bad settings are refused with their key path', async (t) => {
-  const msg = (a: Partial<AutorateInput>, target = '198.19.1.10'): string =>
+  const msg = (a: Partial<AutorateConfigInput>, target = '198.19.1.10'): string =>
     autorateProblems({ ...DEFAULTS, ...a }, policy, target)
       .map((p) => `${p.path}: ${p.message}`)
       .join('\n');

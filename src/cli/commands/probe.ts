@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { UsmpError } from '../../errors.js';
 import { runThroughput } from '../../measure/iperf3/client.js';
-import type { Direction } from '../../measure/iperf3/parse.js';
+import type { TestDirection } from '../../measure/iperf3/parse.js';
 import { summariseLatency } from '../../measure/stamp/metrics.js';
 import { DEFAULT_STAMP_PORT } from '../../measure/stamp/packets.js';
 import { runStampSession } from '../../measure/stamp/sender.js';
@@ -66,7 +66,7 @@ export function registerProbeCommands(program: Command, context: () => CliContex
     .option('--duration <s>', 'seconds measured (after a 2 s warm-up for TCP)', integerIn(1, 3600), 10)
     .option('--udp-rate <mbps>', 'UDP at this rate instead of TCP (1200-octet datagrams)', positiveNumber)
     .option('--json', 'print one JSON document on stdout')
-    .action(async (o: { target: string; direction: Direction; port: number; pool: number; duration: number; udpRate?: number; json?: boolean }) => {
+    .action(async (o: { target: string; direction: TestDirection; port: number; pool: number; duration: number; udpRate?: number; json?: boolean }) => {
       const ctx = context();
       try {
         const udp = o.udpRate !== undefined;

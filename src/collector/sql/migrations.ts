@@ -85,7 +85,7 @@ export const MIGRATIONS: readonly Migration[] = [
         'CREATE INDEX heartbeats_by_site ON heartbeats (site_key, at)',
         'CREATE INDEX heartbeats_by_time ON heartbeats (at)',
         `CREATE TABLE heartbeats_daily (site_key ${t} NOT NULL, day ${t} NOT NULL, heartbeats ${int} NOT NULL, link_ok ${int} NOT NULL, link_degraded ${int} NOT NULL, link_down ${int} NOT NULL, last_version ${t}, PRIMARY KEY (site_key, day))${withoutRowid(d)}`,
-        `CREATE TABLE hourly (site_key ${t} NOT NULL, hour_start ${t} NOT NULL, ${columns(HOURLY_COLUMNS(t, real, int))}, PRIMARY KEY (site_key, hour_start))${withoutRowid(d)}`,
+        `CREATE TABLE hourly (site_key ${t} NOT NULL, hour_start ${t} NOT NULL, ${columns(HOURLY_TABLE_COLUMNS(t, real, int))}, PRIMARY KEY (site_key, hour_start))${withoutRowid(d)}`,
         'CREATE UNIQUE INDEX hourly_by_document ON hourly (document_id)',
         'CREATE INDEX hourly_by_time ON hourly (hour_start)',
         `CREATE TABLE daily (site_key ${t} NOT NULL, day ${t} NOT NULL, hours ${int} NOT NULL, minutes_observed ${real} NOT NULL, minutes_available ${real} NOT NULL, degraded_min ${real} NOT NULL, rtt_median_weighted ${real} NOT NULL, rtt_minutes ${real} NOT NULL, rtt_p95_max_ms ${real}, loss_up_weighted ${real} NOT NULL, loss_down_weighted ${real} NOT NULL, loss_minutes ${real} NOT NULL, alerts_raised ${int} NOT NULL, PRIMARY KEY (site_key, day))${withoutRowid(d)}`,
@@ -139,7 +139,7 @@ export const FLEET_COLUMNS = (t: string, real: string, int: string): Record<stri
 });
 
 /** An hour of monitoring of one site. */
-export const HOURLY_COLUMNS = (t: string, real: string, int: string): Record<string, string> => ({
+export const HOURLY_TABLE_COLUMNS = (t: string, real: string, int: string): Record<string, string> => ({
   document_id: `${t} NOT NULL`,
   received_at: `${t} NOT NULL`,
   profile: t,

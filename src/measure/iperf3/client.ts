@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { UsmpError } from '../../errors.js';
 import type { IperfCredential } from '../../responder/appliance-credentials.js';
 import { systemRunner, type ProcessRunner } from '../../exec/process-runner.js';
-import { extractJson, parseThroughput, type Direction, type ParsedThroughput } from './parse.js';
+import { extractJson, parseThroughput, type TestDirection, type ParsedThroughput } from './parse.js';
 
 // Runs Debian's iperf3 as a client against the responder's pool of servers.
 // Pitfalls handled here (iperf3 3.12, Debian 12): exit 0 with -J on failure (read the
@@ -15,7 +15,7 @@ export interface ThroughputOptions {
   target: string;
   /** The responder's iperf3 ports, tried in order when one is busy. */
   ports: readonly number[];
-  direction: Direction;
+  direction: TestDirection;
   protocol: 'tcp' | 'udp';
   durationS: number;
   omitS?: number;
@@ -39,7 +39,7 @@ export interface ThroughputOptions {
 }
 
 export interface ThroughputResult extends ParsedThroughput {
-  direction: Direction;
+  direction: TestDirection;
   protocol: 'tcp' | 'udp';
   duration_s: number;
   port: number;

@@ -3,7 +3,8 @@
 // rates; and --omit summaries were buggy before 3.14, so we sum the receiver's non-omitted
 // intervals ourselves.
 
-export type Direction = 'up' | 'down' | 'bidir';
+/** Which way an iperf3 test sends: up (appliance → responder), down, or both at once. */
+export type TestDirection = 'up' | 'down' | 'bidir';
 
 interface IntervalSum {
   start?: number;
@@ -125,7 +126,7 @@ function figures(sums: IntervalSum[]): Pick<DirectionFigures, 'mbps' | 'bytes' |
  * Which intervals hold the receiver's view: up → the server's (needs --get-server-output and a
  * server run with -J); down (-R) → ours; bidir → the server's "sum" and our reverse sum.
  */
-export function parseThroughput(json: Iperf3Json, direction: Direction, udp: boolean): ParsedThroughput {
+export function parseThroughput(json: Iperf3Json, direction: TestDirection, udp: boolean): ParsedThroughput {
   const server = json.server_output_json;
   const result: ParsedThroughput = {
     cpu: { local_pct: json.end?.cpu_utilization_percent?.host_total ?? NaN, remote_pct: json.end?.cpu_utilization_percent?.remote_total ?? NaN },

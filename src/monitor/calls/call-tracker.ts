@@ -13,11 +13,11 @@ import { dscpName } from '../../measure/dscp-names.js';
 // [RFC 3711 §3.1], so an encrypted call counts the same. What is kept of the far end is its
 // network (/24, /48), never its host.
 
-export type Direction = 'up' | 'down';
+export type CallDirection = 'up' | 'down';
 
 export interface CallStream {
   /** up: station → far end; down: far end → station. */
-  direction: Direction;
+  direction: CallDirection;
   media: 'audio' | 'video' | 'unknown';
   ssrc: string;
   payload_type: number;
@@ -66,7 +66,7 @@ export interface CallTrackerOptions {
   /** Calls followed at once; beyond, packets are counted in `overflow`. */
   maxCalls?: number;
   /** The DSCP the QoS policy gives a stream (its class's mark), when a policy is configured. */
-  expectedDscp?: (stream: { direction: Direction; station: string; far: string; farPort: number }) => number | undefined;
+  expectedDscp?: (stream: { direction: CallDirection; station: string; far: string; farPort: number }) => number | undefined;
 }
 
 interface CallState {
@@ -193,7 +193,7 @@ export class CallTracker {
   }
 
   #stream(call: CallState, s: RtpStreamSummary, rttMs: number | undefined): CallStream {
-    const direction: Direction = s.src === call.station ? 'up' : 'down';
+    const direction: CallDirection = s.src === call.station ? 'up' : 'down';
     const clockRate = call.streams.clockRateOf(s.payload_type);
     const media = mediaOf(clockRate);
     const audio = media === 'audio' ? rateAudio(s, rttMs) : undefined;

@@ -5,7 +5,7 @@ import type { AutorateSettings, Direction } from './controller.js';
 
 // qos.autorate.* as the controller takes them, checked with the key path of each problem.
 
-export interface AutorateInput {
+export interface AutorateConfigInput {
   enabled: boolean;
   floor_percent: number;
   delay_threshold_ms: number;
@@ -21,7 +21,7 @@ export interface AutorateInput {
 /** Refractory time after a decrease: a window and the wait for its late replies. */
 const REPLY_WAIT_MS = 1000;
 
-export function autorateProblems(a: AutorateInput, policy: QosPolicy | undefined, probeTarget: string): ConfigProblem[] {
+export function autorateProblems(a: AutorateConfigInput, policy: QosPolicy | undefined, probeTarget: string): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const problem = (key: string, message: string): void => void problems.push({ path: `qos.autorate.${key}`, message });
   if (!a.enabled) return problems;
@@ -46,7 +46,7 @@ export function autorateProblems(a: AutorateInput, policy: QosPolicy | undefined
   return problems;
 }
 
-export function autorateSettings(a: AutorateInput, policy: QosPolicy): AutorateSettings {
+export function autorateSettings(a: AutorateConfigInput, policy: QosPolicy): AutorateSettings {
   const max = (d: Direction): number => shapedMbps(policy, d);
   return {
     maxMbps: { up: max('up'), down: max('down') },
