@@ -29,7 +29,7 @@ export function createContext(globals: GlobalOptions, out: Output = consoleOutpu
     logger(fd) {
       const log = config().values.log;
       const level = (globals.logLevel ?? log.level) as Parameters<typeof createLogger>[0]['level'];
-      return createLogger({ level, pretty: log.pretty as 'auto' | 'always' | 'never', fd });
+      return createLogger({ level, pretty: log.pretty, fd });
     },
   };
 }

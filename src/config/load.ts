@@ -3,14 +3,21 @@ import convict from 'convict';
 import { UsmpError } from '../errors.js';
 import { crossCheck } from './cross-checks.js';
 import { customFormats } from './formats.js';
-import { lineAndColumn, parseConvictMessage, type ConfigProblem } from './problems.js';
+import { formatProblems, unknownKeys } from './check-values.js';
+import { lineAndColumn, type ConfigProblem } from './problems.js';
 import { schemaWithEnv, type ConfigDefinition } from './schema.js';
 import { readSecrets, SecretStore, type ReadText } from './secrets.js';
 
 export const DEFAULT_CONFIG_FILE = '/etc/usmp-edge/config.json';
 
 type Values = ValuesOf<ConfigDefinition>;
-type ValuesOf<T> = T extends { default: infer D } ? Widen<D> : { [K in keyof T]: ValuesOf<T[K]> };
+// An enumerated key keeps its values' literal type (its format is a readonly list); any other
+// leaf has the widened type of its default.
+type ValuesOf<T> = T extends { format: readonly (infer E)[]; default: unknown }
+  ? E
+  : T extends { default: infer D }
+    ? Widen<D>
+    : { [K in keyof T]: ValuesOf<T[K]> };
 type Widen<D> = D extends string ? string : D extends number ? number : D extends boolean ? boolean : D;
 
 type DeepReadonly<T> = T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
@@ -50,13 +57,8 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const document = readDocument(file, options.explicit ?? options.file !== undefined, readText);
 
   const config = convict(schemaWithEnv() as unknown as convict.Schema<Values>, { env: options.env ?? process.env, args: [] });
-  const problems: ConfigProblem[] = [];
   if (document) config.load(document);
-  try {
-    config.validate({ allowed: 'strict' });
-  } catch (err) {
-    problems.push(...parseConvictMessage((err as Error).message));
-  }
+  const problems: ConfigProblem[] = [...formatProblems((path) => config.get(path as never)), ...unknownKeys(document)];
   const values = config.getProperties();
   // A secret key whose value is already wrong (not an absolute path) is not read as well.
   const alreadyWrong = new Set(problems.map((p) => p.path));

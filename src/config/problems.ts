@@ -6,28 +6,6 @@ export interface ConfigProblem {
   message: string;
 }
 
-const UNDECLARED = /^configuration param '([^']+)' not declared in the schema$/;
-const KEYED = /^([A-Za-z0-9_.]+): (.*)$/;
-
-/** Splits convict's newline-joined validation message into located problems. */
-export function parseConvictMessage(message: string): ConfigProblem[] {
-  return message
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line !== '')
-    .map((line) => {
-      const undeclared = UNDECLARED.exec(line);
-      if (undeclared?.[1]) {
-        const path = undeclared[1];
-        const near = nearestKey(path);
-        return { path, message: `unknown key${near ? ` (did you mean ${near}?)` : ''}` };
-      }
-      const keyed = KEYED.exec(line);
-      if (keyed?.[1] && keyed[2]) return { path: keyed[1], message: keyed[2] };
-      return { path: '(config)', message: line };
-    });
-}
-
 /** The declared key closest to a mistyped one, when it is close enough to be a typo. */
 export function nearestKey(path: string): string | undefined {
   let best: { key: string; distance: number } | undefined;

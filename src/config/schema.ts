@@ -132,8 +132,8 @@ export const schemaDefinition = {
     },
   },
   log: {
-    level: { doc: 'Log level', format: [...LOG_LEVELS], default: 'info' },
-    pretty: { doc: 'Human-readable logs: auto (on a TTY), always, never', format: ['auto', 'always', 'never'], default: 'auto' },
+    level: { doc: 'Log level', format: LOG_LEVELS, default: 'info' },
+    pretty: { doc: 'Human-readable logs: auto (on a TTY), always, never', format: ['auto', 'always', 'never'] as const, default: 'auto' },
   },
   responder: {
     bind: { doc: 'Address the responder listens on', format: 'ip-address', default: '0.0.0.0' },
@@ -143,7 +143,7 @@ export const schemaDefinition = {
     iperf_max_mbps: { doc: 'Each iperf3 server ends a test whose average rate exceeds this (0: no limit)', format: 'nat', default: 1000 },
     stamp_max_sessions: { doc: 'Most STAMP sessions tracked at once (stateful mode)', format: 'nat', default: 1024 },
     stamp_max_pps_per_peer: { doc: 'Most STAMP packets per second reflected to one peer address', format: 'nat', default: 1000 },
-    stamp_mode: { doc: 'Reflector mode [RFC 8762 §4.3]', format: ['stateless', 'stateful'], default: 'stateful' },
+    stamp_mode: { doc: 'Reflector mode [RFC 8762 §4.3]', format: ['stateless', 'stateful'] as const, default: 'stateful' },
     stamp_max_pps_per_network: {
       doc: 'Most STAMP packets per second reflected to one source network (a /24 or a /64), all its addresses together',
       format: 'nat',
@@ -151,7 +151,7 @@ export const schemaDefinition = {
     },
     auth: {
       doc: 'required: only enrolled appliances are answered (STAMP authenticated mode, iperf3 credentials); both: STAMP also answers unauthenticated senders (other STAMP/TWAMP-Light peers), iperf3 still asks credentials; open: nobody is authenticated',
-      format: ['required', 'both', 'open'],
+      format: ['required', 'both', 'open'] as const,
       default: 'required',
     },
     keys_file: {
@@ -170,9 +170,9 @@ export const schemaDefinition = {
     target: { doc: 'Default responder to qualify against (host name or address)', format: 'host', default: '' },
     profile: { doc: 'Default telemedicine profile', format: String, default: 'teleconsultation-hd' },
     profiles_dir: { doc: 'Directory of site profiles (*.json), added to the built-in ones', format: String, default: '/etc/usmp-edge/profiles' },
-    plan: { doc: 'Default test plan', format: ['quick', 'full'], default: 'quick' },
+    plan: { doc: 'Default test plan', format: ['quick', 'full'] as const, default: 'quick' },
     out_dir: { doc: 'Where reports are written', format: String, default: './reports' },
-    lang: { doc: 'Report language', format: ['fr', 'en'], default: 'fr' },
+    lang: { doc: 'Report language', format: ['fr', 'en'] as const, default: 'fr' },
     responder_credentials_file: {
       doc: "This appliance's credentials at the responder (made there by usmp-edge responder-keys enroll): used by qualify, probe, monitoring and qos verify; empty: unauthenticated",
       format: 'secret-file',
@@ -190,14 +190,14 @@ export const schemaDefinition = {
   deployment: {
     mode: {
       doc: "Where the appliance sits: one-armed (a LAN port; it forwards nothing: QoS on the site's MikroTik, calls seen through a mirror port), inline-bridge (a bump in the wire between the unit's switch and the site's router, no re-addressing; qos.linux.lan_interface and wan_interface are the bridge's two ports) or inline-router (the unit's gateway); docs/prison-it.md says how to cable each",
-      format: ['one-armed', 'inline-bridge', 'inline-router'],
+      format: ['one-armed', 'inline-bridge', 'inline-router'] as const,
       default: 'one-armed',
     },
   },
   qos: {
     backend: {
       doc: "Where the policy is enforced: linux (this appliance inline) or routeros (the site's MikroTik)",
-      format: ['linux', 'routeros'],
+      format: ['linux', 'routeros'] as const,
       default: 'linux',
     },
     up_mbps: { doc: 'Link rate towards the hospital, Mbit/s (as qualified); 0 when no policy is configured', format: 'non-negative-number', default: 0 },
@@ -262,7 +262,7 @@ export const schemaDefinition = {
       command_timeout_ms: { doc: 'Deadline of each API command', format: 'nat', default: 5000 },
       queue_kind: {
         doc: "Queue kind of our queue-tree leaves on RouterOS 7: fq-codel or cake (one queue type of ours); empty: the router's default",
-        format: ['', 'fq-codel', 'cake'],
+        format: ['', 'fq-codel', 'cake'] as const,
         default: '',
       },
     },
@@ -326,7 +326,7 @@ export const schemaDefinition = {
       cert_file: { doc: 'Client certificate presented to the hospital broker (PEM)', format: String, default: '' },
       key_file: { doc: 'Private key of the client certificate (PEM)', format: 'secret-file', default: '' },
       client_id: { doc: 'Client id at the hospital broker (default usmp-edge-<appliance id>)', format: String, default: '' },
-      protocol: { doc: 'MQTT level towards the hospital: auto (5, else 3.1.1), 5, 3.1.1', format: ['auto', '5', '3.1.1'], default: 'auto' },
+      protocol: { doc: 'MQTT level towards the hospital: auto (5, else 3.1.1), 5, 3.1.1', format: ['auto', '5', '3.1.1'] as const, default: 'auto' },
       session_expiry_s: { doc: 'MQTT 5 session expiry: how long the hospital keeps our command subscription while we are away', format: 'nat', default: 86400 },
     },
     remote_prefix: {

@@ -165,7 +165,7 @@ export class DeviceBridgeService {
       connect: (options) => mqtt.connect(url, options),
       clientOptions,
       sessionExpiryS: up.session_expiry_s,
-      protocol: up.protocol as 'auto' | '5' | '3.1.1',
+      protocol: up.protocol,
       window: Math.max(1, br.window),
       reconnectMinMs: br.reconnect_min_ms,
       reconnectMaxMs: br.reconnect_max_ms,

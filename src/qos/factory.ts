@@ -48,7 +48,7 @@ export function checkTarget(config: LoadedConfig): string {
   return target;
 }
 
-export async function backendFromConfig(config: LoadedConfig, name: BackendName = config.values.qos.backend as BackendName): Promise<QosBackend> {
+export async function backendFromConfig(config: LoadedConfig, name: BackendName = config.values.qos.backend): Promise<QosBackend> {
   const qos = config.values.qos;
   if (name === 'linux') {
     const credentials = configuredCredentials(config.secrets);
@@ -86,7 +86,7 @@ export async function backendFromConfig(config: LoadedConfig, name: BackendName 
   });
   const backend = new RouterOsQosBackend({
     session,
-    interfaces: { wan: ros.wan_interface, lan: ros.lan_interface, ...(ros.queue_kind ? { queueKind: ros.queue_kind as 'fq-codel' | 'cake' } : {}) },
+    interfaces: { wan: ros.wan_interface, lan: ros.lan_interface, ...(ros.queue_kind ? { queueKind: ros.queue_kind } : {}) },
     checkTarget: configuredCheckTarget(config),
     username: ros.username,
   });

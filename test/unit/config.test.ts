@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { checkSecretFileAccess } from '../../src/config/secret-file-access.js';
 import { loadConfig } from '../../src/config/load.js';
 import { envNameFor, listLeaves } from '../../src/config/schema.js';
-import { parseConvictMessage, nearestKey, lineAndColumn } from '../../src/config/problems.js';
+import { nearestKey, lineAndColumn } from '../../src/config/problems.js';
+import { formatProblems, unknownKeys } from '../../src/config/check-values.js';
 import { UsmpError } from '../../src/errors.js';
 
 function problemsOf(fn: () => unknown): Array<{ path: string; message: string }> {
@@ -128,15 +129,46 @@ t.test('environment variable names are derived from key paths and unique', async
   for (const { leaf, path } of listLeaves()) t.ok(leaf.doc.length > 0, `${path} is documented`);
 });
 
-t.test('convict messages are split into located problems', async (t) => {
-  t.same(parseConvictMessage("a.b: must be x\nconfiguration param 'zz.qq' not declared in the schema\nweird line"), [
-    { path: 'a.b', message: 'must be x' },
-    { path: 'zz.qq', message: 'unknown key' },
-    { path: '(config)', message: 'weird line' },
+t.test("problems are located as data: unknown keys at any depth, a branch given a value, each format's own message", async (t) => {
+  const unknown = unknownKeys({ log: { levle: 'info' }, capture: 'eth0', qos: { classes: [{ anything: 1 }] }, nothere: 1 });
+  t.equal(unknown.length, 3, "a leaf holding a list (qos.classes) is its format's to judge");
+  t.match(unknown, [
+    { path: 'log.levle', message: 'unknown key (did you mean log.level?)' },
+    { path: 'capture', message: /must be an object with the keys interface, filter/ },
+    { path: 'nothere', message: 'unknown key' },
   ]);
+  const values = new Map<string, unknown>([
+    ['log.level', 'loud'],
+    ['responder.stamp_port', 70_000],
+    ['capture.idle_s', -1],
+    ['qualify.target', 'bad host!'],
+  ]);
+  const defaults = loadConfig({ file: '/nonexistent', explicit: false, env: {} }).values as unknown as Record<string, unknown>;
+  const get = (path: string) => (values.has(path) ? values.get(path) : path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], defaults));
+  t.match(formatProblems(get), [
+    { path: 'log.level', message: /^must be one of "fatal", "error"/ },
+    { path: 'responder.stamp_port', message: 'must be a port number, 0 to 65535' },
+    { path: 'qualify.target', message: /host/ },
+    { path: 'capture.idle_s', message: 'must be a whole number, 0 or more' },
+  ]);
+  t.same(
+    formatProblems((path) => path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], defaults)),
+    [],
+    'every format of the schema is known, and every default passes it',
+  );
   t.equal(nearestKey('log.levle'), 'log.level');
   t.equal(nearestKey('completely.different.thing'), undefined);
   t.same(lineAndColumn('ab\ncd', 4), { line: 2, column: 2 });
+});
+
+t.test("an enumerated key has its values' literal type, not string", async (t) => {
+  const values = loadConfig({ file: '/nonexistent', explicit: false, env: {} }).values;
+  // compile-time: each line below fails the build (npm run typecheck) if the type widens to string
+  const literal: string extends typeof values.qualify.plan ? never : true = true;
+  const mode: string extends typeof values.qos.backend ? never : true = true;
+  const level: string extends typeof values.log.level ? never : true = true;
+  t.same([literal, mode, level], [true, true, true]);
+  t.equal(values.qualify.plan, 'quick');
 });
 
 t.test('config/default.json is exactly the schema defaults', async (t) => {

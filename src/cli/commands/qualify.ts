@@ -60,8 +60,8 @@ export async function runQualifyCommand(ctx: CliContext, flags: QualifyFlags): P
   const target = flags.target ?? config.qualify.target;
   if (!target) throw new UsmpError('USMP_E_USAGE', 'no target: give --target HOST (or set qualify.target)');
   const profile = findProfile(loadProfiles([config.qualify.profiles_dir]), flags.profile ?? config.qualify.profile);
-  const plan = flags.plan ?? (config.qualify.plan as PlanName);
-  const lang = flags.lang ?? (config.qualify.lang as 'fr' | 'en');
+  const plan = flags.plan ?? config.qualify.plan;
+  const lang = flags.lang ?? config.qualify.lang;
   const startedAt = new Date();
   const timing = holdForMeasurement(ctx.logger(2));
   const data = await runQualification(

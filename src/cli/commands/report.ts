@@ -165,7 +165,7 @@ export function registerReportCommands(program: Command, context: () => CliConte
       const outcome = verifyReportText(text);
       // an unsigned report may be rendered (a draft), a broken one may not
       if (!outcome.ok && outcome.code !== 'USMP_E_REPORT_UNSIGNED') throw new UsmpError(outcome.code, `${file}: ${outcome.reason}`);
-      const lang = flags.lang ?? (ctx.config().values.qualify.lang as 'fr' | 'en');
+      const lang = flags.lang ?? ctx.config().values.qualify.lang;
       const format = flags.format ?? 'html';
       const body =
         format === 'html'

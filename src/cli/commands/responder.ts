@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { encodeErrorEstimate } from '../../measure/stamp/clock.js';
 import { installAnnotation, reflectorRuleset, type Annotation } from '../../measure/stamp/dscp-annotation.js';
 import { StampReflector, type ReflectorStats } from '../../measure/stamp/reflector.js';
-import type { StampAuthMode, StampKeyring } from '../../measure/stamp/authentication.js';
+import type { StampKeyring } from '../../measure/stamp/authentication.js';
 import { IperfServerPool } from '../../measure/iperf3/server-pool.js';
 import { authorizedUsers, ensureIperfRsaKey, keyringOf, readResponderKeys } from '../../responder/responder-keys.js';
 import { writeFileDurably } from '../../exec/durable-file.js';
@@ -95,7 +95,7 @@ async function runResponder(ctx: CliContext, flags: ResponderFlags): Promise<voi
   const config = ctx.config().values.responder;
   const log = ctx.logger(1).child({ module: 'responder' });
   const bind = flags.bind ?? config.bind;
-  const mode = config.auth as StampAuthMode;
+  const mode = config.auth;
   const keyring = new ReloadableKeyring();
   // iperf3 reads its authorised users from a file: ours, private to this process, re-written on SIGHUP.
   const runtimeDir = mode === 'open' ? undefined : mkdtempSync(join(tmpdir(), 'usmp-edge-responder-'));
@@ -122,7 +122,7 @@ async function runResponder(ctx: CliContext, flags: ResponderFlags): Promise<voi
     const reflector = new StampReflector({
       bind,
       port: flags.stampPort ?? config.stamp_port,
-      mode: flags.stateless ? 'stateless' : (config.stamp_mode as 'stateless' | 'stateful'),
+      mode: flags.stateless ? 'stateless' : config.stamp_mode,
       maxSessions: config.stamp_max_sessions,
       maxPpsPerPeer: config.stamp_max_pps_per_peer,
       maxPpsPerNetwork: config.stamp_max_pps_per_network,
