@@ -6,7 +6,9 @@ import { VERSION } from '../version.js';
 import { expectedDscpOf, stationNetworks, stationPredicate } from '../monitor/calls/stations.js';
 import { CaptureService } from './capture-service.js';
 import { DeviceBridgeService } from './device-bridge-service.js';
-import { verdict, type HealthReport, type PartHealth } from './health.js';
+import { verdict, type HealthReport } from './health.js';
+import type { DaemonPart } from './part.js';
+import { Supervisor } from './supervisor.js';
 import { readAutorateFile } from '../qos/autorate/state-file.js';
 import { MetricsServer } from './metrics-server.js';
 import { MonitorService } from './monitor-service.js';
@@ -18,30 +20,21 @@ import { collectorClient } from '../report/upload/collector-client.js';
 import { ReportOutbox } from '../report/upload/report-outbox.js';
 import { ReportUploader } from '../report/upload/report-uploader.js';
 
-// `usmp-edge run`: the parts started in dependency order — broker and bridge (the
-// monitor publishes its alerts on the broker), capture (the monitor asks it whether a call is in
-// progress), monitor, then /metrics and /health — and stopped in the reverse order. A part that
-// fails is reported by name and retried with backoff; the others keep running. SIGHUP reloads:
-// only the parts whose configuration changed are restarted.
+// `usmp-edge run`: the appliance's parts under one supervisor (supervisor.ts) — broker and
+// bridge, capture, monitor (it publishes its alerts on the broker and asks the capture whether a
+// call is in progress), report upload, telemetry (fed by the monitor and the capture), then
+// /metrics and /health — each started after what it depends on and stopped in the reverse order.
+// A part that fails is reported by name and retried with backoff; the others keep running.
+// SIGHUP reloads: only the parts whose configuration changed are restarted.
 
-interface Part {
-  name: string;
-  /** Configuration keys (dotted paths) the part is built from: a change restarts it on reload. */
-  sections: readonly string[];
-  start(config: LoadedConfig): Promise<void>;
-  stop(): Promise<void>;
-  health(): PartHealth;
-}
+type PartName = 'broker_bridge' | 'capture' | 'monitor' | 'report_upload' | 'telemetry' | 'metrics';
 
 const CLI = fileURLToPath(new URL('../cli.js', import.meta.url));
-const RETRY_MS = [5_000, 15_000, 60_000];
 
 export class ApplianceDaemon {
-  #config: LoadedConfig;
   readonly #log: Logger;
   readonly #startedAt = Date.now();
-  readonly #parts: Part[];
-  readonly #failed = new Map<string, { error: string; attempts: number; timer?: NodeJS.Timeout }>();
+  readonly #supervisor: Supervisor<PartName>;
   #bridge: DeviceBridgeService | undefined;
   #capture: CaptureService | undefined;
   #monitor: MonitorService | undefined;
@@ -51,42 +44,34 @@ export class ApplianceDaemon {
   metricsAddress: { host: string; port: number } | undefined;
 
   constructor(config: LoadedConfig, log: Logger) {
-    this.#config = config;
     this.#log = log;
-    this.#parts = [this.#bridgePart(), this.#capturePart(), this.#monitorPart(), this.#reportUploadPart(), this.#telemetryPart(), this.#metricsPart()];
+    const parts = [this.#bridgePart(), this.#capturePart(), this.#monitorPart(), this.#reportUploadPart(), this.#telemetryPart(), this.#metricsPart()];
+    this.#supervisor = new Supervisor(parts, config, log);
+  }
+
+  get #config(): LoadedConfig {
+    return this.#supervisor.config;
   }
 
   get listeners() {
     return this.#bridge?.listeners ?? [];
   }
 
-  async start(): Promise<void> {
-    for (const part of this.#parts) await this.#startPart(part);
+  start(): Promise<void> {
+    return this.#supervisor.start();
   }
 
-  async stop(): Promise<void> {
-    for (const f of this.#failed.values()) clearTimeout(f.timer);
-    for (const part of [...this.#parts].reverse()) await this.#stopPart(part);
+  stop(): Promise<void> {
+    return this.#supervisor.stop();
   }
 
   /** Applies a new, already validated configuration: restarts the parts it changes. */
-  async reload(next: LoadedConfig): Promise<string[]> {
-    const at = (values: unknown, path: string): string =>
-      JSON.stringify(path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], values));
-    const changed = this.#parts.filter((p) => p.sections.some((s) => at(this.#config.values, s) !== at(next.values, s)));
-    this.#config = next;
-    for (const part of [...changed].reverse()) await this.#stopPart(part);
-    for (const part of changed) await this.#startPart(part);
-    return changed.map((p) => p.name);
+  reload(next: LoadedConfig): Promise<string[]> {
+    return this.#supervisor.reload(next);
   }
 
   health(): HealthReport {
-    const parts = Object.fromEntries(
-      this.#parts.map((p) => {
-        const failed = this.#failed.get(p.name);
-        return [p.name, failed ? ({ status: 'failed', error: failed.error, attempts: failed.attempts } satisfies PartHealth) : p.health()];
-      }),
-    );
+    const parts = this.#supervisor.health();
     const link = this.#monitor?.monitor?.snapshot();
     const bridge = this.#bridge?.snapshot();
     const { status, reasons } = verdict(parts, link, bridge, this.#config.values.bridge.upstream.url !== '');
@@ -114,39 +99,7 @@ export class ApplianceDaemon {
     };
   }
 
-  async #startPart(part: Part): Promise<void> {
-    const previous = this.#failed.get(part.name);
-    clearTimeout(previous?.timer);
-    try {
-      await part.start(this.#config);
-      if (previous) this.#log.info({ event: 'daemon.part_recovered', part: part.name }, `${part.name} is running again`);
-      this.#failed.delete(part.name);
-    } catch (err) {
-      const attempts = (previous?.attempts ?? 0) + 1;
-      const error = (err as Error).message;
-      const retryMs = RETRY_MS[Math.min(attempts - 1, RETRY_MS.length - 1)]!;
-      this.#log.error(
-        { event: 'daemon.part_failed', part: part.name, err: error, code: (err as { code?: string }).code, attempts, retry_in_ms: retryMs },
-        `${part.name} failed to start: ${error}`,
-      );
-      await part.stop().catch(() => undefined); // release what it opened before failing
-      const timer = setTimeout(() => void this.#startPart(part), retryMs);
-      timer.unref();
-      this.#failed.set(part.name, { error, attempts, timer });
-    }
-  }
-
-  async #stopPart(part: Part): Promise<void> {
-    clearTimeout(this.#failed.get(part.name)?.timer);
-    this.#failed.delete(part.name);
-    try {
-      await part.stop();
-    } catch (err) {
-      this.#log.error({ event: 'daemon.part_stop_failed', part: part.name, err: (err as Error).message }, `${part.name} did not stop cleanly`);
-    }
-  }
-
-  #bridgePart(): Part {
+  #bridgePart(): DaemonPart<PartName> {
     return {
       name: 'broker_bridge',
       sections: ['broker', 'bridge', 'site', 'monitor.alerts.readers'],
@@ -167,10 +120,11 @@ export class ApplianceDaemon {
     };
   }
 
-  #capturePart(): Part {
+  #capturePart(): DaemonPart<PartName> {
     return {
       name: 'capture',
-      sections: ['capture'],
+      // the QoS policy says which DSCP each call's streams should carry
+      sections: ['capture', 'qos.classes', 'qos.up_mbps', 'qos.down_mbps'],
       start: async (config) => {
         const c = config.values.capture;
         if (!c.interface) return;
@@ -208,10 +162,11 @@ export class ApplianceDaemon {
     };
   }
 
-  #monitorPart(): Part {
+  #monitorPart(): DaemonPart<PartName> {
     return {
       name: 'monitor',
       sections: ['monitor', 'qualify', 'site'],
+      dependsOn: ['broker_bridge', 'capture'],
       start: async (config) => {
         const publisher = {
           publishLocal: (topic: string, payload: Buffer, qos: 0 | 1, retain?: boolean) =>
@@ -238,7 +193,7 @@ export class ApplianceDaemon {
     };
   }
 
-  #metricsPart(): Part {
+  #metricsPart(): DaemonPart<PartName> {
     return {
       name: 'metrics',
       sections: ['metrics'],
@@ -260,10 +215,11 @@ export class ApplianceDaemon {
   }
 
   /** Heartbeats, hourly summaries and alerts for the national collector, through the report outbox. */
-  #telemetryPart(): Part {
+  #telemetryPart(): DaemonPart<PartName> {
     return {
       name: 'telemetry',
-      sections: ['telemetry', 'report', 'site', 'monitor.profile', 'qualify.profile', 'qualify.profiles_dir'],
+      sections: ['telemetry', 'report', 'site', 'monitor.profile', 'qualify.profile', 'qualify.profiles_dir', 'capture.interface'],
+      dependsOn: ['report_upload'],
       start: async (config) => {
         this.#telemetry = new TelemetryService(config, this.#log.child({ module: 'telemetry' }), {
           health: () => this.health(),
@@ -284,7 +240,7 @@ export class ApplianceDaemon {
   }
 
   /** Delivers the signed reports queued by `qualify` to the national collector, retrying. */
-  #reportUploadPart(): Part {
+  #reportUploadPart(): DaemonPart<PartName> {
     return {
       name: 'report_upload',
       sections: ['report'],
