@@ -1,15 +1,16 @@
 import type { RtpPacketInfo } from './rtp-packet.js';
 import { UsmpError } from '../../errors.js';
 import { dscpName } from '../../measure/dscp-names.js';
+import { JitterEstimator } from './jitter-estimator.js';
+import { SequenceTracker } from './sequence-tracker.js';
 
 // Per-stream RTP analysis, as Wireshark's "RTP Streams" reports it, so our figures can be
-// checked against tshark on the same capture (`tshark -z rtp,streams`):
-// - jitter [RFC 3550 §6.4.1, A.8]: expected arrival = arrival of the last in-order packet +
-//   Δtimestamp / clock rate; D = |arrival − expected|; J += (D − J) / 16, in ms;
+// checked against tshark on the same capture (`tshark -z rtp,streams`). A stream is one SSRC
+// between two transport addresses: a new SSRC is a new stream.
+// - jitter [RFC 3550 §6.4.1, A.8]: jitter-estimator.ts;
 // - max and mean jitter over "regular" packets (not the first, not marked, not comfort noise,
 //   not behind in timestamp), the mean taken as Wireshark does: over the packets seen before;
-// - lost [RFC 3550 A.3] = extended highest sequence − base sequence + 1 − received (negative
-//   with duplicates, as RFC 3550 allows).
+// - sequence, expected and lost [RFC 3550 A.1, A.3]: sequence-tracker.ts.
 // Dynamic payload types (≥ 96) have no jitter unless their clock rate is configured (Wireshark
 // needs the SDP for the same reason).
 
@@ -76,38 +77,20 @@ class StreamState {
   readonly first: RtpPacketInfo;
   packets = 0;
   bytes = 0;
-  baseSeq: number;
-  maxExtendedSeq: number;
-  lastSeq: number;
-  cycles = 0;
-  sequenceErrors = 0;
-  /** Gaps in the sequence (runs of missing packets) and the longest one. */
-  lossRuns = 0;
-  maxLossRun = 0;
+  readonly sequence: SequenceTracker;
+  readonly timing: JitterEstimator;
   payloadType: number;
-  lastExtendedTs: number;
-  lastTs: number;
-  /** Arrival and extended timestamp of the last packet in timestamp order. */
-  inOrderTime: number;
-  inOrderTs: number;
-  jitter = 0;
   maxJitter = 0;
   meanJitter = 0;
   maxDelta = 0;
-  followsComfortNoise = false;
   lastTime: number;
   readonly dscp = new Map<number, number>();
 
   constructor(p: RtpPacketInfo) {
     this.first = p;
-    this.baseSeq = p.seq;
-    this.maxExtendedSeq = p.seq;
-    this.lastSeq = p.seq;
+    this.sequence = new SequenceTracker(p.seq);
+    this.timing = new JitterEstimator(p.timeMs, p.timestamp);
     this.payloadType = p.payloadType;
-    this.lastTs = p.timestamp;
-    this.lastExtendedTs = p.timestamp;
-    this.inOrderTs = p.timestamp;
-    this.inOrderTime = p.timeMs;
     this.lastTime = p.timeMs;
   }
 }
@@ -157,52 +140,19 @@ export class RtpStreams {
     s.packets++;
     s.bytes += p.rtpLength + (p.ipv6 ? 48 : 28);
     s.dscp.set(p.dscp, (s.dscp.get(p.dscp) ?? 0) + 1);
-
-    // timestamps wrap at 2^32: extend by the signed 32-bit difference
-    const extendedTs = s.lastExtendedTs + ((p.timestamp - s.lastTs) | 0);
-    s.lastTs = p.timestamp;
-    s.lastExtendedTs = extendedTs;
-    const inTimeOrder = extendedTs >= s.inOrderTs;
-
-    // sequence: extend over wraps, count what is not the next one [RFC 3550 A.1]
-    const step = (p.seq - s.lastSeq) & 0xffff;
-    if (step === 1) {
-      // in order
-    } else if (step !== 0 && step < 0x8000) {
-      s.sequenceErrors++; // a gap: packets lost (or late)
-      s.lossRuns++;
-      s.maxLossRun = Math.max(s.maxLossRun, step - 1);
-    } else {
-      s.sequenceErrors++; // late or duplicated
-    }
-    const forward = ((p.seq - (s.maxExtendedSeq & 0xffff)) & 0xffff) < 0x8000;
-    if (forward) {
-      const candidate = (s.maxExtendedSeq & ~0xffff) + p.seq + (p.seq < (s.maxExtendedSeq & 0xffff) ? 0x10000 : 0);
-      if (candidate > s.maxExtendedSeq) s.maxExtendedSeq = candidate;
-    }
-    if (step !== 0 && step < 0x8000) s.lastSeq = p.seq;
+    s.sequence.add(p.seq);
 
     const comfortNoise = COMFORT_NOISE.has(p.payloadType);
     const followsComfortNoise = COMFORT_NOISE.has(s.payloadType);
     s.payloadType = p.payloadType;
-    const clockRate = this.#clockRates[p.payloadType] ?? 0;
-    let jitter: number | undefined;
-    if (clockRate > 0) {
-      const expected = s.inOrderTime + (extendedTs - s.inOrderTs) / (clockRate / 1000);
-      jitter = (15 * s.jitter + Math.abs(p.timeMs - expected)) / 16;
-      s.jitter = jitter;
-    }
-    const regular = !p.marker && !comfortNoise && inTimeOrder && !followsComfortNoise;
+    const step = s.timing.add(p.timeMs, p.timestamp, this.clockRateOf(p.payloadType));
+    const regular = !p.marker && !comfortNoise && step.inTimeOrder && !followsComfortNoise;
     if (regular) {
-      s.maxDelta = Math.max(s.maxDelta, p.timeMs - s.inOrderTime);
-      if (jitter !== undefined) {
-        s.maxJitter = Math.max(s.maxJitter, jitter);
-        s.meanJitter = (s.meanJitter * (packetsBefore - 1) + jitter) / packetsBefore;
+      s.maxDelta = Math.max(s.maxDelta, step.deltaMs);
+      if (step.jitterMs !== undefined) {
+        s.maxJitter = Math.max(s.maxJitter, step.jitterMs);
+        s.meanJitter = (s.meanJitter * (packetsBefore - 1) + step.jitterMs) / packetsBefore;
       }
-    }
-    if (inTimeOrder) {
-      s.inOrderTime = p.timeMs;
-      s.inOrderTs = extendedTs;
     }
     s.lastTime = p.timeMs;
   }
@@ -228,8 +178,8 @@ export class RtpStreams {
   }
 
   #summary(s: StreamState): RtpStreamSummary {
-    const expected = s.maxExtendedSeq - s.baseSeq + 1;
-    const lost = expected - s.packets;
+    const expected = s.sequence.expected;
+    const lost = s.sequence.lost;
     const hasClock = (this.#clockRates[s.payloadType] ?? 0) > 0;
     const durationMs = s.lastTime - s.first.timeMs;
     const round = (x: number): number => Math.round(x * 1e6) / 1e6;
@@ -244,9 +194,9 @@ export class RtpStreams {
       expected,
       lost,
       lost_pct: expected > 0 ? round((100 * lost) / expected) : 0,
-      sequence_errors: s.sequenceErrors,
-      loss_runs: s.lossRuns,
-      max_loss_burst: s.maxLossRun,
+      sequence_errors: s.sequence.sequenceErrors,
+      loss_runs: s.sequence.lossRuns,
+      max_loss_burst: s.sequence.maxLossRun,
       ...(hasClock ? { mean_jitter_ms: round(s.meanJitter), max_jitter_ms: round(s.maxJitter) } : {}),
       max_delta_ms: round(s.maxDelta),
       dscp: Object.fromEntries([...s.dscp].map(([v, n]) => [dscpName(v), n])),
