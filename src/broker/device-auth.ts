@@ -6,7 +6,7 @@ import type { RejectReason } from './broker-stats.js';
 // Who may connect: an enrolled device, with its own name as user name and client id, and its
 // password; on a listener that asks for client certificates, the certificate's CN must be the
 // device name too. Unknown device and wrong password give the same CONNACK (4) so the LAN
-// cannot learn which names exist. [MQTT 3.1.1 §3.2.2.3; issue 5 "no anonymous access"]
+// cannot learn which names exist [MQTT 3.1.1 §3.2.2.3]; nobody connects without a name and password.
 
 const TIMING_DECOY = `$scrypt$ln=14,r=8,p=5$${'A'.repeat(22)}==$${'A'.repeat(43)}=`;
 

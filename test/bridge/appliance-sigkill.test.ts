@@ -3,7 +3,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { startHospitalAndAppliance, type Device, waitUntil } from './fixtures.js';
 import { missingCommand } from './requirements.js';
 
-// Issue 5, done-when 2: the appliance is killed with SIGKILL at 20 moments during a stream —
+// The appliance is killed with SIGKILL at 20 moments during a stream —
 // half of them right after a device received a PUBACK — and restarted each time; every message
 // a device got a PUBACK for arrives at the hospital (mosquitto, whose persistence is a
 // periodic snapshot, loses what it acknowledged since the last one: mosquitto.conf(5),

@@ -147,7 +147,8 @@ export function connectDevice(url: string, device: Device, options: mqtt.IClient
 
 /** Collects what reaches the hospital: stable ids (MQTT 5 user property) and payloads, in order. */
 export class HospitalVerifier {
-  readonly received: Array<{ topic: string; payload: string; id: string | undefined }> = [];
+  /** What reached the hospital reader, in order; `redelivered`: mosquitto sent it to the reader again (DUP set, [MQTT-3.3.1-1]). */
+  readonly received: Array<{ topic: string; payload: string; id: string | undefined; redelivered: boolean }> = [];
   #client: MqttClient | undefined;
 
   static async start(hospital: HospitalBroker, filter = `${REMOTE_PREFIX}/#`): Promise<HospitalVerifier> {
@@ -163,7 +164,7 @@ export class HospitalVerifier {
     });
     v.#client.on('message', (topic, payload, packet) => {
       const id = packet.properties?.userProperties?.['usmp-msg-id'];
-      v.received.push({ topic, payload: payload.toString(), id: Array.isArray(id) ? id[0] : id });
+      v.received.push({ topic, payload: payload.toString(), id: Array.isArray(id) ? id[0] : id, redelivered: packet.dup });
     });
     await within(
       'the hospital verifier to connect and subscribe',

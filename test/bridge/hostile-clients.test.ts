@@ -4,8 +4,8 @@ import { connectDevice, REMOTE_PREFIX, startHospitalAndAppliance, type Device, w
 import { missingCommand } from './requirements.js';
 import { within } from '../fixtures/bounded.js';
 
-// Issue 5, done-when 3: the prison LAN is hostile. Each bad client is refused or dropped as
-// the README documents, logged with its reason, and the enrolled devices keep working.
+// The prison LAN is hostile. Each bad client is refused or dropped as docs/device-bridge.md
+// documents, logged with its reason, and the enrolled devices keep working.
 
 const ECG: Device = { name: 'ecg-1', password: 'pw-ecg-1-0123456789' };
 const STETH: Device = { name: 'steth-1', password: 'pw-steth-1-0123456789' };

@@ -240,6 +240,35 @@ t.test("the far end's RTCP view is kept beside ours", async (t) => {
   t.equal(tr.size, 0, 'a report alone opens no call');
 });
 
+t.test("RTCP reports on a flood of other sources are set aside; the call's own are kept", async (t) => {
+  const tr = tracker();
+  feed(tr, stream({ src: STATION, dst: FAR, ssrc: 1, pt: 0, count: 50, intervalMs: 20, samples: 160 }));
+  for (let source = 1000; source < 11_000; source += 5) {
+    const blocks = parseRtcpCompound(
+      senderReport(
+        0xcccc,
+        Array.from({ length: 5 }, (_, i) => ({ source: source + i, fraction: 0, cumulative: 0, jitter: 0 })),
+      ),
+    )!;
+    tr.addRtcp({ timeMs: T0 + 1000, src: FAR, dst: STATION, srcPort: 5005, dstPort: 40_001, blocks });
+  }
+  tr.addRtcp({
+    timeMs: T0 + 2000,
+    src: FAR,
+    dst: STATION,
+    srcPort: 5005,
+    dstPort: 40_001,
+    blocks: parseRtcpCompound(senderReport(0xbbbb, [{ source: 1, fraction: 0, cumulative: 3, jitter: 8 }]))!,
+  });
+  const [call] = tr.endAll();
+  t.same(
+    call!.streams[0]!.far_end,
+    { cumulative_lost: 3, fraction_lost_pct: 0, jitter_ms: 1 },
+    "the report on the call's own stream is kept, the 10 000 others set aside",
+  );
+  t.equal(call!.streams.length, 1);
+});
+
 t.test("networks, the day's ledger and the hour's counts", async (t) => {
   t.equal(networkOf('2001:db8:12:34::5'), '2001:db8:12::/48');
   t.equal(networkOf('2001:db8::1'), '2001:db8:0::/48');

@@ -15,6 +15,9 @@ import { dscpName } from '../../measure/dscp-names.js';
 
 export type CallDirection = 'up' | 'down';
 
+/** Audio and video each way, with room for re-keyed SSRCs: a call's streams beyond are not analysed. */
+const MAX_STREAMS_PER_CALL = 16;
+
 export interface CallStream {
   /** up: station → far end; down: far end → station. */
   direction: CallDirection;
@@ -75,7 +78,9 @@ interface CallState {
   firstMs: number;
   lastMs: number;
   streams: RtpStreams;
-  /** The latest report block about each SSRC, by the reporter's side. */
+  /** The SSRCs of its streams. */
+  sources: Set<number>;
+  /** The latest report block about each of its streams, by the reporter's side. */
   reports: Map<number, { block: RtcpReportBlock; fromStation: boolean }>;
 }
 
@@ -114,12 +119,16 @@ export class CallTracker {
     if (!call) return;
     call.lastMs = Math.max(call.lastMs, p.timeMs);
     call.streams.add(p);
+    if (call.sources.size < MAX_STREAMS_PER_CALL) call.sources.add(p.ssrc);
   }
 
   addRtcp(p: RtcpPacketInfo): void {
     const call = this.#calls.get(keyOf(p.src, p.dst));
     if (!call) return; // reports alone do not make a call
-    for (const block of p.blocks) call.reports.set(block.source, { block, fromStation: p.src === call.station });
+    for (const block of p.blocks) {
+      // only reports on the call's own streams are kept: a flood about other sources grows nothing
+      if (call.sources.has(block.source)) call.reports.set(block.source, { block, fromStation: p.src === call.station });
+    }
   }
 
   /** Calls with a packet in the last `withinMs` (a consultation in progress). */
@@ -166,7 +175,8 @@ export class CallTracker {
       far: dstIsStation ? src : dst,
       firstMs: timeMs,
       lastMs: timeMs,
-      streams: new RtpStreams({ clockRates: this.#clockRates, maxStreams: 16 }),
+      streams: new RtpStreams({ clockRates: this.#clockRates, maxStreams: MAX_STREAMS_PER_CALL }),
+      sources: new Set(),
       reports: new Map(),
     };
     this.#calls.set(key, call);
