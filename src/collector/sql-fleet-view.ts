@@ -68,13 +68,7 @@ export class SqlFleetView implements FleetView {
   }
 
   async callsByMonth(siteKey: string, nowMs: number): Promise<MonthOfCalls[]> {
-    const params: SqlValue[] = [siteKey];
-    const scope = scopeClause(this.#scope, 'f', (v) => {
-      params.push(v);
-      return `$${params.length}`;
-    });
-    const allowed = await this.#db.one<{ site_key: string }>(`SELECT site_key FROM fleet f WHERE site_key = $1 AND ${scope}`, params);
-    if (!allowed) return [];
+    if (!(await this.#mayRead(siteKey))) return [];
     const now = new Date(nowMs);
     const from = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 11, 1)).toISOString().slice(0, 10);
     const rows = await this.#db.all<Record<string, unknown>>(
@@ -96,10 +90,7 @@ export class SqlFleetView implements FleetView {
 
   async acts(nowMs: number): Promise<Map<string, Acts>> {
     const params: SqlValue[] = [new Date(nowMs - 365 * DAY_MS).toISOString().slice(0, 10)];
-    const scope = scopeClause(this.#scope, 'f', (v) => {
-      params.push(v);
-      return `$${params.length}`;
-    });
+    const scope = scopeOn(this.#scope, 'f', params);
     const rows = await this.#db.all<Record<string, unknown>>(
       `SELECT f.site_key, SUM(d.calls) AS calls, SUM(d.call_minutes) AS minutes, SUM(d.call_attempts) AS attempts, SUM(d.calls_poor) AS poor
       FROM fleet f JOIN daily d ON d.site_key = f.site_key AND d.day >= $1 WHERE ${scope} GROUP BY f.site_key`,
@@ -114,15 +105,8 @@ export class SqlFleetView implements FleetView {
   }
 
   async timeline(siteKey: string, range: '30d' | '12m', nowMs: number): Promise<{ points: TimelinePoint[]; alerts: AlertMark[] }> {
-    const params: SqlValue[] = [siteKey];
-    const p = (v: SqlValue) => {
-      params.push(v);
-      return `$${params.length}`;
-    };
     const from = new Date(nowMs - (range === '30d' ? 30 : 366) * DAY_MS).toISOString();
-    const scope = scopeClause(this.#scope, 'f', p);
-    const allowed = await this.#db.one<{ site_key: string }>(`SELECT site_key FROM fleet f WHERE site_key = $1 AND ${scope}`, params);
-    if (!allowed) return { points: [], alerts: [] };
+    if (!(await this.#mayRead(siteKey))) return { points: [], alerts: [] };
     const rows =
       range === '30d'
         ? await this.#db.all<Record<string, unknown>>(
@@ -156,12 +140,16 @@ export class SqlFleetView implements FleetView {
     };
   }
 
+  /** Whether the reader may see this appliance's site. */
+  async #mayRead(siteKey: string): Promise<boolean> {
+    const params: SqlValue[] = [siteKey];
+    const scope = scopeOn(this.#scope, 'f', params);
+    return (await this.#db.one<{ site_key: string }>(`SELECT site_key FROM fleet f WHERE site_key = $1 AND ${scope}`, params)) !== undefined;
+  }
+
   async versions(): Promise<Array<{ version: string; sites: string[] }>> {
     const params: SqlValue[] = [];
-    const scope = scopeClause(this.#scope, 'f', (v) => {
-      params.push(v);
-      return `$${params.length}`;
-    });
+    const scope = scopeOn(this.#scope, 'f', params);
     const rows = await this.#db.all<{ version: string | null; site_key: string }>(
       `SELECT version, site_key FROM fleet f WHERE ${scope} ORDER BY version, site_key`,
       params,
@@ -175,10 +163,7 @@ export class SqlFleetView implements FleetView {
     let after: [string, string] = ['', ''];
     for (;;) {
       const params: SqlValue[] = [after[0], after[1]];
-      const scope = scopeClause(this.#scope, 'f', (v) => {
-        params.push(v);
-        return `$${params.length}`;
-      });
+      const scope = scopeOn(this.#scope, 'f', params);
       const rows = await this.#db.all<Record<string, unknown>>(
         `SELECT h.site_key, hour_start, profile, minutes_observed, rtt_median_ms, rtt_p95_ms, ipdv_median_ms, ipdv_p95_ms, loss_up_pct, loss_down_pct,
           degraded_min, availability_pct, alerts_raised, alerts_cleared, up_mbps, down_mbps
@@ -194,10 +179,7 @@ export class SqlFleetView implements FleetView {
 
   async thirtyDays(nowMs: number): Promise<Map<string, { availability_pct: number | null; hours_degraded: number; last_heartbeat_at: string | null }>> {
     const params: SqlValue[] = [new Date(nowMs - 30 * DAY_MS).toISOString().slice(0, 10)];
-    const scope = scopeClause(this.#scope, 'f', (v) => {
-      params.push(v);
-      return `$${params.length}`;
-    });
+    const scope = scopeOn(this.#scope, 'f', params);
     const rows = await this.#db.all<Record<string, unknown>>(
       `SELECT f.site_key, f.last_heartbeat_at, 100 * SUM(d.minutes_available) / NULLIF(SUM(d.minutes_observed), 0) AS availability_pct, SUM(d.degraded_min) / 60 AS hours_degraded
       FROM fleet f LEFT JOIN daily d ON d.site_key = f.site_key AND d.day >= $1 WHERE ${scope} GROUP BY f.site_key, f.last_heartbeat_at`,
@@ -214,6 +196,14 @@ export class SqlFleetView implements FleetView {
       ]),
     );
   }
+}
+
+/** scopeClause with its values appended to `params` as numbered parameters. */
+function scopeOn(scope: SiteScope, alias: string, params: SqlValue[]): string {
+  return scopeClause(scope, alias, (v) => {
+    params.push(v);
+    return `$${params.length}`;
+  });
 }
 
 /** The reader's scope (and a region filter) on a table carrying region and establishment_code. */

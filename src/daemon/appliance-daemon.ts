@@ -87,7 +87,7 @@ export class ApplianceDaemon {
       ...(bridge ? { bridge } : {}),
       ...(this.#capture
         ? {
-            calls: this.#capture.streams.active(Date.now(), 5000),
+            calls: this.#capture.calls.streams(Date.now(), 5000),
             calls_in_progress: this.#capture.calls.inProgress(Date.now(), 5000),
             calls_today: this.#capture.ledger.today(Date.now()),
             calls_total: this.#capture.ledger.total,

@@ -8,7 +8,6 @@ import type { Logger } from '../log/logger.js';
 import type { HelperLine } from '../monitor/rtp/capture-helper.js';
 import { CallTracker, type CallRecord, type CallTrackerOptions } from '../monitor/calls/call-tracker.js';
 import { CallLedger } from '../monitor/calls/call-ledger.js';
-import { RtpStreams } from '../monitor/rtp/rtp-streams.js';
 
 // Passive call quality in the daemon: the capture helper (`usmp-edge
 // capture-helper`, the only process with CAP_NET_RAW) is started, watched and restarted with
@@ -51,7 +50,6 @@ export interface CaptureServiceOptions {
 
 export class CaptureService {
   readonly #o: CaptureServiceOptions;
-  readonly streams: RtpStreams;
   readonly calls: CallTracker;
   readonly ledger = new CallLedger();
   readonly #backoff = new DecorrelatedJitter(1000, 30_000);
@@ -66,7 +64,6 @@ export class CaptureService {
 
   constructor(options: CaptureServiceOptions) {
     this.#o = options;
-    this.streams = new RtpStreams({ clockRates: options.clockRates });
     this.calls = new CallTracker({
       minCallMs: options.minCallMs,
       idleMs: options.idleMs,
@@ -165,7 +162,6 @@ export class CaptureService {
       return;
     }
     if ('rtp' in parsed) {
-      this.streams.add(parsed.rtp);
       this.calls.addRtp(parsed.rtp);
     } else if ('rtcp' in parsed) this.calls.addRtcp(parsed.rtcp);
     else if ('stats' in parsed) this.lastStats = parsed.stats;
@@ -178,7 +174,6 @@ export class CaptureService {
 
   #endIdle(): void {
     const now = this.#now();
-    this.streams.endIdle(now, this.#o.idleMs); // the calls hold their own streams
     for (const call of this.calls.endIdle(now)) this.#ended(call);
   }
 

@@ -2,8 +2,9 @@ import { percentileSorted, sortedCopy } from '../measure/statistics.js';
 import type { MonitorSnapshot } from '../monitor/link-monitor.js';
 import type { MonitoredMetric, ProbeWindow } from '../monitor/link-rules.js';
 import type { Profile } from '../qualify/profiles.js';
+import { countCall, emptyTally } from '../monitor/calls/call-ledger.js';
 import type { CallRecord } from '../monitor/calls/call-tracker.js';
-import type { CallCounts, MedianP95, SummaryBody } from './telemetry-document.js';
+import type { MedianP95, SummaryBody } from './telemetry-document.js';
 
 // One hour of monitoring, summed up as it happens: each judged probe window adds its figures
 // and, for every metric not OK after it, its length to that metric's degraded minutes. The hour
@@ -28,7 +29,7 @@ export class HourlySummary {
   readonly #degradedMs = new Map<MonitoredMetric | 'overall', number>([['overall', 0]]);
   readonly #throughput: SummaryBody['throughput'] = [];
   readonly #alerts = { raised: 0, cleared: 0 };
-  readonly #calls: CallCounts = { calls: 0, attempts: 0, minutes: 0, good: 0, fair: 0, poor: 0 };
+  readonly #calls = emptyTally();
 
   /** Whether the appliance counts calls (a capture interface is set): otherwise the hour says nothing of them. */
   readonly #countsCalls: boolean;
@@ -70,13 +71,7 @@ export class HourlySummary {
 
   /** A call (or attempt) that ended in this hour. */
   addCall(call: Pick<CallRecord, 'kind' | 'duration_s' | 'grade'>): void {
-    if (call.kind === 'attempt') {
-      this.#calls.attempts++;
-      return;
-    }
-    this.#calls.calls++;
-    this.#calls.minutes = round(this.#calls.minutes + call.duration_s / 60, 2);
-    this.#calls[call.grade]++;
+    countCall(this.#calls, call);
   }
 
   body(): SummaryBody {
@@ -94,7 +89,9 @@ export class HourlySummary {
       availability_pct: this.#observedMs === 0 ? null : round((100 * this.#availableMs) / this.#observedMs, 3),
       throughput: [...this.#throughput],
       alerts: { ...this.#alerts },
-      ...(this.#countsCalls ? { calls: { ...this.#calls } } : {}),
+      ...(this.#countsCalls
+        ? { calls: { calls: this.#calls.calls, attempts: this.#calls.attempts, minutes: this.#calls.minutes, ...this.#calls.by_grade } }
+        : {}),
     };
   }
 }

@@ -77,8 +77,8 @@ t.test('capture through the helper socket: live RTP, a killed helper is replaced
       code === 0 ? resolve(code) : reject(new Error(`sender exit ${code}`)),
     ),
   );
-  t.ok(await waitUntil(() => service.streams.summaries()[0]?.packets === 50, 5000), 'all 50 RTP packets came through the socket');
-  t.match(service.streams.summaries(), [{ ssrc: '0x00001234', packets: 50, lost: 0 }]);
+  t.ok(await waitUntil(() => service.calls.streams(Date.now())[0]?.packets === 50, 5000), 'all 50 RTP packets came through the socket');
+  t.match(service.calls.streams(Date.now()), [{ ssrc: '0x00001234', packets: 50, lost: 0 }]);
 
   // The helper dies (kill -9): the connection closes, the service reports it and reconnects.
   const first = activator.helpers[0]!;

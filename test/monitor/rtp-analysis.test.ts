@@ -12,6 +12,7 @@ import { RtpStreams, type RtpStreamSummary } from '../../src/monitor/rtp/rtp-str
 import type { HelperLine } from '../../src/monitor/rtp/capture-helper.js';
 import { exitOf, until, within } from '../fixtures/bounded.js';
 import { countPcapRecords } from '../fixtures/pcap-udp.js';
+import { parseTsharkRtpStreams } from '../fixtures/tshark-rtp.js';
 
 // Passive RTP analysis: on a capture made in the lab (jitter, loss,
 // EF marks), per-SSRC packets and lost are exactly tshark's, and mean and max jitter within
@@ -20,30 +21,6 @@ import { countPcapRecords } from '../fixtures/pcap-udp.js';
 const run = promisify(execFile);
 const SENDER = fileURLToPath(new URL('../fixtures/rtp-sender.mjs', import.meta.url));
 const unavailable = labUnavailableReason();
-
-interface TsharkStream {
-  ssrc: string;
-  packets: number;
-  lost: number;
-  meanJitter: number;
-  maxJitter: number;
-}
-
-/** Rows of `tshark -z rtp,streams`: … SSRC Payload Pkts Lost (pct) MinΔ MeanΔ MaxΔ MinJ MeanJ MaxJ [Problems] */
-function parseTshark(text: string): TsharkStream[] {
-  const rows: TsharkStream[] = [];
-  for (const line of text.split('\n')) {
-    const tokens = line.trim().split(/\s+/);
-    const at = tokens.findIndex((x) => /^0x[0-9a-f]{8}$/i.test(x));
-    if (at < 0) continue;
-    const n = tokens
-      .slice(at + 2)
-      .filter((x) => !/^\(.*%\)$/.test(x) && x !== 'X')
-      .map(Number);
-    rows.push({ ssrc: tokens[at]!.toLowerCase(), packets: n[0]!, lost: n[1]!, meanJitter: n[6]!, maxJitter: n[7]! });
-  }
-  return rows;
-}
 
 interface CapturedCall {
   pcap: string;
@@ -164,7 +141,9 @@ t.test(
     t.equal(arrived, 450 - dropped, `what reached the USMP host (${arrived}) is what the lab did not drop (${dropped})`);
 
     const ours = JSON.parse((await run(process.execPath, [CLI, 'rtp', 'analyze', pcap, '--json'])).stdout) as { streams: RtpStreamSummary[] };
-    const tshark = parseTshark((await run('tshark', ['-r', pcap, '-q', '-d', 'udp.port==5004,rtp', '-d', 'udp.port==5006,rtp', '-z', 'rtp,streams'])).stdout);
+    const tshark = parseTsharkRtpStreams(
+      (await run('tshark', ['-r', pcap, '-q', '-d', 'udp.port==5004,rtp', '-d', 'udp.port==5006,rtp', '-z', 'rtp,streams'])).stdout,
+    );
     t.equal(tshark.length, 2, 'tshark sees two streams');
     t.equal(ours.streams.length, 2, 'we see two streams');
     const total = ours.streams.reduce((sum, s) => sum + s.packets, 0);

@@ -12,6 +12,7 @@ import { networkGrade, rateAudio, worstGrade, type Grade } from '../../src/monit
 import type { CallRecord } from '../../src/monitor/calls/call-tracker.js';
 import type { HealthReport } from '../../src/daemon/health.js';
 import type { RtpStreamSummary } from '../../src/monitor/rtp/rtp-streams.js';
+import { parseTsharkRtpStreams, type TsharkStream } from '../fixtures/tshark-rtp.js';
 
 // Calls through the lab, seen by the daemon's capture on the appliance's LAN port: three calls
 // of different lengths and a short one make three calls and one attempt, each as long as its
@@ -36,29 +37,6 @@ const CALLS = [
 ] as const;
 const VIDEO_PORT_OFFSET = 100; // video on port + 100
 const FILTER = 'udp portrange 5004-5011 or udp portrange 5104-5111';
-
-interface TsharkStream {
-  ssrc: string;
-  packets: number;
-  lost: number;
-  meanJitter: number;
-}
-
-/** Rows of `tshark -z rtp,streams`: … SSRC Payload Pkts Lost (pct) MinΔ MeanΔ MaxΔ MinJ MeanJ MaxJ [Problems] */
-function parseTshark(text: string): TsharkStream[] {
-  const rows: TsharkStream[] = [];
-  for (const line of text.split('\n')) {
-    const tokens = line.trim().split(/\s+/);
-    const at = tokens.findIndex((x) => /^0x[0-9a-f]{8}$/i.test(x));
-    if (at < 0) continue;
-    const n = tokens
-      .slice(at + 2)
-      .filter((x) => !/^\(.*%\)$/.test(x) && x !== 'X')
-      .map(Number);
-    rows.push({ ssrc: tokens[at]!.toLowerCase(), packets: n[0]!, lost: n[1]!, meanJitter: n[6]! });
-  }
-  return rows;
-}
 
 interface Scenario {
   /** What the daemon logged, live. */
@@ -145,7 +123,7 @@ async function scenario(link: LinkImpairment): Promise<Scenario> {
     const finalHealth = await health();
     const metrics = await inAppliance(lab, `${base}/metrics`);
     const decode = CALLS.flatMap((c) => ['-d', `udp.port==${c.port},rtp`, ...(c.video ? ['-d', `udp.port==${c.port + VIDEO_PORT_OFFSET},rtp`] : [])]);
-    const tshark = parseTshark((await run('tshark', ['-r', pcap, '-q', ...decode, '-z', 'rtp,streams'], { maxBuffer: 1 << 24 })).stdout);
+    const tshark = parseTsharkRtpStreams((await run('tshark', ['-r', pcap, '-q', ...decode, '-z', 'rtp,streams'], { maxBuffer: 1 << 24 })).stdout);
     const captured = finalHealth.parts['capture']?.['captured'] as { dropped: number } | undefined;
     const analysed = await run(
       process.execPath,

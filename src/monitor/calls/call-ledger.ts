@@ -11,34 +11,38 @@ export interface CallTally {
   by_grade: Record<Grade, number>;
 }
 
-const empty = (): CallTally => ({ calls: 0, attempts: 0, minutes: 0, by_grade: { good: 0, fair: 0, poor: 0 } });
+export const emptyTally = (): CallTally => ({ calls: 0, attempts: 0, minutes: 0, by_grade: { good: 0, fair: 0, poor: 0 } });
+
+/** Counts a call (or an attempt) that ended into a tally; minutes to the hundredth. */
+export function countCall(tally: CallTally, call: Pick<CallRecord, 'kind' | 'duration_s' | 'grade'>): void {
+  if (call.kind === 'attempt') {
+    tally.attempts++;
+    return;
+  }
+  tally.calls++;
+  tally.minutes = Math.round((tally.minutes + call.duration_s / 60) * 100) / 100;
+  tally.by_grade[call.grade]++;
+}
 
 export class CallLedger {
-  readonly total = empty();
+  readonly total = emptyTally();
   #day = '';
-  #today = empty();
+  #today = emptyTally();
 
   add(call: Pick<CallRecord, 'kind' | 'duration_s' | 'grade' | 'ended_at'>): void {
     const day = localDay(Date.parse(call.ended_at));
     if (day !== this.#day) {
       this.#day = day;
-      this.#today = empty();
+      this.#today = emptyTally();
     }
-    for (const counts of [this.total, this.#today]) {
-      if (call.kind === 'attempt') {
-        counts.attempts++;
-        continue;
-      }
-      counts.calls++;
-      counts.minutes = Math.round((counts.minutes + call.duration_s / 60) * 100) / 100;
-      counts.by_grade[call.grade]++;
-    }
+    countCall(this.total, call);
+    countCall(this.#today, call);
   }
 
   /** Today's counts (zero on a day with no call yet). */
   today(nowMs: number): CallTally & { date: string } {
     const day = localDay(nowMs);
-    return { date: day, ...(day === this.#day ? structuredClone(this.#today) : empty()) };
+    return { date: day, ...(day === this.#day ? structuredClone(this.#today) : emptyTally()) };
   }
 }
 

@@ -143,6 +143,11 @@ export class CallTracker {
       }));
   }
 
+  /** The streams of the calls not ended yet; with `withinMs`, only those with a packet in that last while. */
+  streams(nowMs: number, withinMs = Infinity): RtpStreamSummary[] {
+    return [...this.#calls.values()].flatMap((c) => c.streams.active(nowMs, withinMs));
+  }
+
   /** Calls whose last packet is older than the idle time: summarised and forgotten. */
   endIdle(nowMs: number): CallRecord[] {
     const ended: CallRecord[] = [];

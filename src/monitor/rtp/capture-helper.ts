@@ -1,6 +1,5 @@
 import { openLiveCapture } from './pcap-source.js';
-import { rtcpOf, type RtcpPacketInfo } from './rtcp-packet.js';
-import { decodeUdpFrame, looksLikeRtcp, rtpOf, type RtpPacketInfo } from './rtp-packet.js';
+import { decodeMediaFrame, type MediaFrame } from './media-frame.js';
 
 // The capture helper: the only process of the appliance that holds CAP_NET_RAW. It decodes RTP
 // headers and RTCP report blocks (nothing of the media leaves it) and writes one JSON line per packet on stdout for
@@ -10,8 +9,7 @@ import { decodeUdpFrame, looksLikeRtcp, rtpOf, type RtpPacketInfo } from './rtp-
 // connection on a unix socket whose stdin and stdout are that connection: it then reads its
 // request from stdin (readCaptureRequest) and ends when the daemon closes the socket.
 
-export type HelperLine =
-  { rtp: RtpPacketInfo } | { rtcp: RtcpPacketInfo } | { stats: { received: number; dropped: number } } | { ready: { iface: string; filter: string } };
+export type HelperLine = MediaFrame | { stats: { received: number; dropped: number } } | { ready: { iface: string; filter: string } };
 
 export function runCaptureHelper(iface: string, filter: string, endWithStdin = false): void {
   let pending: string[] = [];
@@ -24,15 +22,8 @@ export function runCaptureHelper(iface: string, filter: string, endWithStdin = f
     if (pending.push(JSON.stringify(line)) === 1) setImmediate(flush);
   };
   const capture = openLiveCapture(iface, filter, (f) => {
-    const udp = decodeUdpFrame(f.linkType, f.frame, f.timeMs);
-    if (!udp) return;
-    if (looksLikeRtcp(udp.payload)) {
-      const rtcp = rtcpOf(udp);
-      if (rtcp) emit({ rtcp });
-      return;
-    }
-    const rtp = rtpOf(udp);
-    if (rtp) emit({ rtp });
+    const media = decodeMediaFrame(f.linkType, f.frame, f.timeMs);
+    if (media) emit(media);
   });
   emit({ ready: { iface, filter } });
   setInterval(() => emit({ stats: capture.stats() }), 5000).unref();
