@@ -1,6 +1,6 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { appendFileSync, constants as fsConstants, readdirSync } from 'node:fs';
+import { appendFileSync, constants as fsConstants, readdirSync, statSync } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -63,11 +63,25 @@ t.test('segments roll over and go once all their messages are acknowledged', asy
   for (let i = 0; i < 200; i++) await box.append('usmp/dev1/m', Buffer.alloc(100, i));
   const segments = (): number => readdirSync(dir).filter((f) => f.startsWith('seg-')).length;
   t.ok(segments() > 3, `${segments()} segments`);
+  const before = segments();
   for (let seq = 0; seq < 200; seq++) box.ack(seq);
-  t.equal(segments(), 1, 'only the active segment is left');
+  t.equal(segments(), before, 'no file is deleted on the acknowledgement path itself');
   t.equal(box.depth, 0);
   t.equal(box.oldestEnqueuedAt, undefined);
+  t.equal(
+    box.bytes,
+    statSync(
+      join(
+        dir,
+        readdirSync(dir)
+          .filter((f) => f.startsWith('seg-'))
+          .at(-1)!,
+      ),
+    ).size,
+    'only the active segment is counted at once',
+  );
   await box.close();
+  t.equal(segments(), 1, 'the acknowledged segments are deleted (off the ack path, finished by close)');
 });
 
 t.test('a failed write refuses that batch and the one behind it; waiting appends are renumbered; the log stays gapless', async (t) => {

@@ -1,10 +1,11 @@
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fdatasync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 // Which messages the hospital acknowledged: a watermark (every seq below it is acked) and the
 // acks above it, appended to acks.log as u64 little-endian. Acks are written in batches
 // without fsync: one lost in a crash only means that message is sent again, and the hospital
-// drops the duplicate by its stable id: at most one in-flight window is sent twice.
+// drops the duplicate by its stable id: at most one in-flight window is sent twice. Before a
+// segment file is deleted the outbox makes the acks that cover it durable (persist).
 
 const FLUSH_EVERY = 1024;
 const COMPACT_BYTES = 1024 * 1024;
@@ -71,6 +72,13 @@ export class AckLog {
     this.#buffer = [];
     writeSync(this.#fd, buf);
     if (statSync(join(this.#dir, 'acks.log')).size > COMPACT_BYTES) this.#compact();
+  }
+
+  /** Writes what is buffered and resolves once it is on stable storage (fdatasync(2) in the thread pool). */
+  async persist(): Promise<void> {
+    this.flush();
+    const fd = this.#fd;
+    await new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
   }
 
   // From a timer there is nobody to throw to: an ack that cannot be written (disk gone) only

@@ -1,5 +1,5 @@
 import { constants as fsConstants, mkdirSync, readdirSync, rmSync, truncateSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsmpError } from '../../errors.js';
 import { AckLog } from './ack-log.js';
@@ -7,22 +7,19 @@ import { decodeRecord, encodeRecord, enqueuedAtOf, payloadBytesOf, seqOf, topicO
 import { OwnerUsage, type Usage } from './owner-usage.js';
 import { syncDirectory } from '../../exec/durable-file.js';
 import { outboxId, scanSegment } from './segment-files.js';
+import { GroupCommitWriter, type Placement, type PositionalFile } from './group-commit-writer.js';
+import { SegmentIndex, type Segment } from './segment-index.js';
 
 // The durable outbox: an append-only log in segment files, the single source of truth between
 // a device's PUBACK and the hospital's. append() resolves only once its record is on stable
-// storage, and appends that arrive while a write runs share the next one (group commit), so one
-// device at a time pays ~1 sync and a busy cart pays one per batch (benchmarks/outbox.bench.ts
-// measures both).
-// Two batches may be on their way to disk at once (each at its own offset, O_DSYNC): under load
-// a synchronous write waits ~4 ms on this VM, and a second one overlapping it nearly doubles
-// what the disk takes. They are acknowledged in order, so what was acknowledged is always a
-// prefix of the log that recovery reads back.
+// storage; the writes are grouped (group-commit-writer.ts), and where each record is comes from
+// the segment index (segment-index.ts), which holds only what is durable.
 // Acknowledged messages are recorded in an ack log; a segment whose messages are all
-// acknowledged is deleted. Capacity is bounded: when full, append() is refused, never a drop.
+// acknowledged is deleted, off the acknowledgement's path, once those acks are on stable
+// storage. Capacity is bounded: when full, append() is refused, never a drop.
 
 /** The part of a file handle the outbox writes through (injectable, so tests can fail a write). */
-export interface SegmentFile {
-  writev(buffers: Buffer[], position: number): Promise<{ bytesWritten: number }>;
+export interface SegmentFile extends PositionalFile {
   truncate(length: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -41,15 +38,6 @@ export interface OutboxOptions {
   ownerOf?: (topic: string) => string | undefined;
 }
 
-interface Segment {
-  firstSeq: number;
-  file: string;
-  /** Byte offset and enqueue time of each record, by seq − firstSeq. */
-  offsets: number[];
-  enqueuedAt: number[];
-  size: number;
-}
-
 interface PendingAppend {
   message: OutboxMessage;
   owner: string | undefined;
@@ -58,7 +46,6 @@ interface PendingAppend {
   reject: (err: Error) => void;
 }
 
-const WRITES_IN_FLIGHT = 2;
 const RECENT_MESSAGES = 8192;
 const RECENT_BYTES = 16 * 1024 * 1024;
 const SEGMENT_NAME = /^seg-(\d{16})\.log$/;
@@ -66,18 +53,18 @@ const SEGMENT_NAME = /^seg-(\d{16})\.log$/;
 export class DurableOutbox {
   readonly #o: Required<Omit<OutboxOptions, 'onRecoveryProblem' | 'ownerOf'>> & Pick<OutboxOptions, 'ownerOf'>;
   readonly #owners = new OwnerUsage();
-  readonly #segments: Segment[] = [];
+  readonly #index = new SegmentIndex();
   readonly #acks: AckLog;
+  readonly #writer: GroupCommitWriter<PendingAppend>;
   #nextSeq = 0;
-  #bytes = 0;
+  /** The seq after the last durable record. */
+  #durableEnd = 0;
+  /** Appends handed to the writer and not yet committed or refused. */
+  #pending = 0;
+  /** The open file of the index's active segment. */
   #active: SegmentFile | undefined;
-  #queue: PendingAppend[] = [];
-  #flushing: Promise<void> | undefined;
-  #wakeFlush: (() => void) | undefined;
-  /** End of what was handed to the disk in the active segment (≥ its committed size). */
-  #writeEnd = 0;
-  /** Set when a write failed: later writes are not acknowledged until the log is rewound. */
-  #writeFailure: Error | undefined;
+  /** Deletions of acknowledged segments, one after the other. */
+  #deleting: Promise<void> = Promise.resolve();
   #closed = false;
   /** The latest messages written, so the bridge sends fresh ones without reading them back. */
   readonly #recent = new Map<number, { message: OutboxMessage; bytes: number }>();
@@ -89,6 +76,11 @@ export class DurableOutbox {
     this.#o = { segmentBytes: 64 * 1024 * 1024, now: Date.now, openSegmentFile: openDsync, ...options };
     this.#acks = acks;
     this.id = id;
+    this.#writer = new GroupCommitWriter<PendingAppend>({
+      place: (waiting, failure) => this.#place(waiting, failure),
+      committed: (batch, offset) => this.#committed(batch, offset),
+      failed: (batch, error) => this.#failed(batch, error),
+    });
   }
 
   static async open(options: OutboxOptions): Promise<DurableOutbox> {
@@ -109,9 +101,9 @@ export class DurableOutbox {
     return this.#acks.watermark;
   }
 
-  /** Messages stored and not yet acknowledged by the hospital. */
+  /** Messages stored or being stored, and not yet acknowledged by the hospital (a refused append is not counted). */
   get depth(): number {
-    return this.#nextSeq - this.#acks.watermark - this.#acks.ackedAbove;
+    return this.#durableEnd - this.#acks.watermark - this.#acks.ackedAbove + this.#pending;
   }
 
   /** Most messages it holds before refusing. */
@@ -121,11 +113,11 @@ export class DurableOutbox {
 
   /** How full the outbox is: the larger of messages/limit and bytes/limit (1 = full). */
   get fillRatio(): number {
-    return Math.max(this.depth / this.#o.maxMessages, this.#bytes / this.#o.maxBytes);
+    return Math.max(this.depth / this.#o.maxMessages, this.#index.bytes / this.#o.maxBytes);
   }
 
   get bytes(): number {
-    return this.#bytes;
+    return this.#index.bytes;
   }
 
   get nextSeq(): number {
@@ -140,9 +132,7 @@ export class DurableOutbox {
   /** When the oldest unacknowledged message was stored, or undefined when empty. */
   get oldestEnqueuedAt(): number | undefined {
     for (let seq = this.#acks.watermark; seq < this.#nextSeq; seq++) {
-      if (this.#acks.isAcked(seq)) continue;
-      const segment = this.#segmentOf(seq);
-      return segment?.enqueuedAt[seq - segment.firstSeq];
+      if (!this.#acks.isAcked(seq)) return this.#index.enqueuedAtOf(seq);
     }
     return undefined;
   }
@@ -152,19 +142,16 @@ export class DurableOutbox {
     if (this.#closed) return Promise.reject(new UsmpError('USMP_E_OUTBOX_IO', 'the outbox is closed'));
     if (this.fillRatio >= 1) {
       return Promise.reject(
-        new UsmpError('USMP_E_OUTBOX_FULL', `the outbox holds ${this.depth} messages (${this.#bytes} bytes), its limit`, {
-          details: { depth: this.depth, bytes: this.#bytes },
+        new UsmpError('USMP_E_OUTBOX_FULL', `the outbox holds ${this.depth} messages (${this.bytes} bytes), its limit`, {
+          details: { depth: this.depth, bytes: this.bytes },
         }),
       );
     }
     const message: OutboxMessage = { seq: this.#nextSeq++, enqueuedAtMs: this.#o.now(), qos, topic, payload };
     const owner = this.#o.ownerOf?.(topic);
     if (owner !== undefined) this.#owners.charge(owner, payload.length);
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ message, owner, bytes: encodeRecord(message), resolve, reject });
-      if (this.#flushing) this.#wakeFlush?.();
-      else this.#flushing = this.#flush();
-    });
+    this.#pending++;
+    return new Promise((resolve, reject) => this.#writer.submit({ message, owner, bytes: encodeRecord(message), resolve, reject }));
   }
 
   /** Records that the hospital acknowledged a message; its segment goes when all of it is acked. */
@@ -172,11 +159,8 @@ export class DurableOutbox {
     if (!this.#acks.ack(seq)) return;
     this.#owners.release(seq);
     this.#forget(seq);
-    while (this.#segments.length > 1 && this.#segments[1]!.firstSeq <= this.#acks.watermark) {
-      const done = this.#segments.shift()!;
-      this.#bytes -= done.size;
-      rmSync(done.file, { force: true });
-    }
+    const done = this.#index.retire(this.#acks.watermark);
+    if (done.length > 0) this.#delete(done);
   }
 
   /** Up to `max` unacknowledged messages with seq ≥ fromSeq, in order. */
@@ -190,12 +174,12 @@ export class DurableOutbox {
         seq++;
         continue;
       }
-      const segment = this.#segmentOf(seq);
+      const segment = this.#index.segmentOf(seq);
       if (!segment) break;
       const index = seq - segment.firstSeq;
       if (index >= segment.offsets.length) {
         // appended but not yet on disk, or a range lost to corruption: go on after it
-        const next = this.#segments.find((x) => x.firstSeq > seq);
+        const next = this.#index.segmentAfter(seq);
         if (!next || seq >= this.#nextSeq) break;
         seq = next.firstSeq;
         continue;
@@ -223,80 +207,46 @@ export class DurableOutbox {
 
   async close(): Promise<void> {
     this.#closed = true;
-    await this.#flushing;
+    await this.#writer.drained();
+    await this.#deleting;
     await this.#active?.close();
     this.#active = undefined;
     this.#acks.close();
   }
 
-  #segmentOf(seq: number): Segment | undefined {
-    for (let i = this.#segments.length - 1; i >= 0; i--) if (this.#segments[i]!.firstSeq <= seq) return this.#segments[i];
-    return undefined;
+  /** Throws when the segment index breaks one of its invariants (for tests). */
+  assertInvariants(): void {
+    this.#index.assertInvariants();
   }
 
-  async #flush(): Promise<void> {
-    const writes = new Set<Promise<void>>();
-    let lastCommit: Promise<void> = Promise.resolve();
-    while (this.#queue.length > 0 || writes.size > 0) {
-      if (this.#queue.length === 0 || writes.size >= WRITES_IN_FLIGHT) {
-        await Promise.race([...writes, new Promise<void>((wake) => (this.#wakeFlush = wake))]);
-        this.#wakeFlush = undefined;
-        continue;
+  /**
+   * Where the waiting appends go. After a failed write the active segment is cut back to what
+   * was acknowledged and numbering resumes right after it, so the log stays gapless: the waiting
+   * appends are renumbered. Otherwise (none yet, or full) a new segment is opened.
+   */
+  async #place(waiting: readonly PendingAppend[], failure: Error | undefined): Promise<Placement> {
+    const segment = this.#index.active;
+    if (failure && segment && this.#active) {
+      this.#nextSeq = this.#durableEnd;
+      for (const p of waiting) {
+        p.message.seq = this.#nextSeq++;
+        p.bytes = encodeRecord(p.message);
       }
-      const segment = this.#segments.at(-1);
-      if (!segment || !this.#active || this.#writeEnd >= this.#o.segmentBytes || this.#writeFailure) {
-        if (writes.size > 0) {
-          await Promise.all(writes); // the old segment's writes settle before it changes
-          continue;
-        }
-        if (this.#writeFailure) await this.#rewind(segment!);
-        else await this.#newSegment(this.#queue[0]!.message.seq);
-        continue;
-      }
-      const batch = this.#queue;
-      this.#queue = [];
-      const commit = this.#writeBatch(segment, batch, lastCommit);
-      lastCommit = commit;
-      writes.add(commit);
-      void commit.then(() => writes.delete(commit));
+      await this.#active.truncate(segment.size).catch(() => undefined); // a stale tail left anyway is cut at recovery (out of sequence)
+      return { file: this.#active, offset: segment.size, limit: this.#o.segmentBytes };
     }
-    this.#flushing = undefined;
+    await this.#active?.close().catch(() => undefined); // every write to it was acknowledged or refused already
+    this.#active = undefined;
+    const firstSeq = waiting[0]!.message.seq;
+    const file = join(this.#o.dir, `seg-${String(firstSeq).padStart(16, '0')}.log`);
+    this.#active = await this.#o.openSegmentFile(file);
+    syncDirectory(this.#o.dir); // the new file's name must survive a power cut too
+    this.#index.open(firstSeq, file);
+    return { file: this.#active, offset: 0, limit: this.#o.segmentBytes };
   }
 
-  /** Writes a batch at the end of the active segment and acknowledges it after every earlier one. Never rejects. */
-  async #writeBatch(segment: Segment, batch: PendingAppend[], previous: Promise<void>): Promise<void> {
-    const buffers = batch.map((p) => p.bytes);
-    const length = buffers.reduce((sum, b) => sum + b.length, 0);
-    const offset = this.#writeEnd;
-    this.#writeEnd += length;
-    let failure: Error | undefined;
-    try {
-      const { bytesWritten } = await this.#active!.writev(buffers, offset);
-      if (bytesWritten !== length) throw new Error(`short write: ${bytesWritten} of ${length} bytes`);
-    } catch (err) {
-      failure = err as Error;
-    }
-    await previous;
-    // after a failed batch, a later one is not acknowledged even if it reached the disk:
-    // recovery stops at the gap, so it would not be read back
-    failure ??= this.#writeFailure;
-    if (failure) {
-      this.#writeFailure = failure;
-      const error = new UsmpError('USMP_E_OUTBOX_IO', `cannot write the outbox: ${failure.message}`, { cause: failure });
-      for (const p of batch) {
-        if (p.owner !== undefined) this.#owners.uncharge(p.owner, p.message.payload.length);
-        p.reject(error);
-      }
-      return;
-    }
-    let at = offset;
-    for (const p of batch) {
-      segment.offsets.push(at);
-      segment.enqueuedAt.push(p.message.enqueuedAtMs);
-      at += p.bytes.length;
-    }
-    segment.size = at;
-    this.#bytes += length;
+  #committed(batch: readonly PendingAppend[], offset: number): void {
+    this.#index.commit(this.#index.active!, offset, batch);
     for (const p of batch) {
       // the cached payload is a view of our own record, not of the device's socket buffer
       // (which would keep a whole 64 KiB read chunk alive per cached message)
@@ -305,26 +255,37 @@ export class DurableOutbox {
       this.#recentBytes += p.bytes.length;
     }
     while (this.#recent.size > RECENT_MESSAGES || this.#recentBytes > RECENT_BYTES) this.#forget(this.#recent.keys().next().value!);
+    this.#pending -= batch.length;
+    this.#durableEnd = batch.at(-1)!.message.seq + 1;
     for (const p of batch) {
       if (p.owner !== undefined) this.#owners.bind(p.message.seq, p.owner, p.message.payload.length);
       p.resolve(p.message.seq);
     }
   }
 
-  /**
-   * After a failed write (disk full, I/O error), once no write is in flight: the segment is cut
-   * back to what was acknowledged and numbering resumes right after it, so the log stays
-   * gapless; appends that were only waiting are renumbered and go out in the next write.
-   */
-  async #rewind(segment: Segment): Promise<void> {
-    this.#writeFailure = undefined;
-    this.#nextSeq = segment.firstSeq + segment.offsets.length;
-    for (const p of this.#queue) {
-      p.message.seq = this.#nextSeq++;
-      p.bytes = encodeRecord(p.message);
+  #failed(batch: readonly PendingAppend[], failure: Error): void {
+    this.#pending -= batch.length;
+    const error = new UsmpError('USMP_E_OUTBOX_IO', `cannot write the outbox: ${failure.message}`, { cause: failure });
+    for (const p of batch) {
+      if (p.owner !== undefined) this.#owners.uncharge(p.owner, p.message.payload.length);
+      p.reject(error);
     }
-    this.#writeEnd = segment.size;
-    await this.#active!.truncate(segment.size).catch(() => undefined); // a stale tail left anyway is cut at recovery (out of sequence)
+  }
+
+  /**
+   * Deletes the files of fully acknowledged segments, one deletion after the other and off the
+   * acknowledgement's path. The acks that cover them reach stable storage first: otherwise a
+   * power cut could leave the files gone and the acks not, and recovery would report
+   * acknowledged messages as lost. A file left behind (an error here) goes at the next start:
+   * recovery removes a segment whose messages are all acknowledged.
+   */
+  #delete(segments: readonly Segment[]): void {
+    this.#deleting = this.#deleting
+      .then(async () => {
+        await this.#acks.persist();
+        await Promise.all(segments.map((segment) => rm(segment.file, { force: true })));
+      })
+      .catch(() => undefined);
   }
 
   #forget(seq: number): void {
@@ -332,17 +293,6 @@ export class DurableOutbox {
     if (!entry) return;
     this.#recent.delete(seq);
     this.#recentBytes -= entry.bytes;
-  }
-
-  async #newSegment(firstSeq: number): Promise<Segment> {
-    await this.#active?.close();
-    const file = join(this.#o.dir, `seg-${String(firstSeq).padStart(16, '0')}.log`);
-    this.#active = await this.#o.openSegmentFile(file);
-    this.#writeEnd = 0;
-    syncDirectory(this.#o.dir); // the new file's name must survive a power cut too
-    const segment: Segment = { firstSeq, file, offsets: [], enqueuedAt: [], size: 0 };
-    this.#segments.push(segment);
-    return segment;
   }
 
   /** Reads every segment back; a torn tail (power cut mid-write) is cut off. */
@@ -386,11 +336,11 @@ export class DurableOutbox {
         onProblem?.({ file, offset: 0, reason: `messages ${expected}..${firstSeq - 1} were lost with a corrupt segment` });
         this.#acks.skip(expected, firstSeq);
       }
-      this.#segments.push(segment);
-      this.#bytes += segment.size;
+      this.#index.adopt(segment);
       expected = lastSeq + 1;
     }
     this.#nextSeq = Math.max(expected, this.#acks.watermark);
+    this.#durableEnd = this.#nextSeq;
   }
 }
 
