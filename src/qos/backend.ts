@@ -25,6 +25,15 @@ export interface ArmedRollback {
   deadline: Date;
 }
 
+/** The last time a backend put an earlier state back by itself or on request. */
+export interface LastRollback {
+  at: string;
+  by: 'guard' | 'cli';
+  reason: string;
+  ok: boolean;
+  error?: string;
+}
+
 export interface QosBackend {
   readonly name: BackendName;
   /** The objects the policy needs, in the form current() reads them back. */
@@ -37,6 +46,8 @@ export interface QosBackend {
   armRollback(timeoutS: number): Promise<RollbackGuard>;
   /** Is a roll-back armed (a change not yet confirmed)? */
   armed(): Promise<ArmedRollback | undefined>;
+  /** The last roll-back this backend recorded, when it keeps such a record (`qos status`). */
+  lastRollback?(): Promise<LastRollback | undefined>;
   /** Restores the state from before the last confirmed change; false when none is recorded. */
   rollbackLast(): Promise<boolean>;
   /** After a change: is the hospital reachable and is traffic classified as the policy says? */

@@ -76,7 +76,9 @@ await t.test('backend linux passes the QoS conformance suite', unavailable ? { s
     t.not(await world(), before, 'nothing restored it while no guard ran');
     const status = await harness.cli(['qos', 'status', '--json']);
     t.equal(status.code, 0);
-    t.equal((JSON.parse(status.stdout) as { armed_until: string | null }).armed_until, null, 'status reports nothing armed');
+    const shown = JSON.parse(status.stdout) as { armed_until: string | null; last_rollback: { by: string; reason: string; ok: boolean } | null };
+    t.equal(shown.armed_until, null, 'status reports nothing armed');
+    t.match(shown.last_rollback, { by: 'cli', ok: true, reason: /no guard ran/ }, 'and the roll-back it just did');
     t.equal(await world(), before, 'the expired change was rolled back by the command that found it');
     harness.setPolicy(basePolicy);
   });

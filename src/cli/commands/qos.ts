@@ -87,6 +87,7 @@ export function registerQosCommands(program: Command, context: () => CliContext,
     withBackend(async (ctx, backend, o) => {
       const current = await backend.current();
       const armed = await backend.armed();
+      const lastRollback = (await backend.lastRollback?.()) ?? null;
       const counters = await backend.counters();
       let inForce: 'none' | 'configured' | 'other' = current.length === 0 ? 'none' : 'other';
       let linkLayer: LinkLayer | undefined;
@@ -104,6 +105,7 @@ export function registerQosCommands(program: Command, context: () => CliContext,
         policy: inForce,
         objects: current.length,
         armed_until: armed?.deadline.toISOString() ?? null,
+        last_rollback: lastRollback,
         link_layer: linkLayer ?? null,
         ...(autorate === undefined ? {} : { autorate }),
         counters,
@@ -112,6 +114,10 @@ export function registerQosCommands(program: Command, context: () => CliContext,
       ctx.out.say(
         `qos ${backend.name}: ${inForce === 'none' ? 'no policy of ours in force' : inForce === 'configured' ? 'the configured policy is in force' : 'a policy of ours is in force, different from the configuration'} (${current.length} objects)${armed ? `; change awaiting confirmation until ${armed.deadline.toISOString()}` : ''}`,
       );
+      if (lastRollback)
+        ctx.out.say(
+          `  last roll-back: ${lastRollback.at} by the ${lastRollback.by === 'guard' ? 'roll-back guard' : 'command line'} (${lastRollback.reason})${lastRollback.ok ? '' : `, FAILED: ${lastRollback.error ?? 'unknown error'}; run usmp-edge qos rollback`}`,
+        );
       if (linkLayer) ctx.out.say(`  link layer: ${describeLinkLayer(linkLayer)}`);
       if (autorate !== undefined) ctx.out.say(`  autorate: ${describeAutorate(autorate ?? undefined, new Date())}`);
       for (const [key, packets] of Object.entries(counters)) ctx.out.say(`  ${key}: ${packets} packets`);

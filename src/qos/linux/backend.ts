@@ -1,14 +1,13 @@
-import { renameSync } from 'node:fs';
 import { UsmpError } from '../../errors.js';
 import type { ProcessRunner } from '../../exec/process-runner.js';
-import type { ArmedRollback, CheckOutcome, QosBackend, RollbackGuard } from '../backend.js';
+import type { ArmedRollback, CheckOutcome, LastRollback, QosBackend, RollbackGuard } from '../backend.js';
 import { classify } from '../classify.js';
 import { diffObjects, type QosObject } from '../objects.js';
 import type { QosPolicy } from '../policy.js';
 import { desiredNftObjects, NFT_FAMILIES, NFT_TABLE, parseNftState, renderRuleset, type Interfaces, type NftFamily } from './nft-ruleset.js';
-import { type Offloads, readOffloads, readOurTable, readOurTableIn, restoreSnapshot, rootQdisc, runChecked, setOffloads, writeTree } from './restore.js';
+import { type Offloads, readOffloads, readOurTable, readOurTableIn, rootQdisc, runChecked, setOffloads, writeTree } from './restore.js';
 import { endGuard, isGuardAlive, startDetachedGuard } from './guard-process.js';
-import { RollbackStateDir, type ArmedFile, type LinuxSnapshot } from './rollback-state.js';
+import { RollbackJournal, type LinuxSnapshot } from './rollback-journal.js';
 import { DEFAULT_ROOT_KINDS, desiredTcObjects, HANDLE, parseTcState, rateChangeBatch, rootSentOctets, treeBatch } from './tc-tree.js';
 
 // Backend `linux`: the appliance inline as the USMP's gateway. nftables marks, tc htb queues
@@ -43,7 +42,7 @@ const WIRE_SIZED: Offloads = { gro: 'off', gso: 'off', tso: 'off' };
 export class LinuxQosBackend implements QosBackend {
   readonly name = 'linux' as const;
   readonly #o: LinuxBackendOptions;
-  readonly #state: RollbackStateDir;
+  readonly #journal: RollbackJournal;
 
   constructor(options: LinuxBackendOptions) {
     for (const [role, dev] of Object.entries(options.interfaces) as Array<[string, string]>) {
@@ -52,7 +51,7 @@ export class LinuxQosBackend implements QosBackend {
     if (options.interfaces.wan === options.interfaces.lan)
       throw new UsmpError('USMP_E_CONFIG_INVALID', `qos.linux.wan_interface and lan_interface are both "${options.interfaces.wan}"`);
     this.#o = options;
-    this.#state = new RollbackStateDir(options.stateDir);
+    this.#journal = new RollbackJournal(options.stateDir);
   }
 
   get #family(): NftFamily {
@@ -119,25 +118,25 @@ export class LinuxQosBackend implements QosBackend {
     const touched = (prefix: string): boolean =>
       [...diff.create, ...diff.remove].some((o) => o.key.startsWith(prefix)) || diff.change.some((c) => c.key.startsWith(prefix));
     if (touched('nft:')) await runChecked(this.#o.runner, ['nft', '-f', '-'], renderRuleset(policy, this.#o.interfaces, this.#family));
-    const applied = this.#state.read<Record<string, string[] | null>>('applied') ?? {};
+    const applied = this.#journal.applied();
     for (const { direction, dev } of this.#devices) {
       const batch = treeBatch(policy, direction, dev);
       if (touched(`offload:${dev}`)) await setOffloads(this.#o.runner, dev, WIRE_SIZED);
       if (touched(`tc:${dev}:`)) await writeTree(this.#o.runner, dev, batch);
       applied[dev] = batch;
     }
-    this.#state.write('applied', applied);
+    this.#journal.setApplied(applied);
   }
 
   async setShapedRates(policy: QosPolicy): Promise<void> {
-    const applied = this.#state.read<Record<string, string[] | null>>('applied') ?? {};
+    const applied = this.#journal.applied();
     for (const { direction, dev } of this.#devices) {
       if ((await rootQdisc(this.#o.runner, dev))?.handle !== `${HANDLE}:`)
         throw new UsmpError('USMP_E_QOS_NO_POLICY', `no QoS policy of ours on ${dev}: apply it first (usmp-edge qos apply)`);
       await runChecked(this.#o.runner, ['tc', '-batch', '-'], `${rateChangeBatch(policy, direction, dev).join('\n')}\n`);
       applied[dev] = treeBatch(policy, direction, dev);
     }
-    this.#state.write('applied', applied);
+    this.#journal.setApplied(applied);
   }
 
   async rootOctets(): Promise<Record<'up' | 'down', number>> {
@@ -148,7 +147,7 @@ export class LinuxQosBackend implements QosBackend {
   }
 
   async #snapshot(): Promise<LinuxSnapshot> {
-    const applied = this.#state.read<Record<string, string[] | null>>('applied') ?? {};
+    const applied = this.#journal.applied();
     const tc: Record<string, string[] | null> = {};
     const offloads: Record<string, Offloads> = {};
     for (const { dev } of this.#devices) {
@@ -164,82 +163,67 @@ export class LinuxQosBackend implements QosBackend {
    * past its deadline it is restored now, as the guard would have; before, a guard is restarted.
    */
   async #adoptOrphan(): Promise<void> {
-    const armed = this.#state.read<ArmedFile>('armed');
+    const armed = this.#journal.armed();
     if (!armed || isGuardAlive(armed.guard_pid)) return;
     if (Date.now() < armed.deadline_ms) {
       const pid = (this.#o.startGuard ?? startDetachedGuard)(this.#o.stateDir);
-      this.#state.write('armed', { ...armed, ...(pid ? { guard_pid: pid } : {}) });
+      if (pid) this.#journal.setGuard(pid);
       return;
     }
-    const claimed = this.#state.claimArmed();
-    if (!claimed) return;
-    await restoreSnapshot(this.#o.runner, claimed.snapshot);
-    this.#state.write('applied', claimed.snapshot.tc);
-    this.#state.write('last-rollback', { at: new Date().toISOString(), by: 'cli', reason: 'confirm deadline passed while no guard ran', ok: true });
-    this.#state.remove('firing');
+    const claimed = this.#journal.claim();
+    if (claimed) await this.#journal.restoreClaimed(this.#o.runner, claimed, { by: 'cli', reason: 'confirm deadline passed while no guard ran' });
   }
 
   async armRollback(timeoutS: number): Promise<RollbackGuard> {
     await this.#adoptOrphan();
-    if (this.#state.read('armed') || this.#state.read('firing')) {
+    if (this.#journal.armed() || this.#journal.firing()) {
       throw new UsmpError('USMP_E_QOS_CONFLICT', 'a previous change is still waiting for its confirmation or its roll-back', {
         hint: 'wait for its deadline, or run `usmp-edge qos rollback`',
       });
     }
     const snapshot = await this.#snapshot();
     const deadline = Date.now() + timeoutS * 1000;
-    this.#state.write('armed', { snapshot, deadline_ms: deadline } satisfies ArmedFile);
-    const pid = (this.#o.startGuard ?? startDetachedGuard)(this.#o.stateDir);
-    this.#state.write('armed', { snapshot, deadline_ms: deadline, ...(pid ? { guard_pid: pid } : {}) } satisfies ArmedFile);
-    const state = this.#state;
+    const journal = this.#journal;
     const runner = this.#o.runner;
+    journal.arm({ snapshot, deadline_ms: deadline });
+    const pid = (this.#o.startGuard ?? startDetachedGuard)(this.#o.stateDir);
+    if (pid) journal.setGuard(pid);
     return {
       deadline: new Date(deadline),
       async disarm() {
-        const armed = state.read<ArmedFile>('armed');
-        try {
-          // The rename is the confirmation: the guard, waking, finds nothing to restore.
-          renameSync(state.path('armed'), state.path('confirmed'));
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-          throw err;
-        }
-        endGuard(armed?.guard_pid);
-        state.recordConfirmed();
+        // The rename is the confirmation: the guard, waking, finds nothing to restore.
+        const confirmed = journal.confirm();
+        if (!confirmed) return false;
+        endGuard(confirmed.guard_pid);
         return true;
       },
       async fireNow() {
-        const claimed = state.claimArmed();
+        const claimed = journal.claim();
         if (!claimed) return;
         endGuard(claimed.guard_pid);
-        await restoreSnapshot(runner, claimed.snapshot);
-        state.write('applied', claimed.snapshot.tc);
-        state.remove('firing');
+        await journal.restoreClaimed(runner, claimed, { by: 'cli', reason: 'the change failed to apply or failed its check' });
       },
     };
   }
 
   async armed(): Promise<ArmedRollback | undefined> {
     await this.#adoptOrphan();
-    const armed = this.#state.read<ArmedFile>('armed');
+    const armed = this.#journal.armed();
     return armed ? { deadline: new Date(armed.deadline_ms) } : undefined;
   }
 
+  async lastRollback(): Promise<LastRollback | undefined> {
+    return this.#journal.lastRollback();
+  }
+
   async rollbackLast(): Promise<boolean> {
-    const pending = this.#state.claimArmed() ?? this.#state.read<ArmedFile>('firing');
+    const pending = this.#journal.claim() ?? this.#journal.firing();
     if (pending) {
       endGuard(pending.guard_pid);
-      await restoreSnapshot(this.#o.runner, pending.snapshot);
-      this.#state.write('applied', pending.snapshot.tc);
-      this.#state.remove('firing');
+      await this.#journal.restoreClaimed(this.#o.runner, pending, { by: 'cli', reason: 'qos rollback of a change awaiting confirmation' });
       return true;
     }
-    const newest = this.#state.newestHistory();
-    if (!newest) return false;
-    await restoreSnapshot(this.#o.runner, newest.snapshot);
-    this.#state.write('applied', newest.snapshot.tc);
-    newest.drop();
-    return true;
+    return this.#journal.undoNewest(this.#o.runner, { by: 'cli', reason: 'qos rollback of the last confirmed change' });
   }
 
   async check(policy: QosPolicy): Promise<CheckOutcome> {

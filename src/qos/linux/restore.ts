@@ -1,7 +1,7 @@
 import { UsmpError } from '../../errors.js';
 import type { ProcessRunner } from '../../exec/process-runner.js';
 import { NFT_FAMILIES, NFT_TABLE, resetLines, type NftFamily } from './nft-ruleset.js';
-import type { LinuxSnapshot } from './rollback-state.js';
+import type { LinuxSnapshot } from './rollback-journal.js';
 import { HANDLE } from './tc-tree.js';
 
 // Reading and restoring what the Linux backend owns. Shared by the CLI and by the roll-back

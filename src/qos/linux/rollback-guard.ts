@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { systemRunner } from '../../exec/process-runner.js';
-import { restoreSnapshot } from './restore.js';
-import { RollbackStateDir } from './rollback-state.js';
+import { RollbackJournal } from './rollback-journal.js';
 
 // The confirmed-commit guard: a process of its own (its own session, detached from the CLI)
 // that restores the armed snapshot at the deadline unless the CLI disarmed it first. Like
@@ -9,23 +8,18 @@ import { RollbackStateDir } from './rollback-state.js';
 // Usage: node rollback-guard.js STATE_DIR
 
 async function main(dir: string): Promise<number> {
-  const state = new RollbackStateDir(dir);
-  const armed = state.read<{ deadline_ms: number }>('armed');
+  const journal = new RollbackJournal(dir);
+  const armed = journal.armed();
   if (!armed) return 0;
   const wait = armed.deadline_ms - Date.now();
   if (wait > 0) await sleep(wait);
-  const claimed = state.claimArmed();
-  if (!claimed) return 0; // disarmed (confirmed) or restored by the CLI
-  const started = new Date().toISOString();
+  const claimed = journal.claim();
+  if (!claimed) return 0; // confirmed, or restored by the CLI
   try {
-    await restoreSnapshot(systemRunner, claimed.snapshot);
-    state.write('applied', claimed.snapshot.tc);
-    state.write('last-rollback', { at: started, by: 'guard', reason: 'confirm deadline passed', ok: true });
-    state.remove('firing');
+    await journal.restoreClaimed(systemRunner, claimed, { by: 'guard', reason: 'confirm deadline passed' });
     return 0;
-  } catch (err) {
-    state.write('last-rollback', { at: started, by: 'guard', reason: 'confirm deadline passed', ok: false, error: (err as Error).message });
-    return 1; // firing.json stays: `qos rollback` retries it
+  } catch {
+    return 1; // recorded in last-rollback.json; firing.json stays and `qos rollback` retries it
   }
 }
 
