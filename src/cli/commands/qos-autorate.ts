@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { QosBackend } from '../../qos/backend.js';
 import { resolveTarget } from '../../measure/stamp/sender.js';
 import { LinkProber } from '../../monitor/link-prober.js';
@@ -62,6 +62,7 @@ export function registerAutorate(
   qos
     .command('autorate')
     .description('let the shaped rates follow the link until stopped (SIGTERM): down on a queue beyond us, up while loaded and calm')
+    .addOption(new Option('--backend <name>', 'where the policy is enforced (default: qos.backend)').choices(['linux', 'routeros']))
     .action(
       withBackend(async (ctx, backend) => {
         const stop = new AbortController();

@@ -93,8 +93,9 @@ export function rate(given: Partial<EModelParameters> = {}): Rating {
   const Xolr = OLR + 0.2 * (64 + No - p.RLR); // eq. 7-10
   const Iolr = 20 * ((1 + (Xolr / 8) ** 8) ** (1 / 8) - Xolr / 8); // eq. 7-9
   const STMRo = -10 * log10(10 ** (-p.STMR / 10) + Math.exp(-p.T / 4) * 10 ** (-p.TELR / 10)); // eq. 7-12
+  // eq. 7-11
   const Ist =
-    12 * (1 + ((STMRo - 13) / 6) ** 8) ** (1 / 8) - 28 * (1 + ((STMRo + 1) / 19.4) ** 35) ** (1 / 35) - 13 * (1 + ((STMRo - 3) / 33) ** 13) ** (1 / 13) + 29; // eq. 7-11
+    12 * (1 + ((STMRo - 13) / 6) ** 8) ** (1 / 8) - 28 * (1 + ((STMRo + 1) / 19.4) ** 35) ** (1 / 35) - 13 * (1 + ((STMRo - 3) / 33) ** 13) ** (1 / 13) + 29;
   const Q = 37 - 15 * log10(p.qdu); // eq. 7-17
   const G = 1.07 + 0.258 * Q + 0.0602 * Q ** 2; // eq. 7-16
   const Z = 46 / 30 - G / 40; // eq. 7-15
