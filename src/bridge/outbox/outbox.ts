@@ -246,7 +246,7 @@ export class DurableOutbox {
   }
 
   #committed(batch: readonly PendingAppend[], offset: number): void {
-    this.#index.commit(this.#index.active!, offset, batch);
+    this.#index.commit(offset, batch);
     for (const p of batch) {
       // the cached payload is a view of our own record, not of the device's socket buffer
       // (which would keep a whole 64 KiB read chunk alive per cached message)

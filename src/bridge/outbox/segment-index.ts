@@ -41,10 +41,6 @@ export class SegmentIndex {
     return this.#segments.at(-1);
   }
 
-  get segments(): readonly Segment[] {
-    return this.#segments;
-  }
-
   /** Starts a new, empty segment after the others. */
   open(firstSeq: number, file: string): Segment {
     const last = this.active;
@@ -63,8 +59,9 @@ export class SegmentIndex {
   }
 
   /** Records a batch written at `offset` of the active segment, right after what it held. */
-  commit(segment: Segment, offset: number, records: readonly CommittedRecord[]): void {
-    assert.equal(segment, this.active, 'a batch is committed to the active segment only');
+  commit(offset: number, records: readonly CommittedRecord[]): void {
+    const segment = this.active;
+    assert.ok(segment, 'a batch is committed to an open segment');
     assert.equal(offset, segment.size, 'batches are committed in the order they were written, with no gap');
     let at = offset;
     for (const record of records) {
