@@ -83,6 +83,9 @@ export const ERROR_CODES = {
     'A secret file must be readable by its owner and group only, and owned by the service user or root: chmod 600 (or 640) and chown it as the message says.',
   USMP_E_RESPONDER_CREDENTIALS:
     "Make the appliance's credentials on the responder (usmp-edge responder enroll NAME --out FILE), copy the file to the appliance with mode 600 and name it in qualify.responder_credentials_file.",
+  USMP_E_STATION_CODE:
+    'Type the code that `usmp-edge qualify --station` printed on the appliance. After too many wrong codes the session ends: start a new one.',
+  USMP_E_STATION_ENDED: 'The station test session ended (its time ran out, or it was closed); start a new one with `usmp-edge qualify --station`.',
   USMP_E_LAB: 'A command of the network lab failed (tests and benchmarks only); its command line and output are above. Run as root with iproute2 and nftables.',
   USMP_E_ABORTED: 'The run was interrupted; nothing was left running.',
   USMP_E_INTERNAL: 'This is a bug in usmp-edge; report it with the log lines above.',

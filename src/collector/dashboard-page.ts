@@ -36,7 +36,7 @@ export async function renderDashboard(store: ReportView, query: DashboardQuery, 
     `?${new URLSearchParams({ ...(query.region ? { region: query.region } : {}), ...(verdict ? { verdict } : {}), page: String(p), lang }).toString()}`;
   const body = `
 <header><h1>${e(t('dashboard_title'))}</h1>
-<nav class="muted"><a href="/fleet?lang=${lang}" data-testid="fleet-link">${lang === 'fr' ? 'Parc en direct' : 'Live fleet'}</a> · <a href="/export/reports.csv">${e(t('export_csv'))}</a> · <a href="/export/reports.json">${e(t('export_json'))}</a> · <a href="/export/pscheduler.ndjson">${e(t('export_pscheduler'))}</a> · <a href="?lang=${lang === 'fr' ? 'en' : 'fr'}">${lang === 'fr' ? 'English' : 'Français'}</a></nav></header>
+<nav class="muted"><a href="/fleet?lang=${lang}" data-testid="fleet-link">${lang === 'fr' ? 'Parc en direct' : 'Live fleet'}</a> · <a href="/export/reports.csv">${e(t('export_csv'))}</a> · <a href="/export/reports.json">${e(t('export_json'))}</a> · <a href="/export/pscheduler.ndjson">${e(t('export_pscheduler'))}</a> · <a href="/export/places.csv">${e(t('export_places'))}</a> · <a href="?lang=${lang === 'fr' ? 'en' : 'fr'}">${lang === 'fr' ? 'English' : 'Français'}</a></nav></header>
 <form class="filters" method="get">
 <label>${e(t('region'))}<select name="region"><option value="">${e(t('all'))}</option>${regions.map((r) => `<option${r === query.region ? ' selected' : ''}>${e(r)}</option>`).join('')}</select></label>
 <label>${e(t('verdict'))}<select name="verdict"><option value="">${e(t('all'))}</option>${VERDICTS.map((v) => `<option value="${e(v)}"${v === verdict ? ' selected' : ''}>${e(v.toUpperCase())}</option>`).join('')}</select></label>

@@ -1,18 +1,20 @@
 import { NATIONAL_COLUMNS, NATIONAL_HEADER, csvLine, nationalRow, type EnrolmentCheck, type SiteLiveFigures } from '../report/render/national-csv.js';
 import { siteKeyOf } from './report-store.js';
 import { pschedulerRuns } from '../report/render/pscheduler.js';
+import { PLACES_HEADER, placeRows } from '../report/render/places-csv.js';
 import type { ReportDocument } from '../report/report-document.js';
 
 // The national exports, produced one report at a time (an async generator of text chunks) so
 // that the collector streams them and `report merge` writes them, whatever the number of reports. A
 // report that cannot be exported is left out with its reason (`onSkip`); the others go on.
 
-export type ExportFormat = 'csv' | 'json' | 'pscheduler';
+export type ExportFormat = 'csv' | 'json' | 'pscheduler' | 'places';
 
 export const EXPORT_TYPES: Record<ExportFormat, { contentType: string; file: string }> = {
   csv: { contentType: 'text/csv; charset=utf-8', file: 'reports.csv' },
   json: { contentType: 'application/json; charset=utf-8', file: 'reports.json' },
   pscheduler: { contentType: 'application/x-ndjson; charset=utf-8', file: 'pscheduler.ndjson' },
+  places: { contentType: 'text/csv; charset=utf-8', file: 'places.csv' },
 };
 
 export interface ExportOptions {
@@ -50,6 +52,9 @@ export async function* exportChunks(format: ExportFormat, reports: AsyncIterable
       first = false;
     }
     yield '\n]\n';
+  } else if (format === 'places') {
+    yield PLACES_HEADER;
+    yield* each((r) => placeRows(r).map(csvLine).join(''));
   } else {
     yield* each((r) =>
       pschedulerRuns(r)

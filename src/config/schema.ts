@@ -179,6 +179,22 @@ export const schemaDefinition = {
       default: '',
     },
   },
+  station: {
+    listen_address: {
+      doc: "Address of the station test page (usmp-edge qualify --station), the appliance's address on the unit's LAN; 0.0.0.0 listens on every interface",
+      format: 'host',
+      default: '0.0.0.0',
+    },
+    port: { doc: 'HTTPS port of the station test page; 0 takes a free one and prints it', format: 'port', default: 8443 },
+    cert_file: {
+      doc: "The station page's own TLS certificate (PEM); made at the first session (self-signed, its SHA-256 fingerprint printed to compare in the browser)",
+      format: String,
+      default: '/var/lib/usmp-edge/station-tls/cert.pem',
+    },
+    key_file: { doc: 'Private key of that certificate (PEM)', format: String, default: '/var/lib/usmp-edge/station-tls/key.pem' },
+    session_minutes: { doc: 'A test session ends by itself after this many minutes (1..240)', format: 'nat', default: 60 },
+    streams: { doc: 'Parallel TCP connections of the page in each direction (2..5: a browser opens 6 per server, one is left for latency probes)', format: 'nat', default: 4 },
+  },
   load: {
     congestion_control: {
       doc: "TCP congestion control of every load the appliance generates (latency under load, qos verify's best effort, scheduled throughput tests), at both ends: cubic is what the unit's computers run; bbr shows what BBR senders would see",

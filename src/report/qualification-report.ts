@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { QosReportSection } from '../qos/report-section.js';
+import type { PlaceSection } from '../station/place-book.js';
 import { join } from 'node:path';
 import AjvModule, { type ValidateFunction } from 'ajv';
 import { UsmpError } from '../errors.js';
@@ -15,7 +16,7 @@ import { describeLoadModel } from '../measure/iperf3/load-model.js';
 // report.json (validated against schemas/report.schema.json before it is written) and
 // raw.json, whose SHA-256 the report carries so the figures can be traced to the samples.
 
-export const REPORT_SCHEMA_VERSION = '1.1';
+export const REPORT_SCHEMA_VERSION = '1.2';
 export const REPORT_SCHEMA_URL = new URL('../../schemas/report.schema.json', import.meta.url);
 
 /** The site as the national follow-up table knows it; from config `site.*`, never retyped. */
@@ -78,6 +79,8 @@ export interface ReportInput {
   assessment: Assessment;
   /** Present when a QoS policy is configured. */
   qos?: QosReportSection | undefined;
+  /** The places tested from a station's browser (`qualify --station`), in the order tested. */
+  places?: readonly PlaceSection[] | undefined;
 }
 
 export function buildReport(input: ReportInput, rawText: string): Record<string, unknown> {
@@ -105,6 +108,12 @@ export function buildReport(input: ReportInput, rawText: string): Record<string,
         'STAMP (RFC 8762) from this appliance to the responder, 44-octet probes every 20 ms; RTT = (T4−T1)−(T3−T2); IPDV RFC 3393 on consecutive probes; PDV RFC 5481',
       latency_under_load: `STAMP probes during each TCP load (upload alone, download alone${data.load.bidir ? ', both at once' : ''}), warm-up excluded; load: ${describeLoadModel(data.load_model)}; increase = loaded median RTT − idle median RTT, the worse direction alone (both at once crosses both queues and is reported beside it; RRUL style)`,
       dscp: data.dscp?.method ?? 'not measured (profile requires none)',
+      ...(input.places && input.places.length > 0
+        ? {
+            station:
+              "from the care station's browser to this appliance, over HTTPS to a page it serves: HTTP probes every 100 ms for latency (unanswered within 2 s: lost), download and upload over parallel TCP connections for 10 s each, the first 2 s left out (download timed by the browser, upload by this appliance, each where the octets arrive); the link to the hospital qualified right after; end to end: the narrower segment's throughput, the sum of idle RTTs, losses combined (ITU-T Y.1541 §8)",
+          }
+        : {}),
     },
     details: {
       idle: data.idle,
@@ -115,6 +124,7 @@ export function buildReport(input: ReportInput, rawText: string): Record<string,
       distributions: distributionsOf(data.raw),
     },
     ...(input.qos ? { qos: input.qos } : {}),
+    ...(input.places && input.places.length > 0 ? { places: input.places } : {}),
     raw_sha256: createHash('sha256').update(rawText).digest('hex'),
     raw_file: 'raw.json',
   };

@@ -2,6 +2,7 @@ import type { GlobalVerdict, LineVerdict } from '../qualify/verdict.js';
 import type { ReportSignature } from './signing.js';
 import type { Histogram } from './histogram.js';
 import type { SiteIdentity } from './qualification-report.js';
+import type { PlaceSection } from '../station/place-book.js';
 
 // What the renderers, exports and the collector read of a report (schemas/report.schema.json
 // is the contract; this is its typed view, for reports that passed the schema).
@@ -91,6 +92,7 @@ export interface ReportDocument {
       best_effort: { up_mbps: number; down_mbps: number };
     };
   };
+  places?: PlaceSection[];
   raw_sha256: string;
   signature?: ReportSignature;
 }

@@ -4,7 +4,7 @@ import { generatePassword, hashPassword } from '../../broker/password-hash.js';
 import { COMMAND_LEVEL, TopicAcl } from '../../broker/topic-acl.js';
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { ensureBrokerCertificate } from '../../broker/broker-certificate.js';
+import { ensureSelfSignedCertificate } from '../../tls/self-signed-certificate.js';
 import type { ListenerConfig } from '../../broker/listeners.js';
 import { UsmpError } from '../../errors.js';
 import { systemRunner } from '../../exec/process-runner.js';
@@ -119,7 +119,9 @@ export function registerDeviceCommands(program: Command, context: () => CliConte
       if (!flags.ifMissing && existsSync(listener.cert_file!))
         throw new UsmpError('USMP_E_USAGE', `${listener.cert_file} exists; devices pin it: remove it first to make a new one, or use --if-missing`);
       const name = values.site.appliance_id || hostname();
-      const cert = await ensureBrokerCertificate({
+      const cert = await ensureSelfSignedCertificate({
+        purpose: "the broker's certificate",
+        ownFilesKey: 'broker.listeners[].cert_file and key_file',
         certFile: listener.cert_file!,
         keyFile: listener.key_file!,
         commonName: name,

@@ -221,7 +221,7 @@ export function registerReportCommands(program: Command, context: () => CliConte
 
   const merge = report
     .command('merge <dir>')
-    .description("the collector's work offline: verify every report under DIR, write reports.csv, reports.json, pscheduler.ndjson and index.html")
+    .description("the collector's work offline: verify every report under DIR, write reports.csv, reports.json, pscheduler.ndjson, places.csv and index.html")
     .option('--keys <file>', 'enrolled appliances; without it signatures are checked against their own keys')
     .option('--out <dir>', 'where to write the exports', 'merged')
     .addOption(new Option('--lang <lang>', 'language of index.html').choices(['fr', 'en']).default('fr'))

@@ -4,6 +4,7 @@ import type { DscpDirection, ReportDocument, ReportLine } from '../report-docume
 import { groupedBars, histogramChart, lineChart, PALETTE } from './charts.js';
 import { escapeHtml as e, htmlPage } from './html-page.js';
 import { formatNumber, labels, type LabelKey, type Lang } from './i18n.js';
+import { placesSection } from './places-section.js';
 
 // The report a person reads, prints and signs off: identity, verdict, one line per criterion
 // with its limit and margin (as cable certifiers print a test), what to do, the charts, and the
@@ -21,6 +22,7 @@ export async function renderReportHtml(report: ReportDocument, lang: Lang): Prom
     `<h2>${e(t('run'))}</h2>${runTable(report, lang)}`,
     `<h2>${e(t('results'))}</h2>${linesTable(report.lines, lang)}`,
     `<h2>${e(t('remediation'))}</h2>${remediation(report, lang)}`,
+    ...(report.places && report.places.length > 0 ? [`<h2 id="places">${e(t('places'))}</h2>${placesSection(report.places, lang)}`] : []),
     `<h2>${e(t('charts'))}</h2><div class="charts">${(await charts(report, lang)).join('\n')}</div>`,
     `<h2>${e(t('dscp'))}</h2>${dscpTable(report, lang)}`,
     `<h2>${e(t('traceability'))}</h2>${traceability(report, lang)}`,
