@@ -13,12 +13,15 @@ function worstIncrease(v: { up: number | null; down: number | null } | number | 
   return xs.length === 0 ? null : Math.max(...xs);
 }
 
-function segmentRow(
-  label: string,
-  s: { down_mbps: number | null; up_mbps: number | null; rtt_ms: number; loss_pct: number; loaded_rtt_increase_ms: { up: number | null; down: number | null } | number | null } | null,
-  testid: string,
-  lang: Lang,
-): string {
+interface SegmentRow {
+  down_mbps: number | null;
+  up_mbps: number | null;
+  rtt_ms: number;
+  loss_pct: number;
+  loaded_rtt_increase_ms: { up: number | null; down: number | null } | number | null;
+}
+
+function segmentRow(label: string, s: SegmentRow | null, testid: string, lang: Lang): string {
   const n = (x: number | null | undefined, digits = 1): string => `<td class="num">${e(formatNumber(x ?? null, lang, digits))}</td>`;
   if (!s) return `<tr data-testid="${testid}"><th>${e(label)}</th><td colspan="5" class="muted">—</td></tr>`;
   return `<tr data-testid="${testid}" data-down="${e(s.down_mbps)}" data-up="${e(s.up_mbps)}"><th>${e(label)}</th>${n(s.down_mbps)}${n(s.up_mbps)}${n(s.rtt_ms)}${n(worstIncrease(s.loaded_rtt_increase_ms))}${n(s.loss_pct, 2)}</tr>`;
