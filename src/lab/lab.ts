@@ -16,7 +16,14 @@ import { hasShaperRoot, shaperCommands, shaperRootCommand, unshapeCommand } from
 // The WAN router impairs traffic: "up" (towards the hospital) on the egress of to-hos,
 // "down" (towards the USMP) on the egress of to-app.
 
-export const ROLES = ['usmp', 'appliance', 'wan', 'hospital'] as const;
+// With `lan` given, an access point stands between the USMP host and the appliance (a poor
+// outlet or Wi-Fi where a care station sits): a router without a subnet of its own that answers
+// ARP for each side (proxy ARP), so the addresses above do not change; its two egresses are
+// shaped and delayed like the WAN router's.
+//
+//   usmp (eth0) ── (ap0) ap (ap1) ── (lan0) appliance ...
+
+export const ROLES = ['usmp', 'appliance', 'wan', 'hospital', 'ap'] as const;
 export type Role = (typeof ROLES)[number];
 
 export const ADDRESSES = {
@@ -28,12 +35,26 @@ export const ADDRESSES = {
   hospital: '198.19.1.10',
 } as const;
 
-const SHORT: Record<Role, string> = { usmp: 'lan', appliance: 'app', wan: 'wan', hospital: 'hos' };
+const SHORT: Record<Role, string> = { usmp: 'lan', appliance: 'app', wan: 'wan', hospital: 'hos', ap: 'ap' };
 
-/** Egress device (where shaping, loss, DSCP apply) and ingress device (where delay diverts). */
-const WAN_DEVICES: Record<LinkDirection, { egress: string; ingress: string; tun: string; table: number }> = {
-  up: { egress: 'to-hos', ingress: 'to-app', tun: 'dly-up', table: 100 },
-  down: { egress: 'to-app', ingress: 'to-hos', tun: 'dly-down', table: 101 },
+/** Where one direction of an impaired leg is shaped (egress) and diverted into its delay emulator (ingress). */
+interface LegDevices {
+  role: 'wan' | 'ap';
+  egress: string;
+  ingress: string;
+  tun: string;
+  table: number;
+}
+
+const WAN_DEVICES: Record<LinkDirection, LegDevices> = {
+  up: { role: 'wan', egress: 'to-hos', ingress: 'to-app', tun: 'dly-up', table: 100 },
+  down: { role: 'wan', egress: 'to-app', ingress: 'to-hos', tun: 'dly-down', table: 101 },
+};
+
+/** The access point's leg: "up" is the care station towards the appliance. */
+const LAN_DEVICES: Record<LinkDirection, LegDevices> = {
+  up: { role: 'ap', egress: 'ap1', ingress: 'ap0', tun: 'dly-lan-up', table: 110 },
+  down: { role: 'ap', egress: 'ap0', ingress: 'ap1', tun: 'dly-lan-down', table: 111 },
 };
 
 export interface LabOptions {
@@ -57,6 +78,8 @@ export interface LabOptions {
    * bridge or route): a system booted in it (the appliance image) configures them itself.
    */
   applianceAddressing?: 'lab' | 'none';
+  /** An access point between the USMP host and the appliance, impaired as given (rate, delay, jitter). */
+  lan?: { up?: LinkImpairment; down?: LinkImpairment };
 }
 
 const liveLabs = new Set<Lab>();
@@ -79,7 +102,7 @@ function installExitHooks(): void {
 export class Lab {
   readonly id: string;
   readonly #children = new Set<ChildProcess>();
-  readonly #emulators = new Map<LinkDirection, DelayEmulator>();
+  readonly #emulators = new Map<string, DelayEmulator>();
   readonly #links: Record<LinkDirection, LinkImpairment> = { up: {}, down: {} };
   readonly #seed: number;
   #destroyed = false;
@@ -90,13 +113,16 @@ export class Lab {
 
   readonly #mode: 'router' | 'bridge';
   readonly #addressing: 'lab' | 'none';
+  readonly #withAccessPoint: boolean;
+  readonly #lanLinks: Record<LinkDirection, LinkImpairment> = { up: {}, down: {} };
 
-  private constructor(id: string, seed: number, wireSized: boolean, mode: 'router' | 'bridge', addressing: 'lab' | 'none') {
+  private constructor(id: string, seed: number, wireSized: boolean, mode: 'router' | 'bridge', addressing: 'lab' | 'none', withAccessPoint: boolean) {
     this.id = id;
     this.#seed = seed;
     this.#wireSized = wireSized;
     this.#mode = mode;
     this.#addressing = addressing;
+    this.#withAccessPoint = withAccessPoint;
   }
 
   /** Builds the four namespaces and their links; removes what crashed runs left behind first. */
@@ -109,11 +135,13 @@ export class Lab {
       options.wireSizedPackets ?? false,
       options.applianceMode ?? 'router',
       options.applianceAddressing ?? 'lab',
+      options.lan !== undefined,
     );
     liveLabs.add(lab);
     try {
       await lab.#build();
       await lab.setLinks({ up: options.up ?? {}, down: options.down ?? {} });
+      if (options.lan) await lab.setLanLinks({ up: options.lan.up ?? {}, down: options.lan.down ?? {} });
     } catch (err) {
       await lab.destroy();
       throw err;
@@ -161,8 +189,8 @@ export class Lab {
       const link = links[direction];
       if (!link) continue;
       validateImpairment(direction, link);
-      await this.#applyShaper(direction, link);
-      await this.#applyDelay(direction, link);
+      await this.#applyShaper(WAN_DEVICES[direction], link);
+      await this.#applyDelay(WAN_DEVICES[direction], direction, link);
       this.#links[direction] = { ...link };
     }
     const ruleset = impairmentRuleset({
@@ -172,8 +200,26 @@ export class Lab {
     await this.exec('wan', ['nft', '-f', '-'], { input: ruleset });
   }
 
-  async emulatorStats(direction: LinkDirection): Promise<EmulatorStats | undefined> {
-    return this.#emulators.get(direction)?.stats();
+  /** Changes the access point's impairment (rate, queue, delay, jitter; loss and DSCP are the WAN's). */
+  async setLanLinks(links: Partial<Record<LinkDirection, LinkImpairment>>): Promise<void> {
+    if (!this.#withAccessPoint) throw new LabError('this lab has no access point: create it with the `lan` option', ['setLanLinks'], '');
+    for (const direction of ['up', 'down'] as const) {
+      const link = links[direction];
+      if (!link) continue;
+      validateImpairment(direction, link);
+      if (link.lossPct !== undefined || link.dscp !== undefined) throw new LabError('the access point takes rate, queue, delay and jitter only', ['setLanLinks'], '');
+      await this.#applyShaper(LAN_DEVICES[direction], link);
+      await this.#applyDelay(LAN_DEVICES[direction], direction, link);
+      this.#lanLinks[direction] = { ...link };
+    }
+  }
+
+  lanLink(direction: LinkDirection): Readonly<LinkImpairment> {
+    return this.#lanLinks[direction];
+  }
+
+  async emulatorStats(direction: LinkDirection, leg: 'wan' | 'lan' = 'wan'): Promise<EmulatorStats | undefined> {
+    return this.#emulators.get((leg === 'wan' ? WAN_DEVICES : LAN_DEVICES)[direction].tun)?.stats();
   }
 
   /** Packets counted by each lab nftables rule, by its comment (loss-up, bleach-down, ...). */
@@ -221,13 +267,18 @@ export class Lab {
         // teardown goes on: one failed cleanup must not leave the namespaces behind
       }
     }
-    for (const role of ROLES) destroyNamespaceSync(this.ns(role));
+    for (const role of this.#roles()) destroyNamespaceSync(this.ns(role));
     liveLabs.delete(this);
   }
 
+  #roles(): Role[] {
+    return ROLES.filter((role) => role !== 'ap' || this.#withAccessPoint);
+  }
+
   async #build(): Promise<void> {
-    for (const role of ROLES) await createNamespace(this.ns(role));
-    await this.#veth('usmp', 'eth0', 'appliance', 'lan0');
+    for (const role of this.#roles()) await createNamespace(this.ns(role));
+    if (this.#withAccessPoint) await this.#buildAccessPoint();
+    else await this.#veth('usmp', 'eth0', 'appliance', 'lan0');
     await this.#veth('appliance', 'wan0', 'wan', 'to-app');
     await this.#veth('wan', 'to-hos', 'hospital', 'eth0');
     await this.#address('usmp', 'eth0', `${ADDRESSES.usmp}/24`);
@@ -265,6 +316,31 @@ export class Lab {
     await this.exec('wan', ['sysctl', '-q', '-w', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0']);
   }
 
+  /** usmp eth0 ── ap0 [ap] ap1 ── lan0 appliance, proxy ARP on both sides (see the top of this file). */
+  async #buildAccessPoint(): Promise<void> {
+    await this.#veth('usmp', 'eth0', 'ap', 'ap0');
+    await this.#veth('ap', 'ap1', 'appliance', 'lan0');
+    // host addresses of its own (/32: no subnet route), so its ARP requests carry a sender
+    await this.#address('ap', 'ap0', '198.18.1.253/32');
+    await this.#address('ap', 'ap1', '198.18.1.254/32');
+    await this.exec('ap', ['ip', 'route', 'add', `${ADDRESSES.usmp}/32`, 'dev', 'ap0']);
+    await this.exec('ap', ['ip', 'route', 'add', '198.18.1.0/24', 'dev', 'ap1']);
+    await this.exec('ap', ['ip', 'route', 'add', 'default', 'via', ADDRESSES.applianceLan, 'dev', 'ap1']);
+    await this.exec('ap', [
+      'sysctl',
+      '-q',
+      '-w',
+      'net.ipv4.ip_forward=1',
+      'net.ipv4.conf.ap0.proxy_arp=1',
+      'net.ipv4.conf.ap1.proxy_arp=1',
+      // proxy ARP answers at once, not after up to 0.8 s (proxy_delay) [ip-sysctl.rst, neigh]
+      'net.ipv4.neigh.ap0.proxy_delay=0',
+      'net.ipv4.neigh.ap1.proxy_delay=0',
+      'net.ipv4.conf.all.rp_filter=0',
+      'net.ipv4.conf.default.rp_filter=0',
+    ]);
+  }
+
   async #veth(roleA: Role, devA: string, roleB: Role, devB: string): Promise<void> {
     await run(['ip', 'link', 'add', devA, 'netns', this.ns(roleA), 'type', 'veth', 'peer', 'name', devB, 'netns', this.ns(roleB)]);
     await this.exec(roleA, ['ip', 'link', 'set', devA, 'up']);
@@ -282,35 +358,36 @@ export class Lab {
     await this.exec(role, ['ip', 'addr', 'add', cidr, 'dev', dev]);
   }
 
-  async #applyShaper(direction: LinkDirection, link: LinkImpairment): Promise<void> {
-    const dev = WAN_DEVICES[direction].egress;
+  async #applyShaper(leg: LegDevices, link: LinkImpairment): Promise<void> {
+    const { role, egress: dev } = leg;
     const commands = shaperCommands(dev, link);
     if (commands.length === 0) {
-      await this.exec('wan', unshapeCommand(dev), { allowFailure: true });
+      await this.exec(role, unshapeCommand(dev), { allowFailure: true });
       return;
     }
-    const { stdout } = await this.exec('wan', ['tc', '-d', 'qdisc', 'show', 'dev', dev]);
+    const { stdout } = await this.exec(role, ['tc', '-d', 'qdisc', 'show', 'dev', dev]);
     if (!hasShaperRoot(stdout, link)) {
-      if (/qdisc htb 1: root/.test(stdout)) await this.exec('wan', unshapeCommand(dev));
-      await this.exec('wan', shaperRootCommand(dev, link));
+      if (/qdisc htb 1: root/.test(stdout)) await this.exec(role, unshapeCommand(dev));
+      await this.exec(role, shaperRootCommand(dev, link));
     }
-    for (const argv of commands) await this.exec('wan', argv);
+    for (const argv of commands) await this.exec(role, argv);
   }
 
-  async #applyDelay(direction: LinkDirection, link: LinkImpairment): Promise<void> {
-    const { ingress, tun, table } = WAN_DEVICES[direction];
-    const previous = this.#emulators.get(direction);
+  async #applyDelay(leg: LegDevices, direction: LinkDirection, link: LinkImpairment): Promise<void> {
+    const { role, ingress, tun, table } = leg;
+    const previous = this.#emulators.get(tun);
     if (previous) {
-      await this.exec('wan', ['ip', 'rule', 'del', 'pref', String(table)], { allowFailure: true });
+      await this.exec(role, ['ip', 'rule', 'del', 'pref', String(table)], { allowFailure: true });
       await previous.stop();
-      this.#emulators.delete(direction);
+      this.#emulators.delete(tun);
     }
     if (!needsDelayEmulator(link)) return;
-    const seed = this.#seed + (direction === 'up' ? 1 : 2);
-    const emulator = await DelayEmulator.start(this.ns('wan'), tun, link, seed);
-    this.#emulators.set(direction, emulator);
-    await this.exec('wan', ['ip', 'route', 'replace', 'default', 'dev', tun, 'table', String(table)]);
-    await this.exec('wan', ['ip', 'rule', 'add', 'iif', ingress, 'lookup', String(table), 'pref', String(table)]);
+    // each emulator its own jitter sequence: WAN up/down seed+1/+2, access point +3/+4
+    const seed = this.#seed + (direction === 'up' ? 1 : 2) + (role === 'ap' ? 2 : 0);
+    const emulator = await DelayEmulator.start(this.ns(role), tun, link, seed);
+    this.#emulators.set(tun, emulator);
+    await this.exec(role, ['ip', 'route', 'replace', 'default', 'dev', tun, 'table', String(table)]);
+    await this.exec(role, ['ip', 'rule', 'add', 'iif', ingress, 'lookup', String(table), 'pref', String(table)]);
   }
 }
 

@@ -16,6 +16,8 @@ export interface PlaceFailure {
   value: number;
   limit: number;
   segment: Segment;
+  /** For throughput and latency under load: the direction that failed. */
+  direction?: Direction;
 }
 
 export interface PlaceVerdict {
@@ -61,27 +63,32 @@ export function judgePlace(internal: SegmentFigures, link: SegmentFigures, profi
 
   const failures: PlaceFailure[] = [];
   const limits = profile.limits;
-  const check = (metric: LimitedMetric, value: number | null, segment: Segment | null): void => {
+  const check = (metric: LimitedMetric, value: number | null, segment: Segment | null, direction?: Direction): void => {
     const limit = limits[metric];
     if (!limit || value === null || segment === null) return;
-    if (limit.min !== undefined && value < limit.min) failures.push({ metric, value, limit: limit.min, segment });
-    if (limit.max !== undefined && value > limit.max) failures.push({ metric, value, limit: limit.max, segment });
+    const at = direction ? { direction } : {};
+    if (limit.min !== undefined && value < limit.min) failures.push({ metric, value, limit: limit.min, segment, ...at });
+    if (limit.max !== undefined && value > limit.max) failures.push({ metric, value, limit: limit.max, segment, ...at });
   };
-  check('up_mbps', end_to_end.up_mbps, narrower.up);
-  check('down_mbps', end_to_end.down_mbps, narrower.down);
-  check('loaded_rtt_increase_ms', end_to_end.loaded_rtt_increase_ms, worstIncrease ? narrower[worstIncrease.d] : null);
+  check('up_mbps', end_to_end.up_mbps, narrower.up, 'up');
+  check('down_mbps', end_to_end.down_mbps, narrower.down, 'down');
+  check('loaded_rtt_increase_ms', end_to_end.loaded_rtt_increase_ms, worstIncrease ? narrower[worstIncrease.d] : null, worstIncrease?.d);
   // the larger share of a delay or a loss is the segment to fix
   check('rtt_ms', end_to_end.rtt_ms, internal.rtt_ms > link.rtt_ms ? 'internal' : 'hospital_link');
   check('loss_pct', end_to_end.loss_pct, internal.loss_pct > link.loss_pct ? 'internal' : 'hospital_link');
 
-  return { verdict: failures.length === 0 ? 'pass' : 'fail', end_to_end, narrower, limiting: limitingOf(failures, narrower, mbps), failures };
+  return { verdict: failures.length === 0 ? 'pass' : 'fail', end_to_end, narrower, limiting: limitingOf(failures, narrower, mbps, profile), failures };
 }
 
-/** The first failure's segment; when nothing fails, the narrower segment of the tighter direction. */
+/**
+ * The first failure's segment; when nothing fails, the narrower segment of the direction with
+ * the least throughput end to end, relative to what the profile asks in that direction.
+ */
 function limitingOf(
   failures: readonly PlaceFailure[],
   narrower: { up: Segment | null; down: Segment | null },
   mbps: (s: Segment, d: Direction) => number | null,
+  profile: Profile,
 ): PlaceVerdict['limiting'] {
   const other = (s: Segment): Segment => (s === 'internal' ? 'hospital_link' : 'internal');
   const describe = (segment: Segment, direction: Direction): PlaceVerdict['limiting'] => ({
@@ -91,20 +98,15 @@ function limitingOf(
     other_mbps: mbps(other(segment), direction),
   });
   const first = failures[0];
-  if (first) {
-    const direction: Direction = first.metric === 'down_mbps' ? 'down' : 'up';
-    return describe(first.segment, direction);
-  }
-  // the direction where the narrower segment leaves the least, relative to the other one
+  if (first) return describe(first.segment, first.direction ?? 'up');
   const candidates = (['up', 'down'] as const)
     .filter((d) => narrower[d] !== null)
     .map((d) => {
       const s = narrower[d]!;
-      const own = mbps(s, d) ?? Infinity;
-      const theirs = mbps(other(s), d) ?? Infinity;
-      return { d, s, ratio: theirs === Infinity ? 1 : own / theirs, own };
+      const needed = profile.limits[d === 'up' ? 'up_mbps' : 'down_mbps']?.min ?? 1;
+      return { d, s, score: (mbps(s, d) ?? Infinity) / needed };
     })
-    .sort((a, b) => a.ratio - b.ratio || a.own - b.own);
+    .sort((a, b) => a.score - b.score);
   const pick = candidates[0];
   return pick ? describe(pick.s, pick.d) : describe('hospital_link', 'up');
 }
