@@ -207,7 +207,8 @@ export class Lab {
       const link = links[direction];
       if (!link) continue;
       validateImpairment(direction, link);
-      if (link.lossPct !== undefined || link.dscp !== undefined) throw new LabError('the access point takes rate, queue, delay and jitter only', ['setLanLinks'], '');
+      if (link.lossPct !== undefined || link.dscp !== undefined)
+        throw new LabError('the access point takes rate, queue, delay and jitter only', ['setLanLinks'], '');
       await this.#applyShaper(LAN_DEVICES[direction], link);
       await this.#applyDelay(LAN_DEVICES[direction], direction, link);
       this.#lanLinks[direction] = { ...link };

@@ -104,13 +104,17 @@ export class PlaceBook {
 
   submit(submission: PlaceSubmission, up: UploadFigure | null, browserAddress: string): number {
     if (this.#measuring) throw new HttpRefusal(409, 'USMP_E_BAD_REQUEST', 'the previous place is still being measured: wait for its verdict');
-    if (this.#places.length >= MAX_PLACES) throw new HttpRefusal(409, 'USMP_E_BAD_REQUEST', `a session holds at most ${MAX_PLACES} places: start a new session`);
+    if (this.#places.length >= MAX_PLACES)
+      throw new HttpRefusal(409, 'USMP_E_BAD_REQUEST', `a session holds at most ${MAX_PLACES} places: start a new session`);
     const name = submission.place.trim();
     if (name === '') throw new HttpRefusal(400, 'USMP_E_BAD_REQUEST', 'name the place (room, outlet or access point)');
     const measuredAt = (this.o.now?.() ?? new Date()).toISOString();
     const place = new PlaceRecord(this.#places.length, name, measuredAt, stationFigures(submission, up, this.o.streams, browserAddress));
     this.#places.push(place);
-    this.o.log.info({ event: 'station.place_measured', place: name, internal: place.internal }, `station: ${name}: internal network measured, measuring the link to the hospital`);
+    this.o.log.info(
+      { event: 'station.place_measured', place: name, internal: place.internal },
+      `station: ${name}: internal network measured, measuring the link to the hospital`,
+    );
     this.#measuring = this.#measure(place).finally(() => {
       this.#measuring = undefined;
     });
@@ -129,7 +133,10 @@ export class PlaceBook {
     } catch (err) {
       place.status = 'failed';
       place.error = { code: err instanceof UsmpError ? err.code : 'USMP_E_INTERNAL', reason: (err as Error).message };
-      this.o.log.error({ event: 'station.place_failed', place: place.name, err: (err as Error).message }, `station: ${place.name}: the link could not be measured`);
+      this.o.log.error(
+        { event: 'station.place_failed', place: place.name, err: (err as Error).message },
+        `station: ${place.name}: the link could not be measured`,
+      );
     }
     this.o.onPlace?.(place);
   }

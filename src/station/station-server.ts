@@ -84,6 +84,8 @@ export class StationServer {
       connectionTimeout: 60_000,
       requestTimeout: 120_000,
       keepAliveTimeout: 30_000,
+      // the session's end closes the door at once, even on a transfer still running
+      forceCloseConnections: true,
       https: { cert: o.tls.cert, key: o.tls.key, minVersion: 'TLSv1.2' },
       // a field the schema does not know is refused, not silently dropped (fastify's default)
       ajv: { customOptions: { removeAdditional: false } },
@@ -114,7 +116,7 @@ export class StationServer {
       .code(status)
       .headers(HEADERS)
       .type('application/json; charset=utf-8')
-      .send({ ...errorBody(code, reason), ...(details ? { details } : {}) });
+      .send(details ? { error: { ...errorBody(code, reason).error, details } } : errorBody(code, reason));
   }
 
   #authenticated(request: FastifyRequest): void {
@@ -128,7 +130,8 @@ export class StationServer {
     app.setErrorHandler((err, request, reply) => {
       const status = (err as { statusCode?: number }).statusCode;
       if (status === 413) return this.#refuse(reply, request, new HttpRefusal(413, 'USMP_E_BAD_REQUEST', 'request body too large'));
-      if (status !== undefined && status >= 400 && status < 500) return this.#refuse(reply, request, new HttpRefusal(status, 'USMP_E_BAD_REQUEST', (err as Error).message));
+      if (status !== undefined && status >= 400 && status < 500)
+        return this.#refuse(reply, request, new HttpRefusal(status, 'USMP_E_BAD_REQUEST', (err as Error).message));
       return this.#refuse(reply, request, err);
     });
     app.setNotFoundHandler((request, reply) => this.#refuse(reply, request, new HttpRefusal(404, 'USMP_E_NOT_FOUND', 'nothing is served here')));
@@ -169,16 +172,20 @@ export class StationServer {
     app.get('/station.js', async (_request, reply) => reply.type('text/javascript; charset=utf-8').send(STATION_SCRIPT));
     app.get('/station.css', async (_request, reply) => reply.type('text/css; charset=utf-8').send(STATION_STYLE));
 
-    app.post('/api/session', { schema: { body: { type: 'object', additionalProperties: false, required: ['code'], properties: { code: { type: 'string', maxLength: 16 } } } } }, async (request, reply) => {
-      try {
-        const token = o.session.enter((request.body as { code: string }).code);
-        o.log.info({ event: 'station.session_opened', remote: request.ip }, 'station: a browser opened the session');
-        void reply.setCookie(SESSION_COOKIE, token, { path: '/', httpOnly: true, secure: true, sameSite: 'strict' });
-        return { expires_at: new Date(o.session.expiresAt).toISOString(), streams: o.streams, omit_ms: OMIT_MS };
-      } catch (err) {
-        return this.#refuse(reply, request, err);
-      }
-    });
+    app.post(
+      '/api/session',
+      { schema: { body: { type: 'object', additionalProperties: false, required: ['code'], properties: { code: { type: 'string', maxLength: 16 } } } } },
+      async (request, reply) => {
+        try {
+          const token = o.session.enter((request.body as { code: string }).code);
+          o.log.info({ event: 'station.session_opened', remote: request.ip }, 'station: a browser opened the session');
+          void reply.setCookie(SESSION_COOKIE, token, { path: '/', httpOnly: true, secure: true, sameSite: 'strict' });
+          return { expires_at: new Date(o.session.expiresAt).toISOString(), streams: o.streams, omit_ms: OMIT_MS };
+        } catch (err) {
+          return this.#refuse(reply, request, err);
+        }
+      },
+    );
 
     // Every other endpoint: the session's cookie first, before any body is read.
     app.addHook('onRequest', async (request, reply) => {
@@ -193,10 +200,14 @@ export class StationServer {
 
     app.get('/api/ping', async (_request, reply) => reply.code(204).send());
 
-    app.get('/api/download', { schema: { querystring: { type: 'object', properties: { bytes: { type: 'integer', minimum: 1, maximum: MAX_TRANSFER_BYTES } }, required: ['bytes'] } } }, async (request, reply) => {
-      const { bytes } = request.query as { bytes: number };
-      return reply.type('application/octet-stream').header('content-length', String(bytes)).send(downloadStream(bytes));
-    });
+    app.get(
+      '/api/download',
+      { schema: { querystring: { type: 'object', properties: { bytes: { type: 'integer', minimum: 1, maximum: MAX_TRANSFER_BYTES } }, required: ['bytes'] } } },
+      async (request, reply) => {
+        const { bytes } = request.query as { bytes: number };
+        return reply.type('application/octet-stream').header('content-length', String(bytes)).send(downloadStream(bytes));
+      },
+    );
 
     app.post('/api/upload/start', async () => {
       this.#upload.start();
@@ -217,11 +228,15 @@ export class StationServer {
         return this.#refuse(reply, request, err);
       }
     });
-    app.get('/api/places/:id', { schema: { params: { type: 'object', properties: { id: { type: 'integer', minimum: 0, maximum: 1000 } } } } }, async (request, reply) => {
-      const place = o.places.get((request.params as { id: number }).id);
-      if (!place) return this.#refuse(reply, request, new HttpRefusal(404, 'USMP_E_NOT_FOUND', 'no such place in this session'));
-      return place.view();
-    });
+    app.get(
+      '/api/places/:id',
+      { schema: { params: { type: 'object', properties: { id: { type: 'integer', minimum: 0, maximum: 1000 } } } } },
+      async (request, reply) => {
+        const place = o.places.get((request.params as { id: number }).id);
+        if (!place) return this.#refuse(reply, request, new HttpRefusal(404, 'USMP_E_NOT_FOUND', 'no such place in this session'));
+        return place.view();
+      },
+    );
     app.post('/api/finish', async () => {
       o.session.end('closed');
       return { ended: true };

@@ -81,6 +81,7 @@ t.test("the people's door", async (t) => {
       '/export/reports.csv',
       '/export/reports.json',
       '/export/pscheduler.ndjson',
+      '/export/places.csv',
       '/api/v1/sites',
       '/api/v1/status',
     ]) {

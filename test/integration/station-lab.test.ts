@@ -29,7 +29,21 @@ async function iperfOnLanLeg(lab: Lab, port: number): Promise<{ up: number; down
   try {
     await new Promise((r) => setTimeout(r, 500));
     const rate = async (reverse: boolean): Promise<number> => {
-      const argv = ['iperf3', '-c', ADDRESSES.applianceLan, '-p', String(port), '-P', String(STATION_STREAMS), '-t', '10', '-O', '2', '-J', ...(reverse ? ['-R'] : [])];
+      const argv = [
+        'iperf3',
+        '-c',
+        ADDRESSES.applianceLan,
+        '-p',
+        String(port),
+        '-P',
+        String(STATION_STREAMS),
+        '-t',
+        '10',
+        '-O',
+        '2',
+        '-J',
+        ...(reverse ? ['-R'] : []),
+      ];
       const { stdout } = await lab.exec('usmp', argv, { timeoutMs: 40_000 });
       return (JSON.parse(stdout) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second / 1e6;
     };
@@ -43,7 +57,9 @@ t.test('two places from the cart: the segment at fault named each time, rates as
   const dir = t.testdir();
   const shots = SHOTS ?? join(dir, 'shots');
   mkdirSync(shots, { recursive: true });
-  const lab = await Lab.create({ up: { rateMbit: 20 }, down: { rateMbit: 20 }, lan: { up: POOR_AP, down: POOR_AP } });
+  // a good link (20/20 Mbit/s, 10 ms each way, a short queue) behind a poor access point
+  const goodLink = { rateMbit: 20, delayMs: 10, bufferMs: 20 };
+  const lab = await Lab.create({ up: goodLink, down: goodLink, lan: { up: POOR_AP, down: POOR_AP } });
   t.teardown(() => lab.destroy());
   await startResponder(lab);
   const out = join(dir, 'report');
@@ -96,7 +112,11 @@ t.test('two places from the cart: the segment at fault named each time, rates as
     throw new Error(`${(err as Error).message}\n${stderr.join('\n')}`);
   });
   const station = await ready;
-  t.equal(station.fingerprint, new X509Certificate(readFileSync(join(dir, 'station-tls', 'cert.pem'))).fingerprint256, 'the fingerprint printed is the certificate made');
+  t.equal(
+    station.fingerprint,
+    new X509Certificate(readFileSync(join(dir, 'station-tls', 'cert.pem'))).fingerprint256,
+    'the fingerprint printed is the certificate made',
+  );
 
   // Chromium on the unit's LAN host: started inside its namespace
   const wrapper = join(dir, 'chromium-in-lan.sh');
@@ -134,7 +154,7 @@ t.test('two places from the cart: the segment at fault named each time, rates as
   const iperfPoor = await iperfOnLanLeg(lab, 5311);
 
   await lab.setLanLinks({ up: {}, down: {} });
-  await lab.setLinks({ up: { rateMbit: 20, bufferMs: 300 }, down: { rateMbit: 20, bufferMs: 300 } });
+  await lab.setLinks({ up: { ...goodLink, bufferMs: 300 }, down: { ...goodLink, bufferMs: 300 } });
   await page.click('#again');
   await testPlace('Salle 3, prise murale 3-07');
   t.equal(await page.getAttribute('#verdict', 'data-limiting'), 'hospital_link', 'place 2: the page names the link to the hospital');
@@ -153,12 +173,18 @@ t.test('two places from the cart: the segment at fault named each time, rates as
   t.equal(poor?.name, 'Salle 12, borne Wi-Fi B');
   t.equal(poor?.limiting?.segment, 'internal', 'place 1 limited by the internal network');
   t.equal(bloated?.limiting?.segment, 'hospital_link', 'place 2 limited by the link to the hospital');
-  t.ok((bloated?.hospital_link?.loaded_rtt_increase_ms.down ?? 0) > 30, `place 2: the bloated link's latency under load shows (${bloated?.hospital_link?.loaded_rtt_increase_ms.down} ms)`);
+  t.ok(
+    (bloated?.hospital_link?.loaded_rtt_increase_ms.down ?? 0) > 30,
+    `place 2: the bloated link's latency under load shows (${bloated?.hospital_link?.loaded_rtt_increase_ms.down} ms)`,
+  );
   for (const direction of ['up', 'down'] as const) {
     const page = poor?.internal[`${direction}_mbps`] ?? 0;
     const reference = iperfPoor[direction];
     const error = page / reference - 1;
-    t.ok(Math.abs(error) <= 0.05, `place 1 ${direction}: page ${page.toFixed(2)} Mbit/s vs iperf3 ${reference.toFixed(2)} on the same leg (${(error * 100).toFixed(1)} %)`);
+    t.ok(
+      Math.abs(error) <= 0.05,
+      `place 1 ${direction}: page ${page.toFixed(2)} Mbit/s vs iperf3 ${reference.toFixed(2)} on the same leg (${(error * 100).toFixed(1)} %)`,
+    );
     const link = poor?.hospital_link?.[`${direction}_mbps`] ?? 0;
     t.ok(link > page * 1.5, `place 1 ${direction}: the link (${link.toFixed(1)}) is wider than the internal network (${page.toFixed(1)})`);
   }
@@ -169,9 +195,10 @@ t.test('two places from the cart: the segment at fault named each time, rates as
   t.equal(await html.getAttribute('[data-testid="place-0"]', 'data-limiting'), 'internal');
   t.equal(await html.getAttribute('[data-testid="place-1"]', 'data-limiting'), 'hospital_link');
   t.match(await html.textContent('[data-testid="place-0-said"]'), /Limited by the internal network at this place/);
-  await html.locator('#places').scrollIntoViewIfNeeded();
-  const section = await html.locator('#places').boundingBox();
-  const last = await html.locator('[data-testid="place-1"]').boundingBox();
-  if (section && last)
-    await html.screenshot({ path: join(shots, 'report-places.png'), fullPage: true, clip: { x: 0, y: section.y - 10, width: 1000, height: last.y + last.height - section.y + 20 } });
+  // the section alone, in page coordinates
+  const { top, bottom } = await html.evaluate(() => {
+    const pageY = (selector: string, edge: 'top' | 'bottom'): number => document.querySelector(selector)!.getBoundingClientRect()[edge] + window.scrollY;
+    return { top: pageY('#places', 'top'), bottom: pageY('[data-testid="place-1"]', 'bottom') };
+  });
+  await html.screenshot({ path: join(shots, 'report-places.png'), fullPage: true, clip: { x: 0, y: top - 10, width: 1000, height: bottom - top + 20 } });
 });

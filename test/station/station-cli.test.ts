@@ -15,7 +15,21 @@ t.test('a session nobody uses ends by itself and writes no report', async (t) =>
   const started = Date.now();
   const child = spawn(
     process.execPath,
-    [CLI, 'qualify', '--station', '--station-address', '127.0.0.1', '--station-port', '0', '--target', '127.0.0.1', '--session-minutes', '0.05', '--out', join(dir, 'out')],
+    [
+      CLI,
+      'qualify',
+      '--station',
+      '--station-address',
+      '127.0.0.1',
+      '--station-port',
+      '0',
+      '--target',
+      '127.0.0.1',
+      '--session-minutes',
+      '0.05',
+      '--out',
+      join(dir, 'out'),
+    ],
     {
       env: { ...process.env, USMP_EDGE_STATION_CERT_FILE: join(dir, 'cert.pem'), USMP_EDGE_STATION_KEY_FILE: join(dir, 'key.pem') },
       stdio: ['ignore', 'pipe', 'pipe'],

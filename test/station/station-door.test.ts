@@ -80,7 +80,9 @@ async function stationFixture(t: Test, ttlMs: number) {
             path,
             ca,
             headers: {
-              ...(body ? { 'content-type': o.json !== undefined ? 'application/json' : 'application/octet-stream', 'content-length': String(body.length) } : {}),
+              ...(body
+                ? { 'content-type': o.json !== undefined ? 'application/json' : 'application/octet-stream', 'content-length': String(body.length) }
+                : {}),
               ...(o.cookie ? { cookie: `${SESSION_COOKIE}=${o.cookie}` } : {}),
             },
           },
@@ -161,7 +163,11 @@ t.test('wrong codes count down and end the session; a new code entry replaces th
   const first = await f.enter(wrong);
   t.equal(first.answer.status, 401);
   t.equal(codeOf(first.answer), 'USMP_E_STATION_CODE');
-  t.equal((JSON.parse(first.answer.body) as { details: { attempts_left: number } }).details.attempts_left, MAX_WRONG_CODES - 1, 'attempts left said');
+  t.equal(
+    (JSON.parse(first.answer.body) as { error: { details: { attempts_left: number } } }).error.details.attempts_left,
+    MAX_WRONG_CODES - 1,
+    'attempts left said',
+  );
   const a = await f.enter(f.session.code);
   const b = await f.enter(f.session.code);
   t.equal((await f.send('GET', '/api/ping', { cookie: a.token! })).status, 401, 'the older cookie no longer works');

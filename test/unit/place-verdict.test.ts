@@ -27,7 +27,17 @@ t.test('the narrower segment limits when everything passes, with the other figur
   t.equal(v.end_to_end.up_mbps, 9.4);
   t.equal(v.end_to_end.down_mbps, 19);
   t.equal(v.end_to_end.rtt_ms, 27, 'idle RTTs add');
-  const place = { name: 'x', measured_at: '', verdict: v.verdict, internal: {} as never, hospital_link: null, end_to_end: v.end_to_end, narrower: v.narrower, limiting: v.limiting, failures: v.failures };
+  const place = {
+    name: 'x',
+    measured_at: '',
+    verdict: v.verdict,
+    internal: {} as never,
+    hospital_link: null,
+    end_to_end: v.end_to_end,
+    narrower: v.narrower,
+    limiting: v.limiting,
+    failures: v.failures,
+  };
   t.equal(limitingSentence(place, 'en'), 'Limited by the internal network at this place: 9.4 Mbit/s up; the link to the hospital gives 19.0.');
   t.equal(limitingSentence(place, 'fr'), "Limité par le réseau interne à cet endroit : 9,4 Mbit/s en montée ; le lien vers l'hôpital donne 19,0.");
 });
@@ -38,30 +48,47 @@ t.test('a failure names its segment: throughput where it is narrower, bloat wher
   t.same(thin.failures, [{ metric: 'down_mbps', value: 3, limit: 4, segment: 'internal', direction: 'down' }]);
   t.same(thin.limiting.segment, 'internal');
   // the link is the narrower one down and bloated: its queue is the one a download fills
-  const bloated = judgePlace(segment({ down_mbps: 300, up_mbps: 300, loaded_rtt_increase_ms: { up: 1, down: 2 } }), segment({ loaded_rtt_increase_ms: { up: 4, down: 180 } }), profile);
+  const bloated = judgePlace(
+    segment({ down_mbps: 300, up_mbps: 300, loaded_rtt_increase_ms: { up: 1, down: 2 } }),
+    segment({ loaded_rtt_increase_ms: { up: 4, down: 180 } }),
+    profile,
+  );
   t.equal(bloated.verdict, 'fail');
   t.same(bloated.failures, [{ metric: 'loaded_rtt_increase_ms', value: 180, limit: 30, segment: 'hospital_link', direction: 'down' }]);
   t.equal(bloated.limiting.segment, 'hospital_link');
   // a bloated link behind a narrower access point: the flow's queue is at the access point
-  const behind = judgePlace(segment({ down_mbps: 9, loaded_rtt_increase_ms: { up: 3, down: 12 } }), segment({ loaded_rtt_increase_ms: { up: 4, down: 180 } }), profile);
+  const behind = judgePlace(
+    segment({ down_mbps: 9, loaded_rtt_increase_ms: { up: 3, down: 12 } }),
+    segment({ loaded_rtt_increase_ms: { up: 4, down: 180 } }),
+    profile,
+  );
   t.equal(behind.end_to_end.loaded_rtt_increase_ms, 12, "the access point's queue, not the link's");
 });
 
 t.test('losses combine; the lossier segment is named', async (t) => {
   const v = judgePlace(segment({ loss_pct: 1 }), segment({ loss_pct: 0.5 }), profile);
   t.equal(v.end_to_end.loss_pct, 1.495, '1 − (1 − 0.01)(1 − 0.005)');
-  t.same(v.failures.map((f) => [f.metric, f.segment]), [['loss_pct', 'internal']]);
+  t.same(
+    v.failures.map((f) => [f.metric, f.segment]),
+    [['loss_pct', 'internal']],
+  );
 });
 
 t.test("the station's figures from the page's document", async (t) => {
   const f = stationFigures(
-    { place: 'p', idle_rtt_ms: [2, 4, 3], down: { bytes: 9_500_000, seconds: 8 }, loaded_rtt_ms: { down: [40, 50, 60], up: [] }, probes: { sent: 100, lost: 2 } },
+    {
+      place: 'p',
+      idle_rtt_ms: [2, 4, 3],
+      down: { bytes: 9_500_000, seconds: 8 },
+      loaded_rtt_ms: { down: [40, 50, 60], up: [] },
+      probes: { sent: 100, lost: 2 },
+    },
     { mbps: 9.3, bytes: 9_300_000, seconds: 8 },
     4,
     '198.18.1.10',
   );
   t.equal(f.down_mbps, 9.5, 'octets × 8 over the seconds timed');
-  t.equal(f.up_mbps, 9.3, "upload as the appliance timed it");
+  t.equal(f.up_mbps, 9.3, 'upload as the appliance timed it');
   t.equal(f.rtt_ms, 3, 'idle median');
   t.same(f.loaded_rtt_increase_ms, { down: 47, up: null }, 'loaded median − idle median; none when not probed');
   t.equal(f.loss_pct, 2);

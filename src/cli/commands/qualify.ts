@@ -39,4 +39,3 @@ export function registerQualifyCommand(program: Command, context: () => CliConte
 export async function runQualifyCommand(ctx: CliContext, flags: QualifyFlags): Promise<number> {
   return publishReport(ctx, flags, await measureLink(ctx, flags));
 }
-
