@@ -29,7 +29,8 @@ export function crossCheck(values: ConfigValues): ConfigProblem[] {
   }
   const station = values.station;
   if (station.session_minutes < 1 || station.session_minutes > 240) problems.push({ path: 'station.session_minutes', message: 'must be within 1..240' });
-  if (station.streams < 2 || station.streams > 5) problems.push({ path: 'station.streams', message: 'must be within 2..5 (a browser opens 6 connections per server)' });
+  if (station.streams < 2 || station.streams > 5)
+    problems.push({ path: 'station.streams', message: 'must be within 2..5 (a browser opens 6 connections per server)' });
   const qos = values.qos;
   // A policy is configured as soon as it has classes; then every part of it must hold.
   if (qos.classes.length > 0) {

@@ -193,7 +193,11 @@ export const schemaDefinition = {
     },
     key_file: { doc: 'Private key of that certificate (PEM)', format: String, default: '/var/lib/usmp-edge/station-tls/key.pem' },
     session_minutes: { doc: 'A test session ends by itself after this many minutes (1..240)', format: 'nat', default: 60 },
-    streams: { doc: 'Parallel TCP connections of the page in each direction (2..5: a browser opens 6 per server, one is left for latency probes)', format: 'nat', default: 4 },
+    streams: {
+      doc: 'Parallel TCP connections of the page in each direction (2..5: a browser opens 6 per server, one is left for latency probes)',
+      format: 'nat',
+      default: 4,
+    },
   },
   load: {
     congestion_control: {
