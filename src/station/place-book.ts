@@ -15,7 +15,7 @@ export const MAX_PLACES = 50;
 
 export interface HospitalLinkResult {
   figures: SegmentFigures;
-  /** The qualification's own verdict of the link (pass, pass-with-reservations, fail…). */
+  /** The qualification's own verdict of the link (pass, pass*, fail*, fail). */
   verdict: string;
   started_at: string;
 }

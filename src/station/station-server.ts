@@ -164,8 +164,9 @@ export class StationServer {
       });
       payload.on('end', () => finish(null));
       payload.on('error', (err) => finish(err));
-      // the page aborts its uploads when a phase ends: the connection closes mid-body
-      payload.on('close', () => finish(new HttpRefusal(400, 'USMP_E_BAD_REQUEST', 'upload cut short')));
+      // the page aborts its uploads when a phase ends: the connection closes mid-body, which is
+      // the normal end of an upload here (its octets were counted as they came)
+      payload.on('close', () => finish(null));
     });
 
     app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(stationPageHtml(o.lang, o.siteLabel)));

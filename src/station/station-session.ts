@@ -5,7 +5,8 @@ import { UsmpError } from '../errors.js';
 // a time limit. The code is worth a few guesses only: after MAX_WRONG_CODES wrong ones the
 // session ends, so a host on the unit's LAN has at most 10 tries in 10^6 before it must ask the
 // auditor for a new session. A right code gives the browser a random token (a cookie); the
-// newest token alone is valid, so a code read over a shoulder cannot share a session already in use.
+// newest token alone is valid: one browser measures at a time, and a page reloaded after a
+// crash gets the session back with the code.
 
 export const MAX_WRONG_CODES = 10;
 export const CODE_DIGITS = 6;
@@ -44,10 +45,6 @@ export class StationSession {
   get ended(): SessionEnd | undefined {
     if (!this.#ended && this.#now() >= this.expiresAt) this.end('expired');
     return this.#ended;
-  }
-
-  get wrongCodes(): number {
-    return this.#wrongCodes;
   }
 
   onEnd(listener: (why: SessionEnd) => void): void {

@@ -123,10 +123,10 @@ export const STATION_SCRIPT = String.raw`'use strict';
   }
 
   function cell(text, numeric) { var td = document.createElement('td'); td.textContent = text; if (numeric) td.className = 'n'; return td; }
+  // as the printed report rounds and writes numbers
   function fmt(x, digits) {
     if (x === null || x === undefined) return '—';
-    var s = x.toFixed(digits);
-    return lang === 'fr' ? s.replace('.', ',') : s;
+    return new Intl.NumberFormat(lang === 'fr' ? 'fr-FR' : 'en-GB', { maximumFractionDigits: digits, minimumFractionDigits: 0 }).format(x);
   }
   function incOf(s) {
     if (!s) return null;
