@@ -114,7 +114,6 @@ export class Lab {
   readonly #mode: 'router' | 'bridge';
   readonly #addressing: 'lab' | 'none';
   readonly #withAccessPoint: boolean;
-  readonly #lanLinks: Record<LinkDirection, LinkImpairment> = { up: {}, down: {} };
 
   private constructor(id: string, seed: number, wireSized: boolean, mode: 'router' | 'bridge', addressing: 'lab' | 'none', withAccessPoint: boolean) {
     this.id = id;
@@ -125,7 +124,7 @@ export class Lab {
     this.#withAccessPoint = withAccessPoint;
   }
 
-  /** Builds the four namespaces and their links; removes what crashed runs left behind first. */
+  /** Builds the four namespaces (five with an access point) and their links; removes what crashed runs left behind first. */
   static async create(options: LabOptions = {}): Promise<Lab> {
     removeStaleNamespaces();
     installExitHooks();
@@ -211,12 +210,7 @@ export class Lab {
         throw new LabError('the access point takes rate, queue, delay and jitter only', ['setLanLinks'], '');
       await this.#applyShaper(LAN_DEVICES[direction], link);
       await this.#applyDelay(LAN_DEVICES[direction], direction, link);
-      this.#lanLinks[direction] = { ...link };
     }
-  }
-
-  lanLink(direction: LinkDirection): Readonly<LinkImpairment> {
-    return this.#lanLinks[direction];
   }
 
   async emulatorStats(direction: LinkDirection, leg: 'wan' | 'lan' = 'wan'): Promise<EmulatorStats | undefined> {
