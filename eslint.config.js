@@ -11,7 +11,8 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+      // the one tsconfig that holds every linted file: 20 s, where the project service took 27 s
+      parserOptions: { project: './tsconfig.json', tsconfigRootDir: import.meta.dirname },
     },
     rules: {
       // `_name` marks what is there to be ignored (a destructured member left out, a callback's unused argument)
